@@ -1,0 +1,167 @@
+"""Input checks shared by every public entry point (internal).
+
+Each checker either returns a clean tensor or raises an error that names the argument.
+None of them mutates its input.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import InvalidInputError, InvalidTypeError
+
+_DTYPES = {
+    "float64": torch.float64,
+    "double": torch.float64,
+    "float32": torch.float32,
+    "float": torch.float32,
+}
+
+
+def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+    """``torch.float64``/``torch.float32`` or their names; anything else is an error."""
+    if isinstance(dtype, torch.dtype):
+        if dtype in (torch.float64, torch.float32):
+            return dtype
+    elif isinstance(dtype, str) and dtype.lower() in _DTYPES:
+        return _DTYPES[dtype.lower()]
+    raise InvalidInputError(f"{name}: expected float64 or float32, got {dtype!r}")
+
+
+def resolve_device(device: Any, name: str = "device") -> torch.device:
+    """``None`` means ``cuda`` when available, else ``cpu`` (the seed's rule, S2)."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(f"{name}: not a device: {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"{name}: CUDA was requested but is not available here")
+    return dev
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidTypeError(f"{name}: expected a positive integer, got {value!r}")
+    if value <= 0:
+        raise InvalidInputError(f"{name}: must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidTypeError(f"{name}: expected a positive number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"{name}: must be a finite number > 0, got {value}")
+    return value
+
+
+def _ragged_message(rows: list[Any] | tuple[Any, ...], name: str) -> str | None:
+    lengths = []
+    for row in rows:
+        if not isinstance(row, (list, tuple)):
+            return None
+        lengths.append(len(row))
+    if lengths and len(set(lengths)) > 1:
+        bad = next(i for i, n in enumerate(lengths) if n != lengths[0])
+        return (
+            f"{name}: rows have different lengths (row 0 has {lengths[0]} values, "
+            f"row {bad} has {lengths[bad]})"
+        )
+    return None
+
+
+def as_matrix(
+    value: Any,
+    name: str,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    n_cols: int | None = None,
+    cols_name: str = "columns",
+) -> torch.Tensor:
+    """Return ``value`` as a finite 2-D tensor of ``dtype`` on ``device``.
+
+    Accepts tensors, NumPy arrays and nested sequences. Raises when the value is not
+    numeric, not rank 2, empty, ragged, non-finite, or (with ``n_cols``) has the wrong
+    number of columns.
+    """
+    if isinstance(value, (list, tuple)):
+        msg = _ragged_message(value, name)
+        if msg:
+            raise InvalidInputError(msg)
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    elif isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            array = np.asarray(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{name}: cannot be read as a matrix ({exc})") from exc
+        if array.dtype == object or not (
+            np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+        ):
+            raise InvalidTypeError(f"{name}: values must be numeric, got dtype {array.dtype}")
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    else:
+        raise InvalidTypeError(
+            f"{name}: expected a tensor, NumPy array or list of rows, got {type(value).__name__}"
+        )
+    if tensor.is_complex():
+        raise InvalidTypeError(f"{name}: complex values are not supported")
+    if tensor.ndim != 2:
+        raise InvalidInputError(
+            f"{name}: expected a 2-D matrix (rows x {cols_name}), got {tensor.ndim}-D "
+            f"with shape {tuple(tensor.shape)}"
+        )
+    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise InvalidInputError(f"{name}: is empty (shape {tuple(tensor.shape)})")
+    if n_cols is not None and tensor.shape[1] != n_cols:
+        raise InvalidInputError(
+            f"{name}: expected {n_cols} {cols_name}, got {tensor.shape[1]}"
+        )
+    tensor = tensor.to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(tensor).all()):
+        bad = (~torch.isfinite(tensor)).nonzero()[0].tolist()
+        raise InvalidInputError(
+            f"{name}: contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})"
+        )
+    return tensor
+
+
+def as_targets(
+    value: Any,
+    name: str,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    n_rows: int,
+    n_classes: int,
+    one_hot: bool = True,
+) -> torch.Tensor:
+    """Return target rows as a tensor checked to be one-hot (or, with ``one_hot=False``,
+    rows of probabilities summing to 1), with ``n_rows`` rows and ``n_classes`` columns."""
+    y = as_matrix(value, name, dtype=dtype, device=device, n_cols=n_classes, cols_name="classes")
+    if y.shape[0] != n_rows:
+        raise InvalidInputError(
+            f"{name}: has {y.shape[0]} rows but the inputs have {n_rows}"
+        )
+    if one_hot:
+        ok = ((y == 0) | (y == 1)).all(dim=1) & (y.sum(dim=1) == 1)
+        what = "one-hot (a single 1 per row, zeros elsewhere)"
+    else:
+        tol = 1e-6 if dtype == torch.float32 else 1e-12
+        ok = (y >= 0).all(dim=1) & ((y.sum(dim=1) - 1).abs() <= tol * n_classes)
+        what = "probability rows (non-negative, summing to 1)"
+    if not bool(ok.all()):
+        row = int((~ok).nonzero()[0])
+        raise InvalidInputError(
+            f"{name}: targets must be {what}; row {row} is {y[row].tolist()}"
+        )
+    return y

@@ -1,0 +1,472 @@
+r"""Every way softmaxlab computes the gradient of the cross-entropy, one function each.
+
+All formulations compute the same four quantities for one mini-batch and differ only in
+*how*; :mod:`tests.test_gradients` proves they agree with ``torch.autograd`` and with
+central finite differences.
+
+Shapes and symbols
+------------------
+``m`` samples, ``N`` features, ``C`` classes.
+
+* ``x`` :math:`X \in \mathbb{R}^{m\times N}`, ``w`` :math:`W \in \mathbb{R}^{N\times C}`,
+  ``b`` :math:`b \in \mathbb{R}^{C}`
+* ``y`` :math:`Y \in \mathbb{R}^{m\times C}` targets, each row a probability vector
+  (one-hot in the seed)
+* :math:`Z = XW + b` and :math:`\hat Y = \Sigma(Z)`, both (m, C)
+* :math:`L = -\frac1m \sum_{i,j} y_{ij}\log \hat y_{ij}`
+
+Index convention for Jacobians: a derivative of a matrix by a matrix keeps all four
+indices, output first: ``J[i, j, p, q]`` :math:`= \partial \hat y_{ij} / \partial z_{pq}`
+has shape (m, C, m, C); ``∂Z/∂W[i, j, p, q]`` :math:`= \partial z_{ij}/\partial w_{pq}`
+has shape (m, C, N, C).
+
+vec / Kronecker convention (used only by :func:`kronecker`): ``vec`` stacks *columns*
+(column-major), so for an (r, c) matrix ``A``, ``vec(A)[j*r + i] = A[i, j]``. With it,
+:math:`\operatorname{vec}(XW) = (I_C \otimes X)\operatorname{vec}(W)`, so
+:math:`\partial \operatorname{vec} Z / \partial \operatorname{vec} W = I_C \otimes X`
+((mC) x (NC)), the seeds' "∂Z/∂W = I ⊗ X".
+
+Signature
+---------
+Every formulation is ``f(x, y, w, b, y_hat=None) -> Gradients``; ``y_hat`` (the
+probabilities of this batch) is computed when not given, and ``autograd`` always
+recomputes it through its own graph. :data:`REGISTRY` maps names to formulations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import functional as F
+from ._validation import as_matrix, as_targets
+from .errors import (
+    InvalidInputError,
+    InvalidTypeError,
+    JacobianTooLargeError,
+    NumericalError,
+    UnknownGradientError,
+)
+
+__all__ = [
+    "REGISTRY",
+    "Formulation",
+    "Gradients",
+    "autograd",
+    "blockwise",
+    "ce_grad_y_hat",
+    "chain",
+    "fused",
+    "get",
+    "get_memory_budget",
+    "jacobian",
+    "kronecker",
+    "kronecker_softmax_jacobian",
+    "linear_jacobian_b",
+    "linear_jacobian_w",
+    "names",
+    "set_memory_budget",
+    "softmax_backward",
+    "softmax_jacobian",
+    "softmax_jacobian_blocks",
+]
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """The gradients of one mini-batch.
+
+    ``d_w`` ∂L/∂W (N, C); ``d_b`` ∂L/∂b (C,); ``d_z`` ∂L/∂Z (m, C); ``d_y_hat`` ∂L/∂Ŷ
+    (m, C), or ``None`` for formulations that never form it (``fused``).
+    """
+
+    d_w: torch.Tensor
+    d_b: torch.Tensor
+    d_z: torch.Tensor
+    d_y_hat: torch.Tensor | None = None
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def ce_grad_y_hat(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
+    r"""Cross-entropy derivative :math:`\partial L/\partial \hat Y = -\frac1m\,Y \oslash \hat Y` (S6).
+
+    Where :math:`y_{ij} = 0` the entry is exactly 0 (the derivative of :math:`0\cdot\log\hat y`),
+    so only a true target whose probability underflowed to 0 gives :math:`-\infty`.
+    Shape: (m, C), (m, C) → (m, C).
+    """
+    ratio = torch.where(y != 0, y / y_hat, torch.zeros((), dtype=y.dtype, device=y.device))
+    return ratio.div_(-y.shape[0])
+
+
+def softmax_backward(d_y_hat: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
+    r"""Chain rule through the softmax without forming its Jacobian (S6):
+    :math:`\partial L/\partial Z = \hat Y \odot \big(G - (G \odot \hat Y)\,\mathbf 1_{C\times C}\big)`
+    with :math:`G = \partial L/\partial \hat Y`.
+
+    ``(G ⊙ Ŷ) 1`` is each row's sum repeated across the row. Shape: (m, C), (m, C) → (m, C).
+    """
+    return y_hat * (d_y_hat - (d_y_hat * y_hat).sum(dim=1, keepdim=True))
+
+
+def softmax_jacobian_blocks(y_hat: torch.Tensor) -> torch.Tensor:
+    r"""One softmax Jacobian per sample: :math:`J_i = \operatorname{diag}(\hat y_i) - \hat y_i \hat y_i^\top`.
+
+    ``J[i, j, k]`` :math:`= \partial \hat y_{ij}/\partial z_{ik}`. Shape: (m, C) → (m, C, C).
+    """
+    return torch.diag_embed(y_hat) - y_hat.unsqueeze(2) * y_hat.unsqueeze(1)
+
+
+def softmax_jacobian(y_hat: torch.Tensor) -> torch.Tensor:
+    r"""The full softmax Jacobian :math:`\partial \Sigma/\partial Z` (S13).
+
+    ``J[i, j, p, q]`` :math:`= \partial \hat y_{ij}/\partial z_{pq}`
+    :math:`= \delta_{ip}(\delta_{jq}\hat y_{ij} - \hat y_{ij}\hat y_{iq})`: block diagonal over
+    samples, the block of sample ``i`` being :func:`softmax_jacobian_blocks`, zero elsewhere.
+    Shape: (m, C) → (m, C, m, C); memory grows as m²C².
+    """
+    m, c = y_hat.shape
+    full = torch.zeros((m, c, m, c), dtype=y_hat.dtype, device=y_hat.device)
+    idx = torch.arange(m, device=y_hat.device)
+    full[idx, :, idx, :] = softmax_jacobian_blocks(y_hat)
+    return full
+
+
+def linear_jacobian_w(x: torch.Tensor, n_classes: int) -> torch.Tensor:
+    r""":math:`\partial Z/\partial W` as a 4-index tensor: ``D[i, j, p, q]`` :math:`= x_{ip}\,\delta_{jq}`.
+
+    This is :math:`I_C \otimes X` with its Kronecker indices kept apart (S13).
+    Shape: (m, N) → (m, C, N, C).
+    """
+    eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
+    return torch.einsum("ip,jq->ijpq", x, eye)
+
+
+def linear_jacobian_b(m: int, n_classes: int, *, dtype: torch.dtype, device: Any) -> torch.Tensor:
+    r""":math:`\partial Z/\partial b`: ``D[i, j, q]`` :math:`= \delta_{jq}` for every sample ``i``.
+
+    Shape: → (m, C, C).
+    """
+    eye = torch.eye(n_classes, dtype=dtype, device=device)
+    return eye.expand(m, n_classes, n_classes)
+
+
+def kronecker_softmax_jacobian(y_hat: torch.Tensor) -> torch.Tensor:
+    r"""The softmax Jacobian in vec form:
+    :math:`\partial\operatorname{vec}\hat Y/\partial\operatorname{vec}Z = D - D\,(\mathbf 1_C\mathbf 1_C^\top \otimes I_m)\,D`
+    with :math:`D = \operatorname{diag}(\operatorname{vec}\hat Y)` (column-major vec).
+
+    Entry ``[(j, i), (q, p)]`` is :math:`\delta_{ip}(\delta_{jq}\hat y_{ij} - \hat y_{ij}\hat y_{iq})`,
+    the same numbers as :func:`softmax_jacobian`, laid out by class blocks.
+    Shape: (m, C) → (mC, mC).
+    """
+    m, c = y_hat.shape
+    v = y_hat.T.reshape(-1)  # vec(Ŷ), column-major
+    ones = torch.ones((c, c), dtype=y_hat.dtype, device=y_hat.device)
+    eye_m = torch.eye(m, dtype=y_hat.dtype, device=y_hat.device)
+    coupling = torch.kron(ones, eye_m)  # 1 1ᵀ ⊗ I_m
+    return torch.diag(v) - v.unsqueeze(1) * coupling * v.unsqueeze(0)
+
+
+def _vec(a: torch.Tensor) -> torch.Tensor:
+    """Column-major vec: (r, c) → (r·c,)."""
+    return a.T.reshape(-1)
+
+
+def _unvec(v: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Inverse of :func:`_vec`: (r·c,) → (r, c)."""
+    return v.reshape(cols, rows).T
+
+
+def _raise_if_infinite(d_y_hat: torch.Tensor, y_hat: torch.Tensor, name: str) -> None:
+    if bool(torch.isfinite(d_y_hat).all()):
+        return
+    i, j = (~torch.isfinite(d_y_hat)).nonzero()[0].tolist()
+    raise NumericalError(
+        f"gradient {name!r}: probability Ŷ[{i}, {j}] = {float(y_hat[i, j]):g} underflowed "
+        f"to 0 where the target is 1, so ∂L/∂Ŷ = -Y ⊘ Ŷ / m is infinite (the logits of "
+        f"sample {i} are too far apart for {y_hat.dtype}); use gradient='fused', which "
+        f"computes ∂L/∂Z = (Ŷ - Y)/m without dividing by Ŷ"
+    )
+
+
+# --------------------------------------------------------------------------- memory budget
+
+_memory_budget = 1 << 30  # bytes, for the formulations that materialise Jacobians
+
+
+def set_memory_budget(nbytes: int) -> None:
+    """Largest allocation (bytes) the ``jacobian`` and ``kronecker`` formulations may make
+    in one step; 1 GiB by default. Steps that would need more raise
+    :class:`~softmaxlab.errors.JacobianTooLargeError` before allocating anything."""
+    global _memory_budget
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes <= 0:
+        raise InvalidInputError(f"nbytes: must be a positive integer, got {nbytes!r}")
+    _memory_budget = nbytes
+
+
+def get_memory_budget() -> int:
+    """The current budget of :func:`set_memory_budget`, in bytes."""
+    return _memory_budget
+
+
+def _jacobian_bytes(m: int, n: int, c: int, itemsize: int) -> int:
+    # J (m,C,m,C) + ∂Z/∂W (m,C,N,C) + ∂Z/∂b (m,C,C, a view) + blocks (m,C,C)
+    return itemsize * (m * c * m * c + m * c * n * c + 2 * m * c * c)
+
+
+def _kronecker_bytes(m: int, n: int, c: int, itemsize: int) -> int:
+    # coupling, diag and product (3 x (mC)²) + I⊗X (mC x NC) + I⊗1 (mC x C)
+    return itemsize * (3 * (m * c) ** 2 + m * c * n * c + m * c * c)
+
+
+def _check_budget(name: str, needed: int) -> None:
+    if needed > _memory_budget:
+        raise JacobianTooLargeError(
+            f"gradient {name!r}: one step would allocate {needed / 2**20:,.1f} MiB, over the "
+            f"memory budget of {_memory_budget / 2**20:,.1f} MiB; use a smaller batch_size, "
+            f"a formulation that scales linearly ('fused', 'chain', 'blockwise'), or raise "
+            f"the budget with softmaxlab.gradients.set_memory_budget()"
+        )
+
+
+# --------------------------------------------------------------------------- kernels (no checks)
+# Each kernel takes (x, y, y_hat, w, b) already validated; the public wrappers below check.
+
+
+def _chain(x, y, y_hat, w, b) -> Gradients:
+    d_y_hat = ce_grad_y_hat(y, y_hat)
+    _raise_if_infinite(d_y_hat, y_hat, "chain")
+    d_z = softmax_backward(d_y_hat, y_hat)
+    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
+
+
+def _fused(x, y, y_hat, w, b) -> Gradients:
+    d_z = (y_hat - y).div_(y.shape[0])
+    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z)
+
+
+def _blockwise(x, y, y_hat, w, b) -> Gradients:
+    d_y_hat = ce_grad_y_hat(y, y_hat)
+    _raise_if_infinite(d_y_hat, y_hat, "blockwise")
+    blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
+    d_z = torch.einsum("ij,ijk->ik", d_y_hat, blocks)
+    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
+
+
+def _jacobian(x, y, y_hat, w, b) -> Gradients:
+    m, n = x.shape
+    c = y.shape[1]
+    _check_budget("jacobian", _jacobian_bytes(m, n, c, x.element_size()))
+    d_y_hat = ce_grad_y_hat(y, y_hat)
+    _raise_if_infinite(d_y_hat, y_hat, "jacobian")
+    d_z = torch.einsum("ij,ijpq->pq", d_y_hat, softmax_jacobian(y_hat))
+    d_w = torch.einsum("ij,ijpq->pq", d_z, linear_jacobian_w(x, c))
+    d_b = torch.einsum("ij,ijq->q", d_z, linear_jacobian_b(m, c, dtype=x.dtype, device=x.device))
+    return Gradients(d_w=d_w, d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
+
+
+def _kronecker(x, y, y_hat, w, b) -> Gradients:
+    m, n = x.shape
+    c = y.shape[1]
+    _check_budget("kronecker", _kronecker_bytes(m, n, c, x.element_size()))
+    d_y_hat = ce_grad_y_hat(y, y_hat)
+    _raise_if_infinite(d_y_hat, y_hat, "kronecker")
+    eye_c = torch.eye(c, dtype=x.dtype, device=x.device)
+    ones_m = torch.ones((m, 1), dtype=x.dtype, device=x.device)
+    vec_d_z = kronecker_softmax_jacobian(y_hat).T @ _vec(d_y_hat)  # (mC,)
+    vec_d_w = torch.kron(eye_c, x).T @ vec_d_z  # (I_C ⊗ X)ᵀ vec(∂L/∂Z), (NC,)
+    d_b = torch.kron(eye_c, ones_m).T @ vec_d_z  # (I_C ⊗ 1_m)ᵀ vec(∂L/∂Z), (C,)
+    return Gradients(
+        d_w=_unvec(vec_d_w, n, c), d_b=d_b, d_z=_unvec(vec_d_z, m, c), d_y_hat=d_y_hat
+    )
+
+
+def _autograd(x, y, y_hat, w, b) -> Gradients:
+    with torch.enable_grad():
+        w_ = w.detach().requires_grad_(True)
+        b_ = b.detach().requires_grad_(True)
+        z = F.logits(x, w_, b_)
+        z.retain_grad()
+        probs = F.softmax(z)
+        probs.retain_grad()
+        F.cross_entropy_from_probs(y, probs).backward()
+    assert probs.grad is not None and z.grad is not None  # set by retain_grad above
+    _raise_if_infinite(probs.grad, probs.detach(), "autograd")
+    return Gradients(d_w=w_.grad, d_b=b_.grad, d_z=z.grad, d_y_hat=probs.grad)
+
+
+# --------------------------------------------------------------------------- public functions
+
+Kernel = Callable[..., Gradients]
+
+
+def _checked(
+    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
+        raise InvalidTypeError(f"w: expected a float32/float64 tensor, got {type(w).__name__}")
+    if w.ndim != 2:
+        raise InvalidInputError(f"w: expected shape (n_features, n_classes), got {tuple(w.shape)}")
+    n, c = w.shape
+    kw = {"dtype": w.dtype, "device": w.device}
+    if c < 2:
+        raise InvalidInputError(f"w: needs at least 2 classes (columns), got {c}")
+    if not isinstance(b, torch.Tensor) or b.shape != (c,):
+        shape = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
+        raise InvalidInputError(f"b: expected a tensor of shape ({c},), got {shape}")
+    b = as_matrix(b.reshape(1, c), "b", **kw).reshape(c)
+    w = as_matrix(w, "w", **kw)
+    x = as_matrix(x, "x", n_cols=n, cols_name="features", **kw)
+    m = x.shape[0]
+    y = as_targets(y, "y", n_rows=m, n_classes=c, one_hot=False, **kw)
+    if y_hat is None:
+        y_hat = F.softmax(F.logits(x, w, b))
+    else:
+        y_hat = as_matrix(y_hat, "y_hat", n_cols=c, cols_name="classes", **kw)
+        if y_hat.shape[0] != m or bool((y_hat < 0).any()):
+            raise InvalidInputError(
+                f"y_hat: expected non-negative probabilities of shape ({m}, {c}), "
+                f"got shape {tuple(y_hat.shape)}"
+            )
+    return x, y, y_hat, w, b
+
+
+def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
+    def gradient(
+        x: torch.Tensor,
+        y: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        y_hat: torch.Tensor | None = None,
+    ) -> Gradients:
+        with torch.no_grad():
+            return kernel(*_checked(name, x, y, w, b, y_hat))
+
+    gradient.__name__ = gradient.__qualname__ = name
+    gradient.__doc__ = doc + _SHAPE_DOC
+    return gradient
+
+
+_SHAPE_DOC = """
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` → :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+
+chain = _public(
+    "chain",
+    _chain,
+    r"""The seed's chain rule (S6).
+
+    :math:`G = -\frac1m Y\oslash\hat Y` (:func:`ce_grad_y_hat`),
+    :math:`\partial L/\partial Z = \hat Y\odot(G - (G\odot\hat Y)\mathbf 1)` (:func:`softmax_backward`),
+    :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`,
+    :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.
+    Raises :class:`~softmaxlab.errors.NumericalError` when Ŷ underflows to 0 under a target.""",
+)
+fused = _public(
+    "fused",
+    _fused,
+    r"""The simplified, numerically safe form:
+    :math:`\partial L/\partial Z = (\hat Y - Y)/m` (rows of Y sum to 1), then
+    :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`,
+    :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.
+    Never divides by Ŷ, so it is finite for any finite logits. No ∂L/∂Ŷ.""",
+)
+blockwise = _public(
+    "blockwise",
+    _blockwise,
+    r"""Per-sample Jacobians: :math:`(\partial L/\partial Z)_{i,:} = J_i^\top\,(\partial L/\partial\hat Y)_{i,:}`
+    with :math:`J_i = \operatorname{diag}(\hat y_i) - \hat y_i\hat y_i^\top`
+    (:func:`softmax_jacobian_blocks`, m x C x C in memory), then
+    :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`, :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.""",
+)
+jacobian = _public(
+    "jacobian",
+    _jacobian,
+    r"""The full-Jacobian einsum of the seed (S13).
+
+    :math:`\partial L/\partial z_{pq} = \sum_{ij} (\partial L/\partial\hat y_{ij})\,J_{ijpq}`
+    with the (m, C, m, C) :func:`softmax_jacobian`;
+    :math:`\partial L/\partial w_{pq} = \sum_{ij} (\partial L/\partial z_{ij})\,D_{ijpq}` with
+    ∂Z/∂W = I ⊗ X as the (m, C, N, C) tensor :func:`linear_jacobian_w`;
+    :math:`\partial L/\partial b_q = \sum_{ij} (\partial L/\partial z_{ij})\,\delta_{jq}`.
+    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.""",
+)
+kronecker = _public(
+    "kronecker",
+    _kronecker,
+    r"""Matrix calculus with vec and Kronecker products (column-major vec).
+
+    :math:`\operatorname{vec}(\partial L/\partial Z) = J^\top \operatorname{vec}(\partial L/\partial\hat Y)`
+    with the (mC x mC) :func:`kronecker_softmax_jacobian`;
+    :math:`\operatorname{vec}(\partial L/\partial W) = (I_C\otimes X)^\top \operatorname{vec}(\partial L/\partial Z)`;
+    :math:`\partial L/\partial b = (I_C\otimes\mathbf 1_m)^\top \operatorname{vec}(\partial L/\partial Z)`.
+    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.""",
+)
+autograd = _public(
+    "autograd",
+    _autograd,
+    r"""The reference: ``torch.autograd`` differentiating
+    :math:`L = -\frac1m\operatorname{sum}(Y\odot\log\Sigma(XW+b))` (the seed's literal CE, so
+    that ∂L/∂Ŷ exists), with ``retain_grad`` on Z and Ŷ to expose the intermediates.
+    ``y_hat`` is ignored: the graph recomputes it.""",
+)
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """A named gradient formulation: its checked ``function``, its unchecked ``kernel``
+    ``(x, y, y_hat, w, b) -> Gradients`` used inside training loops, and a one-line
+    ``summary``. ``bytes_needed(m, N, C, itemsize)`` estimates its largest allocation,
+    or is ``None`` when that is O(m·C)."""
+
+    name: str
+    function: Callable[..., Gradients]
+    kernel: Kernel
+    summary: str
+    has_d_y_hat: bool
+    bytes_needed: Callable[[int, int, int, int], int] | None = None
+
+    def check_budget(self, m: int, n: int, c: int, itemsize: int) -> None:
+        """Raise :class:`JacobianTooLargeError` if a batch of ``m`` rows would not fit."""
+        if self.bytes_needed is not None:
+            _check_budget(self.name, self.bytes_needed(m, n, c, itemsize))
+
+
+REGISTRY: dict[str, Formulation] = {
+    f.name: f
+    for f in (
+        Formulation("chain", chain, _chain, "seed chain rule: -Y⊘Ŷ/m, then Ŷ⊙(G-(G⊙Ŷ)1)", True),
+        Formulation(
+            "jacobian", jacobian, _jacobian, "full (m,C,m,C) Jacobian + I⊗X, einsum", True,
+            _jacobian_bytes,
+        ),
+        Formulation(
+            "kronecker", kronecker, _kronecker, "vec form: D-D(11ᵀ⊗I)D and I⊗X as matrices",
+            True, _kronecker_bytes,
+        ),
+        Formulation("blockwise", blockwise, _blockwise, "one C×C Jacobian per sample", True),
+        Formulation("fused", fused, _fused, "∂L/∂Z = (Ŷ-Y)/m, no division by Ŷ", False),
+        Formulation("autograd", autograd, _autograd, "torch.autograd on the literal CE", True),
+    )
+}
+
+
+def names() -> tuple[str, ...]:
+    """Names of every formulation, in registry order."""
+    return tuple(REGISTRY)
+
+
+def get(name: str) -> Formulation:
+    """Look a formulation up by name; unknown names raise :class:`UnknownGradientError`."""
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise UnknownGradientError(
+            f"gradient: unknown formulation {name!r}; choose one of {', '.join(REGISTRY)}"
+        )
+    return REGISTRY[name]

@@ -1,0 +1,251 @@
+r"""``SoftmaxClassifier``: the seed notebook's model, from scratch.
+
+Parameters :math:`W\in\mathbb R^{N\times C}` and :math:`b\in\mathbb R^{C}` drawn from a
+standard normal (S3); ``predict`` gives :math:`\hat Y = \Sigma(XW+b)` (S4); ``evaluate``
+the cross-entropy (S5); ``update`` one SGD step with the chosen gradient formulation
+(S6, see :mod:`softmaxlab.gradients`); ``fit`` the seed's loop (S8, see
+:mod:`softmaxlab.training`). The math is in :mod:`softmaxlab.functional`; this class only
+holds the parameters and validates what it is given. A call that raises leaves ``w`` and
+``b`` untouched.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import functional as F
+from . import gradients as G
+from ._validation import (
+    as_matrix,
+    as_targets,
+    check_positive_float,
+    check_positive_int,
+    resolve_device,
+    resolve_dtype,
+)
+from .errors import InvalidInputError, InvalidTypeError
+from .training import EpochRecord, check_fit_args, check_verbose, run_epochs
+
+__all__ = ["SoftmaxClassifier", "linear_params"]
+
+
+class SoftmaxClassifier:
+    """Multinomial logistic regression trained by hand-derived mini-batch SGD.
+
+    Args:
+        n_features: N, the number of input features.
+        n_classes: C, the number of classes (at least 2).
+        gradient: name of the gradient formulation (``softmaxlab.gradients.names()``);
+            the seed's ``"chain"`` by default.
+        dtype: ``torch.float64`` (the seed's, default) or ``torch.float32``.
+        device: ``"cpu"``, ``"cuda"``, ...; ``None`` picks ``cuda`` when available.
+        seed: seeds the initial parameters; ``None`` draws from torch's global generator
+            as the seed notebook does.
+
+    Attributes:
+        w: (n_features, n_classes) weights.
+        b: (n_classes,) bias.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        *,
+        gradient: str = "chain",
+        dtype: torch.dtype | str = torch.float64,
+        device: str | torch.device | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.n_features = check_positive_int(n_features, "n_features")
+        n_classes = check_positive_int(n_classes, "n_classes")
+        if n_classes < 2:
+            raise InvalidInputError(f"n_classes: needs at least 2 classes, got {n_classes}")
+        self.n_classes = n_classes
+        self._formulation = G.get(gradient)
+        self.dtype = resolve_dtype(dtype)
+        self.device = resolve_device(device)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise InvalidTypeError(f"seed: expected an integer or None, got {seed!r}")
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        shape_w, shape_b = (self.n_features, self.n_classes), (self.n_classes,)
+        # Drawn on the CPU so that a seed gives the same parameters on every device.
+        self.w = torch.randn(shape_w, generator=gen, dtype=self.dtype).to(self.device)
+        self.b = torch.randn(shape_b, generator=gen, dtype=self.dtype).to(self.device)
+
+    @property
+    def gradient(self) -> str:
+        """Name of the gradient formulation used by :meth:`update` and :meth:`fit`."""
+        return self._formulation.name
+
+    def __repr__(self) -> str:
+        return (
+            f"SoftmaxClassifier(n_features={self.n_features}, n_classes={self.n_classes}, "
+            f"gradient={self.gradient!r}, dtype={self.dtype}, device='{self.device}')"
+        )
+
+    # ------------------------------------------------------------------ checks
+    def _x(self, x: Any, name: str = "x") -> torch.Tensor:
+        return as_matrix(
+            x, name, dtype=self.dtype, device=self.device, n_cols=self.n_features,
+            cols_name="features",
+        )
+
+    def _y(self, y: Any, n_rows: int, name: str = "y_true") -> torch.Tensor:
+        return as_targets(
+            y, name, dtype=self.dtype, device=self.device, n_rows=n_rows,
+            n_classes=self.n_classes,
+        )
+
+    # ------------------------------------------------------------------ the seed's methods
+    @torch.no_grad()
+    def predict(self, x: Any) -> torch.Tensor:
+        """Class probabilities :math:`\\hat Y = \\Sigma(XW + b)`. Shape: (m, N) → (m, C)."""
+        return F.softmax(F.logits(self._x(x), self.w, self.b))
+
+    @torch.no_grad()
+    def evaluate(self, x: Any, y_true: Any) -> float:
+        """Mean cross-entropy of ``predict(x)`` against one-hot ``y_true``, computed stably
+        from the logits (finite for any finite input). Shape: (m, N), (m, C) → float."""
+        x = self._x(x)
+        y = self._y(y_true, x.shape[0])
+        return F.cross_entropy(y, F.logits(x, self.w, self.b)).item()
+
+    def accuracy(self, y_true: Any, y_pred: Any) -> float:
+        """Fraction of rows where ``argmax(y_pred) == argmax(y_true)`` (S7).
+        Shape: (m, C), (m, C) → float."""
+        kw: dict[str, Any] = {"dtype": self.dtype, "device": self.device, "cols_name": "classes"}
+        yt = as_matrix(y_true, "y_true", n_cols=self.n_classes, **kw)
+        yp = as_matrix(y_pred, "y_pred", n_cols=self.n_classes, **kw)
+        if yt.shape[0] != yp.shape[0]:
+            raise InvalidInputError(
+                f"y_pred: has {yp.shape[0]} rows but y_true has {yt.shape[0]}"
+            )
+        return F.accuracy(yt, yp).item()
+
+    @torch.no_grad()
+    def update(self, x: Any, y_true: Any, y_pred: Any, lr: float) -> None:
+        """One SGD step: ``w -= lr * dL/dW``, ``b -= lr * dL/db``, with the gradient of
+        this model's formulation evaluated at probabilities ``y_pred`` (S6).
+        Shape: (m, N), (m, C), (m, C), float."""
+        lr = check_positive_float(lr, "lr")
+        x = self._x(x)
+        y = self._y(y_true, x.shape[0])
+        y_hat = as_matrix(
+            y_pred, "y_pred", dtype=self.dtype, device=self.device, n_cols=self.n_classes,
+            cols_name="classes",
+        )
+        if y_hat.shape[0] != x.shape[0]:
+            raise InvalidInputError(f"y_pred: has {y_hat.shape[0]} rows but x has {x.shape[0]}")
+        self._formulation.check_budget(x.shape[0], self.n_features, self.n_classes,
+                                       x.element_size())
+        self._step(x, y, y_hat, lr)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float) -> None:
+        grads = self._formulation.kernel(x, y, y_hat, self.w, self.b)
+        # Applied only after the whole gradient exists: a raising kernel changes nothing.
+        self.w.add_(grads.d_w, alpha=-lr)
+        self.b.add_(grads.d_b, alpha=-lr)
+
+    def fit(
+        self,
+        x_train: Any,
+        y_train: Any,
+        epochs: int,
+        lr: float,
+        batch_size: int,
+        x_valid: Any = None,
+        y_valid: Any = None,
+        *,
+        verbose: bool = True,
+    ) -> list[EpochRecord]:
+        """Train with in-order mini-batch SGD (S8) and return one record per epoch.
+
+        Each batch's probabilities are computed once and serve both the logged loss
+        (taken before the step) and the gradient. Prints the seed's epoch line when
+        ``verbose``. Every argument is checked before the first step; if a step later
+        meets a numerical failure (chain rule with Ŷ = 0) a
+        :class:`~softmaxlab.errors.NumericalError` names the epoch and batch, and the
+        parameters stay at their last finite values.
+        """
+        data = check_fit_args(
+            x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
+            n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,
+            device=self.device,
+        )
+        verbose = check_verbose(verbose)
+        rows = min(data.batch_size, data.x.shape[0])
+        self._formulation.check_budget(rows, self.n_features, self.n_classes,
+                                       data.x.element_size())
+
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            log_p = F.log_softmax(F.logits(xb, self.w, self.b))
+            loss = -(yb * log_p).sum() / yb.shape[0]  # F.cross_entropy on log_p
+            self._step(xb, yb, log_p.exp_(), data.lr)
+            return loss
+
+        def validate(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            z = F.logits(x, self.w, self.b)
+            return F.cross_entropy(y, z).item(), F.accuracy(y, z).item()
+
+        with torch.no_grad():
+            return run_epochs(data, step, validate, verbose=verbose)
+
+    def copy_params(self, source: Any) -> None:
+        """Copy W and b from ``source`` so both models start equal (S10).
+
+        ``source`` may be a ``torch.nn.Linear`` (W = weightᵀ), a Keras ``Dense`` layer or a
+        Keras model holding exactly one (W = kernel), a :class:`~softmaxlab.TorchSoftmax`
+        or :class:`~softmaxlab.KerasSoftmax`, or another :class:`SoftmaxClassifier`.
+        """
+        w, b = linear_params(source)
+        expected = (self.n_features, self.n_classes)
+        if tuple(w.shape) != expected or tuple(b.shape) != (self.n_classes,):
+            raise InvalidInputError(
+                f"source: has W {tuple(w.shape)} and b {tuple(b.shape)}, this model needs "
+                f"W {expected} and b ({self.n_classes},)"
+            )
+        w = as_matrix(w, "source weights", dtype=self.dtype, device=self.device)
+        b = as_matrix(b.reshape(1, -1), "source bias", dtype=self.dtype, device=self.device)
+        self.w.copy_(w)
+        self.b.copy_(b.reshape(-1))
+
+
+def linear_params(source: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(W, b)`` of a linear layer in softmaxlab's layout (W is (N, C)), as tensors."""
+    if isinstance(source, SoftmaxClassifier):
+        return source.w.detach(), source.b.detach()
+    inner = getattr(source, "linear_layer", None)  # TorchSoftmax / KerasSoftmax
+    if inner is not None:
+        return linear_params(inner)
+    if isinstance(source, torch.nn.Linear):
+        if source.bias is None:
+            raise InvalidInputError("source: the nn.Linear has no bias (bias=False)")
+        return source.weight.detach().T, source.bias.detach()
+    module = type(source).__module__ or ""
+    if module.startswith(("keras", "tf_keras", "tensorflow")):
+        return _keras_params(source)
+    raise InvalidTypeError(
+        "source: expected a torch.nn.Linear, a Keras Dense layer or model, a TorchSoftmax, "
+        f"a KerasSoftmax or a SoftmaxClassifier, got {type(source).__name__}"
+    )
+
+
+def _keras_params(source: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    if hasattr(source, "kernel"):  # a Dense layer
+        if getattr(source, "bias", None) is None:
+            raise InvalidInputError("source: the Keras Dense layer has no bias (use_bias=False)")
+        return (
+            torch.from_numpy(np.array(source.kernel.numpy())),
+            torch.from_numpy(np.array(source.bias.numpy())),
+        )
+    layers = [layer for layer in getattr(source, "layers", []) if hasattr(layer, "kernel")]
+    if len(layers) != 1:
+        raise InvalidInputError(
+            f"source: the Keras model must hold exactly one Dense layer, it holds {len(layers)}"
+        )
+    return _keras_params(layers[0])

@@ -1,0 +1,136 @@
+"""The seed's training loop (S8), shared by softmaxlab's model and both references.
+
+Epochs x in-order mini-batches (no shuffle; the last batch may be short). The epoch's CE
+is the mean of the batch losses, each taken *before* its update; validation CE and
+accuracy are computed once per epoch, without autograd. Each epoch prints
+
+    epoch: E - CE: x - CE_v: x - acc_v: x
+
+with every number rounded to 4 decimals as the seed does (``round(x, 4)``, so trailing
+zeros are dropped: ``1.031``, ``0.45``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
+from .errors import InvalidInputError, InvalidTypeError, NumericalError
+
+__all__ = ["EpochRecord", "FitData", "check_fit_args", "run_epochs"]
+
+
+def _seed_round(value: float) -> str:
+    return str(round(value, 4))
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of training: mean train CE, and validation CE / accuracy when given."""
+
+    epoch: int
+    ce: float
+    ce_valid: float | None = None
+    acc_valid: float | None = None
+
+    def line(self) -> str:
+        """The seed's log line for this epoch."""
+        parts = [f"epoch: {self.epoch}", f"CE: {_seed_round(self.ce)}"]
+        if self.ce_valid is not None:
+            parts.append(f"CE_v: {_seed_round(self.ce_valid)}")
+        if self.acc_valid is not None:
+            parts.append(f"acc_v: {_seed_round(self.acc_valid)}")
+        return " - ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Validated arguments of ``fit``."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_valid: torch.Tensor | None
+    y_valid: torch.Tensor | None
+    epochs: int
+    lr: float
+    batch_size: int
+
+    def batches(self):
+        """In-order slices ``(x[s:s+B], y[s:s+B])``; the last may be short (S8)."""
+        n, size = self.x.shape[0], self.batch_size
+        for start in range(0, n, size):
+            yield self.x[start : start + size], self.y[start : start + size]
+
+
+def check_fit_args(
+    x_train: Any,
+    y_train: Any,
+    epochs: Any,
+    lr: Any,
+    batch_size: Any,
+    x_valid: Any,
+    y_valid: Any,
+    *,
+    n_features: int,
+    n_classes: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> FitData:
+    """Check every ``fit`` argument before anything is trained; errors name the argument."""
+    epochs = check_positive_int(epochs, "epochs")
+    lr = check_positive_float(lr, "lr")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    kw: dict[str, Any] = {"dtype": dtype, "device": device}
+    x = as_matrix(x_train, "x_train", n_cols=n_features, cols_name="features", **kw)
+    y = as_targets(y_train, "y_train", n_rows=x.shape[0], n_classes=n_classes, **kw)
+    if (x_valid is None) != (y_valid is None):
+        given, missing = ("x_valid", "y_valid") if y_valid is None else ("y_valid", "x_valid")
+        raise InvalidInputError(f"{missing}: must be given together with {given}")
+    xv = yv = None
+    if x_valid is not None:
+        xv = as_matrix(x_valid, "x_valid", n_cols=n_features, cols_name="features", **kw)
+        yv = as_targets(y_valid, "y_valid", n_rows=xv.shape[0], n_classes=n_classes, **kw)
+    return FitData(x, y, xv, yv, epochs, lr, batch_size)
+
+
+def check_verbose(verbose: Any) -> bool:
+    if not isinstance(verbose, bool):
+        raise InvalidTypeError(f"verbose: expected True or False, got {verbose!r}")
+    return verbose
+
+
+def run_epochs(
+    data: FitData,
+    step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    validate: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]],
+    *,
+    verbose: bool,
+    echo: Callable[[str], None] = print,
+) -> list[EpochRecord]:
+    """Run the seed loop: ``step(xb, yb)`` updates the model and returns the batch loss
+    taken before the update (a 0-d tensor); ``validate(x, y)`` returns ``(CE, accuracy)``.
+    Returns one :class:`EpochRecord` per epoch and, when ``verbose``, echoes its line."""
+    history: list[EpochRecord] = []
+    for epoch in range(data.epochs):
+        losses = []
+        for batch, (xb, yb) in enumerate(data.batches()):
+            try:
+                losses.append(step(xb, yb))
+            except NumericalError as exc:
+                raise NumericalError(f"epoch {epoch}, batch {batch}: {exc}") from exc
+        ce = torch.stack(losses).mean().item()
+        ce_v = acc_v = None
+        if data.x_valid is not None and data.y_valid is not None:
+            ce_v, acc_v = validate(data.x_valid, data.y_valid)
+        record = EpochRecord(epoch, ce, ce_v, acc_v)
+        history.append(record)
+        if verbose:
+            echo(record.line())
+    return history
