@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "else torch (default: %(default)s)")
     what.add_argument("--tolerance", type=_positive_float, default=None, metavar="TOL",
                       help="largest MAPE that counts as equal (default: 1e-10 in float64, "
-                      "1e-4 in float32)")
+                      "1e-5 in float32)")
     out = cmp.add_argument_group("output")
     out.add_argument("--json", type=Path, default=None, metavar="FILE",
                      help="write the configuration, every MAPE and every epoch log as JSON")

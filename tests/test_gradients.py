@@ -1,0 +1,251 @@
+"""Every gradient formulation against autograd, finite differences and each other.
+
+Formulas are in :mod:`softmaxlab.gradients` and docs/math.md; each test names the step it
+checks.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+import softmaxlab as sl
+from softmaxlab import functional as F
+from softmaxlab import gradients as G
+
+from .conftest import TOL, random_problem
+
+NAMES = G.names()
+
+
+def _shapes(count: int, seed: int) -> list[tuple[int, int, int]]:
+    rng = random.Random(seed)
+    fixed = [(1, 1, 2), (1, 40, 40), (40, 1, 2), (40, 40, 40), (33, 5, 3)]
+    return fixed + [(rng.randint(1, 40), rng.randint(1, 40), rng.randint(2, 40))
+                    for _ in range(count)]
+
+
+SHAPES = _shapes(10, seed=1234)
+
+
+def _close(actual: torch.Tensor, expected: torch.Tensor, dtype=torch.float64) -> None:
+    tol = TOL[dtype]
+    atol = tol["atol"] * max(1.0, float(expected.abs().max()))
+    torch.testing.assert_close(actual, expected, rtol=tol["rtol"], atol=atol)
+
+
+# ----------------------------------------------------------------- the registry
+
+
+def test_registry_has_every_formulation_with_one_signature():
+    assert NAMES == ("chain", "jacobian", "kronecker", "blockwise", "fused", "autograd")
+    for name in NAMES:
+        f = G.get(name)
+        assert f.name == name and f.function.__name__ == name
+        assert getattr(G, name) is f.function
+        assert "Shape:" in f.function.__doc__
+
+
+def test_unknown_name_is_a_specific_error():
+    with pytest.raises(sl.UnknownGradientError, match="gradient: unknown formulation 'adam'"):
+        G.get("adam")
+    with pytest.raises(ValueError, match="choose one of chain, jacobian"):
+        sl.SoftmaxClassifier(5, 3, gradient="adam")
+
+
+# ----------------------------------------------------------------- against autograd
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "autograd"])
+@pytest.mark.parametrize(("m", "n", "c"), SHAPES)
+def test_formulation_equals_autograd_intermediate_by_intermediate(name, m, n, c):
+    x, y, w, b = random_problem(m, n, c, seed=m * 10_000 + n * 100 + c)
+    got = G.get(name).function(x, y, w, b)
+    ref = G.autograd(x, y, w, b)
+    _close(got.d_w, ref.d_w)
+    _close(got.d_b, ref.d_b)
+    _close(got.d_z, ref.d_z)
+    if name == "fused":
+        assert got.d_y_hat is None
+    else:
+        _close(got.d_y_hat, ref.d_y_hat)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_formulation_in_float32_matches_float64_autograd(name):
+    x, y, w, b = random_problem(17, 6, 4, seed=7)
+    got = G.get(name).function(x.float(), y.float(), w.float(), b.float())
+    ref = G.autograd(x, y, w, b)
+    assert got.d_w.dtype == torch.float32
+    _close(got.d_w.double(), ref.d_w, torch.float32)
+    _close(got.d_b.double(), ref.d_b, torch.float32)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_given_y_hat_is_used_except_by_autograd(name):
+    x, y, w, b = random_problem(8, 3, 4, seed=3)
+    y_hat = F.softmax(F.logits(x, w, b))
+    _close(G.get(name).function(x, y, w, b, y_hat=y_hat).d_w, G.autograd(x, y, w, b).d_w)
+
+
+# ----------------------------------------------------------------- finite differences
+
+
+def _central_diff(f, t: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+    """∂f/∂t by central differences, one entry at a time: (f(t+h e) - f(t-h e)) / 2h."""
+    grad = torch.zeros_like(t)
+    flat, out = t.reshape(-1), grad.reshape(-1)
+    for k in range(flat.numel()):
+        old = float(flat[k])
+        flat[k] = old + h
+        up = float(f(t))
+        flat[k] = old - h
+        down = float(f(t))
+        flat[k] = old
+        out[k] = (up - down) / (2 * h)
+    return grad
+
+
+FD_SHAPES = [(1, 1, 2), (5, 3, 4), (12, 7, 3), (33, 5, 3), (4, 9, 11)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("m", "n", "c"), FD_SHAPES)
+def test_formulation_equals_central_finite_differences(name, m, n, c):
+    x, y, w, b = random_problem(m, n, c, seed=99 + m + n + c)
+    got = G.get(name).function(x, y, w, b)
+    rtol, atol = 1e-6, 1e-8
+    fd_w = _central_diff(lambda t: F.cross_entropy(y, F.logits(x, t, b)), w.clone())
+    fd_b = _central_diff(lambda t: F.cross_entropy(y, F.logits(x, w, t)), b.clone())
+    z = F.logits(x, w, b)
+    fd_z = _central_diff(lambda t: F.cross_entropy(y, t), z.clone())
+    torch.testing.assert_close(got.d_w, fd_w, rtol=rtol, atol=atol)
+    torch.testing.assert_close(got.d_b, fd_b, rtol=rtol, atol=atol)
+    torch.testing.assert_close(got.d_z, fd_z, rtol=rtol, atol=atol)
+    if got.d_y_hat is not None:
+        # L as a function of Ŷ treated as free: the seed's literal CE.
+        y_hat = F.softmax(z)
+        fd_y = _central_diff(lambda t: F.cross_entropy_from_probs(y, t), y_hat.clone(), h=1e-8)
+        torch.testing.assert_close(got.d_y_hat, fd_y, rtol=1e-5, atol=1e-7)
+
+
+# ----------------------------------------------------------------- the building blocks
+
+
+@pytest.mark.parametrize(("m", "c"), [(1, 2), (4, 3), (9, 7)])
+def test_softmax_jacobian_is_autograd_jacobian_and_block_diagonal(m, c):
+    z = torch.randn(m, c, dtype=torch.float64, generator=torch.Generator().manual_seed(m))
+    full = G.softmax_jacobian(F.softmax(z))
+    _close(full, torch.autograd.functional.jacobian(F.softmax, z))
+    blocks = G.softmax_jacobian_blocks(F.softmax(z))
+    for i in range(m):
+        _close(full[i, :, i, :], blocks[i])
+        for p in range(m):
+            if p != i:
+                assert not full[i, :, p, :].any()
+
+
+def test_linear_jacobian_w_is_kron_identity_x_in_vec_layout():
+    x, _, w, b = random_problem(6, 4, 3, seed=5)
+    d = G.linear_jacobian_w(x, 3)  # (m, C, N, C)
+    _close(d, torch.autograd.functional.jacobian(lambda t: F.logits(x, t, b), w))
+    # column-major vec: row index j*m + i, column index q*N + p
+    as_matrix = d.permute(1, 0, 3, 2).reshape(6 * 3, 4 * 3)
+    _close(as_matrix, torch.kron(torch.eye(3, dtype=x.dtype), x))
+
+
+def test_linear_jacobian_b_is_autograd_jacobian():
+    x, _, w, b = random_problem(6, 4, 3, seed=6)
+    d = G.linear_jacobian_b(6, 3, dtype=x.dtype, device=x.device)
+    _close(d, torch.autograd.functional.jacobian(lambda t: F.logits(x, w, t), b))
+
+
+def test_kronecker_softmax_jacobian_is_the_full_jacobian_in_vec_layout():
+    m, c = 5, 4
+    y_hat = F.softmax(torch.randn(m, c, dtype=torch.float64))
+    full = G.softmax_jacobian(y_hat)  # [i, j, p, q]
+    _close(G.kronecker_softmax_jacobian(y_hat), full.permute(1, 0, 3, 2).reshape(m * c, m * c))
+
+
+def test_ce_grad_y_hat_and_softmax_backward_compose_to_y_hat_minus_y():
+    x, y, w, b = random_problem(10, 3, 5, seed=8)
+    y_hat = F.softmax(F.logits(x, w, b))
+    d_z = G.softmax_backward(G.ce_grad_y_hat(y, y_hat), y_hat)
+    _close(d_z, (y_hat - y) / 10)
+
+
+# ----------------------------------------------------------------- numerics
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_chain_rule_on_underflowed_probability_raises_and_points_to_fused(dtype):
+    # logits near ±1000: the true class gets probability exp(-2000) = 0
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=dtype)
+    w = torch.tensor([[-1000.0, 1000.0], [1000.0, -1000.0]], dtype=dtype)
+    b = torch.zeros(2, dtype=dtype)
+    y = torch.eye(2, dtype=dtype)
+    for name in ("chain", "jacobian", "kronecker", "blockwise", "autograd"):
+        with pytest.raises(sl.NumericalError, match=r"underflowed.*gradient='fused'"):
+            G.get(name).function(x, y, w, b)
+    fused = G.fused(x, y, w, b)
+    assert torch.isfinite(fused.d_w).all() and torch.isfinite(fused.d_b).all()
+    expected = torch.tensor([[-1.0, 1.0], [1.0, -1.0]], dtype=torch.float64) / 2
+    _close(fused.d_z.double(), expected, dtype)
+
+
+def test_zero_probability_of_a_wrong_class_is_fine_for_the_chain_rule():
+    # Ŷ = 0 where Y = 0: the derivative of 0·log ŷ is 0, not NaN.
+    x = torch.tensor([[1.0]], dtype=torch.float64)
+    w = torch.tensor([[1000.0, -1000.0]], dtype=torch.float64)
+    y = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    g = G.chain(x, y, w, torch.zeros(2, dtype=torch.float64))
+    assert torch.isfinite(g.d_y_hat).all() and torch.isfinite(g.d_w).all()
+
+
+# ----------------------------------------------------------------- memory budget
+
+
+@pytest.mark.parametrize("name", ["jacobian", "kronecker"])
+def test_jacobian_over_budget_is_refused_before_allocating(name):
+    x, y, w, b = random_problem(64, 5, 10, seed=1)
+    before = G.get_memory_budget()
+    try:
+        G.set_memory_budget(1 << 20)  # 1 MiB; (64·10)² doubles alone are 3.1 MiB
+        with pytest.raises(sl.JacobianTooLargeError, match=f"gradient '{name}'.*MiB") as info:
+            G.get(name).function(x, y, w, b)
+        assert isinstance(info.value, MemoryError)
+        G.get("blockwise").function(x, y, w, b)  # linear-memory forms are not limited
+    finally:
+        G.set_memory_budget(before)
+
+
+def test_memory_budget_must_be_positive():
+    with pytest.raises(sl.InvalidInputError, match="nbytes"):
+        G.set_memory_budget(0)
+
+
+# ----------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_inputs_name_the_argument(name):
+    fn = G.get(name).function
+    x, y, w, b = random_problem(4, 3, 2, seed=0)
+    bad_x = x.clone()
+    bad_x[1, 2] = float("nan")
+    cases = [
+        ((bad_x, y, w, b), "x: contains NaN"),
+        ((x[:, :2], y, w, b), "x: expected 3 features, got 2"),
+        ((x[0], y, w, b), "x: expected a 2-D matrix"),
+        ((x, y[:3], w, b), "y: has 3 rows but the inputs have 4"),
+        ((x, y * 2, w, b), "y: targets must be probability rows"),
+        ((x, y, w, b[:1]), r"b: expected a tensor of shape \(2,\)"),
+        ((x, y, w.numpy(), b), "w: expected a float32/float64 tensor"),
+        ((x, y[:, :1], w[:, :1], b[:1]), "w: needs at least 2 classes"),
+        ((x[:0], y[:0], w, b), "x: is empty"),
+    ]
+    for args, message in cases:
+        with pytest.raises(sl.SoftmaxlabError, match=message):
+            fn(*args)
