@@ -9,8 +9,8 @@ import torch
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import softmaxlab as sl  # noqa: E402
-from softmaxlab.references import keras_available  # noqa: E402
+import softmaxlab as sl
+from softmaxlab.references import keras_available
 
 #: Tolerances for comparing two computations of the same quantity, per dtype.
 TOL = {

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from . import __version__
 from . import gradients as G
+from .data import make_dataset
 from .errors import NumericalError, SoftmaxlabError
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare
 
@@ -230,6 +231,9 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         device=args.device, dtype=args.dtype, tolerance=args.tolerance,
     )
     resolved = config.resolved()
+    data = make_dataset(resolved.n_samples, resolved.n_features, resolved.n_classes,
+                        train_rows=resolved.train_rows, seed=resolved.seed,
+                        dtype=resolved.dtype, device=resolved.device)
     if not args.quiet:
         console.print(
             f"data: make_classification M={resolved.n_samples} N={resolved.n_features} "
@@ -243,7 +247,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
                           "(pip install 'softmaxlab[keras]')", highlight=False)
         console.print()
     try:
-        result = compare(config)
+        result = compare(resolved, data=data)
     except NumericalError as exc:
         print(f"softmaxlab compare: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL

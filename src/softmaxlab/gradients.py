@@ -187,9 +187,9 @@ def _raise_if_infinite(d_y_hat: torch.Tensor, y_hat: torch.Tensor, name: str) ->
         return
     i, j = (~torch.isfinite(d_y_hat)).nonzero()[0].tolist()
     raise NumericalError(
-        f"gradient {name!r}: probability Ŷ[{i}, {j}] = {float(y_hat[i, j]):g} underflowed "
-        f"to 0 where the target is 1, so ∂L/∂Ŷ = -Y ⊘ Ŷ / m is infinite (the logits of "
-        f"sample {i} are too far apart for {y_hat.dtype}); use gradient='fused', which "
+        f"gradient {name!r}: probability Ŷ[{i}, {j}] underflowed to 0 where the target "
+        f"is 1, so ∂L/∂Ŷ = -Y ⊘ Ŷ / m is infinite (the logits of sample {i} are too far "
+        f"apart for {str(y_hat.dtype).removeprefix('torch.')}); use gradient='fused', which "
         f"computes ∂L/∂Z = (Ŷ - Y)/m without dividing by Ŷ"
     )
 

@@ -171,11 +171,11 @@ class CompareResult:
         }
 
 
-def _reference(name: str, cfg: CompareConfig) -> TorchSoftmax | KerasSoftmax:
+def _reference(name: str, cfg: CompareConfig, data: Dataset) -> TorchSoftmax | KerasSoftmax:
+    n, c = data.n_features, data.n_classes
     if name == "torch":
-        return TorchSoftmax(cfg.n_features, cfg.n_classes, dtype=cfg.dtype, device=cfg.device,
-                            seed=cfg.seed)
-    return KerasSoftmax(cfg.n_features, cfg.n_classes, dtype=cfg.dtype, seed=cfg.seed)
+        return TorchSoftmax(n, c, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
+    return KerasSoftmax(n, c, dtype=cfg.dtype, seed=cfg.seed)
 
 
 def compare(config: CompareConfig | None = None, *, data: Dataset | None = None) -> CompareResult:
@@ -204,7 +204,7 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
 
     fit_args = (cfg.epochs, cfg.lr, cfg.batch_size, xv, yv)
     for ref_name in cfg.references:
-        ref = _reference(ref_name, cfg)
+        ref = _reference(ref_name, cfg, data)
         ref_pred = ref.predict(xv)
         models: dict[str, SoftmaxClassifier] = {}
         for g in cfg.gradients:

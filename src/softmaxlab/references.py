@@ -140,7 +140,11 @@ def keras_available() -> bool:
 
 
 def _import_keras() -> Any:
+    # Quiet TensorFlow's C++ logging, and keep its oneDNN kernels from reordering float
+    # sums (they announce "slightly different numerical results" on stderr) unless the
+    # user chose otherwise.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         import keras
         import tensorflow  # noqa: F401
@@ -218,7 +222,7 @@ class KerasSoftmax:
         """Probabilities from the Keras model, as a CPU tensor. Shape: (m, N) → (m, C)."""
         x = as_matrix(x, "x", dtype=self.dtype, device=torch.device("cpu"),
                       n_cols=self.n_features, cols_name="features")
-        return torch.from_numpy(np.asarray(self.model(self._np(x), training=False)))
+        return torch.from_numpy(np.array(self.model(self._np(x), training=False)))
 
     def _loss(self, x: np.ndarray, y: np.ndarray) -> float:
         return float(self.model.compute_loss(x=x, y=y, y_pred=self.model(x, training=False)))

@@ -1,0 +1,69 @@
+"""make_dataset (S1) and one_hot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+
+import softmaxlab as sl
+
+
+def test_seed_defaults_and_split():
+    d = sl.make_dataset(seed=0, device="cpu")
+    assert d.x_train.shape == (100, 5) and d.x_valid.shape == (10_000, 5)
+    assert d.y_train.shape == (100, 3) and d.y_valid.shape == (10_000, 3)
+    assert d.x_train.dtype == torch.float64 and d.n_features == 5 and d.n_classes == 3
+    x, labels = make_classification(n_samples=10_100, n_features=5, n_classes=3,
+                                    n_informative=4, n_redundant=0, random_state=0)
+    assert np.array_equal(d.x_train.numpy(), x[:100])
+    assert np.array_equal(d.y_valid.argmax(1).numpy(), labels[100:])
+    assert torch.equal(d.y_train.sum(1), torch.ones(100, dtype=torch.float64))
+
+
+def test_seed_makes_it_repeatable():
+    a, b = sl.make_dataset(200, seed=3, device="cpu"), sl.make_dataset(200, seed=3, device="cpu")
+    assert torch.equal(a.x_valid, b.x_valid)
+
+
+def test_many_classes_fall_back_to_one_cluster_per_class():
+    d = sl.make_dataset(500, 4, 6, train_rows=50, seed=0, device="cpu")
+    assert d.y_train.shape[1] == 6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_samples": 0}, "n_samples: must be a positive integer"),
+        ({"n_features": 1}, "n_features: needs at least 2"),
+        ({"n_classes": 1}, "n_classes: needs at least 2"),
+        ({"n_classes": 9, "n_features": 3}, "n_classes: 9 classes need at least 5 features"),
+        ({"n_samples": 100, "train_rows": 100}, "train_rows: must be less than n_samples"),
+        ({"seed": 1.5}, "seed: expected an integer"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(sl.SoftmaxlabError, match=message):
+        sl.make_dataset(**kwargs)
+
+
+def test_one_hot():
+    y = sl.one_hot([0, 2, 1], 3, device="cpu")
+    assert torch.equal(y, torch.tensor([[1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=torch.float64))
+    assert sl.one_hot(np.array([1.0, 0.0]), 2, dtype="float32", device="cpu").dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, 3], "label 3 at position 1 is outside 0..2"),
+        ([-1], "label -1 at position 0 is outside"),
+        ([0.5], "labels: must be whole numbers"),
+        ([[0, 1]], "labels: expected a 1-D sequence"),
+        ([], "labels: is empty"),
+    ],
+)
+def test_one_hot_errors(labels, message):
+    with pytest.raises(sl.InvalidInputError, match=message):
+        sl.one_hot(labels, 3)
