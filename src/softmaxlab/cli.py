@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
@@ -197,17 +198,17 @@ def _print_logs(console: Console, result: CompareResult) -> None:
         console.print()
 
 
-def _parity_table(result: CompareResult) -> Table:
+def _parity_table(result: CompareResult, references: Sequence[str]) -> Table:
     cfg = result.config
     table = Table(title=f"MAPE softmaxlab vs reference (pass: < {cfg.tolerance:g})",
                   title_justify="left")
     table.add_column("quantity")
-    for ref in cfg.references:
+    for ref in references:
         for g in cfg.gradients:
             table.add_column(f"{ref}\n{g}", justify="right")
     for quantity, required in QUANTITIES:
         cells = []
-        for ref in cfg.references:
+        for ref in references:
             for g in cfg.gradients:
                 check = next(c for c in result.checks
                              if (c.quantity, c.reference, c.gradient) == (quantity, ref, g))
@@ -253,7 +254,13 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         return EXIT_FAIL
     if not args.quiet:
         _print_logs(console, result)
-    console.print(_parity_table(result))
+    table = _parity_table(result, result.config.references)
+    natural = Measurement.get(console, console.options.update(max_width=10_000), table)
+    if natural.maximum <= console.width:
+        console.print(table)
+    else:  # too wide for this terminal: one table per reference
+        for ref in result.config.references:
+            console.print(_parity_table(result, [ref]))
     if args.json is not None:
         write_atomic(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     n = sum(c.required for c in result.checks)
