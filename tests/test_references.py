@@ -14,24 +14,25 @@ from .conftest import requires_keras
 PARITY = 1e-10  # MAPE, float64
 
 
-def _train_copy(source_params, name, seed_data):
+def assert_trains_to_reference(name, seed_data, reference_run):
+    """Start softmaxlab (formulation ``name``) from the reference's initial parameters,
+    train the seed run, and require the reference's parameters, predictions and log."""
+    ref, (w0, b0), ref_history = reference_run
     d = seed_data
     model = sl.SoftmaxClassifier(5, 3, gradient=name, device="cpu", seed=123)
-    model.w.copy_(source_params[0])
-    model.b.copy_(source_params[1])
+    model.w.copy_(w0)
+    model.b.copy_(b0)
     history = model.fit(d.x_train, d.y_train, 16, 0.01, 33, d.x_valid, d.y_valid, verbose=False)
-    return model, history
+    w_ref, b_ref = linear_params(ref)
+    assert sl.mape(model.w, w_ref) < PARITY
+    assert sl.mape(model.b, b_ref) < PARITY
+    assert sl.mape(model.predict(d.x_valid), ref.predict(d.x_valid)) < PARITY
+    assert [r.line() for r in history] == [r.line() for r in ref_history]
 
 
 @pytest.mark.parametrize("name", G.names())
 def test_every_formulation_trains_the_seed_run_to_torch_parameters(name, seed_data, seed_torch_run):
-    ref, start, ref_history = seed_torch_run
-    model, history = _train_copy(start, name, seed_data)
-    w_ref, b_ref = linear_params(ref)
-    assert sl.mape(model.w, w_ref) < PARITY
-    assert sl.mape(model.b, b_ref) < PARITY
-    assert sl.mape(model.predict(seed_data.x_valid), ref.predict(seed_data.x_valid)) < PARITY
-    assert [r.line() for r in history] == [r.line() for r in ref_history]
+    assert_trains_to_reference(name, seed_data, seed_torch_run)
 
 
 def test_torch_reference_is_the_seed_nn_model(seed_data):
@@ -94,13 +95,7 @@ def keras_run(seed_data):
 @requires_keras
 @pytest.mark.parametrize("name", G.names())
 def test_every_formulation_trains_the_seed_run_to_keras_parameters(name, seed_data, keras_run):
-    ref, start, ref_history = keras_run
-    model, history = _train_copy(start, name, seed_data)
-    w_ref, b_ref = linear_params(ref)
-    assert sl.mape(model.w, w_ref) < PARITY
-    assert sl.mape(model.b, b_ref) < PARITY
-    assert sl.mape(model.predict(seed_data.x_valid), ref.predict(seed_data.x_valid)) < PARITY
-    assert [r.line() for r in history] == [r.line() for r in ref_history]
+    assert_trains_to_reference(name, seed_data, keras_run)
 
 
 @requires_keras

@@ -16,6 +16,7 @@ import torch
 __all__ = [
     "accuracy",
     "cross_entropy",
+    "cross_entropy_from_log_probs",
     "cross_entropy_from_probs",
     "log_softmax",
     "logits",
@@ -58,7 +59,15 @@ def cross_entropy(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     Finite for any finite logits in float32 and float64. Shape: ``y`` (m, C), ``z`` (m, C)
     → 0-d tensor.
     """
-    return -(y * log_softmax(z)).sum() / y.shape[0]
+    return cross_entropy_from_log_probs(y, log_softmax(z))
+
+
+def cross_entropy_from_log_probs(y: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+    r""":math:`L = -\frac1m \operatorname{sum}(Y \odot \log\hat Y)` given :math:`\log\hat Y`
+    (from :func:`log_softmax`), so a training step can reuse the log-probabilities.
+    Shape: (m, C), (m, C) → 0-d tensor.
+    """
+    return -(y * log_p).sum() / y.shape[0]
 
 
 def cross_entropy_from_probs(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:

@@ -205,7 +205,7 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
     fit_args = (cfg.epochs, cfg.lr, cfg.batch_size, xv, yv)
     for ref_name in cfg.references:
         ref = _reference(ref_name, cfg, data)
-        ref_pred = ref.predict(xv)
+        ref_pred, ref_ce = ref.predict(xv), ref.evaluate(xv, yv)
         models: dict[str, SoftmaxClassifier] = {}
         for g in cfg.gradients:
             model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=g,
@@ -213,8 +213,7 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
             record("predictions before copy", ref_name, g, mape(model.predict(xv), ref_pred))
             model.copy_params(ref)
             record("predictions after copy", ref_name, g, mape(model.predict(xv), ref_pred))
-            ce_ref = ref.evaluate(xv, yv)
-            record("CE after copy", ref_name, g, mape(model.evaluate(xv, yv), ce_ref))
+            record("CE after copy", ref_name, g, mape(model.evaluate(xv, yv), ref_ce))
             models[g] = model
         result.reference_logs[ref_name] = ref.fit(xt, yt, *fit_args, verbose=False)
         ref_pred = ref.predict(xv)
