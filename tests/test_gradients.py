@@ -249,3 +249,62 @@ def test_bad_inputs_name_the_argument(name):
     for args, message in cases:
         with pytest.raises(sl.SoftmaxlabError, match=message):
             fn(*args)
+
+
+# ----------------------------------------------------------------- sample weights
+
+
+def _weighted_loss(x, y, w, b, s):
+    """Σ_i s_i ℓ_i / Σ_i s_i, computed stably."""
+    return -(s.unsqueeze(1) * y * F.log_softmax(F.logits(x, w, b))).sum() / s.sum()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("m", "n", "c"), [(1, 2, 2), (9, 4, 3), (30, 6, 7)])
+def test_weighted_formulation_equals_autograd_and_finite_differences(name, m, n, c):
+    x, y, w, b = random_problem(m, n, c, seed=m + 7 * n + 13 * c)
+    s = torch.rand(m, dtype=torch.float64, generator=torch.Generator().manual_seed(m)) + 0.1
+    got = G.get(name).function(x, y, w, b, sample_weight=s)
+    with torch.enable_grad():
+        wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
+        _weighted_loss(x, y, wg, bg, s).backward()
+    _close(got.d_w, wg.grad)
+    _close(got.d_b, bg.grad)
+    fd_w = _central_diff(lambda t: _weighted_loss(x, y, t, b, s), w.clone())
+    torch.testing.assert_close(got.d_w, fd_w, rtol=1e-6, atol=1e-8)
+    ref = G.autograd(x, y, w, b, sample_weight=s)
+    _close(got.d_z, ref.d_z)
+    if got.d_y_hat is not None:
+        _close(got.d_y_hat, ref.d_y_hat)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_integer_weights_equal_repeated_rows_and_zero_weights_equal_dropped_rows(name):
+    x, y, w, b = random_problem(6, 3, 4, seed=21)
+    s = torch.tensor([2.0, 0.0, 1.0, 3.0, 0.0, 1.0], dtype=torch.float64)
+    rows = torch.repeat_interleave(torch.arange(6), s.long())
+    fn = G.get(name).function
+    weighted = fn(x, y, w, b, sample_weight=s)
+    repeated = fn(x[rows], y[rows], w, b)
+    _close(weighted.d_w, repeated.d_w)
+    _close(weighted.d_b, repeated.d_b)
+
+
+def test_unit_weights_change_nothing():
+    x, y, w, b = random_problem(8, 3, 4, seed=22)
+    _close(G.chain(x, y, w, b, sample_weight=torch.ones(8)).d_w, G.chain(x, y, w, b).d_w)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ([1.0, 2.0], "sample_weight: has 2 values but the inputs have 4 rows"),
+        ([1.0, -1.0, 1.0, 1.0], "sample_weight: weights must be non-negative"),
+        ([0.0, 0.0, 0.0, 0.0], "sample_weight: weights sum to 0"),
+        ([1.0, float("nan"), 1.0, 1.0], "sample_weight: contains NaN"),
+    ],
+)
+def test_bad_sample_weight(weights, message):
+    x, y, w, b = random_problem(4, 3, 2, seed=0)
+    with pytest.raises(sl.InvalidInputError, match=message):
+        G.fused(x, y, w, b, sample_weight=weights)

@@ -14,6 +14,7 @@ Public API::
 
 from . import functional, gradients
 from .data import Dataset, make_dataset, one_hot
+from .estimator import SoftmaxRegression
 from .errors import (
     InvalidInputError,
     InvalidTypeError,
@@ -43,6 +44,7 @@ __all__ = [
     "MissingDependencyError",
     "NumericalError",
     "SoftmaxClassifier",
+    "SoftmaxRegression",
     "SoftmaxlabError",
     "TorchSoftmax",
     "UnknownGradientError",

@@ -13,7 +13,9 @@ Shapes and symbols
 * ``y`` :math:`Y \in \mathbb{R}^{m\times C}` targets, each row a probability vector
   (one-hot in the seed)
 * :math:`Z = XW + b` and :math:`\hat Y = \Sigma(Z)`, both (m, C)
-* :math:`L = -\frac1m \sum_{i,j} y_{ij}\log \hat y_{ij}`
+* :math:`L = -\sum_i r_i \sum_j y_{ij}\log \hat y_{ij}`, the (weighted) mean
+  cross-entropy: :math:`r_i = 1/m` by default, :math:`r_i = s_i / \sum_k s_k` with
+  ``sample_weight`` :math:`s` (m,)
 
 Index convention for Jacobians: a derivative of a matrix by a matrix keeps all four
 indices, output first: ``J[i, j, p, q]`` :math:`= \partial \hat y_{ij} / \partial z_{pq}`
@@ -28,9 +30,10 @@ vec / Kronecker convention (used only by :func:`kronecker`): ``vec`` stacks *col
 
 Signature
 ---------
-Every formulation is ``f(x, y, w, b, y_hat=None) -> Gradients``; ``y_hat`` (the
-probabilities of this batch) is computed when not given, and ``autograd`` always
-recomputes it through its own graph. :data:`REGISTRY` maps names to formulations.
+Every formulation is ``f(x, y, w, b, y_hat=None, sample_weight=None) -> Gradients``;
+``y_hat`` (the probabilities of this batch) is computed when not given, and ``autograd``
+always recomputes it through its own graph. Weights change only the first factor of the
+chain (∂L/∂Ŷ, or ∂L/∂Z for ``fused``): each row is scaled by :math:`r_i` instead of 1/m. :data:`REGISTRY` maps names to formulations.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import functional as F
@@ -68,6 +72,7 @@ __all__ = [
     "linear_jacobian_b",
     "linear_jacobian_w",
     "names",
+    "row_weights",
     "set_memory_budget",
     "softmax_backward",
     "softmax_jacobian",
@@ -92,15 +97,20 @@ class Gradients:
 # --------------------------------------------------------------------------- building blocks
 
 
-def ce_grad_y_hat(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
-    r"""Cross-entropy derivative :math:`\partial L/\partial \hat Y = -\frac1m\,Y \oslash \hat Y` (S6).
+def ce_grad_y_hat(
+    y: torch.Tensor, y_hat: torch.Tensor, r: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Cross-entropy derivative :math:`\partial L/\partial \hat Y = -\frac1m\,Y \oslash \hat Y` (S6),
+    or :math:`-\operatorname{diag}(r)\,(Y \oslash \hat Y)` with row weights ``r`` summing to 1.
 
     Where :math:`y_{ij} = 0` the entry is exactly 0 (the derivative of :math:`0\cdot\log\hat y`),
     so only a true target whose probability underflowed to 0 gives :math:`-\infty`.
-    Shape: (m, C), (m, C) → (m, C).
+    Shape: (m, C), (m, C), (m,) or None → (m, C).
     """
     ratio = torch.where(y != 0, y / y_hat, torch.zeros((), dtype=y.dtype, device=y.device))
-    return ratio.div_(-y.shape[0])
+    if r is None:
+        return ratio.div_(-y.shape[0])
+    return ratio.mul_(r.unsqueeze(1)).neg_()
 
 
 def softmax_backward(d_y_hat: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
@@ -235,34 +245,35 @@ def _check_budget(name: str, needed: int) -> None:
 
 
 # --------------------------------------------------------------------------- kernels (no checks)
-# Each kernel takes (x, y, y_hat, w, b) already validated; the public wrappers below check.
+# Each kernel takes (x, y, y_hat, w, b, r) already validated, r being row weights that sum
+# to 1 or None for 1/m; the public wrappers below check.
 
 
-def _chain(x, y, y_hat, w, b) -> Gradients:
-    d_y_hat = ce_grad_y_hat(y, y_hat)
+def _chain(x, y, y_hat, w, b, r=None) -> Gradients:
+    d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "chain")
     d_z = softmax_backward(d_y_hat, y_hat)
     return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
 
 
-def _fused(x, y, y_hat, w, b) -> Gradients:
-    d_z = (y_hat - y).div_(y.shape[0])
+def _fused(x, y, y_hat, w, b, r=None) -> Gradients:
+    d_z = (y_hat - y).div_(y.shape[0]) if r is None else (y_hat - y).mul_(r.unsqueeze(1))
     return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z)
 
 
-def _blockwise(x, y, y_hat, w, b) -> Gradients:
-    d_y_hat = ce_grad_y_hat(y, y_hat)
+def _blockwise(x, y, y_hat, w, b, r=None) -> Gradients:
+    d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "blockwise")
     blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
     d_z = torch.einsum("ij,ijk->ik", d_y_hat, blocks)
     return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
 
 
-def _jacobian(x, y, y_hat, w, b) -> Gradients:
+def _jacobian(x, y, y_hat, w, b, r=None) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("jacobian", _jacobian_bytes(m, n, c, x.element_size()))
-    d_y_hat = ce_grad_y_hat(y, y_hat)
+    d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "jacobian")
     d_z = torch.einsum("ij,ijpq->pq", d_y_hat, softmax_jacobian(y_hat))
     d_w = torch.einsum("ij,ijpq->pq", d_z, linear_jacobian_w(x, c))
@@ -270,11 +281,11 @@ def _jacobian(x, y, y_hat, w, b) -> Gradients:
     return Gradients(d_w=d_w, d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
 
 
-def _kronecker(x, y, y_hat, w, b) -> Gradients:
+def _kronecker(x, y, y_hat, w, b, r=None) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("kronecker", _kronecker_bytes(m, n, c, x.element_size()))
-    d_y_hat = ce_grad_y_hat(y, y_hat)
+    d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "kronecker")
     eye_c = torch.eye(c, dtype=x.dtype, device=x.device)
     ones_m = torch.ones((m, 1), dtype=x.dtype, device=x.device)
@@ -286,7 +297,7 @@ def _kronecker(x, y, y_hat, w, b) -> Gradients:
     )
 
 
-def _autograd(x, y, y_hat, w, b) -> Gradients:
+def _autograd(x, y, y_hat, w, b, r=None) -> Gradients:
     with torch.enable_grad():
         w_ = w.detach().requires_grad_(True)
         b_ = b.detach().requires_grad_(True)
@@ -294,7 +305,10 @@ def _autograd(x, y, y_hat, w, b) -> Gradients:
         z.retain_grad()
         probs = F.softmax(z)
         probs.retain_grad()
-        F.cross_entropy_from_probs(y, probs).backward()
+        if r is None:
+            F.cross_entropy_from_probs(y, probs).backward()
+        else:
+            (-(r.unsqueeze(1) * y * torch.log(probs)).sum()).backward()
     assert probs.grad is not None and z.grad is not None  # set by retain_grad above
     _raise_if_infinite(probs.grad, probs.detach(), "autograd")
     return Gradients(d_w=w_.grad, d_b=b_.grad, d_z=z.grad, d_y_hat=probs.grad)
@@ -306,8 +320,8 @@ Kernel = Callable[..., Gradients]
 
 
 def _checked(
-    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any
+) -> tuple[torch.Tensor, ...]:
     if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
         raise InvalidTypeError(f"w: expected a float32/float64 tensor, got {type(w).__name__}")
     if w.ndim != 2:
@@ -333,7 +347,24 @@ def _checked(
                 f"y_hat: expected non-negative probabilities of shape ({m}, {c}), "
                 f"got shape {tuple(y_hat.shape)}"
             )
-    return x, y, y_hat, w, b
+    r = None if sample_weight is None else row_weights(sample_weight, m, **kw)
+    return x, y, y_hat, w, b, r
+
+
+def row_weights(sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any,
+                name: str = "sample_weight") -> torch.Tensor:
+    r"""Check ``sample_weight`` (m,) and return it normalised to sum to 1: :math:`r = s/\sum s`."""
+    if not isinstance(sample_weight, torch.Tensor):
+        sample_weight = np.asarray(sample_weight)
+    s = as_matrix(sample_weight.reshape(1, -1), name, dtype=dtype, device=device).reshape(-1)
+    if s.numel() != m:
+        raise InvalidInputError(f"{name}: has {s.numel()} values but the inputs have {m} rows")
+    if bool((s < 0).any()):
+        raise InvalidInputError(f"{name}: weights must be non-negative")
+    total = s.sum()
+    if not float(total) > 0:
+        raise InvalidInputError(f"{name}: weights sum to 0")
+    return s / total
 
 
 def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
@@ -343,9 +374,10 @@ def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
         w: torch.Tensor,
         b: torch.Tensor,
         y_hat: torch.Tensor | None = None,
+        sample_weight: torch.Tensor | None = None,
     ) -> Gradients:
         with torch.no_grad():
-            return kernel(*_checked(name, x, y, w, b, y_hat))
+            return kernel(*_checked(name, x, y, w, b, y_hat, sample_weight))
 
     gradient.__name__ = gradient.__qualname__ = name
     gradient.__doc__ = doc + _SHAPE_DOC
@@ -355,7 +387,8 @@ def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
 _SHAPE_DOC = """
 
     Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
-    ``None`` → :class:`Gradients`. Inputs are checked; errors name the argument.
+    ``None``, ``sample_weight`` (m,) non-negative or ``None`` → :class:`Gradients`.
+    Inputs are checked; errors name the argument.
     """
 
 chain = _public(
@@ -422,7 +455,7 @@ autograd = _public(
 @dataclass(frozen=True)
 class Formulation:
     """A named gradient formulation: its checked ``function``, its unchecked ``kernel``
-    ``(x, y, y_hat, w, b) -> Gradients`` used inside training loops, and a one-line
+    ``(x, y, y_hat, w, b, r=None) -> Gradients`` used inside training loops, and a one-line
     ``summary``. ``bytes_needed(m, N, C, itemsize)`` estimates its largest allocation,
     or is ``None`` when that is O(m·C)."""
 

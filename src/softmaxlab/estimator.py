@@ -1,0 +1,415 @@
+r"""``SoftmaxRegression``: the same engine as a scikit-learn classifier.
+
+Multinomial logistic regression trained by mini-batch SGD on the analytic gradient of the
+objective
+
+.. math::
+
+    J(W, b) = \frac{\sum_i s_i\,\ell_i}{\sum_i s_i} + \frac{\alpha}{2}\lVert W\rVert_F^2,
+    \qquad \ell_i = -\sum_j y_{ij}\log\sigma(x_i W + b)_j,
+
+where :math:`s_i` is ``sample_weight`` times the ``class_weight`` of the row's class (1 by
+default) and the bias is not penalised. Each mini-batch of rows :math:`B` follows the
+unbiased estimate :math:`\frac{1}{|B|}\sum_{i\in B} \frac{s_i}{\bar s}\ell_i` with
+:math:`\bar s` the mean weight over the training set, so a full batch follows :math:`J`
+exactly; the gradient comes from any formulation of :mod:`softmaxlab.gradients`
+(``"fused"`` by default).
+
+Parameters start at zero (the problem is convex, no random start is needed); the only
+randomness is the shuffling of rows and the validation split, both driven by
+``random_state``.
+
+SGD runs in standardised coordinates: with the (weighted) column means :math:`\mu` and
+standard deviations :math:`d` of the training rows, it updates
+:math:`\tilde W = \operatorname{diag}(d)\,W` and :math:`\tilde b = b + \mu^\top W`
+on :math:`\tilde X = (X - \mu) \oslash d`, which gives the same logits. This is a
+reparametrisation (a diagonal preconditioner): the model, the objective (the penalty is
+still on :math:`W`) and its optimum are unchanged, but one learning rate suits features of
+any scale. ``coef_`` and ``intercept_`` are always in the original coordinates.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import functional as F
+from . import gradients as G
+from ._validation import resolve_device, resolve_dtype
+from .errors import InvalidInputError, InvalidTypeError
+from .training import EpochRecord
+
+__all__ = ["SoftmaxRegression"]
+
+_AUTO_BATCH = 200
+
+
+def _check_number(value: Any, name: str, *, low: float, low_open: bool = False,
+                  high: float | None = None, integer: bool = False) -> None:
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an integer" if integer else "a number"
+        raise InvalidTypeError(f"{name}: expected {what}, got {value!r}")
+    ok = (value > low if low_open else value >= low) and (high is None or value < high)
+    if not np.isfinite(value) or not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and < {high}"
+        raise InvalidInputError(f"{name}: must be {bound}, got {value!r}")
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression (softmax + cross-entropy) trained by mini-batch SGD.
+
+    Parameters
+    ----------
+    learning_rate : float, default=0.3
+        SGD step size.
+    max_epochs : int, default=1000
+        Passes over the training data at most.
+    batch_size : int or "auto", default="auto"
+        Rows per step; "auto" is ``min(200, n_samples)``, so small data sets are trained
+        by full-batch gradient descent.
+    shuffle : bool, default=True
+        Shuffle the rows before each epoch.
+    random_state : int, RandomState or None, default=None
+        Seeds the shuffling and the validation split.
+    gradient : str, default="fused"
+        Gradient formulation (``softmaxlab.gradients.names()``).
+    alpha : float, default=0.0
+        L2 penalty ``alpha/2 * ||W||²`` on the weights (not the bias).
+    tol : float or None, default=1e-4
+        Stop when the monitored quantity has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs: the training objective, or the validation accuracy
+        with ``early_stopping``. ``None`` runs all ``max_epochs``.
+    n_iter_no_change : int, default=5
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified) and stop on their
+        accuracy; the best weights seen are restored.
+    validation_fraction : float, default=0.1
+    class_weight : dict, "balanced" or None, default=None
+        Per-class weights multiplying ``sample_weight``.
+    dtype : {"float64", "float32"}, default="float64"
+    device : str or None, default=None
+        Torch device; ``None`` is ``cuda`` when available, else ``cpu``.
+    warm_start : bool, default=False
+        Continue from the previous fit's coefficients.
+    verbose : int, default=0
+        Print one line per epoch when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    coef_ : ndarray (n_classes, n_features)
+        One weight vector per class (Wᵀ in softmaxlab's notation).
+    intercept_ : ndarray (n_classes,)
+    n_iter_ : int
+        Epochs run by the last ``fit``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, only when fitted on a DataFrame with string columns
+    loss_curve_ : list of float
+        Training objective after each epoch.
+    validation_scores_ : list of float
+        Validation accuracy per epoch (``early_stopping`` only).
+    stop_reason_ : str
+        Why training stopped: "tol", "early_stopping" or "max_epochs".
+    """
+
+    def __init__(
+        self,
+        *,
+        learning_rate: float = 0.3,
+        max_epochs: int = 1000,
+        batch_size: int | str = "auto",
+        shuffle: bool = True,
+        random_state: Any = None,
+        gradient: str = "fused",
+        alpha: float = 0.0,
+        tol: float | None = 1e-4,
+        n_iter_no_change: int = 5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        class_weight: Any = None,
+        dtype: str = "float64",
+        device: str | None = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.gradient = gradient
+        self.alpha = alpha
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.dtype = dtype
+        self.device = device
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> tuple[torch.dtype, torch.device]:
+        _check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+        if self.batch_size != "auto":
+            _check_number(self.batch_size, "batch_size", low=1, integer=True)
+        _check_number(self.alpha, "alpha", low=0)
+        if self.tol is not None:
+            _check_number(self.tol, "tol", low=0)
+        _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        _check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
+                      high=1)
+        _check_number(self.verbose, "verbose", low=0, integer=True)
+        for flag in ("shuffle", "early_stopping", "warm_start"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise InvalidTypeError(f"{flag}: expected True or False, got "
+                                       f"{getattr(self, flag)!r}")
+        if not (self.class_weight is None or self.class_weight == "balanced"
+                or isinstance(self.class_weight, dict)):
+            raise InvalidInputError(
+                f"class_weight: expected None, 'balanced' or a dict, got {self.class_weight!r}"
+            )
+        G.get(self.gradient)
+        return resolve_dtype(self.dtype), resolve_device(self.device)
+
+    def _weights(self, y_idx: np.ndarray, sample_weight: Any, n: int) -> np.ndarray:
+        if sample_weight is None:
+            s = np.ones(n)
+        else:
+            s = np.asarray(sample_weight, dtype=np.float64)
+            if s.ndim == 0:
+                s = np.full(n, float(s))
+            if s.shape != (n,):
+                raise InvalidInputError(
+                    f"sample_weight: expected shape ({n},), got {s.shape}"
+                )
+            if not np.all(np.isfinite(s)) or np.any(s < 0):
+                raise InvalidInputError("sample_weight: must be finite and non-negative")
+        if self.class_weight is not None:
+            cw = self.class_weight
+            if isinstance(cw, dict):  # keys are original labels; map onto indices
+                lookup = {label: i for i, label in enumerate(self.classes_)}
+                unknown = [k for k in cw if k not in lookup]
+                if unknown:
+                    raise InvalidInputError(
+                        f"class_weight: labels {unknown} are not among the classes "
+                        f"{self.classes_.tolist()}"
+                    )
+                cw = {lookup[k]: v for k, v in cw.items()}
+            s = s * compute_sample_weight(cw, y_idx)
+        weighted = np.bincount(y_idx, weights=s, minlength=len(self.classes_))
+        if np.count_nonzero(weighted > 0) < 2:
+            raise InvalidInputError(
+                "sample_weight: fewer than 2 classes have non-zero weight; a classifier "
+                "needs at least 2 classes"
+            )
+        return s
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+        """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any
+        hashable type, with optional per-row ``sample_weight``. Returns ``self``."""
+        return self._fit(X, y, sample_weight, classes=None, reset=True,
+                         epochs=None)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> SoftmaxRegression:
+        """One epoch over ``X, y``. The first call needs ``classes`` (all labels that will
+        ever appear) unless ``y`` already holds every class."""
+        first = not hasattr(self, "classes_")
+        return self._fit(X, y, sample_weight, classes=classes if first else None,
+                         reset=first, epochs=1)
+
+    def _fit(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
+        # A call that raises leaves the estimator as it was: attributes are only ever
+        # reassigned (never mutated in place), so a shallow snapshot restores them.
+        snapshot = dict(self.__dict__)
+        try:
+            return self._fit_unsafe(X, y, sample_weight, classes=classes, reset=reset,
+                                    epochs=epochs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+
+    def _fit_unsafe(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
+        dtype, device = self._check_params()
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        X, y = validate_data(self, X, y, dtype=np_dtype, reset=reset)
+        check_classification_targets(y)
+        if reset:
+            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if len(labels) < 2:
+                raise InvalidInputError(
+                    f"y: has only {len(labels)} class ({labels.tolist()}); a classifier "
+                    "needs at least 2 classes"
+                )
+            if not (self.warm_start and hasattr(self, "classes_")
+                    and np.array_equal(labels, self.classes_)):
+                self.classes_ = labels
+                self.coef_ = np.zeros((len(labels), X.shape[1]), dtype=np_dtype)
+                self.intercept_ = np.zeros(len(labels), dtype=np_dtype)
+                self.loss_curve_ = []
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise InvalidInputError(
+                f"y: labels {unseen.tolist()} are not among the classes "
+                f"{self.classes_.tolist()} given at the first partial_fit"
+            )
+        y_idx = np.searchsorted(self.classes_, y)
+        s = self._weights(y_idx, sample_weight, len(y))
+
+        kw: dict[str, Any] = {"dtype": dtype, "device": device}
+        xt = torch.tensor(X, **kw)
+        yt = torch.nn.functional.one_hot(torch.as_tensor(y_idx), len(self.classes_)).to(**kw)
+        st = torch.tensor(s / s.mean(), **kw)  # mean weight 1
+        rng = check_random_state(self.random_state)
+        valid = None
+        if self.early_stopping and epochs is None:
+            train_idx, valid_idx = train_test_split(
+                np.arange(len(y)), test_size=self.validation_fraction, stratify=y_idx,
+                random_state=rng,
+            )
+            valid = (xt[valid_idx], y_idx[valid_idx])
+            xt, yt, st = xt[train_idx], yt[train_idx], st[train_idx]
+            st = st / st.mean()
+        # standardised coordinates (see the module docstring)
+        mu = (st.unsqueeze(1) * xt).sum(0) / st.sum()
+        d = ((st.unsqueeze(1) * (xt - mu) ** 2).sum(0) / st.sum()).sqrt()
+        d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
+        xt = (xt - mu) / d
+        if valid is not None:
+            valid = ((valid[0] - mu) / d, valid[1])
+        w0 = torch.tensor(self.coef_.T, **kw)
+        w = (w0 * d.unsqueeze(1)).contiguous()
+        b = torch.tensor(self.intercept_, **kw) + mu @ w0
+        gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+        state = _Trainer(self, xt, yt, st, w, b, gen, valid, (1 / d**2).unsqueeze(1))
+        state.run(self.max_epochs if epochs is None else epochs, monitor=epochs is None)
+        w = state.w / d.unsqueeze(1)
+        self.loss_curve_ = [*self.loss_curve_, *state.losses]
+        self.coef_ = w.T.cpu().numpy().astype(np_dtype)
+        self.intercept_ = (state.b - mu @ w).cpu().numpy().astype(np_dtype)
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def _logits(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=self.coef_.dtype, reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits Z = XW + b, (n_samples, n_classes); for two classes the log-odds
+        z₁ − z₀, (n_samples,), as scikit-learn's binary classifiers do."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if len(self.classes_) == 2 else z
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """log σ(XW + b), computed stably. Shape (n_samples, n_classes)."""
+        return F.log_softmax(torch.from_numpy(self._logits(X))).numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """σ(XW + b): class probabilities, rows summing to 1. Shape (n_samples, n_classes)."""
+        return F.softmax(torch.from_numpy(self._logits(X))).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class label of each row, from ``classes_``."""
+        z = self._logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
+
+
+class _Trainer:
+    """The SGD loop of one fit / partial_fit (internal)."""
+
+    def __init__(self, est: SoftmaxRegression, x, y, s, w, b, gen, valid, inv_d2) -> None:
+        self.est, self.x, self.y, self.s, self.w, self.b = est, x, y, s, w, b
+        self.inv_d2 = inv_d2  # the penalty on W = W̃/d is alpha/2 Σ W̃² / d²
+        self.gen, self.valid = gen, valid
+        self.losses: list[float] = []
+        self.kernel = G.get(est.gradient).kernel
+        n = x.shape[0]
+        self.batch = min(_AUTO_BATCH, n) if est.batch_size == "auto" else min(est.batch_size, n)
+        G.get(est.gradient).check_budget(self.batch, x.shape[1], y.shape[1], x.element_size())
+
+    def epoch(self) -> float:
+        est, n = self.est, self.x.shape[0]
+        order = torch.randperm(n, generator=self.gen) if est.shuffle else None
+        total = self.x.new_zeros(())
+        for start in range(0, n, self.batch):
+            if order is None:
+                xb, yb, sb = (t[start:start + self.batch] for t in (self.x, self.y, self.s))
+            else:
+                idx = order[start:start + self.batch].to(self.x.device)
+                xb, yb, sb = self.x[idx], self.y[idx], self.s[idx]
+            r = sb / xb.shape[0]
+            log_p = F.log_softmax(F.logits(xb, self.w, self.b))
+            total += -(r.unsqueeze(1) * yb * log_p).sum() * xb.shape[0]
+            grads = self.kernel(xb, yb, log_p.exp_(), self.w, self.b, r)
+            d_w = grads.d_w if est.alpha == 0 else grads.d_w + est.alpha * self.w * self.inv_d2
+            self.w.add_(d_w, alpha=-est.learning_rate)
+            self.b.add_(grads.d_b, alpha=-est.learning_rate)
+        penalty = 0.5 * est.alpha * float((self.w * self.w * self.inv_d2).sum())
+        return (total / n).item() + penalty
+
+    def run(self, epochs: int, *, monitor: bool) -> None:
+        est = self.est
+        best, best_params, stall = None, None, 0
+        scores: list[float] = []
+        reason = "max_epochs"
+        with torch.no_grad():
+            for e in range(epochs):
+                loss = self.epoch()
+                if not np.isfinite(loss):
+                    raise InvalidInputError(
+                        f"learning_rate: training diverged at epoch {e} (objective {loss}); "
+                        "use a smaller learning_rate or standardise the features"
+                    )
+                self.losses.append(loss)
+                acc_v = None
+                if self.valid is not None:
+                    z = F.logits(self.valid[0], self.w, self.b)
+                    acc_v = float(np.mean(z.argmax(1).cpu().numpy() == self.valid[1]))
+                    scores.append(acc_v)
+                if est.verbose:
+                    print(EpochRecord(e, loss, None, acc_v).line())
+                if not monitor or est.tol is None:
+                    continue
+                # higher validation accuracy, or lower objective, is better
+                value = acc_v if self.valid is not None else -loss
+                if self.valid is not None and (best is None or value > best):
+                    best_params = (self.w.clone(), self.b.clone())
+                improved = best is None or value > best + est.tol
+                stall = 0 if improved else stall + 1
+                best = value if best is None else max(best, value)
+                if stall >= est.n_iter_no_change:
+                    reason = "early_stopping" if self.valid is not None else "tol"
+                    break
+        if best_params is not None:
+            self.w, self.b = best_params
+        est.n_iter_ = e + 1
+        est.stop_reason_ = reason if monitor else "partial_fit"
+        if self.valid is not None:
+            est.validation_scores_ = scores
+        if monitor and reason == "max_epochs" and est.tol is not None:
+            warnings.warn(
+                f"SoftmaxRegression: max_epochs={est.max_epochs} reached before the "
+                f"{'validation accuracy' if self.valid is not None else 'objective'} stopped "
+                f"improving by tol={est.tol}; increase max_epochs or learning_rate",
+                ConvergenceWarning, stacklevel=5,
+            )
