@@ -14,7 +14,6 @@ Public API::
 
 from . import functional, gradients
 from .data import Dataset, make_dataset, one_hot
-from .estimator import SoftmaxRegression
 from .errors import (
     InvalidInputError,
     InvalidTypeError,
@@ -24,6 +23,7 @@ from .errors import (
     SoftmaxlabError,
     UnknownGradientError,
 )
+from .estimator import SoftmaxRegression
 from .metrics import mape
 from .model import SoftmaxClassifier
 from .parity import CompareConfig, CompareResult, compare

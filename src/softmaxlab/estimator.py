@@ -188,7 +188,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         G.get(self.gradient)
         return resolve_dtype(self.dtype), resolve_device(self.device)
 
-    def _weights(self, y_idx: np.ndarray, sample_weight: Any, n: int) -> np.ndarray:
+    def _weights(self, y_idx: np.ndarray, sample_weight: Any, n: int, *,
+                 whole: bool) -> np.ndarray:
         if sample_weight is None:
             s = np.ones(n)
         else:
@@ -213,8 +214,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     )
                 cw = {lookup[k]: v for k, v in cw.items()}
             s = s * compute_sample_weight(cw, y_idx)
+        if not s.sum() > 0:
+            raise InvalidInputError("sample_weight: all weights are 0")
         weighted = np.bincount(y_idx, weights=s, minlength=len(self.classes_))
-        if np.count_nonzero(weighted > 0) < 2:
+        if whole and np.count_nonzero(weighted > 0) < 2:
             raise InvalidInputError(
                 "sample_weight: fewer than 2 classes have non-zero weight; a classifier "
                 "needs at least 2 classes"
@@ -273,7 +276,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()} given at the first partial_fit"
             )
         y_idx = np.searchsorted(self.classes_, y)
-        s = self._weights(y_idx, sample_weight, len(y))
+        s = self._weights(y_idx, sample_weight, len(y), whole=epochs is None)
 
         kw: dict[str, Any] = {"dtype": dtype, "device": device}
         xt = torch.tensor(X, **kw)
