@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -21,9 +21,11 @@ from rich.table import Table
 
 from . import __version__
 from . import gradients as G
-from .data import make_dataset
-from .errors import NumericalError, SoftmaxlabError
-from .parity import QUANTITIES, CompareConfig, CompareResult, compare
+from .data import Dataset, feature_matrix, load_dataset, read_table
+from .errors import InvalidInputError, NumericalError, SoftmaxlabError
+from .model import SoftmaxClassifier
+from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
+from .persistence import SavedModel, load_model, save_model
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -100,16 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
         "  softmaxlab compare --gradient chain,fused --reference torch --json out.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = cmp.add_argument_group("data (scikit-learn make_classification, first rows train)")
-    data.add_argument("--samples", type=_positive_int, default=defaults.n_samples, metavar="M",
-                      help="rows in all (default: %(default)s)")
-    data.add_argument("--features", type=_positive_int, default=defaults.n_features,
-                      metavar="N", help="features, N-1 informative (default: %(default)s)")
-    data.add_argument("--classes", type=_positive_int, default=defaults.n_classes, metavar="C",
-                      help="classes (default: %(default)s)")
-    data.add_argument("--train-rows", type=_positive_int, default=defaults.train_rows,
-                      metavar="ROWS", help="first ROWS rows train, the rest validate "
-                      "(default: %(default)s)")
+    data = cmp.add_argument_group(
+        "data (default: scikit-learn make_classification, the first rows train)")
+    data.add_argument("--data", default=None, metavar="NAME|FILE",
+                      help="use a bundled set (iris, wine, digits, breast_cancer) or a "
+                      ".csv/.parquet file instead of the synthetic data")
+    _add_file_options(data)
+    data.add_argument("--samples", type=_positive_int, default=None, metavar="M",
+                      help=f"synthetic: rows in all (default: {defaults.n_samples})")
+    data.add_argument("--features", type=_positive_int, default=None, metavar="N",
+                      help=f"synthetic: features, N-1 informative (default: {defaults.n_features})")
+    data.add_argument("--classes", type=_positive_int, default=None, metavar="C",
+                      help=f"synthetic: classes (default: {defaults.n_classes})")
+    data.add_argument("--train-rows", type=_positive_int, default=None, metavar="ROWS",
+                      help="synthetic: the first ROWS rows train, the rest validate "
+                      f"(default: {defaults.train_rows})")
     train = cmp.add_argument_group("training")
     train.add_argument("--lr", type=_positive_float, default=defaults.lr,
                        help="learning rate (default: %(default)s)")
@@ -140,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-q", "--quiet", action="store_true",
                      help="print only the parity table and the verdict")
     cmp.set_defaults(handler=_cmd_compare)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_evaluate(sub)
     return parser
 
 
@@ -225,22 +235,37 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         _check_writable(args.json, "--json")
     grads: list[str] = [n for group in (args.gradient or [["all"]]) for n in group]
     refs = {"both": ("torch", "keras")}.get(args.reference, (args.reference,))
+    sizes = {"n_samples": args.samples, "n_features": args.features,
+             "n_classes": args.classes, "train_rows": args.train_rows}
+    given = [k for k, v in sizes.items() if v is not None]
+    if args.data is not None and given:
+        flags = ", ".join("--" + k.removeprefix("n_").replace("_", "-") for k in given)
+        raise UsageError(f"{flags}: apply to the synthetic data only, not with --data")
     config = CompareConfig(
-        n_samples=args.samples, n_features=args.features, n_classes=args.classes,
-        train_rows=args.train_rows, lr=args.lr, epochs=args.epochs,
+        **{k: v for k, v in sizes.items() if v is not None}, lr=args.lr, epochs=args.epochs,
         batch_size=args.batch_size, gradients=tuple(grads), references=refs, seed=args.seed,
         device=args.device, dtype=args.dtype, tolerance=args.tolerance,
     )
-    resolved = config.resolved()
-    data = make_dataset(resolved.n_samples, resolved.n_features, resolved.n_classes,
-                        train_rows=resolved.train_rows, seed=resolved.seed,
-                        dtype=resolved.dtype, device=resolved.device)
+    if args.data is None:
+        cfg0 = config.resolved()
+        data = load_dataset("synthetic", n_samples=cfg0.n_samples, n_features=cfg0.n_features,
+                            n_classes=cfg0.n_classes, train_rows=cfg0.train_rows,
+                            seed=cfg0.seed, standardize=args.standardize, dtype=cfg0.dtype,
+                            device=cfg0.device)
+        source = (f"make_classification M={cfg0.n_samples} N={cfg0.n_features} "
+                  f"C={cfg0.n_classes}, first {cfg0.train_rows} rows train")
+    else:
+        data = _load(args, dtype=args.dtype, device=args.device)
+        if data.x_valid is None:
+            raise UsageError("--valid: compare needs validation rows, give --valid > 0")
+        source = (f"{args.data}: {data.x_train.shape[0]} train / {data.x_valid.shape[0]} "
+                  f"valid rows, N={data.n_features} C={data.n_classes}")
+    resolved = resolve_for(config, data)
     if not args.quiet:
         console.print(
-            f"data: make_classification M={resolved.n_samples} N={resolved.n_features} "
-            f"C={resolved.n_classes}, first {resolved.train_rows} rows train | lr={resolved.lr} "
-            f"epochs={resolved.epochs} batch={resolved.batch_size} | {resolved.dtype} on "
-            f"{resolved.device} | seed={resolved.seed}",
+            f"data: {source} | lr={resolved.lr} epochs={resolved.epochs} "
+            f"batch={resolved.batch_size} | {resolved.dtype} on {resolved.device} | "
+            f"seed={resolved.seed}",
             highlight=False,
         )
         if args.reference == "auto" and "keras" not in resolved.references:
@@ -248,7 +273,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
                           "(pip install 'softmaxlab[keras]')", highlight=False)
         console.print()
     try:
-        result = compare(resolved, data=data)
+        result = compare(config, data=data)
     except NumericalError as exc:
         print(f"softmaxlab compare: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -273,6 +298,240 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
             f"MAPE {_fmt(c.mape)} ≥ {resolved.tolerance:g}", highlight=False,
         )
     return EXIT_FAIL
+
+
+# ----------------------------------------------------------------------------- data options
+
+
+def _valid_arg(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a row count or a fraction, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def _add_file_options(group: Any) -> None:
+    group.add_argument("--target", default=None, metavar="COL",
+                       help="files: the target column, by name or 0-based index "
+                       "(default: the last column)")
+    group.add_argument("--columns", default=None, metavar="COLS",
+                       help="files: comma list of feature columns (default: all but the target)")
+    group.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
+                       help="validation rows: a count, or a fraction in (0, 1) "
+                       "(default: 0.2; synthetic data keeps the seed's split)")
+    group.add_argument("--no-shuffle", action="store_true",
+                       help="split in file order instead of shuffling (with --seed)")
+    group.add_argument("--stratify", action="store_true",
+                       help="keep class proportions in train and validation rows")
+    group.add_argument("--standardize", action="store_true",
+                       help="standardise features with the training rows' mean and std; "
+                       "the statistics are stored in the model file")
+
+
+def _load(args: argparse.Namespace, *, dtype: str, device: str | None) -> Dataset:
+    synthetic = args.data == "synthetic"
+    return load_dataset(
+        args.data, target=args.target, features=args.columns, valid=args.valid,
+        shuffle=None if synthetic and not args.no_shuffle else not args.no_shuffle,
+        stratify=args.stratify, seed=args.seed, standardize=args.standardize, dtype=dtype,
+        device=device,
+    )
+
+
+def _feature_columns(saved: SavedModel, frame: Any, exclude: str | None) -> list[str]:
+    """The columns of ``frame`` that hold the model's features."""
+    names = saved.feature_names
+    cols = [c for c in frame.columns if c != exclude]
+    if names is not None and all(n in frame.columns for n in names):
+        return list(names)
+    if len(cols) == saved.n_features:
+        return cols
+    if names is not None:
+        missing = [n for n in names if n not in frame.columns]
+        raise InvalidInputError(
+            f"data: the model expects {saved.n_features} features; the file has "
+            f"{len(cols)} columns and lacks {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
+    raise InvalidInputError(
+        f"data: has {len(cols)} feature columns, the model expects {saved.n_features}"
+    )
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train softmaxlab's model on a data set or file and save it",
+        description="Train SoftmaxClassifier (the seed's loop: in-order mini-batches, one "
+        "epoch line each) on a bundled data set or a CSV/Parquet file, report train and "
+        "validation metrics, and save a safetensors model file with the class labels, "
+        "feature names and standardisation statistics.",
+        epilog="example:\n  softmaxlab train --data wine --standardize --out wine.safetensors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", required=True, metavar="NAME|FILE",
+                      help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet file")
+    _add_file_options(data)
+    hp = p.add_argument_group("training")
+    hp.add_argument("--lr", type=_positive_float, default=0.1,
+                    help="learning rate (default: %(default)s)")
+    hp.add_argument("--epochs", type=_positive_int, default=100,
+                    help="epochs (default: %(default)s)")
+    hp.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
+                    help="mini-batch size (default: %(default)s)")
+    hp.add_argument("--gradient", default="fused", choices=G.names(),
+                    help="gradient formulation (default: %(default)s)")
+    hp.add_argument("--seed", type=int, default=0,
+                    help="seeds the split and the initial parameters (default: %(default)s)")
+    hp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                    help="floating-point type (default: %(default)s)")
+    hp.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, required=True, metavar="FILE",
+                     help="model file to write (.safetensors)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _metrics_row(model: SoftmaxClassifier, x: Any, y: Any) -> tuple[float, float]:
+    return model.accuracy(y, model.predict(x)), model.evaluate(x, y)
+
+
+def _cmd_train(args: argparse.Namespace, console: Console) -> int:
+    _check_writable(args.out, "--out")
+    data = _load(args, dtype=args.dtype, device=args.device)
+    model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=args.gradient,
+                              dtype=args.dtype, device=args.device, seed=args.seed)
+    try:
+        history = model.fit(data.x_train, data.y_train, args.epochs, args.lr, args.batch_size,
+                            data.x_valid, data.y_valid, verbose=not args.quiet)
+    except NumericalError as exc:
+        print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    table = Table(title="final metrics", title_justify="left")
+    for col in ("split", "rows", "accuracy", "cross-entropy"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    parts = [("train", data.x_train, data.y_train)]
+    if data.x_valid is not None:
+        parts.append(("valid", data.x_valid, data.y_valid))
+    metrics = {}
+    for name, x, y in parts:
+        acc, ce = _metrics_row(model, x, y)
+        metrics[name] = {"accuracy": acc, "cross_entropy": ce, "rows": int(x.shape[0])}
+        table.add_row(name, str(x.shape[0]), f"{acc:.4f}", f"{ce:.4f}")
+    console.print(table)
+    config = {
+        "data": args.data, "target": args.target, "valid": args.valid,
+        "shuffle": not args.no_shuffle, "stratify": args.stratify,
+        "standardize": args.standardize, "lr": args.lr, "epochs": args.epochs,
+        "batch_size": args.batch_size, "gradient": args.gradient, "seed": args.seed,
+        "metrics": metrics, "history": [r.as_dict() for r in history],
+    }
+    save_model(model, args.out, classes=data.classes, feature_names=data.feature_names,
+               mean=data.mean, scale=data.scale, config=config)
+    console.print(f"saved {args.out}", highlight=False)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict labels (or probabilities) for the rows of a file",
+        description="Read a model file and a CSV/Parquet file of features and write one "
+        "prediction per input row, as the original class labels, to --out or stdout. "
+        "Feature columns are matched by the names stored in the model; a file with exactly "
+        "as many columns as the model has features is used as it is.",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--proba", action="store_true",
+                   help="add one probability column per class")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="CSV file to write (default: stdout)")
+    p.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
+    import pandas as pd
+
+    if args.out is not None:
+        _check_writable(args.out, "--out")
+    saved = load_model(args.model)
+    frame = read_table(args.data)
+    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=None))
+    proba = saved.predict_proba(x)
+    out = pd.DataFrame({"prediction": saved.classes[proba.argmax(axis=1)]})
+    if args.proba:
+        for k, label in enumerate(saved.classes):
+            out[f"p_{label}"] = proba[:, k]
+    text = out.to_csv(index=False)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.out, text)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy, cross-entropy, per-class precision/recall and confusion matrix",
+        description="Evaluate a model file on a labelled CSV/Parquet file.",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--target", required=True, metavar="COL",
+                   help="the target column, by name or 0-based index")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write every metric as JSON")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    from .data import _column
+    from .evaluation import evaluate_labels
+
+    if args.json is not None:
+        _check_writable(args.json, "--json")
+    saved = load_model(args.model)
+    frame = read_table(args.data)
+    target = _column(frame, args.target, "target")
+    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=target))
+    report = evaluate_labels(saved.classes, frame[target].to_numpy(),
+                             saved.predict_log_proba(x))
+    console.print(f"rows: {report['rows']}  accuracy: {report['accuracy']:.4f}  "
+                  f"cross-entropy: {report['cross_entropy']:.4f}", highlight=False)
+    per = Table(title="per class", title_justify="left")
+    for col in ("class", "precision", "recall", "support"):
+        per.add_column(col, justify="left" if col == "class" else "right")
+    for row in report["per_class"]:
+        per.add_row(str(row["class"]), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                    str(row["support"]))
+    console.print(per)
+    cm = Table(title="confusion matrix (true × predicted)", title_justify="left")
+    cm.add_column("")
+    labels = [str(c) for c in saved.classes]
+    for label in labels:
+        cm.add_column(label, justify="right")
+    for label, counts in zip(labels, report["confusion_matrix"], strict=True):
+        cm.add_row(label, *(str(v) for v in counts))
+    console.print(cm)
+    if args.json is not None:
+        write_atomic(args.json, json.dumps(report, indent=2, default=str) + "\n")
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -1,12 +1,15 @@
-"""Data for the seed experiment: the synthetic set (S1) and one-hot encoding.
+"""Data: the seed's synthetic set (S1), scikit-learn's bundled sets, CSV and Parquet files.
 
-No global random state is used: ``seed`` goes straight to scikit-learn's generator.
+Everything is local: the bundled sets ship inside scikit-learn, nothing is downloaded.
+No global random state is used: ``seed`` goes straight to the generators.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,22 +18,40 @@ import torch
 from ._validation import check_positive_int, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
 
-__all__ = ["Dataset", "make_dataset", "one_hot"]
+__all__ = ["BUNDLED", "Dataset", "load_dataset", "make_dataset", "one_hot", "read_table"]
+
+#: scikit-learn's bundled data sets that ``load_dataset`` knows by name.
+BUNDLED = ("iris", "wine", "digits", "breast_cancer")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/valid split: features (m, N) and one-hot targets (m, C) for each part."""
+    """A train/valid split: features (m, N) and one-hot targets (m, C) for each part.
+
+    ``x_valid``/``y_valid`` are ``None`` when nothing was held out. ``classes[k]`` is the
+    original label of class ``k``; ``mean``/``scale`` are the standardisation statistics
+    (from the training rows) when the features were standardised, else ``None``.
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
+    x_valid: torch.Tensor | None
+    y_valid: torch.Tensor | None
     n_classes: int
+    classes: np.ndarray | None = None
+    feature_names: tuple[str, ...] | None = None
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    name: str = ""
 
     @property
     def n_features(self) -> int:
         return self.x_train.shape[1]
+
+    def labels(self, y: torch.Tensor) -> np.ndarray:
+        """Original labels of one-hot rows ``y``."""
+        idx = y.argmax(dim=1).cpu().numpy()
+        return idx if self.classes is None else self.classes[idx]
 
 
 def one_hot(labels: Any, n_classes: int, *, dtype: Any = torch.float64,
@@ -125,4 +146,261 @@ def make_dataset(
     dtype, device = resolve_dtype(dtype), resolve_device(device)
     xt = torch.from_numpy(x).to(dtype=dtype, device=device)
     y = one_hot(labels, n_classes, dtype=dtype, device=device)
-    return Dataset(xt[:train_rows], y[:train_rows], xt[train_rows:], y[train_rows:], n_classes)
+    return Dataset(
+        xt[:train_rows], y[:train_rows], xt[train_rows:], y[train_rows:], n_classes,
+        classes=np.arange(n_classes), feature_names=tuple(f"x{i}" for i in range(n_features)),
+        name="synthetic",
+    )
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
+    """Read a CSV or Parquet file into a pandas DataFrame; every failure is an
+    :class:`InvalidInputError` naming ``name`` and the file."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"{name}: no such file: {p}")
+    if p.is_dir():
+        raise InvalidInputError(f"{name}: {p} is a directory, not a data file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(p)
+        elif suffix in (".csv", ".txt", ".tsv"):
+            frame = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",",
+                                encoding="utf-8-sig", skipinitialspace=True)
+        else:
+            raise InvalidInputError(
+                f"{name}: {p.name}: unknown file type {suffix or '(none)'}; use .csv or .parquet"
+            )
+    except InvalidInputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InvalidInputError(f"{name}: {p.name} is empty") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{name}: {p.name} is not UTF-8 text (binary file?)") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"{name}: cannot read {p.name}: {first}") from None
+    except Exception as exc:  # pyarrow raises its own types for a broken Parquet file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"{name}: cannot read {p.name}: {first}") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InvalidInputError(f"{name}: {p.name} has no data rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _column(frame: Any, key: Any, name: str) -> str:
+    """A column name from a name or a 0-based index (negative counts from the end)."""
+    cols = list(frame.columns)
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        if not -len(cols) <= key < len(cols):
+            raise InvalidInputError(f"{name}: column index {key} is out of range (the file "
+                                    f"has {len(cols)} columns)")
+        return cols[key]
+    key = str(key)
+    if key in cols:
+        return key
+    if key.lstrip("-").isdigit():
+        return _column(frame, int(key), name)
+    raise InvalidInputError(f"{name}: no column named {key!r}; columns are {cols}")
+
+
+def feature_matrix(frame: Any, columns: list[str], *, name: str = "data") -> np.ndarray:
+    """The given columns as a float64 matrix; non-numeric columns and NaN/inf are errors."""
+    import pandas as pd
+
+    bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(frame[c])
+                                      or pd.api.types.is_bool_dtype(frame[c]))]
+    if bad:
+        raise InvalidInputError(
+            f"{name}: feature columns must be numeric; {bad} are not (use --features to "
+            "choose columns)"
+        )
+    x = frame[columns].to_numpy(dtype=np.float64)
+    if not np.isfinite(x).all():
+        row, col = np.argwhere(~np.isfinite(x))[0]
+        raise InvalidInputError(
+            f"{name}: missing, NaN or infinite value in column {columns[col]!r} at data row "
+            f"{row + 1}"
+        )
+    return x
+
+
+def select_features(frame: Any, wanted: Any, exclude: str | None, *,
+                    name: str = "data") -> list[str]:
+    """Names of the feature columns: ``wanted`` (names or indices), else every column but
+    ``exclude``."""
+    if wanted is None:
+        cols = [c for c in frame.columns if c != exclude]
+        if not cols:
+            raise InvalidInputError(f"{name}: no feature columns besides the target")
+        return cols
+    if isinstance(wanted, str):
+        wanted = [w for w in wanted.split(",") if w]
+    cols = [_column(frame, w, "features") for w in wanted]
+    if exclude in cols:
+        raise InvalidInputError(f"features: the target column {exclude!r} cannot be a feature")
+    return cols
+
+
+def _labels(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, index of each row's class) for a column of labels of any type."""
+    import pandas as pd
+
+    series = pd.Series(values)
+    if series.isna().any():
+        row = int(np.flatnonzero(series.isna().to_numpy())[0])
+        raise InvalidInputError(f"{name}: missing label at data row {row + 1}")
+    arr = series.to_numpy()
+    if arr.dtype == object:
+        kinds = {type(v) for v in arr}
+        if len(kinds) > 1:  # mixed types sort only as text
+            arr = arr.astype(str)
+    if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+        arr = arr.astype(np.int64)
+    classes, idx = np.unique(arr, return_inverse=True)
+    if len(classes) < 2:
+        raise InvalidInputError(
+            f"{name}: has only {len(classes)} class ({classes.tolist()}); at least 2 are needed"
+        )
+    return classes, idx
+
+
+# ----------------------------------------------------------------------------- load_dataset
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike[str],
+    *,
+    target: str | int | None = None,
+    features: Any = None,
+    valid: float | int | None = None,
+    shuffle: bool | None = None,
+    stratify: bool = False,
+    seed: int | None = 0,
+    standardize: bool = False,
+    dtype: Any = torch.float64,
+    device: Any = None,
+    **synthetic: Any,
+) -> Dataset:
+    """Load a data set by name or from a file, split it, optionally standardise it.
+
+    Args:
+        name_or_path: ``"synthetic"`` (the seed's data; ``synthetic`` keyword arguments go
+            to :func:`make_dataset`), a bundled set (:data:`BUNDLED`), or a ``.csv`` /
+            ``.parquet`` file.
+        target: for files, the target column by name or 0-based index (default: the last
+            column). Labels may be of any type (strings, integers, ...).
+        features: for files, the feature columns (names or indices, or a comma list);
+            default every column but the target.
+        valid: validation rows as a count (int) or a fraction (float in (0, 1)); 0 keeps
+            everything for training. Default: the seed's split for ``synthetic``
+            (``train_rows``), else 0.2.
+        shuffle: shuffle before splitting (with ``seed``); default ``False`` for
+            ``synthetic`` (the seed's in-order split), else ``True``.
+        stratify: keep class proportions in both parts (needs ``shuffle``).
+        standardize: subtract the mean and divide by the standard deviation of the
+            *training* rows (constant columns are left unscaled); the statistics are kept in
+            ``Dataset.mean`` / ``Dataset.scale``.
+
+    Raises:
+        InvalidInputError: unknown name, missing/empty/unreadable file, missing target
+            column, non-numeric features, NaN/inf, a single class, a split that leaves no
+            training rows.
+    """
+    key = os.fspath(name_or_path)
+    if key == "synthetic":
+        if valid is not None or shuffle or stratify:
+            raise InvalidInputError(
+                "data: the synthetic set uses the seed's in-order split; set train_rows "
+                "instead of valid/shuffle/stratify"
+            )
+        synthetic.setdefault("seed", seed)
+        data = make_dataset(**synthetic, dtype=dtype, device=device)
+        return _standardized(data) if standardize else data
+    if synthetic:
+        raise InvalidInputError(
+            f"data: options {sorted(synthetic)} apply only to the synthetic data set"
+        )
+    if key in BUNDLED:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{key}")()
+        x = np.asarray(bunch.data, dtype=np.float64)
+        names = tuple(str(n) for n in bunch.feature_names) if hasattr(bunch, "feature_names") \
+            else tuple(f"x{i}" for i in range(x.shape[1]))
+        if target is not None or features is not None:
+            raise InvalidInputError(f"data: target/features apply to files, not to {key!r}")
+        classes, idx = _labels(bunch.target, "target")
+    elif Path(key).suffix or os.sep in key or Path(key).exists():
+        frame = read_table(key)
+        target_col = _column(frame, -1 if target is None else target, "target")
+        cols = select_features(frame, features, target_col)
+        x = feature_matrix(frame, cols)
+        names = tuple(cols)
+        classes, idx = _labels(frame[target_col], f"target column {target_col!r}")
+    else:
+        raise InvalidInputError(
+            f"data: unknown data set {key!r}; use synthetic, {', '.join(BUNDLED)}, or a "
+            ".csv/.parquet file"
+        )
+    return _split(x, idx, classes, names, key, valid=0.2 if valid is None else valid,
+                  shuffle=True if shuffle is None else shuffle, stratify=stratify, seed=seed,
+                  standardize=standardize, dtype=dtype, device=device)
+
+
+def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
+           dtype, device) -> Dataset:
+    n = x.shape[0]
+    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or valid < 0:
+        raise InvalidInputError(f"valid: expected a row count or a fraction, got {valid!r}")
+    if isinstance(valid, numbers.Integral) or valid >= 1:
+        if valid != int(valid):
+            raise InvalidInputError(f"valid: a count must be whole, got {valid!r}")
+        n_valid = int(valid)
+    else:
+        n_valid = round(valid * n)
+    if n_valid >= n:
+        raise InvalidInputError(
+            f"valid: {n_valid} validation rows leave no training rows out of {n}"
+        )
+    if stratify and not shuffle:
+        raise InvalidInputError("stratify: needs shuffle")
+    order = np.arange(n)
+    if shuffle and n_valid:
+        from sklearn.model_selection import train_test_split
+
+        try:
+            tr, va = train_test_split(order, test_size=n_valid, random_state=seed,
+                                      stratify=idx if stratify else None)
+        except ValueError as exc:
+            raise InvalidInputError(f"stratify: {exc}") from None
+        order = np.concatenate([tr, va])
+    elif shuffle:
+        order = np.random.default_rng(seed).permutation(n)
+    n_train = n - n_valid
+    dtype, device = resolve_dtype(dtype), resolve_device(device)
+    xt = torch.from_numpy(np.ascontiguousarray(x[order])).to(dtype=dtype, device=device)
+    y = one_hot(idx[order], len(classes), dtype=dtype, device=device)
+    data = Dataset(
+        xt[:n_train], y[:n_train], xt[n_train:] if n_valid else None,
+        y[n_train:] if n_valid else None, len(classes), classes=classes,
+        feature_names=names, name=str(key),
+    )
+    return _standardized(data) if standardize else data
+
+
+def _standardized(data: Dataset) -> Dataset:
+    """Standardise with statistics of the training rows only."""
+    mean = data.x_train.mean(dim=0)
+    scale = data.x_train.std(dim=0, unbiased=False)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    xv = None if data.x_valid is None else (data.x_valid - mean) / scale
+    return replace(data, x_train=(data.x_train - mean) / scale, x_valid=xv,
+                   mean=mean.cpu().numpy(), scale=scale.cpu().numpy())

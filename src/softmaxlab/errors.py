@@ -35,3 +35,7 @@ class JacobianTooLargeError(SoftmaxlabError, MemoryError):
 
 class MissingDependencyError(SoftmaxlabError, ImportError):
     """An optional dependency (TensorFlow/Keras) is needed but not installed."""
+
+
+class ModelFileError(InvalidInputError):
+    """A file that is not a valid softmaxlab model file (or is of a newer format)."""

@@ -215,7 +215,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 cw = {lookup[k]: v for k, v in cw.items()}
             s = s * compute_sample_weight(cw, y_idx)
         if not s.sum() > 0:
-            raise InvalidInputError("sample_weight: all weights are 0")
+            raise InvalidInputError("sample_weight: all weights are zero")
         weighted = np.bincount(y_idx, weights=s, minlength=len(self.classes_))
         if whole and np.count_nonzero(weighted > 0) < 2:
             raise InvalidInputError(

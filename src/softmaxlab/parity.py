@@ -16,7 +16,7 @@ to pass. :func:`compare` only computes; ``softmaxlab compare`` prints.
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -30,7 +30,10 @@ from .model import SoftmaxClassifier, linear_params
 from .references import KerasSoftmax, TorchSoftmax, keras_available
 from .training import EpochRecord
 
-__all__ = ["QUANTITIES", "REFERENCES", "Check", "CompareConfig", "CompareResult", "compare"]
+__all__ = [
+    "QUANTITIES", "REFERENCES", "Check", "CompareConfig", "CompareResult", "compare",
+    "resolve_for",
+]
 
 #: Rows of the parity table, in order; ``required`` ones must be below the tolerance.
 QUANTITIES: tuple[tuple[str, bool], ...] = (
@@ -178,13 +181,26 @@ def _reference(name: str, cfg: CompareConfig, data: Dataset) -> TorchSoftmax | K
     return KerasSoftmax(n, c, dtype=cfg.dtype, seed=cfg.seed)
 
 
+def resolve_for(config: CompareConfig, data: Dataset | None) -> CompareConfig:
+    """``config.resolved()``, with the sizes taken from ``data`` when it is given."""
+    if data is not None:
+        if data.x_valid is None or data.y_valid is None:
+            raise InvalidInputError("data: compare needs validation rows (valid > 0)")
+        n_train = data.x_train.shape[0]
+        config = replace(config, n_samples=n_train + data.x_valid.shape[0],
+                         n_features=data.n_features, n_classes=data.n_classes,
+                         train_rows=n_train)
+    return config.resolved()
+
+
 def compare(config: CompareConfig | None = None, *, data: Dataset | None = None) -> CompareResult:
     """Run the seed comparison (S12) and return every MAPE and log; prints nothing.
 
-    ``data`` replaces the synthetic data set built from ``config`` (its sizes then come
-    from ``data``).
+    ``data`` (for example from :func:`~softmaxlab.load_dataset`) replaces the synthetic
+    data set built from ``config``; the sizes in the result's configuration then come
+    from ``data``, and ``batch_size=None`` means a third of its training rows.
     """
-    cfg = (config or CompareConfig()).resolved()
+    cfg = resolve_for(config or CompareConfig(), data)
     if data is None:
         data = make_dataset(cfg.n_samples, cfg.n_features, cfg.n_classes,
                             train_rows=cfg.train_rows, seed=cfg.seed, dtype=cfg.dtype,

@@ -1,0 +1,256 @@
+"""Model files: safetensors with metadata, never pickle.
+
+A file holds the parameters as tensors (``w`` (N, C), ``b`` (C,), and for standardised
+data ``mean`` and ``scale`` (N,)) and a string-to-string metadata header:
+
+===================  ==========================================================
+``format``           ``"softmaxlab-model"``
+``format_version``   ``"1"``; a larger number is refused with a clear message
+``kind``             ``"SoftmaxClassifier"`` or ``"SoftmaxRegression"``
+``classes``          JSON list of the original labels, ``classes_dtype`` their dtype
+``feature_names``    JSON list (or ``null``)
+``dtype``            ``"float64"`` / ``"float32"``
+``gradient``         the gradient formulation
+``config``           JSON: the training configuration (hyper-parameters, data)
+``softmaxlab``       the package version that wrote the file
+===================  ==========================================================
+
+Loading parses only that header and raw tensor bytes (safetensors executes nothing), then
+checks every shape against the metadata. Any problem is a
+:class:`~softmaxlab.errors.ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import functional as F
+from ._validation import resolve_device
+from .errors import InvalidInputError, InvalidTypeError, ModelFileError
+
+__all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
+
+FORMAT = "softmaxlab-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SavedModel:
+    """What a model file holds: the ``model`` and the facts needed to use it on new data.
+
+    ``mean``/``scale`` standardise raw features as ``(x - mean) / scale`` before
+    ``model`` sees them (``None``: no standardisation).
+    """
+
+    model: Any
+    classes: np.ndarray
+    feature_names: list[str] | None = None
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+    @property
+    def n_features(self) -> int:
+        m = self.model
+        return int(m.n_features if hasattr(m, "n_features") else m.n_features_in_)
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Apply the stored standardisation to raw features (n, N)."""
+        if self.mean is None or self.scale is None:
+            return x
+        return (x - self.mean) / self.scale
+
+    def logits(self, x: np.ndarray) -> torch.Tensor:
+        """Z = prepare(x) W + b for raw features ``x`` (n, N) → (n, C), in float64."""
+        from .model import SoftmaxClassifier
+
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise InvalidInputError(
+                f"data: has {x.shape[-1] if x.ndim else 0} feature columns, the model "
+                f"expects {self.n_features}"
+            )
+        x = torch.from_numpy(self.prepare(x))
+        m = self.model
+        if isinstance(m, SoftmaxClassifier):
+            w, b = m.w.detach().cpu().double(), m.b.detach().cpu().double()
+        else:
+            w = torch.from_numpy(m.coef_.T.astype(np.float64))
+            b = torch.from_numpy(m.intercept_.astype(np.float64))
+        return F.logits(x, w, b)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, C) for raw features ``x`` (n, N)."""
+        return F.softmax(self.logits(x)).numpy()
+
+    def predict_log_proba(self, x: np.ndarray) -> np.ndarray:
+        """Log-probabilities (n, C), computed stably from the logits."""
+        return F.log_softmax(self.logits(x)).numpy()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Original labels of the most probable class for raw features ``x``."""
+        return self.classes[np.argmax(self.predict_proba(x), axis=1)]
+
+
+def _json_labels(classes: np.ndarray) -> str:
+    return json.dumps([c.item() if isinstance(c, np.generic) else c for c in classes.tolist()])
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    classes: Any = None,
+    feature_names: Any = None,
+    mean: Any = None,
+    scale: Any = None,
+    config: dict[str, Any] | None = None,
+) -> None:
+    """Write ``model`` (a :class:`~softmaxlab.SoftmaxClassifier` or a fitted
+    :class:`~softmaxlab.SoftmaxRegression`) to ``path`` atomically: a temporary file in the
+    same folder, fsync, then a rename, so ``path`` is never left half-written."""
+    from safetensors.torch import save_file
+
+    from . import __version__
+    from .estimator import SoftmaxRegression
+    from .model import SoftmaxClassifier
+
+    if isinstance(model, SoftmaxClassifier):
+        w, b = model.w.detach().cpu(), model.b.detach().cpu()
+        kind, gradient, dtype = "SoftmaxClassifier", model.gradient, model.dtype
+        labels = np.arange(model.n_classes) if classes is None else np.asarray(classes)
+        names = feature_names
+        params: dict[str, Any] = {}
+    elif isinstance(model, SoftmaxRegression):
+        if not hasattr(model, "coef_"):
+            raise ModelFileError("model: the SoftmaxRegression is not fitted")
+        w = torch.from_numpy(np.ascontiguousarray(model.coef_.T))
+        b = torch.from_numpy(np.ascontiguousarray(model.intercept_))
+        kind, gradient, dtype = "SoftmaxRegression", model.gradient, w.dtype
+        labels = model.classes_
+        names = getattr(model, "feature_names_in_", None)
+        params = {k: v for k, v in model.get_params().items()
+                  if isinstance(v, (str, int, float, bool, type(None)))}
+    else:
+        raise InvalidTypeError(
+            f"model: expected a SoftmaxClassifier or SoftmaxRegression, got {type(model).__name__}"
+        )
+    if len(labels) != w.shape[1]:
+        raise ModelFileError(f"classes: {len(labels)} labels for {w.shape[1]} classes")
+    tensors = {"w": w.contiguous(), "b": b.contiguous()}
+    if (mean is None) != (scale is None):
+        raise ModelFileError("mean and scale: give both or neither")
+    if mean is not None:
+        tensors["mean"] = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+        tensors["scale"] = torch.as_tensor(np.asarray(scale, dtype=np.float64))
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "kind": kind,
+        "classes": _json_labels(np.asarray(labels)),
+        "classes_dtype": np.asarray(labels).dtype.str,
+        "feature_names": json.dumps(None if names is None else [str(n) for n in names]),
+        "dtype": str(dtype).removeprefix("torch."),
+        "gradient": gradient,
+        "params": json.dumps(params),
+        "config": json.dumps(config or {}, default=str),
+        "softmaxlab": __version__,
+    }
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedModel:
+    """Read a model file written by :func:`save_model`. Nothing in the file is executed;
+    anything that is not a valid model file raises :class:`ModelFileError`."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    where = f"model: {p}"
+    if not p.is_file():
+        raise ModelFileError(f"{where}: no such file")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ModelFileError(f"{where}: not a softmaxlab model file ({first})") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{where}: not a softmaxlab model file (no format tag)")
+    try:
+        version = int(meta["format_version"])
+    except (KeyError, ValueError):
+        raise ModelFileError(f"{where}: unreadable format_version") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where}: format version {version} is newer than this softmaxlab reads "
+            f"({FORMAT_VERSION}); upgrade softmaxlab"
+        )
+    try:
+        return _build(meta, tensors, device)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{where}: inconsistent model file ({exc})") from None
+
+
+def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) -> SavedModel:
+    from .estimator import SoftmaxRegression
+    from .model import SoftmaxClassifier
+
+    w, b = tensors["w"], tensors["b"]
+    if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] < 2:
+        raise ModelFileError(f"wrong shapes: w {tuple(w.shape)}, b {tuple(b.shape)}")
+    if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+        raise ModelFileError("parameters hold NaN or infinite values")
+    n, c = w.shape
+    classes = np.array(json.loads(meta["classes"]), dtype=np.dtype(meta["classes_dtype"]))
+    if classes.shape != (c,):
+        raise ModelFileError(f"{classes.size} class labels for {c} classes")
+    names = json.loads(meta["feature_names"])
+    if names is not None and len(names) != n:
+        raise ModelFileError(f"{len(names)} feature names for {n} features")
+    mean = scale = None
+    if "mean" in tensors:
+        mean, scale = tensors["mean"].numpy(), tensors["scale"].numpy()
+        if mean.shape != (n,) or scale.shape != (n,) or not np.all(scale > 0):
+            raise ModelFileError("wrong standardisation statistics")
+    kind = meta["kind"]
+    if kind == "SoftmaxClassifier":
+        model = SoftmaxClassifier(n, c, gradient=meta["gradient"], dtype=meta["dtype"],
+                                  device=resolve_device(device), seed=0)
+        model.w.copy_(w)
+        model.b.copy_(b)
+    elif kind == "SoftmaxRegression":
+        model = SoftmaxRegression(**json.loads(meta["params"]))
+        model.classes_ = classes
+        model.coef_ = w.T.numpy().copy()
+        model.intercept_ = b.numpy().copy()
+        model.n_features_in_ = n
+        if names is not None:
+            model.feature_names_in_ = np.array(names, dtype=object)
+        model.n_iter_ = 0
+        model.loss_curve_ = []
+    else:
+        raise ModelFileError(f"unknown model kind {kind!r}")
+    return SavedModel(model, classes, names, mean, scale, json.loads(meta["config"]),
+                      meta.get("softmaxlab", ""))
