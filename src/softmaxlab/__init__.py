@@ -8,17 +8,21 @@ Public API::
     KerasSoftmax           Keras/TensorFlow reference (needs the 'keras' extra)
     gradients              every gradient formulation + REGISTRY
     mape                   the seeds' comparison metric
+    SoftmaxRegression      scikit-learn estimator over the same engine
     make_dataset, one_hot  the seed's data
+    load_dataset           bundled sets and CSV/Parquet files
+    save_model, load_model safetensors model files
     compare                the seed experiment as a function (see ``softmaxlab compare``)
 """
 
 from . import functional, gradients
-from .data import Dataset, make_dataset, one_hot
+from .data import Dataset, load_dataset, make_dataset, one_hot
 from .errors import (
     InvalidInputError,
     InvalidTypeError,
     JacobianTooLargeError,
     MissingDependencyError,
+    ModelFileError,
     NumericalError,
     SoftmaxlabError,
     UnknownGradientError,
@@ -27,6 +31,7 @@ from .estimator import SoftmaxRegression
 from .metrics import mape
 from .model import SoftmaxClassifier
 from .parity import CompareConfig, CompareResult, compare
+from .persistence import SavedModel, load_model, save_model
 from .references import KerasSoftmax, TorchSoftmax
 from .training import EpochRecord
 
@@ -42,7 +47,9 @@ __all__ = [
     "JacobianTooLargeError",
     "KerasSoftmax",
     "MissingDependencyError",
+    "ModelFileError",
     "NumericalError",
+    "SavedModel",
     "SoftmaxClassifier",
     "SoftmaxRegression",
     "SoftmaxlabError",
@@ -52,7 +59,10 @@ __all__ = [
     "compare",
     "functional",
     "gradients",
+    "load_dataset",
+    "load_model",
     "make_dataset",
     "mape",
     "one_hot",
+    "save_model",
 ]
