@@ -38,3 +38,11 @@ def test_math_doc_names_only_functions_and_tests_that_exist():
                                   "autograd"])
 def test_math_doc_covers_every_formulation(name):
     assert f"`{name}`" in (ROOT / "docs" / "math.md").read_text()
+
+
+def test_estimator_doc_has_the_generated_table():
+    text = (ROOT / "docs" / "estimator.md").read_text()
+    block = text.split("<!-- logreg_cv:begin -->")[1].split("<!-- logreg_cv:end -->")[0]
+    for name in ("iris", "wine", "digits", "breast_cancer"):
+        assert f"| {name} |" in block
+    assert "benchmarks/logreg_cv.py" in text
