@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -308,3 +309,56 @@ def test_bad_sample_weight(weights, message):
     x, y, w, b = random_problem(4, 3, 2, seed=0)
     with pytest.raises(sl.InvalidInputError, match=message):
         G.fused(x, y, w, b, sample_weight=weights)
+
+
+# ----------------------------------------------------------------- class weights and L2
+
+
+def _objective(x, y, w, b, s, alpha):
+    """Σ s_i ℓ_i / Σ s_i + α/2 ‖W‖², the training objective, computed stably."""
+    return _weighted_loss(x, y, w, b, s) + 0.5 * alpha * (w * w).sum()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("class_weight", [None, "balanced", [0.5, 2.0, 1.0]])
+def test_class_weight_and_l2_enter_every_formulation(name, class_weight):
+    x, y, w, b = random_problem(14, 4, 3, seed=31)
+    s = torch.rand(14, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) + 0.2
+    alpha = 0.3
+    if class_weight is None:
+        per_class = torch.ones(3, dtype=torch.float64)
+    elif class_weight == "balanced":
+        per_class = 14 / (3 * y.sum(0))
+    else:
+        per_class = torch.tensor(class_weight, dtype=torch.float64)
+    s_all = s * (y @ per_class)
+    got = G.get(name).function(x, y, w, b, sample_weight=s, class_weight=class_weight,
+                               alpha=alpha)
+    with torch.enable_grad():
+        wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
+        _objective(x, y, wg, bg, s_all, alpha).backward()
+    _close(got.d_w, wg.grad)
+    _close(got.d_b, bg.grad)
+    fd_w = _central_diff(lambda t: _objective(x, y, t, b, s_all, alpha), w.clone())
+    fd_b = _central_diff(lambda t: _objective(x, y, w, t, s_all, alpha), b.clone())
+    torch.testing.assert_close(got.d_w, fd_w, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(got.d_b, fd_b, rtol=1e-6, atol=1e-8)
+
+
+def test_balanced_class_weights_match_scikit_learn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = torch.tensor([0, 0, 0, 1, 2, 2])
+    y = torch.nn.functional.one_hot(labels, 3).double()
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=labels.numpy())
+    np.testing.assert_allclose(G.class_weights("balanced", y).numpy(), expected)
+
+
+def test_bad_alpha_and_class_weight():
+    x, y, w, b = random_problem(4, 3, 2, seed=0)
+    with pytest.raises(sl.InvalidInputError, match="alpha: must be a finite number >= 0"):
+        G.chain(x, y, w, b, alpha=-1.0)
+    with pytest.raises(sl.InvalidInputError, match="class_weight: expected 2 non-negative"):
+        G.chain(x, y, w, b, class_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(sl.InvalidInputError, match="class_weight: expected 'balanced'"):
+        G.chain(x, y, w, b, class_weight="heavy")

@@ -13,9 +13,10 @@ Shapes and symbols
 * ``y`` :math:`Y \in \mathbb{R}^{m\times C}` targets, each row a probability vector
   (one-hot in the seed)
 * :math:`Z = XW + b` and :math:`\hat Y = \Sigma(Z)`, both (m, C)
-* :math:`L = -\sum_i r_i \sum_j y_{ij}\log \hat y_{ij}`, the (weighted) mean
-  cross-entropy: :math:`r_i = 1/m` by default, :math:`r_i = s_i / \sum_k s_k` with
-  ``sample_weight`` :math:`s` (m,)
+* :math:`L = -\sum_i r_i \sum_j y_{ij}\log \hat y_{ij} + \frac{\alpha}{2}\lVert W\rVert_F^2`,
+  the (weighted) mean cross-entropy plus an optional L2 penalty on W (never on b):
+  :math:`r_i = 1/m` by default, :math:`r_i = s_i / \sum_k s_k` with per-row weights
+  :math:`s_i` = ``sample_weight[i]`` × ``class_weight`` of the row's class
 
 Index convention for Jacobians: a derivative of a matrix by a matrix keeps all four
 indices, output first: ``J[i, j, p, q]`` :math:`= \partial \hat y_{ij} / \partial z_{pq}`
@@ -30,10 +31,12 @@ vec / Kronecker convention (used only by :func:`kronecker`): ``vec`` stacks *col
 
 Signature
 ---------
-Every formulation is ``f(x, y, w, b, y_hat=None, sample_weight=None) -> Gradients``;
+Every formulation is
+``f(x, y, w, b, y_hat=None, sample_weight=None, class_weight=None, alpha=0.0) -> Gradients``;
 ``y_hat`` (the probabilities of this batch) is computed when not given, and ``autograd``
 always recomputes it through its own graph. Weights change only the first factor of the
-chain (∂L/∂Ŷ, or ∂L/∂Z for ``fused``): each row is scaled by :math:`r_i` instead of 1/m. :data:`REGISTRY` maps names to formulations.
+chain (∂L/∂Ŷ, or ∂L/∂Z for ``fused``): each row is scaled by :math:`r_i` instead of 1/m.
+The penalty adds :math:`\alpha W` to ∂L/∂W (``autograd`` differentiates it). :data:`REGISTRY` maps names to formulations.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ __all__ = [
     "blockwise",
     "ce_grad_y_hat",
     "chain",
+    "class_weights",
     "fused",
     "get",
     "get_memory_budget",
@@ -249,27 +253,34 @@ def _check_budget(name: str, needed: int) -> None:
 # to 1 or None for 1/m; the public wrappers below check.
 
 
-def _chain(x, y, y_hat, w, b, r=None) -> Gradients:
+def _penalised(d_w: torch.Tensor, w: torch.Tensor, alpha: float) -> torch.Tensor:
+    """∂/∂W of the L2 term: ``d_w + alpha * W`` (the bias is never penalised)."""
+    return d_w if alpha == 0 else d_w.add_(w, alpha=alpha)
+
+
+def _chain(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "chain")
     d_z = softmax_backward(d_y_hat, y_hat)
-    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
+    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z,
+                     d_y_hat=d_y_hat)
 
 
-def _fused(x, y, y_hat, w, b, r=None) -> Gradients:
+def _fused(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     d_z = (y_hat - y).div_(y.shape[0]) if r is None else (y_hat - y).mul_(r.unsqueeze(1))
-    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z)
+    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z)
 
 
-def _blockwise(x, y, y_hat, w, b, r=None) -> Gradients:
+def _blockwise(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "blockwise")
     blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
     d_z = torch.einsum("ij,ijk->ik", d_y_hat, blocks)
-    return Gradients(d_w=x.T @ d_z, d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat)
+    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z,
+                     d_y_hat=d_y_hat)
 
 
-def _jacobian(x, y, y_hat, w, b, r=None) -> Gradients:
+def _jacobian(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("jacobian", _jacobian_bytes(m, n, c, x.element_size()))
@@ -278,10 +289,10 @@ def _jacobian(x, y, y_hat, w, b, r=None) -> Gradients:
     d_z = torch.einsum("ij,ijpq->pq", d_y_hat, softmax_jacobian(y_hat))
     d_w = torch.einsum("ij,ijpq->pq", d_z, linear_jacobian_w(x, c))
     d_b = torch.einsum("ij,ijq->q", d_z, linear_jacobian_b(m, c, dtype=x.dtype, device=x.device))
-    return Gradients(d_w=d_w, d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
+    return Gradients(d_w=_penalised(d_w, w, alpha), d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
 
 
-def _kronecker(x, y, y_hat, w, b, r=None) -> Gradients:
+def _kronecker(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("kronecker", _kronecker_bytes(m, n, c, x.element_size()))
@@ -293,11 +304,12 @@ def _kronecker(x, y, y_hat, w, b, r=None) -> Gradients:
     vec_d_w = torch.kron(eye_c, x).T @ vec_d_z  # (I_C ⊗ X)ᵀ vec(∂L/∂Z), (NC,)
     d_b = torch.kron(eye_c, ones_m).T @ vec_d_z  # (I_C ⊗ 1_m)ᵀ vec(∂L/∂Z), (C,)
     return Gradients(
-        d_w=_unvec(vec_d_w, n, c), d_b=d_b, d_z=_unvec(vec_d_z, m, c), d_y_hat=d_y_hat
+        d_w=_penalised(_unvec(vec_d_w, n, c).contiguous(), w, alpha), d_b=d_b,
+        d_z=_unvec(vec_d_z, m, c), d_y_hat=d_y_hat,
     )
 
 
-def _autograd(x, y, y_hat, w, b, r=None) -> Gradients:
+def _autograd(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     with torch.enable_grad():
         w_ = w.detach().requires_grad_(True)
         b_ = b.detach().requires_grad_(True)
@@ -306,9 +318,12 @@ def _autograd(x, y, y_hat, w, b, r=None) -> Gradients:
         probs = F.softmax(z)
         probs.retain_grad()
         if r is None:
-            F.cross_entropy_from_probs(y, probs).backward()
+            loss = F.cross_entropy_from_probs(y, probs)
         else:
-            (-(r.unsqueeze(1) * y * torch.log(probs)).sum()).backward()
+            loss = -(r.unsqueeze(1) * y * torch.log(probs)).sum()
+        if alpha:
+            loss = loss + 0.5 * alpha * (w_ * w_).sum()
+        loss.backward()
     assert probs.grad is not None and z.grad is not None  # set by retain_grad above
     _raise_if_infinite(probs.grad, probs.detach(), "autograd")
     return Gradients(d_w=w_.grad, d_b=b_.grad, d_z=z.grad, d_y_hat=probs.grad)
@@ -320,8 +335,9 @@ Kernel = Callable[..., Gradients]
 
 
 def _checked(
-    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any
-) -> tuple[torch.Tensor, ...]:
+    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any,
+    class_weight: Any, alpha: Any,
+) -> tuple[Any, ...]:
     if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
         raise InvalidTypeError(f"w: expected a float32/float64 tensor, got {type(w).__name__}")
     if w.ndim != 2:
@@ -347,8 +363,42 @@ def _checked(
                 f"y_hat: expected non-negative probabilities of shape ({m}, {c}), "
                 f"got shape {tuple(y_hat.shape)}"
             )
-    r = None if sample_weight is None else row_weights(sample_weight, m, **kw)
-    return x, y, y_hat, w, b, r
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0 \
+            or alpha == float("inf"):
+        raise InvalidInputError(f"alpha: must be a finite number >= 0, got {alpha!r}")
+    r = None
+    if sample_weight is not None or class_weight is not None:
+        s = torch.ones(m, **kw) if sample_weight is None else sample_weight
+        r = row_weights(s, m, **kw)
+        if class_weight is not None:
+            r = r * (y @ class_weights(class_weight, y))
+            if not float(r.sum()) > 0:
+                raise InvalidInputError("class_weight: every row has weight zero")
+            r = r / r.sum()
+    return x, y, y_hat, w, b, r, float(alpha)
+
+
+def class_weights(class_weight: Any, y: torch.Tensor) -> torch.Tensor:
+    r"""Per-class weights (C,): given values, or ``"balanced"``:
+    :math:`m / (C \cdot n_k)` with :math:`n_k` the (target-mass) count of class k, as
+    scikit-learn computes it; a class absent from ``y`` gets 0."""
+    m, c = y.shape
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise InvalidInputError(
+                f"class_weight: expected 'balanced' or C values, got {class_weight!r}"
+            )
+        counts = y.sum(dim=0)
+        return torch.where(counts > 0, m / (c * counts), torch.zeros_like(counts))
+    if not isinstance(class_weight, torch.Tensor):
+        class_weight = np.asarray(class_weight)
+    cw = as_matrix(class_weight.reshape(1, -1), "class_weight", dtype=y.dtype,
+                   device=y.device).reshape(-1)
+    if cw.numel() != c or bool((cw < 0).any()):
+        raise InvalidInputError(
+            f"class_weight: expected {c} non-negative values, got {cw.tolist()}"
+        )
+    return cw
 
 
 def row_weights(sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any,
@@ -375,9 +425,12 @@ def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
         b: torch.Tensor,
         y_hat: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
+        class_weight: Any = None,
+        alpha: float = 0.0,
     ) -> Gradients:
         with torch.no_grad():
-            return kernel(*_checked(name, x, y, w, b, y_hat, sample_weight))
+            return kernel(*_checked(name, x, y, w, b, y_hat, sample_weight, class_weight,
+                                    alpha))
 
     gradient.__name__ = gradient.__qualname__ = name
     gradient.__doc__ = doc + _SHAPE_DOC
@@ -387,7 +440,8 @@ def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
 _SHAPE_DOC = """
 
     Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
-    ``None``, ``sample_weight`` (m,) non-negative or ``None`` → :class:`Gradients`.
+    ``None``, ``sample_weight`` (m,) non-negative or ``None``, ``class_weight`` (C,) or
+    ``"balanced"`` or ``None``, ``alpha`` ≥ 0 → :class:`Gradients`.
     Inputs are checked; errors name the argument.
     """
 
@@ -455,7 +509,8 @@ autograd = _public(
 @dataclass(frozen=True)
 class Formulation:
     """A named gradient formulation: its checked ``function``, its unchecked ``kernel``
-    ``(x, y, y_hat, w, b, r=None) -> Gradients`` used inside training loops, and a one-line
+    ``(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients`` used inside training loops
+    (``r``: row weights, ``None`` for 1/m), and a one-line
     ``summary``. ``bytes_needed(m, N, C, itemsize)`` estimates its largest allocation,
     or is ``None`` when that is O(m·C)."""
 
