@@ -106,7 +106,7 @@ def test_numerical_failure_is_one_line_exit_1(capsys):
         (["--epochs", "0"], "argument --epochs: must be a positive integer"),
         (["--batch-size", "2.5"], "argument --batch-size: expected a positive integer"),
         (["--gradient", "adam"], "unknown formulation 'adam'"),
-        (["--reference", "jax"], "argument --reference: invalid choice"),
+        (["--reference", "jax"], "argument --reference: unknown reference 'jax'"),
         (["--dtype", "float16"], "argument --dtype: invalid choice"),
         (["--samples", "50"], "train_rows: must be less than n_samples (50)"),
         (["--features", "1"], "n_features: needs at least 2"),

@@ -53,6 +53,8 @@ from .training import EpochRecord
 __all__ = ["SoftmaxRegression"]
 
 _AUTO_BATCH = 200
+#: Learning-rate schedules of the SGD solver.
+SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
 
 
 def _check_number(value: Any, name: str, *, low: float, low_open: bool = False,
@@ -100,6 +102,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
     class_weight : dict, "balanced" or None, default=None
         Per-class weights multiplying ``sample_weight``.
+    solver : {"sgd", "lbfgs"}, default="sgd"
+        Mini-batch SGD, or full-batch L-BFGS (scipy) on the analytic objective and
+        gradient, which takes the model to the optimum (``tol`` is then the gradient
+        tolerance and ``max_epochs`` the iteration limit).
+    schedule : {"constant", "invscaling", "exponential", "adaptive"}, default="constant"
+        SGD learning rate per epoch e: constant; ``learning_rate / (e+1)**power_t``;
+        ``learning_rate * decay_rate**e``; or divided by 5 each time the monitored
+        quantity stalls for ``n_iter_no_change`` epochs (stopping below 1e-6), as
+        scikit-learn's ``SGDClassifier``.
+    power_t : float, default=0.5
+    decay_rate : float, default=0.99
+    momentum : float, default=0.0
+        Heavy-ball momentum as ``torch.optim.SGD`` (v ← μv + g; step v).
+    nesterov : bool, default=False
+        Nesterov momentum (step g + μv).
     dtype : {"float64", "float32"}, default="float64"
     device : str or None, default=None
         Torch device; ``None`` is ``cuda`` when available, else ``cpu``.
@@ -123,7 +140,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     validation_scores_ : list of float
         Validation accuracy per epoch (``early_stopping`` only).
     stop_reason_ : str
-        Why training stopped: "tol", "early_stopping" or "max_epochs".
+        Why training stopped: "tol", "early_stopping", "converged" (L-BFGS),
+        "max_epochs" or "partial_fit".
+    history_ : dict
+        Per epoch (L-BFGS: per iteration) ``loss`` (the objective), ``learning_rate``,
+        ``validation_score``, and the ``stop_reason``.
+    grad_norm_ : float
+        ‖∇J‖ over W and b at the fitted parameters, on the training rows.
     """
 
     def __init__(
@@ -141,6 +164,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         class_weight: Any = None,
+        solver: str = "sgd",
+        schedule: str = "constant",
+        power_t: float = 0.5,
+        decay_rate: float = 0.99,
+        momentum: float = 0.0,
+        nesterov: bool = False,
         dtype: str = "float64",
         device: str | None = None,
         warm_start: bool = False,
@@ -158,6 +187,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
+        self.solver = solver
+        self.schedule = schedule
+        self.power_t = power_t
+        self.decay_rate = decay_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
         self.dtype = dtype
         self.device = device
         self.warm_start = warm_start
@@ -176,7 +211,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         _check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
                       high=1)
         _check_number(self.verbose, "verbose", low=0, integer=True)
-        for flag in ("shuffle", "early_stopping", "warm_start"):
+        if self.solver not in ("sgd", "lbfgs"):
+            raise InvalidInputError(f"solver: expected 'sgd' or 'lbfgs', got {self.solver!r}")
+        if self.schedule not in SCHEDULES:
+            raise InvalidInputError(
+                f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+        _check_number(self.power_t, "power_t", low=0)
+        _check_number(self.decay_rate, "decay_rate", low=0, low_open=True, high=1.0 + 1e-12)
+        _check_number(self.momentum, "momentum", low=0, high=1)
+        if self.nesterov and self.momentum == 0:
+            raise InvalidInputError("nesterov: needs momentum > 0")
+        if self.solver == "lbfgs" and self.early_stopping:
+            raise InvalidInputError("early_stopping: works with solver='sgd' only")
+        for flag in ("shuffle", "early_stopping", "warm_start", "nesterov"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise InvalidTypeError(f"{flag}: expected True or False, got "
                                        f"{getattr(self, flag)!r}")
@@ -235,6 +283,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     sample_weight: Any = None) -> SoftmaxRegression:
         """One epoch over ``X, y``. The first call needs ``classes`` (all labels that will
         ever appear) unless ``y`` already holds every class."""
+        if self.solver != "sgd":
+            raise InvalidInputError("solver: partial_fit needs solver='sgd'")
         first = not hasattr(self, "classes_")
         return self._fit(X, y, sample_weight, classes=classes if first else None,
                          reset=first, epochs=1)
@@ -304,12 +354,40 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         b = torch.tensor(self.intercept_, **kw) + mu @ w0
         gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
         state = _Trainer(self, xt, yt, st, w, b, gen, valid, (1 / d**2).unsqueeze(1))
-        state.run(self.max_epochs if epochs is None else epochs, monitor=epochs is None)
+        reason = state.run(self.max_epochs if epochs is None else epochs,
+                           monitor=epochs is None)
         w = state.w / d.unsqueeze(1)
         self.loss_curve_ = [*self.loss_curve_, *state.losses]
+        self.n_iter_ = state.n_iter
+        self.stop_reason_ = reason
+        self.history_ = {"loss": state.losses, "learning_rate": state.rates,
+                         "validation_score": state.scores, "stop_reason": reason}
+        if valid is not None:
+            self.validation_scores_ = state.scores
+        if reason == "max_epochs" and self.tol is not None:
+            what = ("L-BFGS" if self.solver == "lbfgs" else
+                    "the validation accuracy" if valid is not None else "the objective")
+            warnings.warn(
+                f"SoftmaxRegression: max_epochs={self.max_epochs} reached before {what} "
+                f"converged (tol={self.tol}); increase max_epochs or learning_rate",
+                ConvergenceWarning, stacklevel=4,
+            )
         self.coef_ = w.T.cpu().numpy().astype(np_dtype)
         self.intercept_ = (state.b - mu @ w).cpu().numpy().astype(np_dtype)
+        self.grad_norm_ = self._grad_norm(X, y_idx, s)
         return self
+
+    def _grad_norm(self, X: np.ndarray, y_idx: np.ndarray, s: np.ndarray) -> float:
+        """‖∇J‖ (Frobenius, over W and b) at the fitted parameters, on the training rows,
+        in the original coordinates."""
+        x = torch.from_numpy(np.asarray(X, dtype=np.float64))
+        y = torch.nn.functional.one_hot(torch.as_tensor(y_idx), len(self.classes_)).double()
+        r = torch.from_numpy(s / s.sum())
+        w = torch.from_numpy(self.coef_.T.astype(np.float64))
+        b = torch.from_numpy(self.intercept_.astype(np.float64))
+        g = G.REGISTRY["fused"].kernel(x, y, F.softmax(F.logits(x, w, b)), w, b, r,
+                                       float(self.alpha))
+        return float(torch.sqrt((g.d_w**2).sum() + (g.d_b**2).sum()))
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X: Any) -> np.ndarray:
@@ -338,20 +416,56 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
 
 class _Trainer:
-    """The SGD loop of one fit / partial_fit (internal)."""
+    """The training loop of one fit / partial_fit, in standardised coordinates (internal).
+
+    ``x`` (n, N), one-hot ``y`` (n, C), row weights ``s`` (n,) with mean 1, parameters
+    ``w`` (N, C) and ``b`` (C,) updated in place; ``inv_d2`` (N, 1) turns the penalty on
+    W = W̃/d into ``alpha/2 · Σ W̃²/d²``.
+    """
 
     def __init__(self, est: SoftmaxRegression, x, y, s, w, b, gen, valid, inv_d2) -> None:
         self.est, self.x, self.y, self.s, self.w, self.b = est, x, y, s, w, b
-        self.inv_d2 = inv_d2  # the penalty on W = W̃/d is alpha/2 Σ W̃² / d²
-        self.gen, self.valid = gen, valid
+        self.gen, self.valid, self.inv_d2 = gen, valid, inv_d2
         self.losses: list[float] = []
+        self.rates: list[float] = []
+        self.scores: list[float] = []
         self.kernel = G.get(est.gradient).kernel
         n = x.shape[0]
-        self.batch = min(_AUTO_BATCH, n) if est.batch_size == "auto" else min(est.batch_size, n)
+        if est.solver == "lbfgs":
+            self.batch = n
+        elif est.batch_size == "auto":
+            self.batch = min(_AUTO_BATCH, n)
+        else:
+            self.batch = min(est.batch_size, n)
         G.get(est.gradient).check_budget(self.batch, x.shape[1], y.shape[1], x.element_size())
+        self.velocity = (torch.zeros_like(w), torch.zeros_like(b))
 
-    def epoch(self) -> float:
+    # ---------------------------------------------------------------- objective
+    def penalty(self, w: torch.Tensor) -> float:
+        return 0.5 * self.est.alpha * float((w * w * self.inv_d2).sum())
+
+    def gradients(self, xb, yb, r, w, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(batch objective without penalty, ∂/∂W̃ with penalty, ∂/∂b̃)."""
+        log_p = F.log_softmax(F.logits(xb, w, b))
+        loss = -(r.unsqueeze(1) * yb * log_p).sum()
+        grads = self.kernel(xb, yb, log_p.exp_(), w, b, r)
+        d_w = grads.d_w
+        if self.est.alpha:
+            d_w = d_w + self.est.alpha * w * self.inv_d2
+        return loss, d_w, grads.d_b
+
+    # ---------------------------------------------------------------- SGD
+    def rate(self, epoch: int, current: float) -> float:
+        est = self.est
+        if est.schedule == "invscaling":
+            return est.learning_rate / (epoch + 1) ** est.power_t
+        if est.schedule == "exponential":
+            return est.learning_rate * est.decay_rate**epoch
+        return current  # constant, or adaptive (changed on stalls)
+
+    def epoch(self, lr: float) -> float:
         est, n = self.est, self.x.shape[0]
+        mu = est.momentum
         order = torch.randperm(n, generator=self.gen) if est.shuffle else None
         total = self.x.new_zeros(())
         for start in range(0, n, self.batch):
@@ -360,59 +474,103 @@ class _Trainer:
             else:
                 idx = order[start:start + self.batch].to(self.x.device)
                 xb, yb, sb = self.x[idx], self.y[idx], self.s[idx]
-            r = sb / xb.shape[0]
-            log_p = F.log_softmax(F.logits(xb, self.w, self.b))
-            total += -(r.unsqueeze(1) * yb * log_p).sum() * xb.shape[0]
-            grads = self.kernel(xb, yb, log_p.exp_(), self.w, self.b, r)
-            d_w = grads.d_w if est.alpha == 0 else grads.d_w + est.alpha * self.w * self.inv_d2
-            self.w.add_(d_w, alpha=-est.learning_rate)
-            self.b.add_(grads.d_b, alpha=-est.learning_rate)
-        penalty = 0.5 * est.alpha * float((self.w * self.w * self.inv_d2).sum())
-        return (total / n).item() + penalty
+            loss, d_w, d_b = self.gradients(xb, yb, sb / xb.shape[0], self.w, self.b)
+            total += loss * xb.shape[0]
+            if mu:  # torch.optim.SGD's momentum: v = μv + g; step v, or g + μv (Nesterov)
+                v_w, v_b = self.velocity
+                v_w.mul_(mu).add_(d_w)
+                v_b.mul_(mu).add_(d_b)
+                if est.nesterov:
+                    d_w, d_b = d_w + mu * v_w, d_b + mu * v_b
+                else:
+                    d_w, d_b = v_w, v_b
+            self.w.add_(d_w, alpha=-lr)
+            self.b.add_(d_b, alpha=-lr)
+        return (total / n).item() + self.penalty(self.w)
 
-    def run(self, epochs: int, *, monitor: bool) -> None:
+    def run(self, epochs: int, *, monitor: bool) -> str:
+        """Train for at most ``epochs`` epochs; returns why training stopped."""
+        if self.est.solver == "lbfgs":
+            return self.lbfgs()
         est = self.est
         best, best_params, stall = None, None, 0
-        scores: list[float] = []
-        reason = "max_epochs"
-        with torch.no_grad():
-            for e in range(epochs):
-                loss = self.epoch()
-                if not np.isfinite(loss):
-                    raise InvalidInputError(
-                        f"learning_rate: training diverged at epoch {e} (objective {loss}); "
-                        "use a smaller learning_rate or standardise the features"
-                    )
-                self.losses.append(loss)
-                acc_v = None
-                if self.valid is not None:
-                    z = F.logits(self.valid[0], self.w, self.b)
-                    acc_v = float(np.mean(z.argmax(1).cpu().numpy() == self.valid[1]))
-                    scores.append(acc_v)
-                if est.verbose:
-                    print(EpochRecord(e, loss, None, acc_v).line())
-                if not monitor or est.tol is None:
+        lr = est.learning_rate
+        reason = "max_epochs" if monitor else "partial_fit"
+        for e in range(epochs):
+            lr = self.rate(e, lr)
+            loss = self.epoch(lr)
+            if not np.isfinite(loss):
+                raise InvalidInputError(
+                    f"learning_rate: training diverged at epoch {e} (objective {loss}); "
+                    "use a smaller learning_rate or standardise the features"
+                )
+            self.losses.append(loss)
+            self.rates.append(lr)
+            acc_v = None
+            if self.valid is not None:
+                z = F.logits(self.valid[0], self.w, self.b)
+                acc_v = float(np.mean(z.argmax(1).cpu().numpy() == self.valid[1]))
+                self.scores.append(acc_v)
+            if est.verbose:
+                print(EpochRecord(e, loss, None, acc_v).line() + f" - lr: {lr:.4g}")
+            if not monitor or est.tol is None:
+                continue
+            # higher validation accuracy, or lower objective, is better
+            value = acc_v if self.valid is not None else -loss
+            if self.valid is not None and (best is None or value > best):
+                best_params = (self.w.clone(), self.b.clone())
+            improved = best is None or value > best + est.tol
+            stall = 0 if improved else stall + 1
+            best = value if best is None else max(best, value)
+            if stall >= est.n_iter_no_change:
+                if est.schedule == "adaptive" and lr / 5 >= 1e-6:
+                    lr, stall = lr / 5, 0
                     continue
-                # higher validation accuracy, or lower objective, is better
-                value = acc_v if self.valid is not None else -loss
-                if self.valid is not None and (best is None or value > best):
-                    best_params = (self.w.clone(), self.b.clone())
-                improved = best is None or value > best + est.tol
-                stall = 0 if improved else stall + 1
-                best = value if best is None else max(best, value)
-                if stall >= est.n_iter_no_change:
-                    reason = "early_stopping" if self.valid is not None else "tol"
-                    break
+                reason = "early_stopping" if self.valid is not None else "tol"
+                break
         if best_params is not None:
             self.w, self.b = best_params
-        est.n_iter_ = e + 1
-        est.stop_reason_ = reason if monitor else "partial_fit"
-        if self.valid is not None:
-            est.validation_scores_ = scores
-        if monitor and reason == "max_epochs" and est.tol is not None:
-            warnings.warn(
-                f"SoftmaxRegression: max_epochs={est.max_epochs} reached before the "
-                f"{'validation accuracy' if self.valid is not None else 'objective'} stopped "
-                f"improving by tol={est.tol}; increase max_epochs or learning_rate",
-                ConvergenceWarning, stacklevel=5,
-            )
+        self.n_iter = e + 1
+        return reason
+
+    # ---------------------------------------------------------------- L-BFGS
+    def lbfgs(self) -> str:
+        """Full-batch L-BFGS (scipy) on the analytic objective and gradient."""
+        from scipy.optimize import minimize
+
+        est = self.est
+        n_w = self.w.numel()
+        shape = self.w.shape
+        r = self.s / self.s.sum()
+        kw = {"dtype": self.w.dtype, "device": self.w.device}
+
+        def split(theta: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            t = torch.as_tensor(theta, **kw)
+            return t[:n_w].reshape(shape), t[n_w:]
+
+        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            w, b = split(theta)
+            loss, d_w, d_b = self.gradients(self.x, self.y, r, w, b)
+            grad = torch.cat([d_w.reshape(-1), d_b]).cpu().numpy().astype(np.float64)
+            return float(loss) + self.penalty(w), grad
+
+        def record(intermediate_result: Any) -> None:
+            self.losses.append(float(intermediate_result.fun))
+            if est.verbose:
+                print(f"iteration: {len(self.losses)} - objective: {self.losses[-1]:.6g}")
+
+        theta0 = torch.cat([self.w.reshape(-1), self.b]).cpu().numpy().astype(np.float64)
+        res = minimize(
+            fun, theta0, jac=True, method="L-BFGS-B", callback=record,
+            options={"maxiter": est.max_epochs, "maxls": 50,
+                     "gtol": 0.0 if est.tol is None else est.tol,
+                     "ftol": 64 * np.finfo(np.float64).eps},
+        )
+        if not np.isfinite(res.fun):
+            raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
+        w, b = split(res.x)
+        self.w, self.b = w.clone(), b.clone()
+        self.n_iter = max(int(res.nit), 1)
+        if not self.losses:
+            self.losses.append(float(res.fun))
+        return "converged" if res.status == 0 else "max_epochs"

@@ -31,8 +31,8 @@ from .references import KerasSoftmax, TorchSoftmax, keras_available
 from .training import EpochRecord
 
 __all__ = [
-    "QUANTITIES", "REFERENCES", "Check", "CompareConfig", "CompareResult", "compare",
-    "resolve_for",
+    "OPTIMUM_QUANTITIES", "QUANTITIES", "REFERENCES", "Check", "CompareConfig",
+    "CompareResult", "compare", "resolve_for", "sklearn_optimum_checks",
 ]
 
 #: Rows of the parity table, in order; ``required`` ones must be below the tolerance.
@@ -44,7 +44,13 @@ QUANTITIES: tuple[tuple[str, bool], ...] = (
     ("W after training", True),
     ("b after training", True),
 )
-REFERENCES = ("torch", "keras")
+REFERENCES = ("torch", "keras", "sklearn")
+#: References trained alongside softmaxlab on the same batches (parity of the whole path).
+TRAINED = ("torch", "keras")
+#: Rows of the scikit-learn check: softmaxlab (L-BFGS, alpha = 1/(C·n)) against
+#: LogisticRegression(C) at the optimum, compared by max |a − b| / max |b|.
+OPTIMUM_QUANTITIES = ("coef_ (centred)", "intercept_ (centred)", "predict_proba")
+SKLEARN_TOLERANCE = 1e-4
 #: Default parity tolerance on MAPE, per dtype.
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 
@@ -56,7 +62,9 @@ class CompareConfig:
     ``batch_size=None`` means ``train_rows // 3`` (33 for the seed). ``gradients`` is a
     tuple of formulation names or ``("all",)``; ``references`` a tuple drawn from
     ``("torch", "keras")`` or ``("auto",)`` (Keras only when TensorFlow is installed).
-    ``tolerance=None`` takes :data:`TOLERANCE` for the dtype.
+    ``tolerance=None`` takes :data:`TOLERANCE` for the dtype. The ``"sklearn"`` reference
+    is not trained alongside: softmaxlab's L-BFGS solver with ``alpha = 1/(sklearn_C·n)``
+    is compared with ``LogisticRegression(C=sklearn_C)`` at the optimum.
     """
 
     n_samples: int = 10_100
@@ -72,6 +80,7 @@ class CompareConfig:
     device: str | None = None
     dtype: str = "float64"
     tolerance: float | None = None
+    sklearn_C: float = 1.0
 
     def resolved(self) -> CompareConfig:
         """A copy with every value checked and every default filled in."""
@@ -93,17 +102,20 @@ class CompareConfig:
             G.get(name)
         refs = tuple(self.references)
         if refs == ("auto",):
-            refs = REFERENCES if keras_available() else ("torch",)
+            refs = TRAINED if keras_available() else ("torch",)
         refs = _expand(refs, REFERENCES, "reference")
         for name in refs:
             if name not in REFERENCES:
                 raise InvalidInputError(
-                    f"reference: unknown reference {name!r}; choose torch, keras or both"
+                    f"reference: unknown reference {name!r}; choose from "
+                    f"{', '.join(REFERENCES)}, both (torch and keras) or all"
                 )
+        check_positive_float(self.sklearn_C, "sklearn_C")
         return CompareConfig(
             self.n_samples, self.n_features, self.n_classes, self.train_rows, float(self.lr),
             self.epochs, batch, grads, refs, int(self.seed), str(device),
             "float64" if dtype == torch.float64 else "float32", float(tol),
+            float(self.sklearn_C),
         )
 
 
@@ -111,8 +123,9 @@ def _expand(values: tuple[str, ...], every: tuple[str, ...], what: str) -> tuple
     if isinstance(values, str):
         values = (values,)
     out: list[str] = []
+    groups = {"all": every, "both": TRAINED}
     for v in values:
-        for item in ([*every] if v in ("all", "both") else [v]):
+        for item in groups.get(v, [v]):
             if item not in out:
                 out.append(item)
     if not out:
@@ -131,6 +144,7 @@ class Check:
     mape: float
     required: bool
     passed: bool
+    threshold: float = 0.0
 
 
 @dataclass
@@ -216,10 +230,13 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
     def record(quantity: str, ref: str, grad: str, value: float) -> None:
         required = dict(QUANTITIES)[quantity]
         passed = value < tol  # NaN never passes
-        result.checks.append(Check(quantity, ref, grad, value, required, passed))
+        result.checks.append(Check(quantity, ref, grad, value, required, passed, tol))
 
     fit_args = (cfg.epochs, cfg.lr, cfg.batch_size, xv, yv)
     for ref_name in cfg.references:
+        if ref_name == "sklearn":
+            result.checks.extend(sklearn_optimum_checks(data, cfg.sklearn_C))
+            continue
         ref = _reference(ref_name, cfg, data)
         ref_pred, ref_ce = ref.predict(xv), ref.evaluate(xv, yv)
         models: dict[str, SoftmaxClassifier] = {}
@@ -242,3 +259,60 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
             record("W after training", ref_name, g, mape(model.w.cpu(), ref_w.cpu()))
             record("b after training", ref_name, g, mape(model.b.cpu(), ref_b.cpu()))
     return result
+
+
+def _relative(a: Any, b: Any) -> float:
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.max(np.abs(b))
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else float(np.max(np.abs(a)))
+
+
+def sklearn_optimum_checks(data: Dataset, C: float = 1.0, *,
+                           sample_weight: Any = None) -> list[Check]:
+    """softmaxlab at the optimum against scikit-learn's multinomial ``LogisticRegression``.
+
+    Both minimise the same objective once ``alpha = 1/(C·n)`` (n: the sum of the sample
+    weights): LogisticRegression's ``C·Σ sᵢℓᵢ + ½‖W‖²`` is ``C·n`` times softmaxlab's
+    ``Σ sᵢℓᵢ / n + α/2 ‖W‖²``. For two classes LogisticRegression keeps one log-odds
+    vector, and the mapping is ``alpha = 2/(C·n)`` (see docs/conventions.md). Softmax is unchanged by a shift shared by all classes, so
+    ``coef_`` and ``intercept_`` are compared after centring them over the classes.
+    Uses the training rows of ``data``; both solvers run to a tight tolerance.
+    """
+    import warnings
+
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from .estimator import SoftmaxRegression
+
+    x = data.x_train.detach().cpu().double().numpy()
+    y = data.y_train.argmax(dim=1).cpu().numpy()
+    n = float(len(y) if sample_weight is None else np.sum(sample_weight))
+    # Two classes: LogisticRegression fits one log-odds vector d = w₁ − w₀ with penalty
+    # ½‖d‖²; softmaxlab's centred optimum has w₁ = −w₀ = d/2, whose penalty α/2·(‖w₀‖² +
+    # ‖w₁‖²) is α/4·‖d‖², so the same problem needs twice the alpha.
+    binary = len(np.unique(y)) == 2
+    alpha = (2.0 if binary else 1.0) / (C * n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(
+            x, y, sample_weight=sample_weight)
+        ours = SoftmaxRegression(solver="lbfgs", alpha=alpha, tol=1e-12,
+                                 max_epochs=100_000).fit(x, y, sample_weight=sample_weight)
+    if ref.coef_.shape[0] == 1:  # binary: LogisticRegression keeps one log-odds vector
+        pairs = [(ours.coef_[1] - ours.coef_[0], ref.coef_[0]),
+                 (ours.intercept_[1:] - ours.intercept_[:1], ref.intercept_)]
+    else:
+        pairs = [(ours.coef_ - ours.coef_.mean(0), ref.coef_ - ref.coef_.mean(0)),
+                 (ours.intercept_ - ours.intercept_.mean(),
+                  ref.intercept_ - ref.intercept_.mean())]
+    pairs.append((ours.predict_proba(x), ref.predict_proba(x)))
+    checks = []
+    for quantity, (a, b) in zip(OPTIMUM_QUANTITIES, pairs, strict=True):
+        value = _relative(a, b)
+        checks.append(Check(quantity, "sklearn", "lbfgs", value, True,
+                            value < SKLEARN_TOLERANCE, SKLEARN_TOLERANCE))
+    return checks
