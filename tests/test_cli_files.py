@@ -80,8 +80,10 @@ def test_evaluate_reports_metrics_and_json(wine_dir, tmp_path, capsys):
                  "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "accuracy" in text and "precision" in text and "confusion matrix" in text
+    assert "Brier" in text and "ECE" in text
     report = json.loads(out.read_text())
     assert report["rows"] == 178 and report["accuracy"] > 0.9
+    assert 0 <= report["brier"] < 0.3 and 0 <= report["ece"] < 0.2
     assert np.array(report["confusion_matrix"]).sum() == 178
     assert {r["class"] for r in report["per_class"]} == {"barolo", "grignolino", "barbera"}
 
@@ -186,3 +188,15 @@ def test_train_bad_file_in_a_real_process_has_no_traceback(bad_files):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "feature columns must be numeric" in proc.stderr and "Traceback" not in proc.stderr
     assert not (bad_files / "m.safetensors").exists()
+
+
+def test_compare_reference_sklearn(capsys, tmp_path):
+    out = tmp_path / "sk.json"
+    assert main(["compare", "--data", "wine", "--standardize", "--reference", "sklearn",
+                 "--C", "0.5", "-q", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "at the optimum" in text and "LogisticRegression" in text and "C=0.5" in text
+    data = json.loads(out.read_text())
+    assert data["config"]["sklearn_C"] == 0.5
+    assert {c["quantity"] for c in data["checks"]} == {
+        "coef_ (centred)", "intercept_ (centred)", "predict_proba"}

@@ -15,7 +15,7 @@ Public API::
     compare                the seed experiment as a function (see ``softmaxlab compare``)
 """
 
-from . import functional, gradients
+from . import evaluation, functional, gradients
 from .data import Dataset, load_dataset, make_dataset, one_hot
 from .errors import (
     InvalidInputError,
@@ -57,6 +57,7 @@ __all__ = [
     "UnknownGradientError",
     "__version__",
     "compare",
+    "evaluation",
     "functional",
     "gradients",
     "load_dataset",

@@ -554,7 +554,8 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     report = evaluate_labels(saved.classes, frame[target].to_numpy(),
                              saved.predict_log_proba(x))
     console.print(f"rows: {report['rows']}  accuracy: {report['accuracy']:.4f}  "
-                  f"cross-entropy: {report['cross_entropy']:.4f}", highlight=False)
+                  f"cross-entropy: {report['cross_entropy']:.4f}  Brier: {report['brier']:.4f}  "
+                  f"ECE: {report['ece']:.4f}", highlight=False)
     per = Table(title="per class", title_justify="left")
     for col in ("class", "precision", "recall", "support"):
         per.add_column(col, justify="left" if col == "class" else "right")

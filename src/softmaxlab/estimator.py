@@ -378,9 +378,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def _grad_norm(self, X: np.ndarray, y_idx: np.ndarray, s: np.ndarray) -> float:
-        """‖∇J‖ (Frobenius, over W and b) at the fitted parameters, on the training rows,
+        """‖∇J‖ (Frobenius, over W and b) at the fitted parameters, on the rows given to fit,
         in the original coordinates."""
-        x = torch.from_numpy(np.asarray(X, dtype=np.float64))
+        x = torch.tensor(X, dtype=torch.float64)  # a copy: X may be read-only
         y = torch.nn.functional.one_hot(torch.as_tensor(y_idx), len(self.classes_)).double()
         r = torch.from_numpy(s / s.sum())
         w = torch.from_numpy(self.coef_.T.astype(np.float64))
@@ -475,6 +475,8 @@ class _Trainer:
                 idx = order[start:start + self.batch].to(self.x.device)
                 xb, yb, sb = self.x[idx], self.y[idx], self.s[idx]
             loss, d_w, d_b = self.gradients(xb, yb, sb / xb.shape[0], self.w, self.b)
+            if est.alpha:  # the batch's objective, penalty included, before its step
+                loss = loss + 0.5 * est.alpha * (self.w * self.w * self.inv_d2).sum()
             total += loss * xb.shape[0]
             if mu:  # torch.optim.SGD's momentum: v = μv + g; step v, or g + μv (Nesterov)
                 v_w, v_b = self.velocity
@@ -486,7 +488,7 @@ class _Trainer:
                     d_w, d_b = v_w, v_b
             self.w.add_(d_w, alpha=-lr)
             self.b.add_(d_b, alpha=-lr)
-        return (total / n).item() + self.penalty(self.w)
+        return (total / n).item()
 
     def run(self, epochs: int, *, monitor: bool) -> str:
         """Train for at most ``epochs`` epochs; returns why training stopped."""
