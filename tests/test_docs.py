@@ -46,3 +46,14 @@ def test_estimator_doc_has_the_generated_table():
     for name in ("iris", "wine", "digits", "breast_cancer"):
         assert f"| {name} |" in block
     assert "benchmarks/logreg_cv.py" in text
+
+
+def test_conventions_doc_names_only_tests_that_exist():
+    text = (ROOT / "docs" / "conventions.md").read_text()
+    named = re.findall(r"`(test_\w+)`", text)
+    source = (ROOT / "tests" / "test_conventions.py").read_text()
+    assert len(named) >= 5
+    for name in named:
+        assert re.search(rf"^def {name}\(", source, flags=re.M), name
+    for path, name in re.findall(r"`(tests/\w+\.py)::(\w+)`", text):
+        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
