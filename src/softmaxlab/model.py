@@ -28,7 +28,8 @@ from ._validation import (
     resolve_dtype,
 )
 from .errors import InvalidInputError, InvalidTypeError
-from .training import EpochRecord, check_fit_args, check_verbose, run_epochs
+from .fast import FusedTrainer
+from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
 
 __all__ = ["SoftmaxClassifier", "linear_params"]
 
@@ -166,7 +167,8 @@ class SoftmaxClassifier:
         """Train with in-order mini-batch SGD (S8) and return one record per epoch.
 
         Each batch's probabilities are computed once and serve both the logged loss
-        (taken before the step) and the gradient. Prints the seed's epoch line when
+        (taken before the step) and the gradient. With ``gradient="fused"`` the loop runs
+        on the fast path of :mod:`softmaxlab.fast` (same mathematics, fewer launches). Prints the seed's epoch line when
         ``verbose``. Every argument is checked before the first step; if a step later
         meets a numerical failure (chain rule with Ŷ = 0) a
         :class:`~softmaxlab.errors.NumericalError` names the epoch and batch, and the
@@ -193,7 +195,18 @@ class SoftmaxClassifier:
             return F.cross_entropy(y, z).item(), F.accuracy(y, z).item()
 
         with torch.no_grad():
-            return run_epochs(data, step, validate, verbose=verbose)
+            if self.gradient != "fused":
+                return run_epochs(data, stepwise(data, step), validate, verbose=verbose)
+            # the fast path (softmaxlab.fast): same mathematics, transposed layout
+            trainer = FusedTrainer(data.x, data.y, data.batch_size)
+            w_t = self.w.T.contiguous()
+            try:
+                return run_epochs(
+                    data, lambda: trainer.epoch(w_t, self.b, data.lr),
+                    lambda x, y: trainer.validate(w_t, self.b, x, y), verbose=verbose,
+                )
+            finally:
+                self.w.copy_(w_t.T)
 
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (S10).

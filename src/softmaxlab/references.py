@@ -25,7 +25,7 @@ from torch import nn
 from . import functional as F
 from ._validation import as_matrix, as_targets, check_positive_int, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError, MissingDependencyError
-from .training import EpochRecord, check_fit_args, check_verbose, run_epochs
+from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
 
 __all__ = ["KerasSoftmax", "TorchSoftmax", "keras_available"]
 
@@ -129,7 +129,7 @@ class TorchSoftmax(nn.Module):
                 z = self.layer(x)
                 return self.loss(z, y).item(), F.accuracy(y, z).item()
 
-        return run_epochs(data, step, validate, verbose=verbose)
+        return run_epochs(data, stepwise(data, step), validate, verbose=verbose)
 
 
 def keras_available() -> bool:
@@ -267,4 +267,4 @@ class KerasSoftmax:
             acc = float(np.mean(probs.argmax(axis=1) == self._np(y).argmax(axis=1)))
             return self._loss(xn, self._np(y)), acc
 
-        return run_epochs(data, step, validate, verbose=verbose)
+        return run_epochs(data, stepwise(data, step), validate, verbose=verbose)

@@ -21,7 +21,7 @@ import torch
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
 from .errors import InvalidInputError, InvalidTypeError, NumericalError
 
-__all__ = ["EpochRecord", "FitData", "check_fit_args", "run_epochs"]
+__all__ = ["EpochRecord", "FitData", "check_fit_args", "run_epochs", "stepwise"]
 
 
 def _seed_round(value: float) -> str:
@@ -106,26 +106,42 @@ def check_verbose(verbose: Any) -> bool:
     return verbose
 
 
-def run_epochs(
-    data: FitData,
-    step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    validate: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]],
-    *,
-    verbose: bool,
-    echo: Callable[[str], None] = print,
-) -> list[EpochRecord]:
-    """Run the seed loop: ``step(xb, yb)`` updates the model and returns the batch loss
-    taken before the update (a 0-d tensor); ``validate(x, y)`` returns ``(CE, accuracy)``.
-    Returns one :class:`EpochRecord` per epoch and, when ``verbose``, echoes its line."""
-    history: list[EpochRecord] = []
-    for epoch in range(data.epochs):
+def stepwise(
+    data: FitData, step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> Callable[[], torch.Tensor]:
+    """An epoch function from a per-batch ``step(xb, yb)`` that updates the model and
+    returns the batch loss taken before the update (a 0-d tensor)."""
+
+    def epoch() -> torch.Tensor:
         losses = []
         for batch, (xb, yb) in enumerate(data.batches()):
             try:
                 losses.append(step(xb, yb))
             except NumericalError as exc:
-                raise NumericalError(f"epoch {epoch}, batch {batch}: {exc}") from exc
-        ce = torch.stack(losses).mean().item()
+                raise NumericalError(f"batch {batch}: {exc}") from exc
+        return torch.stack(losses)
+
+    return epoch
+
+
+def run_epochs(
+    data: FitData,
+    train_epoch: Callable[[], torch.Tensor],
+    validate: Callable[[torch.Tensor, torch.Tensor], tuple[float, float]],
+    *,
+    verbose: bool,
+    echo: Callable[[str], None] = print,
+) -> list[EpochRecord]:
+    """Run the seed loop: ``train_epoch()`` makes one pass over the batches and returns
+    each batch's loss taken before its update (k,); ``validate(x, y)`` returns
+    ``(CE, accuracy)``. Returns one :class:`EpochRecord` per epoch and, when ``verbose``,
+    echoes its line."""
+    history: list[EpochRecord] = []
+    for epoch in range(data.epochs):
+        try:
+            ce = train_epoch().mean().item()
+        except NumericalError as exc:
+            raise NumericalError(f"epoch {epoch}, {exc}") from exc
         ce_v = acc_v = None
         if data.x_valid is not None and data.y_valid is not None:
             ce_v, acc_v = validate(data.x_valid, data.y_valid)
