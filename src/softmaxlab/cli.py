@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_predict(sub)
     _add_evaluate(sub)
+    _add_bench(sub)
     return parser
 
 
@@ -574,6 +576,157 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         write_atomic(args.json, json.dumps(report, indent=2, default=str) + "\n")
     return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- bench
+
+
+def _sections(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    for item in items:
+        if item not in ("main", "growth", "scaling"):
+            raise argparse.ArgumentTypeError(
+                f"unknown section {item!r}; choose from main, growth, scaling")
+    return items
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time softmaxlab against the PyTorch nn loop, Keras and a GEMM floor",
+        description="Benchmarks in one process: median time per training epoch for the seed, "
+        "medium (200 000 x 100, C=10, batch 256) and large-batch (batch 4096) configurations "
+        "in float64 and float32, with the ratios PyTorch/ours and ours/floor; the time and "
+        "peak memory of one gradient step per formulation as the batch grows (growth); and "
+        "epoch time against the number of rows (scaling). Results vary with the machine; "
+        "benchmarks/README.md records a run.",
+    )
+    p.add_argument("--section", type=_sections, default=["main", "growth", "scaling"],
+                   metavar="NAMES", help="comma list of main, growth, scaling (default: all)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run: a tenth of the rows, float64 only, fewer repeats")
+    p.add_argument("--repeats", type=_positive_int, default=3,
+                   help="timed samples per measurement, after a warm-up (default: %(default)s)")
+    p.add_argument("--no-keras", action="store_true", help="leave Keras out")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="write every measurement as JSON")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="write the growth plot (PNG)")
+    p.set_defaults(handler=_cmd_bench)
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1e3:.3f}"
+
+
+def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    from . import bench as B
+
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None:
+            _check_writable(path, option)
+    if args.plot is not None and "growth" not in args.section:
+        raise UsageError("--plot: needs the growth section")
+    status = console.status("benchmarking") if console.is_terminal else None
+    progress = (lambda text: status.update(f"benchmarking: {text}")) if status else None
+    out: dict[str, Any] = {"threads": torch_threads()}
+    with status or _nullcontext():
+        if "main" in args.section:
+            configs = tuple(c.quick() for c in B.CONFIGS) if args.quick else B.CONFIGS
+            dtypes = ("float64",) if args.quick else ("float64", "float32")
+            main_result = B.run_main(configs, dtypes, repeats=args.repeats,
+                                     keras=not args.no_keras, progress=progress)
+            out["main"] = main_result.to_dict()
+        if "growth" in args.section:
+            batches = B.GROWTH_BATCHES[:6] if args.quick else B.GROWTH_BATCHES
+            out["growth"] = B.run_growth(batches, repeats=max(args.repeats, 3),
+                                         progress=progress)
+        if "scaling" in args.section:
+            rows = (5_000, 10_000, 20_000, 40_000) if args.quick else (
+                50_000, 100_000, 200_000, 400_000)
+            out["scaling"] = B.run_scaling(rows, repeats=args.repeats, progress=progress)
+    if "main" in out:
+        _print_main(console, main_result)
+    if "growth" in out:
+        _print_growth(console, out["growth"])
+        if args.plot is not None:
+            B.plot_growth(out["growth"], str(args.plot))
+            console.print(f"wrote {args.plot}", highlight=False)
+    if "scaling" in out:
+        sc = out["scaling"]
+        table = Table(title=f"scaling with rows (fast path, N={sc['features']}, "
+                      f"C={sc['classes']}, batch {sc['batch']}, float64)", title_justify="left")
+        table.add_column("rows", justify="right")
+        table.add_column("ms / epoch", justify="right")
+        table.add_column("µs / row", justify="right")
+        for r in sc["rows"]:
+            table.add_row(f"{r['rows']:,}", _ms(r["seconds"]), f"{r['seconds'] / r['rows'] * 1e6:.3f}")
+        console.print(table)
+        console.print(f"fitted exponent (time ∝ rows^k): k = {sc['exponent']:.3f}",
+                      highlight=False)
+    if args.json is not None:
+        write_atomic(args.json, json.dumps(out, indent=2) + "\n")
+    return EXIT_OK
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _print_main(console: Console, result: Any) -> None:
+    keys = list(dict.fromkeys((t.config, t.dtype) for t in result.timings))
+    contenders = list(dict.fromkeys(t.contender for t in result.timings))
+    table = Table(title="median ms per training epoch (lower is better)", title_justify="left")
+    table.add_column("contender")
+    for config, dtype in keys:
+        table.add_column(f"{config}\n{dtype}", justify="right")
+    for name in contenders:
+        cells = []
+        for config, dtype in keys:
+            t = next((t for t in result.timings
+                      if (t.config, t.dtype, t.contender) == (config, dtype, name)), None)
+            cells.append("" if t is None else (_ms(t.seconds) if t.seconds else t.note or "—"))
+        table.add_row(escape(name), *cells)
+    for label, key in (("pytorch nn / softmaxlab", "pytorch/ours"),
+                       ("softmaxlab / gemm floor", "ours/floor")):
+        cells = []
+        for config, dtype in keys:
+            value = result.ratios(config, dtype)[key]
+            cells.append("—" if value is None else f"{value:.2f}x")
+        table.add_row(f"[bold]{label}[/bold]", *cells)
+    cells = [_ms(result.validation.get(f"{c}/{d}")) for c, d in keys]
+    table.add_row("validation pass (one)", *cells)
+    console.print(table)
+
+
+def _print_growth(console: Console, growth: dict[str, Any]) -> None:
+    batches = sorted({r["batch"] for r in growth["rows"]})
+    for what, key, fmt in (("ms per gradient step", "seconds", lambda v: f"{v * 1e3:.3f}"),
+                           ("peak KiB per gradient step", "bytes", lambda v: f"{v / 1024:,.0f}")):
+        table = Table(title=f"growth: {what} (N={growth['features']}, C={growth['classes']}, "
+                      "float64)", title_justify="left")
+        table.add_column("gradient")
+        for b in batches:
+            table.add_column(f"B={b}", justify="right")
+        table.add_column(f"exponent (B ≥ {growth['fit_from_batch']})", justify="right")
+        for name, exps in growth["exponents"].items():
+            cells = []
+            for b in batches:
+                r = next(r for r in growth["rows"] if r["gradient"] == name and r["batch"] == b)
+                cells.append("refused" if r[key] is None else fmt(r[key]))
+            e = exps["time" if key == "seconds" else "memory"]
+            table.add_row(name, *cells, "—" if e is None else f"{e:.2f}")
+        console.print(table)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -1,0 +1,403 @@
+"""Benchmarks: softmaxlab's training against the PyTorch nn loop, Keras and a GEMM floor.
+
+Everything is timed in one process, so the ratios compare like with like on the same
+machine. ``softmaxlab bench`` prints the tables; ``benchmarks/README.md`` records results.
+
+Sections:
+
+* ``main``: median time per training epoch (after a warm-up epoch, over ``repeats``
+  epochs) for the configurations of :data:`CONFIGS` in float64 and float32 — softmaxlab's
+  fast path (``SoftmaxClassifier.fit`` with ``gradient="fused"``), every other gradient
+  formulation that fits the memory budget, the PyTorch ``nn`` loop of ``TorchSoftmax``,
+  Keras ``train_on_batch`` (seed and medium), and the GEMM floor: only the two matrix
+  products of each batch (Wᵀ·Xᵀ and Gᵀ·X, the fast path's layout). One validation pass
+  is timed separately.
+* ``growth``: time and peak memory of one gradient step per formulation as the batch
+  grows, with the fitted exponents (memory is O(B·C) for chain/fused, O(B·C²) for
+  blockwise, O(B²·C²) for jacobian/kronecker).
+* ``scaling``: fast-path epoch time against the number of rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+
+from . import functional as F
+from . import gradients as G
+from .fast import FusedTrainer
+
+__all__ = ["CONFIGS", "BenchConfig", "run_growth", "run_main", "run_scaling"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    name: str
+    rows: int
+    features: int
+    classes: int
+    batch: int
+    valid_rows: int
+
+    def quick(self) -> BenchConfig:
+        """A smaller version for ``--quick`` (same batch size, fewer rows)."""
+        if self.rows <= 1000:
+            return self
+        return BenchConfig(self.name, self.rows // 10, self.features, self.classes, self.batch,
+                           self.valid_rows // 10)
+
+
+CONFIGS = (
+    BenchConfig("seed", 100, 5, 3, 33, 10_000),
+    BenchConfig("medium", 200_000, 100, 10, 256, 50_000),
+    BenchConfig("large-batch", 200_000, 100, 10, 4096, 50_000),
+)
+KERAS_CONFIGS = ("seed", "medium")
+#: Batches timed for the O(B²C²) formulations on large data (then scaled to the epoch).
+SAMPLED_BATCHES = 20
+
+
+@dataclass
+class Timing:
+    config: str
+    dtype: str
+    contender: str
+    seconds: float | None  # median per epoch; None when skipped
+    note: str = ""
+
+
+@dataclass
+class MainResult:
+    timings: list[Timing] = field(default_factory=list)
+    validation: dict[str, float] = field(default_factory=dict)
+
+    def get(self, config: str, dtype: str, contender: str) -> float | None:
+        for t in self.timings:
+            if (t.config, t.dtype, t.contender) == (config, dtype, contender):
+                return t.seconds
+        return None
+
+    def ratios(self, config: str, dtype: str) -> dict[str, float | None]:
+        ours = self.get(config, dtype, "softmaxlab")
+        torch_nn = self.get(config, dtype, "pytorch nn")
+        floor = self.get(config, dtype, "gemm floor")
+        return {
+            "pytorch/ours": torch_nn / ours if ours and torch_nn else None,
+            "ours/floor": ours / floor if ours and floor else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = sorted({(t.config, t.dtype) for t in self.timings})
+        return {
+            "timings": [asdict(t) for t in self.timings],
+            "validation_seconds": self.validation,
+            "ratios": {f"{c}/{d}": self.ratios(c, d) for c, d in keys},
+        }
+
+
+def median_epoch(run: Callable[[], Any], repeats: int, *, min_sample: float = 0.05) -> float:
+    """Median wall time of one ``run()`` over ``repeats`` samples, after a warm-up call.
+
+    A sample times as many consecutive calls as fill ``min_sample`` seconds (one call for
+    anything slower), so sub-millisecond epochs are not lost in timer noise."""
+    start = time.perf_counter()
+    run()  # warm-up, also sizes the samples
+    inner = max(1, math.ceil(min_sample / max(time.perf_counter() - start, 1e-9)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            run()
+        times.append((time.perf_counter() - start) / inner)
+    return statistics.median(times)
+
+
+def make_data(rows: int, features: int, classes: int, dtype: torch.dtype, seed: int = 0
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded features and one-hot labels of a random linear teacher."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, features, generator=g, dtype=dtype)
+    teacher = torch.randn(features, classes, generator=g, dtype=dtype)
+    noise = torch.randn(rows, classes, generator=g, dtype=dtype)
+    labels = (x @ teacher + 2 * noise).argmax(dim=1)
+    return x, torch.nn.functional.one_hot(labels, classes).to(dtype)
+
+
+# ----------------------------------------------------------------------------- contenders
+
+
+def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
+    trainer = FusedTrainer(x, y, batch)
+    w_t = torch.zeros(y.shape[1], x.shape[1], dtype=x.dtype)
+    b = torch.zeros(y.shape[1], dtype=x.dtype)
+
+    def epoch() -> None:
+        with torch.no_grad():
+            trainer.epoch(w_t, b, lr).mean().item()
+
+    return epoch
+
+
+def _formulation(name: str, x, y, batch, lr=0.01, max_batches=None) -> Callable[[], Any]:
+    kernel = G.get(name).kernel
+    w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype)
+    b = torch.zeros(y.shape[1], dtype=x.dtype)
+    batches = [(x[s:s + batch], y[s:s + batch]) for s in range(0, x.shape[0], batch)]
+    batches = batches[:max_batches]
+
+    def epoch() -> None:  # the loop SoftmaxClassifier.fit runs for this formulation
+        losses = []
+        with torch.no_grad():
+            for xb, yb in batches:
+                log_p = F.log_softmax(F.logits(xb, w, b))
+                losses.append(F.cross_entropy_from_log_probs(yb, log_p))
+                grads = kernel(xb, yb, log_p.exp_(), w, b)
+                w.add_(grads.d_w, alpha=-lr)
+                b.add_(grads.d_b, alpha=-lr)
+        torch.stack(losses).mean().item()
+
+    return epoch
+
+
+def _torch_nn(x, y, batch, lr=0.01) -> Callable[[], Any]:
+    layer = torch.nn.Linear(x.shape[1], y.shape[1], dtype=x.dtype)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(layer.parameters(), lr=lr)
+    batches = [(x[s:s + batch], y[s:s + batch]) for s in range(0, x.shape[0], batch)]
+
+    def epoch() -> None:  # TorchSoftmax.fit's step
+        losses = []
+        for xb, yb in batches:
+            loss = loss_fn(layer(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+        torch.stack(losses).mean().item()
+
+    return epoch
+
+
+def _keras(x, y, batch, lr=0.01) -> Callable[[], Any]:
+    from .references import KerasSoftmax
+
+    ref = KerasSoftmax(x.shape[1], y.shape[1], dtype=x.dtype, seed=0)
+    ref._compile(lr)
+    xn, yn = x.numpy(), y.numpy()
+    batches = [(xn[s:s + batch], yn[s:s + batch]) for s in range(0, x.shape[0], batch)]
+
+    def epoch() -> None:
+        for xb, yb in batches:
+            ref.model.train_on_batch(xb, yb)
+
+    return epoch
+
+
+def _floor(x, y, batch) -> Callable[[], Any]:
+    c, n = y.shape[1], x.shape[1]
+    w_t = torch.zeros(c, n, dtype=x.dtype)
+    batches = [x[s:s + batch] for s in range(0, x.shape[0], batch)]
+    zs = [torch.empty(c, xb.shape[0], dtype=x.dtype) for xb in batches]
+    gs = [torch.zeros(c, xb.shape[0], dtype=x.dtype) for xb in batches]
+    d_w = torch.empty(c, n, dtype=x.dtype)
+
+    def epoch() -> None:  # only the two GEMMs of each batch
+        for xb, z, g in zip(batches, zs, gs, strict=True):
+            torch.mm(w_t, xb.T, out=z)
+            torch.mm(g, xb, out=d_w)
+
+    return epoch
+
+
+def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...] = (
+        "float64", "float32"), *, repeats: int = 3, keras: bool = True,
+        formulations: tuple[str, ...] = ("chain", "blockwise", "autograd", "jacobian",
+                                         "kronecker"),
+        progress: Callable[[str], None] | None = None) -> MainResult:
+    """Time one epoch of every contender for every configuration and dtype."""
+    from .references import keras_available
+
+    result = MainResult()
+    keras = keras and keras_available()
+    for cfg in configs:
+        for dname in dtypes:
+            dtype = torch.float64 if dname == "float64" else torch.float32
+            x, y = make_data(cfg.rows, cfg.features, cfg.classes, dtype)
+            args = (x, y, cfg.batch)
+            contenders: list[tuple[str, Callable[[], Callable[[], Any]] | None, str]] = [
+                ("softmaxlab", partial(_fast, *args), ""),
+                ("gemm floor", partial(_floor, *args), ""),
+                ("pytorch nn", partial(_torch_nn, *args), ""),
+            ]
+            n_batches = math.ceil(cfg.rows / cfg.batch)
+            for name in formulations:
+                f = G.get(name)
+                try:
+                    f.check_budget(cfg.batch, cfg.features, cfg.classes, x.element_size())
+                except MemoryError:
+                    contenders.append((f"softmaxlab[{name}]", None, "over the memory budget"))
+                    continue
+                if f.bytes_needed is not None and n_batches > SAMPLED_BATCHES:
+                    # O(B²C²) steps: time SAMPLED_BATCHES batches, scale to the epoch
+                    contenders.append((f"softmaxlab[{name}]", partial(
+                        _formulation, name, *args, max_batches=SAMPLED_BATCHES),
+                        f"x{n_batches / SAMPLED_BATCHES:g}"))
+                else:
+                    contenders.append((f"softmaxlab[{name}]",
+                                       partial(_formulation, name, *args), ""))
+            if keras and cfg.name in KERAS_CONFIGS:
+                contenders.append(("keras", partial(_keras, *args), ""))
+            for name, make, note in contenders:
+                if progress:
+                    progress(f"{cfg.name} {dname} {name}")
+                seconds = None if make is None else median_epoch(make(), repeats)
+                if seconds is not None and note.startswith("x"):  # sampled: scale up
+                    seconds *= float(note[1:])
+                    note = f"extrapolated from {SAMPLED_BATCHES} of {n_batches} batches"
+                result.timings.append(Timing(cfg.name, dname, name, seconds, note))
+            xv, yv = make_data(cfg.valid_rows, cfg.features, cfg.classes, dtype, seed=1)
+            trainer = FusedTrainer(x[:1], y[:1], 1)
+            w_t = torch.zeros(cfg.classes, cfg.features, dtype=dtype)
+            b = torch.zeros(cfg.classes, dtype=dtype)
+            result.validation[f"{cfg.name}/{dname}"] = median_epoch(
+                partial(trainer.validate, w_t, b, xv, yv), repeats)
+    return result
+
+
+# ----------------------------------------------------------------------------- growth
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """The profiler's C++ side prints start/stop lines on stderr; hide them."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated by PyTorch while ``fn`` runs (CPU), from the profiler's
+    allocation and free events in time order."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        fn()
+    events = sorted((e for e in p.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    current = best = 0
+    for e in events:
+        current += e.nbytes()
+        best = max(best, current)
+    return best
+
+
+def _slope(xs: list[float], ys: list[float]) -> float | None:
+    pts = [(math.log(a), math.log(b)) for a, b in zip(xs, ys, strict=True) if b and b > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+GROWTH_FORMULATIONS = ("fused", "chain", "blockwise", "kronecker", "jacobian")
+GROWTH_BATCHES = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100,
+               classes: int = 10, repeats: int = 5,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Time and peak memory of one gradient step per formulation as the batch grows."""
+    rows: list[dict[str, Any]] = []
+    for name in GROWTH_FORMULATIONS:
+        f = G.get(name)
+        for batch in batches:
+            if progress:
+                progress(f"growth {name} B={batch}")
+            x, y = make_data(batch, features, classes, torch.float64)
+            w = torch.zeros(features, classes, dtype=torch.float64)
+            b = torch.zeros(classes, dtype=torch.float64)
+            y_hat = F.softmax(F.logits(x, w, b))
+            try:
+                f.check_budget(batch, features, classes, 8)
+            except MemoryError:
+                rows.append({"gradient": name, "batch": batch, "seconds": None, "bytes": None,
+                             "note": "refused: over the memory budget"})
+                continue
+            step = partial(f.kernel, x, y, y_hat, w, b)
+            seconds = median_epoch(step, repeats)
+            rows.append({"gradient": name, "batch": batch, "seconds": seconds,
+                         "bytes": peak_bytes(step), "note": ""})
+    exponents = {}
+    for name in GROWTH_FORMULATIONS:
+        mine = [r for r in rows if r["gradient"] == name and r["seconds"] and r["batch"] >= 256]
+        exponents[name] = {
+            "memory": _slope([r["batch"] for r in mine], [r["bytes"] for r in mine]),
+            "time": _slope([r["batch"] for r in mine], [r["seconds"] for r in mine]),
+        }
+    return {"features": features, "classes": classes, "rows": rows, "exponents": exponents,
+            "fit_from_batch": 256}
+
+
+def run_scaling(rows: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000), *,
+                features: int = 100, classes: int = 10, batch: int = 256, repeats: int = 3,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Fast-path epoch time against the number of rows; the exponent should be 1."""
+    out = []
+    for n in rows:
+        if progress:
+            progress(f"scaling n={n}")
+        x, y = make_data(n, features, classes, torch.float64)
+        out.append({"rows": n, "seconds": median_epoch(_fast(x, y, batch), repeats)})
+    return {"features": features, "classes": classes, "batch": batch, "rows": out,
+            "exponent": _slope([r["rows"] for r in out], [r["seconds"] for r in out])}
+
+
+def plot_growth(growth: dict[str, Any], path: str) -> None:
+    """Log-log plots of step time and peak memory against the batch size (PNG)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for name in GROWTH_FORMULATIONS:
+        pts = [r for r in growth["rows"] if r["gradient"] == name and r["seconds"]]
+        if not pts:
+            continue
+        exps = growth["exponents"][name]
+        batch = [r["batch"] for r in pts]
+        axes[0].loglog(batch, [r["seconds"] * 1e3 for r in pts], "o-",
+                       label=f"{name} (slope {exps['time']:.2f})" if exps["time"] else name)
+        axes[1].loglog(batch, [r["bytes"] / 2**20 for r in pts], "o-",
+                       label=f"{name} (slope {exps['memory']:.2f})" if exps["memory"] else name)
+    batches = sorted({r["batch"] for r in growth["rows"]})
+    for ax in axes:
+        ax.set_xticks(batches, [str(b) for b in batches])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axes[0].set(xlabel="batch size B", ylabel="ms per gradient step", title="time")
+    axes[1].set(xlabel="batch size B", ylabel="peak MiB", title="memory")
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"one gradient step, N={growth['features']}, C={growth['classes']}, float64 "
+                 f"(slopes fitted from B ≥ {growth['fit_from_batch']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
