@@ -47,9 +47,13 @@ def test_batch_losses_are_the_losses_before_each_step():
         xb, yb = x[s:s + 4], y[s:s + 4]
         expected.append(model.evaluate(xb, yb))
         model.update(xb, yb, model.predict(xb), 0.3)
-    losses = FusedTrainer(x, y, 4).epoch(w_t, b, 0.3)
+    trainer = FusedTrainer(x, y, 4, w_t.T, b)
+    losses = trainer.epoch(0.3)
     torch.testing.assert_close(losses, torch.tensor(expected, dtype=torch.float64))
-    torch.testing.assert_close(w_t.T, model.w)
+    w, b_out = torch.empty(3, 4, dtype=torch.float64), torch.empty(4, dtype=torch.float64)
+    trainer.write_back(w, b_out)
+    torch.testing.assert_close(w, model.w)
+    torch.testing.assert_close(b_out, model.b)
 
 
 def test_fast_path_in_float32(seed_data):
@@ -57,3 +61,13 @@ def test_fast_path_in_float32(seed_data):
     slow, _ = _fit("chain", seed_data, dtype="float32")
     assert fast.w.dtype == torch.float32
     assert sl.mape(fast.w, slow.w) < 1e-5
+
+
+def test_losses_stay_finite_when_a_probability_underflows():
+    # logits 2000 apart: ŷ_true = 0, so -log ŷ is inf; the stable fallback gives 2000
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    y = torch.eye(2, dtype=torch.float64)
+    w = torch.tensor([[-1000.0, 1000.0], [1000.0, -1000.0]], dtype=torch.float64)
+    trainer = FusedTrainer(x, y, 2, w, torch.zeros(2, dtype=torch.float64))
+    losses = trainer.epoch(1e-3)
+    assert losses.tolist() == pytest.approx([2000.0])

@@ -136,13 +136,12 @@ def make_data(rows: int, features: int, classes: int, dtype: torch.dtype, seed: 
 
 
 def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
-    trainer = FusedTrainer(x, y, batch)
-    w_t = torch.zeros(y.shape[1], x.shape[1], dtype=x.dtype)
-    b = torch.zeros(y.shape[1], dtype=x.dtype)
+    w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype)
+    trainer = FusedTrainer(x, y, batch, w, torch.zeros(y.shape[1], dtype=x.dtype))
 
-    def epoch() -> None:
+    def epoch() -> None:  # SoftmaxClassifier.fit(gradient="fused") per epoch
         with torch.no_grad():
-            trainer.epoch(w_t, b, lr).mean().item()
+            trainer.epoch(lr).mean().item()
 
     return epoch
 
@@ -265,11 +264,10 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                     note = f"extrapolated from {SAMPLED_BATCHES} of {n_batches} batches"
                 result.timings.append(Timing(cfg.name, dname, name, seconds, note))
             xv, yv = make_data(cfg.valid_rows, cfg.features, cfg.classes, dtype, seed=1)
-            trainer = FusedTrainer(x[:1], y[:1], 1)
-            w_t = torch.zeros(cfg.classes, cfg.features, dtype=dtype)
-            b = torch.zeros(cfg.classes, dtype=dtype)
+            trainer = FusedTrainer(x[:1], y[:1], 1, torch.zeros(cfg.features, cfg.classes,
+                                   dtype=dtype), torch.zeros(cfg.classes, dtype=dtype))
             result.validation[f"{cfg.name}/{dname}"] = median_epoch(
-                partial(trainer.validate, w_t, b, xv, yv), repeats)
+                partial(trainer.validate, xv, yv), repeats)
     return result
 
 
@@ -321,10 +319,13 @@ GROWTH_BATCHES = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100,
                classes: int = 10, repeats: int = 5,
+               formulations: tuple[str, ...] = GROWTH_FORMULATIONS, fit_from: int = 256,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Time and peak memory of one gradient step per formulation as the batch grows."""
+    """Time and peak memory of one gradient step per formulation as the batch grows; the
+    exponents are log-log slopes fitted from batch ``fit_from`` up (below it, fixed
+    overheads dominate)."""
     rows: list[dict[str, Any]] = []
-    for name in GROWTH_FORMULATIONS:
+    for name in formulations:
         f = G.get(name)
         for batch in batches:
             if progress:
@@ -344,14 +345,15 @@ def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100
             rows.append({"gradient": name, "batch": batch, "seconds": seconds,
                          "bytes": peak_bytes(step), "note": ""})
     exponents = {}
-    for name in GROWTH_FORMULATIONS:
-        mine = [r for r in rows if r["gradient"] == name and r["seconds"] and r["batch"] >= 256]
+    for name in formulations:
+        mine = [r for r in rows if r["gradient"] == name and r["seconds"]
+                and r["batch"] >= fit_from]
         exponents[name] = {
             "memory": _slope([r["batch"] for r in mine], [r["bytes"] for r in mine]),
             "time": _slope([r["batch"] for r in mine], [r["seconds"] for r in mine]),
         }
     return {"features": features, "classes": classes, "rows": rows, "exponents": exponents,
-            "fit_from_batch": 256}
+            "fit_from_batch": fit_from}
 
 
 def run_scaling(rows: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000), *,
@@ -377,7 +379,7 @@ def plot_growth(growth: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in GROWTH_FORMULATIONS:
+    for name in growth["exponents"]:
         pts = [r for r in growth["rows"] if r["gradient"] == name and r["seconds"]]
         if not pts:
             continue

@@ -9,14 +9,18 @@ Same mathematics as ``gradient="fused"`` (:math:`\partial L/\partial Z = (\hat Y
   :math:`Z^\top = W^\top X_B^\top + b\mathbf 1^\top` (C, B): the softmax over the C classes
   of each row becomes a reduction over the leading dimension, which PyTorch vectorises
   across the B samples (a row-wise softmax over 10 classes is several times slower).
-* **Four launches for a step's gradient**: ``addmm`` (logits), ``softmax``, ``sub_``
-  (:math:`\hat Y - Y`), and the update :math:`W^\top \leftarrow W^\top - \frac{\eta}{m}
-  (\hat Y - Y)^\top X_B` as one in-place ``addmm_``; the bias takes a ``sum`` and an
-  ``add_``. No autograd, no intermediate gradient tensors.
+* **Four launches per step**: with the bias folded into the parameters as a last column
+  (:math:`[W^\top | b]`, against :math:`[X | 1]`), a step is ``mm`` (logits), ``softmax``,
+  ``sub_`` (:math:`\hat Y - Y`) and the whole update
+  :math:`[W^\top | b] \leftarrow [W^\top | b] - \frac{\eta}{m}(\hat Y - Y)^\top [X | 1]`
+  as one in-place ``addmm_``. No autograd, no intermediate gradient tensors. The price is
+  one copy of the training rows per ``fit``. A fifth launch gathers the true class's
+  probability for the logged loss.
 * **No work repeated per batch**: batch views, the transposed one-hot targets and one
   (k, C, B) buffer for the epoch's logits are made once per ``fit``; each step writes its
-  logits into that buffer (``addmm(..., out=)``), and the logged loss of every batch (taken
-  before its step) is computed for the whole epoch at once, in four operations.
+  logits (``mm(..., out=)``) and its true-class probabilities (``gather(..., out=)``) into
+  preallocated buffers, and the logged loss of every batch (taken before its step) is
+  computed for the whole epoch at once.
 
 It gives the parameters of ``gradient="chain"`` to rounding
 (``tests/test_fast.py``).
@@ -32,17 +36,27 @@ __all__ = ["FusedTrainer"]
 class FusedTrainer:
     """In-order mini-batch SGD for ``SoftmaxClassifier`` with the fused gradient.
 
-    ``x`` (n, N) and one-hot ``y`` (n, C) are the validated training data; ``w_t`` (C, N)
-    and ``b`` (C,) are updated in place.
+    ``x`` (n, N) and one-hot ``y`` (n, C) are the validated training data; the trainer
+    starts from ``w`` (N, C) and ``b`` (C,) and keeps its own copy of the parameters
+    (``[Wᵀ | b]``, (C, N+1)) until :meth:`write_back`.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                 w: torch.Tensor, b: torch.Tensor) -> None:
         n, c = y.shape
+        self.n_features = x.shape[1]
         batch_size = min(batch_size, n)
         starts = range(0, n, batch_size)
-        self.xs = [x[s : s + batch_size] for s in starts]
+        # [X | 1]: the bias becomes the last column of the parameters, so a step's two
+        # GEMMs carry it (no broadcast copy, no separate sum and update). Costs one copy
+        # of the training rows per fit.
+        xa = torch.empty(n, self.n_features + 1, dtype=x.dtype, device=x.device)
+        xa[:, :-1] = x
+        xa[:, -1] = 1
+        self.xs = [xa[s : s + batch_size] for s in starts]
         self.ys_t = [y[s : s + batch_size].T.contiguous() for s in starts]
         self.sizes = [xb.shape[0] for xb in self.xs]
+        self.wa_t = torch.cat([w.T, b.unsqueeze(1)], dim=1).contiguous()  # (C, N+1)
         k = len(self.xs)
         # One (k, C, B) buffer for the epoch's logits, zero-padded after the short last
         # batch: batch j writes its (C, m_j) block in place, and the losses of all batches
@@ -52,6 +66,11 @@ class FusedTrainer:
         labels = torch.zeros(k * batch_size, dtype=torch.long, device=x.device)
         labels[:n] = y.argmax(dim=1)
         self.labels = labels.view(k, 1, batch_size)
+        self.label_rows = [self.labels[j, :, :m] for j, m in enumerate(self.sizes)]
+        # the probability of each row's true class, gathered by the step that computes it
+        # (padding: 1, whose log is 0)
+        self.p_true = torch.ones(k, 1, batch_size, dtype=x.dtype, device=x.device)
+        self.p_blocks = [self.p_true[j, :, :m] for j, m in enumerate(self.sizes)]
         # 1/m_j for real rows, 0 for padding: a weighted sum gives each batch's mean loss
         weight = torch.zeros(k * batch_size, dtype=x.dtype, device=x.device)
         weight[:n] = torch.repeat_interleave(
@@ -59,28 +78,40 @@ class FusedTrainer:
         ).to(x.device)
         self.row_weight = weight.view(k, batch_size)
 
-    def epoch(self, w_t: torch.Tensor, b: torch.Tensor, lr: float) -> torch.Tensor:
+    def epoch(self, lr: float) -> torch.Tensor:
         """One pass over the batches; returns each batch's loss before its step (k,)."""
-        b_col = b.unsqueeze(1)  # a view: follows b's in-place updates
-        for xb, yb_t, z_t, m in zip(self.xs, self.ys_t, self.z_blocks, self.sizes, strict=True):
-            torch.addmm(b_col, w_t, xb.T, out=z_t)  # Zᵀ = Wᵀ Xᵀ + b 1ᵀ   (C, m)
-            g_t = torch.softmax(z_t, dim=0).sub_(yb_t)  # (Ŷ - Y)ᵀ = m ∂L/∂Zᵀ
-            w_t.addmm_(g_t, xb, alpha=-lr / m)  # Wᵀ -= lr/m (Ŷ - Y)ᵀ X
-            b.add_(g_t.sum(dim=1), alpha=-lr / m)  # b -= lr/m 1ᵀ(Ŷ - Y)
+        wa_t = self.wa_t
+        for xb, yb_t, z_t, lab, p_t, m in zip(self.xs, self.ys_t, self.z_blocks,
+                                              self.label_rows, self.p_blocks, self.sizes,
+                                              strict=True):
+            torch.mm(wa_t, xb.T, out=z_t)  # Zᵀ = [Wᵀ | b] [X | 1]ᵀ   (C, m)
+            g_t = torch.softmax(z_t, dim=0)  # Ŷᵀ
+            torch.gather(g_t, 0, lab, out=p_t)  # ŷ of the true class, for the loss
+            g_t.sub_(yb_t)  # (Ŷ - Y)ᵀ = m ∂L/∂Zᵀ
+            wa_t.addmm_(g_t, xb, alpha=-lr / m)  # [Wᵀ | b] -= lr/m (Ŷ - Y)ᵀ [X | 1]
         return self.batch_losses()
 
     def batch_losses(self) -> torch.Tensor:
-        """Mean cross-entropy of each batch from the logits stored by :meth:`epoch`:
-        ``logsumexp(z) - z_true`` per row, finite for any finite logits."""
-        z = self.z_store
-        rows = torch.logsumexp(z, dim=1) - z.gather(1, self.labels)[:, 0]  # (k, B)
+        """Mean cross-entropy of each batch, from what :meth:`epoch` stored: ``-log ŷ_true``
+        per row, one pass over n values. Where ŷ_true underflowed to 0 that would be
+        infinite, so the rows are then recomputed stably from the stored logits as
+        ``logsumexp(z) - z_true`` (finite for any finite logits)."""
+        rows = self.p_true[:, 0].log().neg_()  # (k, B)
+        if not bool(torch.isfinite(rows).all()):
+            z = self.z_store
+            rows = torch.logsumexp(z, dim=1) - z.gather(1, self.labels)[:, 0]
         return (rows * self.row_weight).sum(dim=1)
 
-    def validate(self, w_t: torch.Tensor, b: torch.Tensor, x: torch.Tensor,
-                 y: torch.Tensor) -> tuple[float, float]:
+    def validate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """Validation CE and accuracy in one pass over ``x`` (no autograd)."""
+        w_t, b = self.wa_t[:, :-1], self.wa_t[:, -1]
         z_t = torch.addmm(b.unsqueeze(1), w_t, x.T)  # (C, n)
         labels = y.argmax(dim=1)
         ce = -torch.log_softmax(z_t, dim=0).gather(0, labels.unsqueeze(0)).mean()
         acc = (z_t.argmax(dim=0) == labels).to(z_t.dtype).mean()
         return ce.item(), acc.item()
+
+    def write_back(self, w: torch.Tensor, b: torch.Tensor) -> None:
+        """Copy the trained parameters into ``w`` (N, C) and ``b`` (C,) in place."""
+        w.copy_(self.wa_t[:, :-1].T)
+        b.copy_(self.wa_t[:, -1])

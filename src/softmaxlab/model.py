@@ -198,15 +198,12 @@ class SoftmaxClassifier:
             if self.gradient != "fused":
                 return run_epochs(data, stepwise(data, step), validate, verbose=verbose)
             # the fast path (softmaxlab.fast): same mathematics, transposed layout
-            trainer = FusedTrainer(data.x, data.y, data.batch_size)
-            w_t = self.w.T.contiguous()
+            trainer = FusedTrainer(data.x, data.y, data.batch_size, self.w, self.b)
             try:
-                return run_epochs(
-                    data, lambda: trainer.epoch(w_t, self.b, data.lr),
-                    lambda x, y: trainer.validate(w_t, self.b, x, y), verbose=verbose,
-                )
-            finally:
-                self.w.copy_(w_t.T)
+                return run_epochs(data, lambda: trainer.epoch(data.lr), trainer.validate,
+                                  verbose=verbose)
+            finally:  # also after an interruption: keep the epochs that completed
+                trainer.write_back(self.w, self.b)
 
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (S10).

@@ -1,0 +1,78 @@
+"""The benchmark machinery (no assertion on wall time: only on structure and memory)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from softmaxlab import bench as B
+from softmaxlab.cli import main
+
+
+def test_median_epoch_times_something():
+    assert B.median_epoch(lambda: sum(range(1000)), 3, min_sample=0.001) > 0
+
+
+def test_peak_bytes_sees_an_allocation():
+    assert B.peak_bytes(lambda: torch.empty(10_000, dtype=torch.float64)) >= 80_000
+
+
+def test_main_section_measures_every_contender_and_the_ratios():
+    tiny = B.BenchConfig("tiny", 300, 6, 4, 50, 200)
+    result = B.run_main((tiny,), ("float64",), repeats=1, keras=False)
+    names = {t.contender for t in result.timings}
+    assert {"softmaxlab", "gemm floor", "pytorch nn", "softmaxlab[chain]",
+            "softmaxlab[jacobian]"} <= names
+    assert all(t.seconds and t.seconds > 0 for t in result.timings)
+    ratios = result.ratios("tiny", "float64")
+    assert ratios["pytorch/ours"] > 0 and ratios["ours/floor"] > 0
+    json.dumps(result.to_dict())
+
+
+def test_growth_memory_exponents_match_the_theory():
+    # peak memory is counted from allocations, so it is exact and repeatable
+    growth = B.run_growth((256, 512), repeats=1, fit_from=256,
+                          formulations=("chain", "blockwise", "jacobian"))
+    exps = {k: v["memory"] for k, v in growth["exponents"].items()}
+    assert exps["chain"] == pytest.approx(1.0, abs=0.1)  # O(B·C)
+    assert exps["blockwise"] == pytest.approx(1.0, abs=0.1)  # O(B·C²)
+    assert exps["jacobian"] == pytest.approx(2.0, abs=0.1)  # O(B²·C²)
+
+
+def test_growth_reports_refused_steps():
+    before = B.G.get_memory_budget()
+    try:
+        B.G.set_memory_budget(1 << 20)
+        growth = B.run_growth((128,), repeats=1, formulations=("jacobian",))
+    finally:
+        B.G.set_memory_budget(before)
+    assert growth["rows"][0]["note"].startswith("refused")
+
+
+def test_bench_command_scaling_section(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--section", "scaling", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [r["rows"] for r in data["scaling"]["rows"]] == [5_000, 10_000, 20_000, 40_000]
+    assert data["scaling"]["exponent"] > 0
+    assert "fitted exponent" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--section", "speed"], "unknown section 'speed'"),
+        (["--section", "main", "--plot", "x.png"], "--plot: needs the growth section"),
+        (["--repeats", "0"], "argument --repeats: must be a positive integer"),
+    ],
+)
+def test_bench_bad_usage(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["bench", *args])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2 and message in capsys.readouterr().err
