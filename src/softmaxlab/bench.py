@@ -104,6 +104,11 @@ class MainResult:
         }
 
 
+def torch_threads() -> int:
+    """Intra-op threads PyTorch uses here (recorded with every benchmark run)."""
+    return torch.get_num_threads()
+
+
 def median_epoch(run: Callable[[], Any], repeats: int, *, min_sample: float = 0.05) -> float:
     """Median wall time of one ``run()`` over ``repeats`` samples, after a warm-up call.
 

@@ -7,6 +7,7 @@ exits 2; a parity failure exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from . import __version__
 from . import gradients as G
-from .data import Dataset, feature_matrix, load_dataset, read_table
+from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
 from .errors import InvalidInputError, NumericalError, SoftmaxlabError
 from .model import SoftmaxClassifier
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
@@ -404,6 +405,16 @@ def _feature_columns(saved: SavedModel, frame: Any, exclude: str | None) -> list
     )
 
 
+def _model_and_rows(args: argparse.Namespace, target: Any = None
+                    ) -> tuple[SavedModel, Any, Any, str | None]:
+    """The model file, the data file, its feature matrix and the resolved target column."""
+    saved = load_model(args.model)
+    frame = read_table(args.data)
+    column = None if target is None else resolve_column(frame, target, "target")
+    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=column))
+    return saved, frame, x, column
+
+
 # ----------------------------------------------------------------------------- train
 
 
@@ -509,9 +520,7 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
 
     if args.out is not None:
         _check_writable(args.out, "--out")
-    saved = load_model(args.model)
-    frame = read_table(args.data)
-    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=None))
+    saved, _, x, _ = _model_and_rows(args)
     proba = saved.predict_proba(x)
     out = pd.DataFrame({"prediction": saved.classes[proba.argmax(axis=1)]})
     if args.proba:
@@ -544,15 +553,11 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from .data import _column
     from .evaluation import evaluate_labels
 
     if args.json is not None:
         _check_writable(args.json, "--json")
-    saved = load_model(args.model)
-    frame = read_table(args.data)
-    target = _column(frame, args.target, "target")
-    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=target))
+    saved, frame, x, target = _model_and_rows(args, args.target)
     report = evaluate_labels(saved.classes, frame[target].to_numpy(),
                              saved.predict_log_proba(x))
     console.print(f"rows: {report['rows']}  accuracy: {report['accuracy']:.4f}  "
@@ -629,8 +634,8 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--plot: needs the growth section")
     status = console.status("benchmarking") if console.is_terminal else None
     progress = (lambda text: status.update(f"benchmarking: {text}")) if status else None
-    out: dict[str, Any] = {"threads": torch_threads()}
-    with status or _nullcontext():
+    out: dict[str, Any] = {"threads": B.torch_threads()}
+    with status or contextlib.nullcontext():
         if "main" in args.section:
             configs = tuple(c.quick() for c in B.CONFIGS) if args.quick else B.CONFIGS
             dtypes = ("float64",) if args.quick else ("float64", "float32")
@@ -667,20 +672,6 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         write_atomic(args.json, json.dumps(out, indent=2) + "\n")
     return EXIT_OK
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _print_main(console: Console, result: Any) -> None:

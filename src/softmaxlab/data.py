@@ -18,7 +18,10 @@ import torch
 from ._validation import check_positive_int, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
 
-__all__ = ["BUNDLED", "Dataset", "load_dataset", "make_dataset", "one_hot", "read_table"]
+__all__ = [
+    "BUNDLED", "Dataset", "feature_matrix", "load_dataset", "make_dataset", "one_hot",
+    "read_table", "resolve_column", "select_features",
+]
 
 #: scikit-learn's bundled data sets that ``load_dataset`` knows by name.
 BUNDLED = ("iris", "wine", "digits", "breast_cancer")
@@ -195,7 +198,7 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
     return frame
 
 
-def _column(frame: Any, key: Any, name: str) -> str:
+def resolve_column(frame: Any, key: Any, name: str) -> str:
     """A column name from a name or a 0-based index (negative counts from the end)."""
     cols = list(frame.columns)
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
@@ -207,7 +210,7 @@ def _column(frame: Any, key: Any, name: str) -> str:
     if key in cols:
         return key
     if key.lstrip("-").isdigit():
-        return _column(frame, int(key), name)
+        return resolve_column(frame, int(key), name)
     raise InvalidInputError(f"{name}: no column named {key!r}; columns are {cols}")
 
 
@@ -243,7 +246,7 @@ def select_features(frame: Any, wanted: Any, exclude: str | None, *,
         return cols
     if isinstance(wanted, str):
         wanted = [w for w in wanted.split(",") if w]
-    cols = [_column(frame, w, "features") for w in wanted]
+    cols = [resolve_column(frame, w, "features") for w in wanted]
     if exclude in cols:
         raise InvalidInputError(f"features: the target column {exclude!r} cannot be a feature")
     return cols
@@ -340,7 +343,7 @@ def load_dataset(
         classes, idx = _labels(bunch.target, "target")
     elif Path(key).suffix or os.sep in key or Path(key).exists():
         frame = read_table(key)
-        target_col = _column(frame, -1 if target is None else target, "target")
+        target_col = resolve_column(frame, -1 if target is None else target, "target")
         cols = select_features(frame, features, target_col)
         x = feature_matrix(frame, cols)
         names = tuple(cols)
