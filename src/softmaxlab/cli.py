@@ -165,13 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     out = cmp.add_argument_group("output")
     out.add_argument("--json", type=Path, default=None, metavar="FILE",
                      help="write the configuration, every MAPE and every epoch log as JSON")
+    out.add_argument("--report", type=Path, default=None, metavar="DIR",
+                     help="write figures (learning curves, parity chart, Jacobian heatmap, "
+                     "decision regions), report.md and a self-contained report.html to DIR")
     out.add_argument("-q", "--quiet", action="store_true",
                      help="print only the parity table and the verdict")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print every formulation's log, even when logs are identical")
     cmp.set_defaults(handler=_cmd_compare)
     _add_train(sub)
     _add_predict(sub)
     _add_evaluate(sub)
     _add_bench(sub)
+    _add_gradcheck(sub)
+    _add_plot(sub)
     return parser
 
 
@@ -210,7 +217,7 @@ def _fmt(value: float) -> str:
 # ----------------------------------------------------------------------------- compare
 
 
-def _print_logs(console: Console, result: CompareResult) -> None:
+def _print_logs(console: Console, result: CompareResult, *, group: bool = True) -> None:
     cfg = result.config
     for ref in cfg.references:
         console.print(f"[bold]{REFERENCE_TITLES[ref]}[/bold] (reference)", highlight=False)
@@ -218,7 +225,8 @@ def _print_logs(console: Console, result: CompareResult) -> None:
             console.print(rec.line(), highlight=False, markup=False)
         groups: dict[str, list[str]] = {}
         for g, hist in result.model_logs[ref].items():
-            groups.setdefault("\n".join(r.line() for r in hist), []).append(g)
+            text = "\n".join(r.line() for r in hist)
+            groups.setdefault(text if group else f"{g}\n{text}", []).append(g)
         for text, names in groups.items():
             console.print(
                 f"\n[bold]softmaxlab[/bold] gradient={', '.join(names)} "
@@ -226,7 +234,8 @@ def _print_logs(console: Console, result: CompareResult) -> None:
                 + (" — identical logs" if len(names) > 1 else ""),
                 highlight=False,
             )
-            console.print(text, highlight=False, markup=False)
+            console.print(text if group else text.split("\n", 1)[1], highlight=False,
+                          markup=False)
         console.print()
 
 
@@ -272,6 +281,11 @@ def _optimum_table(result: CompareResult) -> Table:
 def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         _check_writable(args.json, "--json")
+    if args.report is not None:
+        if args.report.exists() and not args.report.is_dir():
+            raise UsageError(f"--report: {args.report} exists and is not a directory")
+        if not args.report.parent.is_dir():
+            raise UsageError(f"--report: directory {args.report.parent} does not exist")
     grads: list[str] = [n for group in (args.gradient or [["all"]]) for n in group]
     refs = tuple(args.reference)
     sizes = {"n_samples": args.samples, "n_features": args.features,
@@ -318,7 +332,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         print(f"softmaxlab compare: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
     if not args.quiet:
-        _print_logs(console, result)
+        _print_logs(console, result, group=not args.verbose)
     trained = [r for r in result.config.references if r != "sklearn"]
     if trained:
         table = _parity_table(result, trained)
@@ -332,6 +346,11 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         console.print(_optimum_table(result))
     if args.json is not None:
         write_atomic(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+    if args.report is not None:
+        from .report import write_report
+
+        write_report(result, args.report)
+        console.print(f"report: {args.report / 'report.html'}", highlight=False)
     n = sum(c.required for c in result.checks)
     if result.ok:
         console.print(f"[green]PASS[/green]: all {n} parity checks within tolerance")
@@ -450,7 +469,11 @@ def _add_train(sub: Any) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, metavar="FILE",
                      help="model file to write (.safetensors)")
+    out.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                     help="write the learning curves of the run (PNG)")
     out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="also print the data summary and the configuration")
     p.set_defaults(handler=_cmd_train)
 
 
@@ -460,12 +483,24 @@ def _metrics_row(model: SoftmaxClassifier, x: Any, y: Any) -> tuple[float, float
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     _check_writable(args.out, "--out")
+    if args.plot is not None:
+        _check_writable(args.plot, "--plot")
     data = _load(args, dtype=args.dtype, device=args.device)
     model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=args.gradient,
                               dtype=args.dtype, device=args.device, seed=args.seed)
+    if args.verbose:
+        n_valid = 0 if data.x_valid is None else data.x_valid.shape[0]
+        console.print(f"data: {args.data}: {data.x_train.shape[0]} train / {n_valid} valid "
+                      f"rows, N={data.n_features}, C={data.n_classes}, classes "
+                      f"{list(data.classes)}{', standardised' if data.mean is not None else ''}",
+                      highlight=False)
+        console.print(f"model: {model!r}, lr={args.lr}, epochs={args.epochs}, "
+                      f"batch={args.batch_size}", highlight=False)
     try:
-        history = model.fit(data.x_train, data.y_train, args.epochs, args.lr, args.batch_size,
-                            data.x_valid, data.y_valid, verbose=not args.quiet)
+        with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
+            history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
+                                args.batch_size, data.x_valid, data.y_valid, verbose=False,
+                                callback=on_epoch)
     except NumericalError as exc:
         print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -491,7 +526,37 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     save_model(model, args.out, classes=data.classes, feature_names=data.feature_names,
                mean=data.mean, scale=data.scale, config=config)
     console.print(f"saved {args.out}", highlight=False)
+    if args.plot is not None:
+        from .plots import learning_curves
+
+        learning_curves({f"softmaxlab ({args.gradient})": history}, args.plot,
+                        title=f"softmaxlab train --data {args.data}")
+        console.print(f"wrote {args.plot}", highlight=False)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _epoch_progress(console: Console, epochs: int, quiet: bool) -> Any:
+    """Yields a per-epoch callback: a rich progress bar above which the seed's epoch lines
+    scroll when stdout is a terminal; plain epoch lines when piped; nothing when quiet."""
+    if quiet:
+        yield None
+        return
+    if not console.is_terminal:
+        yield lambda record: console.print(record.line(), highlight=False, markup=False)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("epochs", total=epochs)
+
+        def on_epoch(record: Any) -> None:
+            progress.console.print(record.line(), highlight=False, markup=False)
+            progress.advance(task)
+
+        yield on_epoch
 
 
 # ----------------------------------------------------------------------------- predict
@@ -549,6 +614,8 @@ def _add_evaluate(sub: Any) -> None:
                    help="the target column, by name or 0-based index")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="also write every metric as JSON")
+    p.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="write confusion_matrix.png and reliability.png to DIR")
     p.set_defaults(handler=_cmd_evaluate)
 
 
@@ -557,6 +624,8 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
 
     if args.json is not None:
         _check_writable(args.json, "--json")
+    if args.plot is not None and not args.plot.is_dir():
+        raise UsageError(f"--plot: {args.plot} is not a directory")
     saved, frame, x, target = _model_and_rows(args, args.target)
     report = evaluate_labels(saved.classes, frame[target].to_numpy(),
                              saved.predict_log_proba(x))
@@ -580,6 +649,127 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     console.print(cm)
     if args.json is not None:
         write_atomic(args.json, json.dumps(report, indent=2, default=str) + "\n")
+    if args.plot is not None:
+        from .plots import confusion_matrix_figure, reliability_diagram
+
+        confusion_matrix_figure(report["confusion_matrix"], labels,
+                                args.plot / "confusion_matrix.png")
+        reliability_diagram(report["reliability"], args.plot / "reliability.png",
+                            ece=report["ece"])
+        console.print(f"wrote {args.plot / 'confusion_matrix.png'} and "
+                      f"{args.plot / 'reliability.png'}", highlight=False)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- plot
+
+
+def _add_plot(sub: Any) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="learning curves from a saved history (JSON or model file)",
+        description="Plot the learning curves stored in a `compare --json` file, a JSON list "
+        "of epoch records, or a model file written by `train` (its history).",
+    )
+    p.add_argument("history", type=Path, metavar="HISTORY",
+                   help="a .json file or a .safetensors model file")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="PNG to write")
+    p.set_defaults(handler=_cmd_plot)
+
+
+def _cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    from .plots import learning_curves
+
+    _check_writable(args.out, "--out")
+    path = args.history
+    if not path.is_file():
+        raise UsageError(f"history: no such file: {path}")
+    if path.suffix == ".safetensors":
+        histories = {"softmaxlab": load_model(path).config.get("history")}
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"history: {path.name} is not JSON ({exc})") from None
+        if isinstance(data, list):
+            histories = {"softmaxlab": data}
+        elif isinstance(data, dict) and "reference_logs" in data:
+            histories = dict(data["reference_logs"])
+            for ref, per in data.get("model_logs", {}).items():
+                for g, log in per.items():
+                    histories[f"softmaxlab ({g}) from {ref}"] = log
+        else:
+            histories = {}
+    valid = {k: v for k, v in histories.items()
+             if isinstance(v, list) and v and all(isinstance(r, dict) and "epoch" in r
+                                                   and "ce" in r for r in v)}
+    if not valid:
+        raise UsageError(f"history: {path.name} holds no epoch records")
+    learning_curves(valid, args.out, title=f"learning curves: {path.name}")
+    console.print(f"wrote {args.out}", highlight=False)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+
+def _add_gradcheck(sub: Any) -> None:
+    p = sub.add_parser(
+        "gradcheck",
+        help="every gradient formulation against autograd and finite differences",
+        description="On one small random batch, compute ∂L/∂Ŷ, ∂L/∂Z, ∂L/∂W and ∂L/∂b with "
+        "every formulation (where it forms them) and print the max relative error of each "
+        "against torch.autograd (float64) and against central finite differences. Exits 1 "
+        "if any row fails.",
+    )
+    p.add_argument("--samples", type=_positive_int, default=8, metavar="M",
+                   help="rows in the batch (default: %(default)s)")
+    p.add_argument("--features", type=_positive_int, default=5, metavar="N",
+                   help="features (default: %(default)s)")
+    p.add_argument("--classes", type=_positive_int, default=4, metavar="C",
+                   help="classes (default: %(default)s)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="dtype of the formulations under test (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the batch (default: 0)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write the rows as JSON")
+    p.set_defaults(handler=_cmd_gradcheck)
+
+
+def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
+    from ._validation import resolve_dtype
+    from .gradcheck import THRESHOLDS, gradcheck
+
+    if args.json is not None:
+        _check_writable(args.json, "--json")
+    rows = gradcheck(args.samples, args.features, args.classes, dtype=args.dtype,
+                     seed=args.seed)
+    tol_auto, tol_fd = THRESHOLDS[resolve_dtype(args.dtype)]
+    table = Table(
+        title=f"gradcheck: m={args.samples}, N={args.features}, C={args.classes}, "
+        f"{args.dtype}, seed {args.seed}",
+        caption=f"max |ours − ref| / max |ref|; pass: < {tol_auto:g} vs autograd, "
+        f"< {tol_fd:g} vs finite differences",
+        title_justify="left", caption_justify="left", min_width=84,
+    )
+    for col in ("gradient", "quantity", "vs autograd", "vs finite diff.", ""):
+        table.add_column(col, justify="right" if col.startswith("vs") else "left")
+    previous = None
+    for r in rows:
+        mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
+        table.add_row(r.gradient if r.gradient != previous else "", r.quantity,
+                      f"{r.vs_autograd:.1e}", f"{r.vs_finite_diff:.1e}", mark,
+                      end_section=False)
+        previous = r.gradient
+    console.print(table)
+    if args.json is not None:
+        write_atomic(args.json, json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+    failed = [r for r in rows if not r.passed]
+    if failed:
+        for r in failed:
+            console.print(f"[red]FAIL[/red]: {r.gradient} {r.quantity}", highlight=False)
+        return EXIT_FAIL
+    console.print(f"[green]PASS[/green]: {len(rows)} checks", highlight=False)
     return EXIT_OK
 
 

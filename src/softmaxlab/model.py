@@ -12,6 +12,7 @@ holds the parameters and validates what it is given. A call that raises leaves `
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -163,8 +164,11 @@ class SoftmaxClassifier:
         y_valid: Any = None,
         *,
         verbose: bool = True,
+        callback: Callable[[EpochRecord], None] | None = None,
     ) -> list[EpochRecord]:
         """Train with in-order mini-batch SGD (S8) and return one record per epoch.
+
+        ``callback(record)``, if given, is called after each epoch (progress bars use it).
 
         Each batch's probabilities are computed once and serve both the logged loss
         (taken before the step) and the gradient. With ``gradient="fused"`` the loop runs
@@ -196,12 +200,13 @@ class SoftmaxClassifier:
 
         with torch.no_grad():
             if self.gradient != "fused":
-                return run_epochs(data, stepwise(data, step), validate, verbose=verbose)
+                return run_epochs(data, stepwise(data, step), validate, verbose=verbose,
+                                  callback=callback)
             # the fast path (softmaxlab.fast): same mathematics, transposed layout
             trainer = FusedTrainer(data.x, data.y, data.batch_size, self.w, self.b)
             try:
                 return run_epochs(data, lambda: trainer.epoch(data.lr), trainer.validate,
-                                  verbose=verbose)
+                                  verbose=verbose, callback=callback)
             finally:  # also after an interruption: keep the epochs that completed
                 trainer.write_back(self.w, self.b)
 

@@ -131,6 +131,7 @@ def run_epochs(
     *,
     verbose: bool,
     echo: Callable[[str], None] = print,
+    callback: Callable[[EpochRecord], None] | None = None,
 ) -> list[EpochRecord]:
     """Run the seed loop: ``train_epoch()`` makes one pass over the batches and returns
     each batch's loss taken before its update (k,); ``validate(x, y)`` returns
@@ -149,4 +150,6 @@ def run_epochs(
         history.append(record)
         if verbose:
             echo(record.line())
+        if callback is not None:
+            callback(record)
     return history

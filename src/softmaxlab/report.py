@@ -1,0 +1,143 @@
+"""``softmaxlab compare --report DIR``: figures, ``report.md`` and a self-contained
+``report.html`` for one comparison."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import plots
+from .parity import QUANTITIES, CompareResult
+
+FIGURES = {
+    "learning_curves.png": "Learning curves: softmaxlab and each reference, same batches.",
+    "parity.png": "Parity: log10 MAPE of each compared quantity.",
+    "jacobian.png": "The softmax Jacobian of a small batch (block diagonal) and I ⊗ X.",
+    "decision_regions.png": "Decision regions of a 2-feature run (fast path, 3 classes).",
+}
+
+
+def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
+    import torch
+    from sklearn.datasets import make_classification
+
+    from .data import one_hot
+    from .model import SoftmaxClassifier
+
+    x, labels = make_classification(n_samples=600, n_features=2, n_informative=2,
+                                    n_redundant=0, n_classes=3, n_clusters_per_class=1,
+                                    random_state=seed)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    model = SoftmaxClassifier(2, 3, gradient="fused", seed=seed, device="cpu")
+    model.fit(torch.from_numpy(x), one_hot(labels, 3, device="cpu"), 100, 0.1, 32,
+              verbose=False)
+    return model, x, labels
+
+
+def _markdown_table(result: CompareResult) -> str:
+    refs = [r for r in result.config.references if r != "sklearn"]
+    cols = [(r, g) for r in refs for g in result.config.gradients]
+    lines = []
+    if cols:
+        lines.append("| quantity | " + " | ".join(f"{r} / {g}" for r, g in cols) + " |")
+        lines.append("|---|" + "---|" * len(cols))
+        for quantity, _ in QUANTITIES:
+            cells = [f"{result.value(quantity, r, g):.2e}" for r, g in cols]
+            lines.append(f"| {quantity} | " + " | ".join(cells) + " |")
+    sk = [c for c in result.checks if c.reference == "sklearn"]
+    if sk:
+        lines.append("")
+        lines.append("| at the optimum vs LogisticRegression | max relative difference |")
+        lines.append("|---|---|")
+        lines.extend(f"| {c.quantity} | {c.mape:.2e} |" for c in sk)
+    return "\n".join(lines)
+
+
+def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
+    """Write the figures, ``report.md`` and ``report.html`` into ``directory`` (created if
+    needed); returns the paths written."""
+    out = Path(directory)
+    out.mkdir(parents=False, exist_ok=True)
+    cfg = result.config
+    histories: dict[str, Any] = {}
+    for ref in cfg.references:
+        if ref in result.reference_logs:
+            first = cfg.gradients[0]
+            histories[f"softmaxlab ({first}), from {ref}"] = result.model_logs[ref][first]
+            histories[f"{ref} reference"] = result.reference_logs[ref]
+    plots.learning_curves(histories, out / "learning_curves.png",
+                          title="learning curves (identical curves overlap)")
+    plots.parity_chart(result.checks, out / "parity.png")
+    plots.jacobian_figure(out / "jacobian.png", seed=cfg.seed)
+    model, x, labels = _two_feature_run(cfg.seed)
+    plots.decision_regions(model, x, labels, out / "decision_regions.png",
+                           title="decision regions, 2 features, 3 classes")
+    verdict = "PASS" if result.ok else "FAIL: " + "; ".join(
+        f"{c.quantity} ({c.reference}, {c.gradient})" for c in result.failures)
+    config_rows = "\n".join(f"| {k} | {v} |" for k, v in asdict(cfg).items())
+    md = [
+        "# softmaxlab compare report",
+        "",
+        f"**{verdict}**",
+        "",
+        "## Configuration",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        config_rows,
+        "",
+        "## Parity (MAPE, softmaxlab vs reference)",
+        "",
+        _markdown_table(result),
+        "",
+        "## Figures",
+        "",
+    ]
+    for name, caption in FIGURES.items():
+        md += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    md += ["## Final epochs", ""]
+    for name, history in histories.items():
+        md.append(f"- {name}: `{history[-1].line()}`")
+    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    (out / "report.html").write_text(_html(result, verdict, histories, out),
+                                     encoding="utf-8")
+    return [out / n for n in (*FIGURES, "report.md", "report.html")]
+
+
+def _html(result: CompareResult, verdict: str, histories: dict[str, Any], out: Path) -> str:
+    def table(md: str) -> str:
+        rows = [r.strip().strip("|").split("|") for r in md.splitlines()
+                if r.startswith("|") and not r.startswith("|---")]
+        body = []
+        for i, cells in enumerate(rows):
+            tag = "th" if i == 0 or (cells and "at the optimum" in cells[0]) else "td"
+            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c.strip())}</{tag}>"
+                                         for c in cells) + "</tr>")
+        return "<table>" + "".join(body) + "</table>"
+
+    cfg_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in asdict(result.config).items())
+    figures = []
+    for name, caption in FIGURES.items():
+        data = base64.b64encode((out / name).read_bytes()).decode("ascii")
+        figures.append(f"<figure><img alt='{html.escape(caption)}' "
+                       f"src='data:image/png;base64,{data}'>"
+                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    finals = "".join(f"<li>{html.escape(n)}: <code>{html.escape(h[-1].line())}</code></li>"
+                     for n, h in histories.items())
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+             "padding:3px 8px;font-size:90%}img{max-width:100%}"
+             ".pass{color:#070}.fail{color:#b00}")
+    klass = "pass" if result.ok else "fail"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>softmaxlab compare"
+            f"</title><style>{style}</style></head><body><h1>softmaxlab compare report</h1>"
+            f"<p class='{klass}'><b>{html.escape(verdict)}</b></p><h2>Configuration</h2>"
+            f"<table>{cfg_rows}</table><h2>Parity</h2>{table(_markdown_table(result))}"
+            f"<h2>Figures</h2>{''.join(figures)}<h2>Final epochs</h2><ul>{finals}</ul>"
+            "</body></html>\n")
