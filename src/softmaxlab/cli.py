@@ -545,9 +545,15 @@ def _epoch_progress(console: Console, epochs: int, quiet: bool) -> Any:
     if not console.is_terminal:
         yield lambda record: console.print(record.line(), highlight=False, markup=False)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task("epochs", total=epochs)
@@ -822,10 +828,20 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             _check_writable(path, option)
     if args.plot is not None and "growth" not in args.section:
         raise UsageError("--plot: needs the growth section")
-    status = console.status("benchmarking") if console.is_terminal else None
-    progress = (lambda text: status.update(f"benchmarking: {text}")) if status else None
+    bar = None
+    progress = None
+    if console.is_terminal:  # a bar over the measurements; nothing extra when piped
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                       TimeElapsedColumn(), console=console, transient=True)
+        task = bar.add_task("benchmarking", total=None)
+
+        def progress(text: str) -> None:
+            bar.update(task, description=f"benchmarking: {text}", advance=1)
+
     out: dict[str, Any] = {"threads": B.torch_threads()}
-    with status or contextlib.nullcontext():
+    with bar or contextlib.nullcontext():
         if "main" in args.section:
             configs = tuple(c.quick() for c in B.CONFIGS) if args.quick else B.CONFIGS
             dtypes = ("float64",) if args.quick else ("float64", "float32")
