@@ -57,3 +57,11 @@ def test_conventions_doc_names_only_tests_that_exist():
         assert re.search(rf"^def {name}\(", source, flags=re.M), name
     for path, name in re.findall(r"`(tests/\w+\.py)::(\w+)`", text):
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
+
+
+def test_reliability_doc_names_only_tests_that_exist():
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    refs = re.findall(r"`(tests/\w+\.py)::(\w+)`", text)
+    assert len(refs) >= 20
+    for path, name in refs:
+        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name

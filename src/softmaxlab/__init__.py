@@ -25,6 +25,7 @@ from .errors import (
     ModelFileError,
     NumericalError,
     SoftmaxlabError,
+    TrainingDiverged,
     UnknownGradientError,
 )
 from .estimator import SoftmaxRegression
@@ -54,6 +55,7 @@ __all__ = [
     "SoftmaxRegression",
     "SoftmaxlabError",
     "TorchSoftmax",
+    "TrainingDiverged",
     "UnknownGradientError",
     "__version__",
     "compare",

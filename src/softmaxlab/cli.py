@@ -24,12 +24,12 @@ from rich.table import Table
 from . import __version__
 from . import gradients as G
 from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
-from .errors import InvalidInputError, NumericalError, SoftmaxlabError
+from .errors import InvalidInputError, NumericalError, SoftmaxlabError, TrainingDiverged
 from .model import SoftmaxClassifier
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
 from .persistence import SavedModel, load_model, save_model
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
 REFERENCE_TITLES = {"torch": "PyTorch nn", "keras": "Keras (TensorFlow)"}
 
@@ -328,6 +328,9 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
         console.print()
     try:
         result = compare(config, data=data)
+    except TrainingDiverged as exc:
+        print(f"softmaxlab compare: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except NumericalError as exc:
         print(f"softmaxlab compare: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -501,6 +504,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
             history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
                                 args.batch_size, data.x_valid, data.y_valid, verbose=False,
                                 callback=on_epoch)
+    except TrainingDiverged as exc:
+        print(f"softmaxlab train: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
     except NumericalError as exc:
         print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -192,10 +192,24 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
     except Exception as exc:  # pyarrow raises its own types for a broken Parquet file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInputError(f"{name}: cannot read {p.name}: {first}") from None
+    if suffix in (".csv", ".txt", ".tsv"):
+        _refuse_duplicate_header(p, "\t" if suffix == ".tsv" else ",", name)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise InvalidInputError(f"{name}: {p.name} has no data rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _refuse_duplicate_header(path: Path, sep: str, name: str) -> None:
+    """pandas renames a repeated column ``a`` to ``a.1`` silently; refuse it instead."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
+    names = [h.strip() for h in header]
+    repeated = sorted({h for h in names if names.count(h) > 1})
+    if repeated:
+        raise InvalidInputError(f"{name}: {path.name} has duplicate column names {repeated}")
 
 
 def resolve_column(frame: Any, key: Any, name: str) -> str:

@@ -39,3 +39,23 @@ class MissingDependencyError(SoftmaxlabError, ImportError):
 
 class ModelFileError(InvalidInputError):
     """A file that is not a valid softmaxlab model file (or is of a newer format)."""
+
+
+class TrainingDiverged(SoftmaxlabError, ArithmeticError):
+    """The loss or a parameter became non-finite during training (learning rate too large
+    for the scale of the features, usually). ``epoch`` and ``batch`` say where; the model
+    keeps its last finite parameters."""
+
+    def __init__(self, message: str, *, epoch: int | None = None,
+                 batch: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.batch = epoch, batch
+
+
+def diverged(lr: float, batch: int, what: str = "the loss or the parameters") -> TrainingDiverged:
+    """The :class:`TrainingDiverged` raised inside an epoch (``run_epochs`` adds the epoch)."""
+    return TrainingDiverged(
+        f"batch {batch}: {what} became non-finite (NaN or inf); lr={lr:g} is probably too "
+        "large for the scale of these features: lower it or standardise the features",
+        batch=batch,
+    )

@@ -47,7 +47,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import functional as F
 from . import gradients as G
 from ._validation import resolve_device, resolve_dtype
-from .errors import InvalidInputError, InvalidTypeError
+from .errors import InvalidInputError, InvalidTypeError, TrainingDiverged
 from .training import EpochRecord
 
 __all__ = ["SoftmaxRegression"]
@@ -502,9 +502,10 @@ class _Trainer:
             lr = self.rate(e, lr)
             loss = self.epoch(lr)
             if not np.isfinite(loss):
-                raise InvalidInputError(
-                    f"learning_rate: training diverged at epoch {e} (objective {loss}); "
-                    "use a smaller learning_rate or standardise the features"
+                raise TrainingDiverged(
+                    f"training diverged at epoch {e}: the objective became {loss}; "
+                    f"learning_rate={est.learning_rate:g} is probably too large (the fit "
+                    "was undone)", epoch=e,
                 )
             self.losses.append(loss)
             self.rates.append(lr)

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import diverged
+
 __all__ = ["FusedTrainer"]
 
 
@@ -79,8 +81,14 @@ class FusedTrainer:
         self.row_weight = weight.view(k, batch_size)
 
     def epoch(self, lr: float) -> torch.Tensor:
-        """One pass over the batches; returns each batch's loss before its step (k,)."""
+        """One pass over the batches; returns each batch's loss before its step (k,).
+
+        Finiteness is checked once per epoch (no per-step synchronisation). If the loss or
+        the parameters became non-finite, the epoch is replayed from its start one checked
+        step at a time, so that :class:`~softmaxlab.errors.TrainingDiverged` names the
+        batch and the parameters stay at their last finite values."""
         wa_t = self.wa_t
+        start = wa_t.clone()
         for xb, yb_t, z_t, lab, p_t, m in zip(self.xs, self.ys_t, self.z_blocks,
                                               self.label_rows, self.p_blocks, self.sizes,
                                               strict=True):
@@ -89,7 +97,24 @@ class FusedTrainer:
             torch.gather(g_t, 0, lab, out=p_t)  # ŷ of the true class, for the loss
             g_t.sub_(yb_t)  # (Ŷ - Y)ᵀ = m ∂L/∂Zᵀ
             wa_t.addmm_(g_t, xb, alpha=-lr / m)  # [Wᵀ | b] -= lr/m (Ŷ - Y)ᵀ [X | 1]
-        return self.batch_losses()
+        losses = self.batch_losses()
+        if not bool(torch.isfinite(losses).all() & torch.isfinite(wa_t).all()):
+            wa_t.copy_(start)
+            self._replay(lr)
+        return losses
+
+    def _replay(self, lr: float) -> None:
+        """Redo the epoch step by step from its start; raise at the first non-finite one."""
+        wa_t = self.wa_t
+        for j, (xb, yb_t, m) in enumerate(zip(self.xs, self.ys_t, self.sizes, strict=True)):
+            z_t = wa_t @ xb.T
+            if not bool(torch.isfinite(z_t).all()):
+                raise diverged(lr, j, "the logits")
+            new = wa_t.addmm(torch.softmax(z_t, dim=0).sub_(yb_t), xb, alpha=-lr / m)
+            if not bool(torch.isfinite(new).all()):
+                raise diverged(lr, j, "the parameters")
+            wa_t.copy_(new)
+        raise diverged(lr, len(self.xs) - 1, "the loss")  # not reached in exact arithmetic
 
     def batch_losses(self) -> torch.Tensor:
         """Mean cross-entropy of each batch, from what :meth:`epoch` stored: ``-log ŷ_true``

@@ -28,7 +28,7 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .errors import InvalidInputError, InvalidTypeError
+from .errors import InvalidInputError, InvalidTypeError, diverged
 from .fast import FusedTrainer
 from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
 
@@ -147,11 +147,17 @@ class SoftmaxClassifier:
                                        x.element_size())
         self._step(x, y, y_hat, lr)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float) -> None:
+    def _step(self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float,
+              batch: int = 0) -> None:
         grads = self._formulation.kernel(x, y, y_hat, self.w, self.b)
-        # Applied only after the whole gradient exists: a raising kernel changes nothing.
-        self.w.add_(grads.d_w, alpha=-lr)
-        self.b.add_(grads.d_b, alpha=-lr)
+        # The new parameters are formed aside and copied in only when finite: a raising
+        # kernel or a diverging step leaves w and b at their last finite values.
+        w = torch.add(self.w, grads.d_w, alpha=-lr)
+        b = torch.add(self.b, grads.d_b, alpha=-lr)
+        if not bool(torch.isfinite(w).all() & torch.isfinite(b).all()):
+            raise diverged(lr, batch, "the parameters")
+        self.w.copy_(w)
+        self.b.copy_(b)
 
     def fit(
         self,
@@ -175,8 +181,9 @@ class SoftmaxClassifier:
         on the fast path of :mod:`softmaxlab.fast` (same mathematics, fewer launches). Prints the seed's epoch line when
         ``verbose``. Every argument is checked before the first step; if a step later
         meets a numerical failure (chain rule with Ŷ = 0) a
-        :class:`~softmaxlab.errors.NumericalError` names the epoch and batch, and the
-        parameters stay at their last finite values.
+        :class:`~softmaxlab.errors.NumericalError`, or diverges (a non-finite loss or
+        parameter) a :class:`~softmaxlab.errors.TrainingDiverged`, names the epoch and
+        batch, and the parameters stay at their last finite values.
         """
         data = check_fit_args(
             x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
@@ -188,10 +195,12 @@ class SoftmaxClassifier:
         self._formulation.check_budget(rows, self.n_features, self.n_classes,
                                        data.x.element_size())
 
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        def step(xb: torch.Tensor, yb: torch.Tensor, batch: int) -> torch.Tensor:
             log_p = F.log_softmax(F.logits(xb, self.w, self.b))
             loss = F.cross_entropy_from_log_probs(yb, log_p)
-            self._step(xb, yb, log_p.exp_(), data.lr)
+            if not bool(torch.isfinite(loss)):
+                raise diverged(data.lr, batch, "the loss")
+            self._step(xb, yb, log_p.exp_(), data.lr, batch)
             return loss
 
         def validate(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
@@ -200,7 +209,8 @@ class SoftmaxClassifier:
 
         with torch.no_grad():
             if self.gradient != "fused":
-                return run_epochs(data, stepwise(data, step), validate, verbose=verbose,
+                return run_epochs(data, stepwise(data, step, with_index=True), validate,
+                                  verbose=verbose,
                                   callback=callback)
             # the fast path (softmaxlab.fast): same mathematics, transposed layout
             trainer = FusedTrainer(data.x, data.y, data.batch_size, self.w, self.b)

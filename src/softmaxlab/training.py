@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
-from .errors import InvalidInputError, InvalidTypeError, NumericalError
+from .errors import InvalidInputError, InvalidTypeError, NumericalError, TrainingDiverged
 
 __all__ = ["EpochRecord", "FitData", "check_fit_args", "run_epochs", "stepwise"]
 
@@ -107,16 +107,19 @@ def check_verbose(verbose: Any) -> bool:
 
 
 def stepwise(
-    data: FitData, step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    data: FitData, step: Callable[..., torch.Tensor], *, with_index: bool = False
 ) -> Callable[[], torch.Tensor]:
-    """An epoch function from a per-batch ``step(xb, yb)`` that updates the model and
-    returns the batch loss taken before the update (a 0-d tensor)."""
+    """An epoch function from a per-batch ``step(xb, yb)`` (or ``step(xb, yb, batch)`` with
+    ``with_index``) that updates the model and returns the batch loss taken before the
+    update (a 0-d tensor)."""
 
     def epoch() -> torch.Tensor:
         losses = []
         for batch, (xb, yb) in enumerate(data.batches()):
             try:
-                losses.append(step(xb, yb))
+                losses.append(step(xb, yb, batch) if with_index else step(xb, yb))
+            except TrainingDiverged:
+                raise
             except NumericalError as exc:
                 raise NumericalError(f"batch {batch}: {exc}") from exc
         return torch.stack(losses)
@@ -141,6 +144,9 @@ def run_epochs(
     for epoch in range(data.epochs):
         try:
             ce = train_epoch().mean().item()
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"training diverged at epoch {epoch}, {exc}",
+                                   epoch=epoch, batch=exc.batch) from None
         except NumericalError as exc:
             raise NumericalError(f"epoch {epoch}, {exc}") from exc
         ce_v = acc_v = None

@@ -1,0 +1,157 @@
+"""Reliability: divergence, hostile CSV files, and property tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import softmaxlab as sl
+from softmaxlab.cli import main
+
+
+def _exploding_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=g, dtype=torch.float64) * 1e200
+    y = torch.nn.functional.one_hot(torch.randint(0, 3, (64,), generator=g), 3).double()
+    return x, y
+
+
+def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_finite_parameters():
+    x, y = _exploding_data()
+    model = sl.SoftmaxClassifier(3, 3, gradient="fused", seed=0, device="cpu")
+    twin = sl.SoftmaxClassifier(3, 3, gradient="fused", seed=0, device="cpu")
+    with pytest.raises(sl.TrainingDiverged, match=r"training diverged at epoch \d+, batch \d+"
+                       r".*lr=1e\+100 is probably too large") as info:
+        model.fit(x, y, 5, 1e100, 16, verbose=False)
+    err = info.value
+    assert isinstance(err, ArithmeticError) and err.epoch is not None and err.batch is not None
+    assert torch.isfinite(model.w).all() and torch.isfinite(model.b).all()
+    # replay the same steps one by one: the model stopped right before the failing one
+    steps = err.epoch * 4 + err.batch
+    for k in range(steps):
+        s = (k % 4) * 16
+        twin.update(x[s:s + 16], y[s:s + 16], twin.predict(x[s:s + 16]), 1e100)
+    torch.testing.assert_close(model.w, twin.w, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("gradient", ["chain", "blockwise", "autograd"])
+def test_a_diverging_step_of_any_formulation_changes_nothing(gradient):
+    x, y = _exploding_data()
+    x = x / 1e190  # W = 0 keeps the logits moderate; the gradient is ~1e10, lr·gradient inf
+    model = sl.SoftmaxClassifier(3, 3, gradient=gradient, seed=0, device="cpu")
+    model.w.zero_()
+    w0, b0 = model.w.clone(), model.b.clone()
+    with pytest.raises(sl.TrainingDiverged, match="the parameters became non-finite"):
+        model.update(x, y, model.predict(x), 1e300)
+    assert torch.equal(model.w, w0) and torch.equal(model.b, b0)
+
+
+def test_estimator_divergence_is_a_training_diverged_error():
+    x, y = _exploding_data()
+    est = sl.SoftmaxRegression(learning_rate=1e300, max_epochs=3, tol=None)
+    with pytest.raises(sl.TrainingDiverged, match="training diverged at epoch"):
+        est.fit(x.numpy(), y.argmax(1).numpy())
+    assert not hasattr(est, "coef_")
+
+
+def test_cli_train_divergence_exits_3_with_one_line_and_no_model(tmp_path, capsys):
+    x, y = _exploding_data()
+    rows = np.c_[x.numpy(), y.argmax(1).numpy()]
+    path = tmp_path / "big.csv"
+    np.savetxt(path, rows, delimiter=",", header="a,b,c,label", comments="")
+    out = tmp_path / "m.safetensors"
+    code = main(["train", "--data", str(path), "--lr", "1e100", "--epochs", "5",
+                 "--out", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1 and "training diverged at epoch" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+# ----------------------------------------------------------------- hostile CSV
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('\ufeffa,b,y\n1,2,x\n3,4,y\n', "read"),  # byte-order mark
+        ('a,b,y\n1,2,"x, with comma"\n3,4,y\n', "read"),  # quoted comma in a label
+        ("a,b,y\n1,2,x\n3,4,5,y\n", "cannot read"),  # ragged row
+        ("a,b,y\n1e400,2,x\n3,4,y\n", "NaN or infinite value in column 'a'"),  # huge number
+        ("a,a,y\n1,2,x\n3,4,y\n", "duplicate column names"),
+    ],
+)
+def test_malformed_csv_is_read_correctly_or_refused_clearly(tmp_path, content, expected):
+    path = tmp_path / "d.csv"
+    path.write_text(content, encoding="utf-8")
+    if expected == "read":
+        d = sl.load_dataset(path, valid=0, shuffle=False, device="cpu")
+        assert d.feature_names == ("a", "b") and d.x_train.shape == (2, 2)
+        assert d.x_train[0].tolist() == [1.0, 2.0]
+    else:
+        with pytest.raises(sl.InvalidInputError, match=expected):
+            sl.load_dataset(path)
+
+
+# ----------------------------------------------------------------- properties
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from softmaxlab import functional as F  # noqa: E402
+from softmaxlab import gradients as G  # noqa: E402
+
+
+def _logits(dtype):
+    return st.integers(1, 6).flatmap(lambda m: st.integers(2, 6).flatmap(
+        lambda c: arrays(dtype, (m, c), elements=st.floats(-1e4, 1e4, allow_nan=False,
+                                                            width=32 if dtype == np.float32
+                                                            else 64))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_rows_sum_to_one_and_ce_is_finite(dtype):
+    @settings(max_examples=150, deadline=None)
+    @given(_logits(dtype), st.data())
+    def check(z, data):
+        zt = torch.from_numpy(z)
+        p = F.softmax(zt)
+        assert torch.isfinite(p).all() and (p >= 0).all()
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        assert torch.allclose(p.sum(1), torch.ones(len(z), dtype=zt.dtype), atol=tol)
+        labels = data.draw(st.lists(st.integers(0, z.shape[1] - 1), min_size=len(z),
+                                    max_size=len(z)))
+        y = torch.nn.functional.one_hot(torch.tensor(labels), z.shape[1]).to(zt.dtype)
+        assert torch.isfinite(F.cross_entropy(y, zt))
+        assert torch.isfinite(G.fused(torch.eye(len(z), dtype=zt.dtype), y,
+                                      zt, torch.zeros(z.shape[1], dtype=zt.dtype)).d_w).all()
+
+    check()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 6), st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_every_formulation_agrees_with_autograd_on_random_shapes(m, n, c, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, n, generator=g, dtype=torch.float64)
+    y = torch.nn.functional.one_hot(torch.randint(0, c, (m,), generator=g), c).double()
+    w = torch.randn(n, c, generator=g, dtype=torch.float64)
+    b = torch.randn(c, generator=g, dtype=torch.float64)
+    ref = G.autograd(x, y, w, b)
+    for name in G.names():
+        got = G.get(name).function(x, y, w, b)
+        torch.testing.assert_close(got.d_w, ref.d_w, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(got.d_b, ref.d_b, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrays(np.float64, st.integers(1, 20), elements=st.floats(-1e6, 1e6)))
+def test_mape_properties(values):
+    t = torch.from_numpy(values)
+    assert sl.mape(t, t.clone()) == 0.0
+    nonzero = t[t.abs() > 1e-3]
+    if len(nonzero):
+        assert sl.mape(2 * nonzero, nonzero) == pytest.approx(1.0)
+        assert sl.mape(nonzero * 0, nonzero) == pytest.approx(1.0)
