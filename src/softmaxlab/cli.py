@@ -474,6 +474,14 @@ def _add_train(sub: Any) -> None:
                      help="model file to write (.safetensors)")
     out.add_argument("--plot", type=Path, default=None, metavar="FILE",
                      help="write the learning curves of the run (PNG)")
+    out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                     help="write a checkpoint (parameters, epoch, history) to FILE, "
+                     "atomically, every --checkpoint-every epochs")
+    out.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
+                     help="epochs between checkpoints (default: %(default)s)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue from --checkpoint; refused if it belongs to other data "
+                     "or hyper-parameters")
     out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="also print the data summary and the configuration")
@@ -488,6 +496,10 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     _check_writable(args.out, "--out")
     if args.plot is not None:
         _check_writable(args.plot, "--plot")
+    if args.checkpoint is not None:
+        _check_writable(args.checkpoint, "--checkpoint")
+    if args.resume and args.checkpoint is None:
+        raise UsageError("--resume: needs --checkpoint FILE")
     data = _load(args, dtype=args.dtype, device=args.device)
     model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=args.gradient,
                               dtype=args.dtype, device=args.device, seed=args.seed)
@@ -503,7 +515,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
             history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
                                 args.batch_size, data.x_valid, data.y_valid, verbose=False,
-                                callback=on_epoch)
+                                callback=on_epoch, checkpoint=args.checkpoint,
+                                checkpoint_every=args.checkpoint_every, resume=args.resume)
     except TrainingDiverged as exc:
         print(f"softmaxlab train: {exc}", file=sys.stderr)
         return EXIT_DIVERGED

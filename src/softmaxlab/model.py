@@ -12,6 +12,7 @@ holds the parameters and validates what it is given. A call that raises leaves `
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
+from .checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
 from .errors import InvalidInputError, InvalidTypeError, diverged
 from .fast import FusedTrainer
 from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
@@ -171,15 +173,25 @@ class SoftmaxClassifier:
         *,
         verbose: bool = True,
         callback: Callable[[EpochRecord], None] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 1,
+        resume: bool = False,
     ) -> list[EpochRecord]:
         """Train with in-order mini-batch SGD (S8) and return one record per epoch.
 
         ``callback(record)``, if given, is called after each epoch (progress bars use it).
 
+        With ``checkpoint=PATH`` the parameters, the epoch and the history are written to
+        PATH (atomically, safetensors) every ``checkpoint_every`` epochs and after the last;
+        ``resume=True`` continues from PATH, and ends with exactly the parameters of an
+        uninterrupted run. A checkpoint of other data or hyper-parameters, or a corrupt one,
+        is refused (:class:`~softmaxlab.checkpoint.CheckpointError`). The returned history
+        then includes the epochs done before the checkpoint.
+
         Each batch's probabilities are computed once and serve both the logged loss
         (taken before the step) and the gradient. With ``gradient="fused"`` the loop runs
-        on the fast path of :mod:`softmaxlab.fast` (same mathematics, fewer launches). Prints the seed's epoch line when
-        ``verbose``. Every argument is checked before the first step; if a step later
+        on the fast path of :mod:`softmaxlab.fast` (same mathematics, fewer launches).
+        Prints the seed's epoch line when ``verbose``. Every argument is checked before the first step; if a step later
         meets a numerical failure (chain rule with Ŷ = 0) a
         :class:`~softmaxlab.errors.NumericalError`, or diverges (a non-finite loss or
         parameter) a :class:`~softmaxlab.errors.TrainingDiverged`, names the epoch and
@@ -194,6 +206,43 @@ class SoftmaxClassifier:
         rows = min(data.batch_size, data.x.shape[0])
         self._formulation.check_budget(rows, self.n_features, self.n_classes,
                                        data.x.element_size())
+        every = check_positive_int(checkpoint_every, "checkpoint_every")
+        if resume and checkpoint is None:
+            raise InvalidInputError("resume: needs checkpoint=PATH")
+        fp = None
+        if checkpoint is not None:
+            fp = fingerprint([data.x, data.y, data.x_valid, data.y_valid], {
+                "n_features": self.n_features, "n_classes": self.n_classes,
+                "gradient": self.gradient, "dtype": str(self.dtype), "lr": data.lr,
+                "batch_size": data.batch_size})
+        start, done = 0, []
+        if resume:
+            tensors, info = load_checkpoint(checkpoint, kind="SoftmaxClassifier",
+                                            fingerprint=fp)
+            w, b = tensors.get("w"), tensors.get("b")
+            if w is None or b is None or tuple(w.shape) != tuple(self.w.shape) \
+                    or tuple(b.shape) != tuple(self.b.shape):
+                raise CheckpointError(f"checkpoint: {checkpoint}: parameters of the wrong shape")
+            if info["epoch"] > data.epochs:
+                raise InvalidInputError(
+                    f"epochs: the checkpoint has already completed {info['epoch']} epochs, "
+                    f"more than the {data.epochs} asked for")
+            self.w.copy_(w)
+            self.b.copy_(b)
+            start, done = info["epoch"], [EpochRecord(**r) for r in info["history"]]
+        history = list(done)
+
+        def after_epoch(record: EpochRecord, params: Callable[[], None]) -> None:
+            history.append(record)
+            last = record.epoch + 1 == data.epochs
+            if checkpoint is not None and ((record.epoch + 1) % every == 0 or last):
+                params()  # make self.w / self.b current
+                save_checkpoint(checkpoint, {"w": self.w, "b": self.b},
+                                kind="SoftmaxClassifier", fingerprint=fp,
+                                epoch=record.epoch + 1,
+                                history=[r.as_dict() for r in history])
+            if callback is not None:
+                callback(record)
 
         def step(xb: torch.Tensor, yb: torch.Tensor, batch: int) -> torch.Tensor:
             log_p = F.log_softmax(F.logits(xb, self.w, self.b))
@@ -209,14 +258,18 @@ class SoftmaxClassifier:
 
         with torch.no_grad():
             if self.gradient != "fused":
-                return run_epochs(data, stepwise(data, step, with_index=True), validate,
-                                  verbose=verbose,
-                                  callback=callback)
+                run_epochs(data, stepwise(data, step, with_index=True), validate,
+                           verbose=verbose, start=start,
+                           callback=lambda r: after_epoch(r, lambda: None))
+                return history
             # the fast path (softmaxlab.fast): same mathematics, transposed layout
             trainer = FusedTrainer(data.x, data.y, data.batch_size, self.w, self.b)
             try:
-                return run_epochs(data, lambda: trainer.epoch(data.lr), trainer.validate,
-                                  verbose=verbose, callback=callback)
+                run_epochs(data, lambda: trainer.epoch(data.lr), trainer.validate,
+                           verbose=verbose, start=start,
+                           callback=lambda r: after_epoch(
+                               r, lambda: trainer.write_back(self.w, self.b)))
+                return history
             finally:  # also after an interruption: keep the epochs that completed
                 trainer.write_back(self.w, self.b)
 

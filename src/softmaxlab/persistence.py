@@ -118,8 +118,6 @@ def save_model(
     """Write ``model`` (a :class:`~softmaxlab.SoftmaxClassifier` or a fitted
     :class:`~softmaxlab.SoftmaxRegression`) to ``path`` atomically: a temporary file in the
     same folder, fsync, then a rename, so ``path`` is never left half-written."""
-    from safetensors.torch import save_file
-
     from . import __version__
     from .estimator import SoftmaxRegression
     from .model import SoftmaxClassifier
@@ -165,11 +163,21 @@ def save_model(
         "config": json.dumps(config or {}, default=str),
         "softmaxlab": __version__,
     }
+    write_safetensors_atomic(tensors, metadata, path)
+
+
+def write_safetensors_atomic(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
+                             path: str | os.PathLike[str]) -> None:
+    """Write a safetensors file through a temporary file in the same folder, fsync it, then
+    rename it over ``path``: a crash at any moment leaves the old file or the new one."""
+    from safetensors.torch import save_file
+
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+                  metadata=metadata)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

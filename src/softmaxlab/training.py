@@ -135,13 +135,14 @@ def run_epochs(
     verbose: bool,
     echo: Callable[[str], None] = print,
     callback: Callable[[EpochRecord], None] | None = None,
+    start: int = 0,
 ) -> list[EpochRecord]:
     """Run the seed loop: ``train_epoch()`` makes one pass over the batches and returns
     each batch's loss taken before its update (k,); ``validate(x, y)`` returns
     ``(CE, accuracy)``. Returns one :class:`EpochRecord` per epoch and, when ``verbose``,
-    echoes its line."""
+    echoes its line. ``start`` skips the epochs a resumed run has already done."""
     history: list[EpochRecord] = []
-    for epoch in range(data.epochs):
+    for epoch in range(start, data.epochs):
         try:
             ce = train_epoch().mean().item()
         except TrainingDiverged as exc:

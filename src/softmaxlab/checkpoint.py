@@ -1,0 +1,99 @@
+"""Training checkpoints: safetensors files written atomically, refused when they do not
+belong to the run being resumed.
+
+A checkpoint holds the parameters (and, for the estimator, the optimiser's state) as
+tensors, and as metadata: the number of completed epochs, the batch position (0: written
+at epoch boundaries), the history so far, and a *fingerprint* — a SHA-256 of the training
+data and the hyper-parameters that shape the trajectory. Resuming with other data or other
+hyper-parameters is refused with :class:`CheckpointError`, as is a corrupt, truncated or
+foreign file; nothing is ever silently restarted. safetensors never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import InvalidInputError
+
+__all__ = ["CheckpointError", "fingerprint", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = "softmaxlab-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(InvalidInputError):
+    """A checkpoint that cannot be used: corrupt, truncated, foreign or mismatched."""
+
+
+def fingerprint(tensors: list[torch.Tensor | None], settings: dict[str, Any]) -> str:
+    """SHA-256 of the data tensors' bytes, shapes and dtypes, and of ``settings``."""
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            h.update(b"none")
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], *,
+                    kind: str, fingerprint: str, epoch: int, history: list[Any],
+                    state: dict[str, Any] | None = None) -> None:
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    from .persistence import write_safetensors_atomic
+
+    metadata = {
+        "format": FORMAT, "format_version": str(VERSION), "kind": kind,
+        "fingerprint": fingerprint, "epoch": str(epoch), "batch": "0",
+        "history": json.dumps(history), "state": json.dumps(state or {}),
+    }
+    write_safetensors_atomic(tensors, metadata, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint for the run identified by ``kind`` and ``fingerprint``; returns
+    the tensors and ``{"epoch", "batch", "history", "state"}``."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    where = f"checkpoint: {p}"
+    if not p.is_file():
+        raise CheckpointError(f"{where}: no such file (nothing to resume)")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors' own error types
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{where}: not a readable checkpoint ({first})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{where}: not a softmaxlab checkpoint")
+    if meta.get("format_version") != str(VERSION):
+        raise CheckpointError(f"{where}: format version {meta.get('format_version')} is not "
+                              f"{VERSION}")
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{where}: written by {meta.get('kind')}, not {kind}")
+    if meta.get("fingerprint") != fingerprint:
+        raise CheckpointError(
+            f"{where}: belongs to another run (different data or hyper-parameters); "
+            "remove it or start without --resume"
+        )
+    try:
+        info = {"epoch": int(meta["epoch"]), "batch": int(meta["batch"]),
+                "history": json.loads(meta["history"]), "state": json.loads(meta["state"])}
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{where}: inconsistent metadata ({exc})") from None
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()
+               if t.is_floating_point()):
+        raise CheckpointError(f"{where}: holds non-finite parameters")
+    return tensors, info
