@@ -154,3 +154,54 @@ def test_cli_resume_needs_a_checkpoint_and_refuses_a_foreign_one(tmp_path, capsy
                  "--resume", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "belongs to another run" in err and not out.exists()
+
+
+# ----------------------------------------------------------------- SoftmaxRegression
+
+
+def _estimator(max_epochs):
+    return sl.SoftmaxRegression(random_state=0, momentum=0.9, schedule="adaptive",
+                                batch_size=16, learning_rate=0.5, max_epochs=max_epochs,
+                                tol=1e-3, n_iter_no_change=3, early_stopping=True)
+
+
+def test_estimator_resume_equals_an_uninterrupted_fit(tmp_path):
+    import warnings
+
+    from sklearn.datasets import load_wine
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_wine(return_X_y=True)
+    full = _estimator(60).fit(X, y)
+    assert full.n_iter_ > 10  # the interruption below happens mid-run
+    ck = tmp_path / "est.safetensors"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _estimator(10).fit(X, y, checkpoint=ck, checkpoint_every=5)
+    resumed = _estimator(60).fit(X, y, checkpoint=ck, resume=True)
+    np.testing.assert_array_equal(resumed.coef_, full.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, full.intercept_)
+    assert resumed.loss_curve_ == full.loss_curve_
+    assert resumed.history_ == full.history_ and resumed.n_iter_ == full.n_iter_
+
+
+def test_estimator_checkpoint_refusals(tmp_path):
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    ck = tmp_path / "est.safetensors"
+    _estimator(60).fit(X, y, checkpoint=ck)  # runs to its stopping rule
+    with pytest.raises(CheckpointError, match="that run already ended"):
+        _estimator(60).fit(X, y, checkpoint=ck, resume=True)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        _estimator(60).set_params(learning_rate=0.1).fit(X, y, checkpoint=ck, resume=True)
+    with pytest.raises(CheckpointError, match="written by SoftmaxClassifier"):
+        x, yy, _, _ = _data()
+        other = tmp_path / "clf.safetensors"
+        sl.SoftmaxClassifier(6, 4, device="cpu").fit(x, yy, 1, 0.1, 32, verbose=False,
+                                                     checkpoint=other)
+        _estimator(60).fit(X, y, checkpoint=other, resume=True)
+    with pytest.raises(sl.InvalidInputError, match="checkpoint: works with solver='sgd'"):
+        sl.SoftmaxRegression(solver="lbfgs").fit(X, y, checkpoint=tmp_path / "l.st")
+    with pytest.raises(sl.InvalidInputError, match="resume: needs checkpoint"):
+        sl.SoftmaxRegression().fit(X, y, resume=True)

@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import functional as F
 from . import gradients as G
 from ._validation import resolve_device, resolve_dtype
+from .checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
 from .errors import InvalidInputError, InvalidTypeError, TrainingDiverged
 from .training import EpochRecord
 
@@ -273,11 +274,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return s
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, checkpoint: Any = None,
+            checkpoint_every: int = 1, resume: bool = False) -> SoftmaxRegression:
         """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any
-        hashable type, with optional per-row ``sample_weight``. Returns ``self``."""
-        return self._fit(X, y, sample_weight, classes=None, reset=True,
-                         epochs=None)
+        hashable type, with optional per-row ``sample_weight``. Returns ``self``.
+
+        With ``checkpoint=PATH`` (SGD solver) the training state — parameters, momentum,
+        the shuffling generator, the learning rate, the stopping state and the history — is
+        written to PATH atomically every ``checkpoint_every`` epochs; ``resume=True``
+        continues from it and ends exactly where an uninterrupted fit would. A checkpoint
+        of other data or settings, or a broken one, is refused."""
+        every = 1
+        if checkpoint is not None:
+            _check_number(checkpoint_every, "checkpoint_every", low=1, integer=True)
+            every = int(checkpoint_every)
+        if resume and checkpoint is None:
+            raise InvalidInputError("resume: needs checkpoint=PATH")
+        self._checkpoint = (checkpoint, every, bool(resume))
+        try:
+            return self._fit(X, y, sample_weight, classes=None, reset=True, epochs=None)
+        finally:
+            del self._checkpoint
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> SoftmaxRegression:
@@ -354,6 +371,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         b = torch.tensor(self.intercept_, **kw) + mu @ w0
         gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
         state = _Trainer(self, xt, yt, st, w, b, gen, valid, (1 / d**2).unsqueeze(1))
+        path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
+        if path is not None:
+            if self.solver != "sgd":
+                raise InvalidInputError("checkpoint: works with solver='sgd' only")
+            settings = {k: v for k, v in self.get_params().items()
+                        if k not in ("verbose", "max_epochs", "warm_start")}
+            state.checkpoint = (path, every, fingerprint(
+                [xt, yt, st, *(valid if valid is not None else (None,))[:1]],
+                {**settings, "classes": [str(c) for c in self.classes_]}))
+            if resume:
+                state.restore()
         reason = state.run(self.max_epochs if epochs is None else epochs,
                            monitor=epochs is None)
         w = state.w / d.unsqueeze(1)
@@ -439,6 +467,12 @@ class _Trainer:
             self.batch = min(est.batch_size, n)
         G.get(est.gradient).check_budget(self.batch, x.shape[1], y.shape[1], x.element_size())
         self.velocity = (torch.zeros_like(w), torch.zeros_like(b))
+        self.checkpoint: tuple[Any, int, str] | None = None  # (path, every, fingerprint)
+        self.start = 0
+        self.best: float | None = None
+        self.best_params: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.stall = 0
+        self.lr = est.learning_rate
 
     # ---------------------------------------------------------------- objective
     def penalty(self, w: torch.Tensor) -> float:
@@ -495,10 +529,10 @@ class _Trainer:
         if self.est.solver == "lbfgs":
             return self.lbfgs()
         est = self.est
-        best, best_params, stall = None, None, 0
-        lr = est.learning_rate
+        best, best_params, stall, lr = self.best, self.best_params, self.stall, self.lr
         reason = "max_epochs" if monitor else "partial_fit"
-        for e in range(epochs):
+        e = self.start - 1
+        for e in range(self.start, epochs):
             lr = self.rate(e, lr)
             loss = self.epoch(lr)
             if not np.isfinite(loss):
@@ -516,25 +550,65 @@ class _Trainer:
                 self.scores.append(acc_v)
             if est.verbose:
                 print(EpochRecord(e, loss, None, acc_v).line() + f" - lr: {lr:.4g}")
-            if not monitor or est.tol is None:
-                continue
-            # higher validation accuracy, or lower objective, is better
-            value = acc_v if self.valid is not None else -loss
-            if self.valid is not None and (best is None or value > best):
-                best_params = (self.w.clone(), self.b.clone())
-            improved = best is None or value > best + est.tol
-            stall = 0 if improved else stall + 1
-            best = value if best is None else max(best, value)
-            if stall >= est.n_iter_no_change:
-                if est.schedule == "adaptive" and lr / 5 >= 1e-6:
-                    lr, stall = lr / 5, 0
-                    continue
-                reason = "early_stopping" if self.valid is not None else "tol"
+            stop = False
+            if monitor and est.tol is not None:
+                # higher validation accuracy, or lower objective, is better
+                value = acc_v if self.valid is not None else -loss
+                if self.valid is not None and (best is None or value > best):
+                    best_params = (self.w.clone(), self.b.clone())
+                improved = best is None or value > best + est.tol
+                stall = 0 if improved else stall + 1
+                best = value if best is None else max(best, value)
+                if stall >= est.n_iter_no_change:
+                    if est.schedule == "adaptive" and lr / 5 >= 1e-6:
+                        lr, stall = lr / 5, 0
+                    else:
+                        reason = "early_stopping" if self.valid is not None else "tol"
+                        stop = True
+            if self.checkpoint is not None and ((e + 1) % self.checkpoint[1] == 0
+                                                or stop or e + 1 == epochs):
+                self.best, self.best_params, self.stall, self.lr = best, best_params, stall, lr
+                self.save(e + 1, reason if stop else None)
+            if stop:
                 break
         if best_params is not None:
             self.w, self.b = best_params
         self.n_iter = e + 1
         return reason
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self, epochs_done: int, stopped: str | None) -> None:
+        """Write the whole SGD state (see :meth:`SoftmaxRegression.fit`)."""
+        path, _, fp = self.checkpoint
+        tensors = {"w": self.w, "b": self.b, "v_w": self.velocity[0], "v_b": self.velocity[1],
+                   "rng": self.gen.get_state()}
+        if self.best_params is not None:
+            tensors["best_w"], tensors["best_b"] = self.best_params
+        state = {"best": self.best, "stall": self.stall, "lr": self.lr, "rates": self.rates,
+                 "scores": self.scores, "stopped": stopped}
+        save_checkpoint(path, tensors, kind="SoftmaxRegression", fingerprint=fp,
+                        epoch=epochs_done, history=self.losses, state=state)
+
+    def restore(self) -> None:
+        """Load the state written by :meth:`save` (checked against the fingerprint)."""
+        path, _, fp = self.checkpoint
+        tensors, info = load_checkpoint(path, kind="SoftmaxRegression", fingerprint=fp)
+        names = {"w": self.w, "b": self.b, "v_w": self.velocity[0], "v_b": self.velocity[1]}
+        for name, target in names.items():
+            if name not in tensors or tensors[name].shape != target.shape:
+                raise CheckpointError(f"checkpoint: {path}: missing or misshapen {name!r}")
+        st = info["state"]
+        if st.get("stopped"):
+            raise CheckpointError(f"checkpoint: {path}: that run already ended "
+                                  f"({st['stopped']}); nothing to resume")
+        for name, target in names.items():
+            target.copy_(tensors[name])
+        self.gen.set_state(tensors["rng"])
+        if "best_w" in tensors:
+            self.best_params = (tensors["best_w"].to(self.w), tensors["best_b"].to(self.b))
+        self.best, self.stall, self.lr = st["best"], st["stall"], st["lr"]
+        self.losses, self.rates, self.scores = list(info["history"]), st["rates"], st["scores"]
+        self.start = info["epoch"]
 
     # ---------------------------------------------------------------- L-BFGS
     def lbfgs(self) -> str:
