@@ -474,6 +474,9 @@ def _add_train(sub: Any) -> None:
                      help="model file to write (.safetensors)")
     out.add_argument("--plot", type=Path, default=None, metavar="FILE",
                      help="write the learning curves of the run (PNG)")
+    hp.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                    help="train data-parallel on N local processes (torch.distributed, gloo); "
+                    "under torchrun, each rank runs this command without --nproc")
     out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                      help="write a checkpoint (parameters, epoch, history) to FILE, "
                      "atomically, every --checkpoint-every epochs")
@@ -511,12 +514,27 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                       highlight=False)
         console.print(f"model: {model!r}, lr={args.lr}, epochs={args.epochs}, "
                       f"batch={args.batch_size}", highlight=False)
+    from . import distributed
+
+    parallel = args.nproc is not None or distributed.launched_by_torchrun()
+    if parallel and (args.gradient != "fused" or args.checkpoint is not None):
+        raise UsageError("--nproc: data-parallel training uses --gradient fused and no "
+                         "checkpoints yet")
     try:
-        with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
-            history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
-                                args.batch_size, data.x_valid, data.y_valid, verbose=False,
-                                callback=on_epoch, checkpoint=args.checkpoint,
-                                checkpoint_every=args.checkpoint_every, resume=args.resume)
+        if parallel:
+            history = distributed.fit(model, data.x_train, data.y_train, args.epochs, args.lr,
+                                      args.batch_size, data.x_valid, data.y_valid,
+                                      nproc=args.nproc, verbose=not args.quiet)
+            if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+                return EXIT_OK  # only rank 0 reports and writes
+        else:
+            with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
+                history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
+                                    args.batch_size, data.x_valid, data.y_valid,
+                                    verbose=False, callback=on_epoch,
+                                    checkpoint=args.checkpoint,
+                                    checkpoint_every=args.checkpoint_every,
+                                    resume=args.resume)
     except TrainingDiverged as exc:
         print(f"softmaxlab train: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
