@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import time
 from pathlib import Path
 
 import torch
+from _markers import replace_block
 
 import softmaxlab as sl
 from softmaxlab import distributed
@@ -45,12 +45,7 @@ def main() -> None:
     text = "\n".join(rows) + f"\n\nMeasured on {os.cpu_count()} cores.\n"
     print(text)
     if args.write:
-        doc = args.write.read_text()
-        new, n = re.subn(re.escape(BEGIN) + ".*?" + re.escape(END),
-                         lambda _: f"{BEGIN}\n{text}{END}", doc, flags=re.S)
-        if n != 1:
-            raise SystemExit("markers not found")
-        args.write.write_text(new)
+        replace_block(args.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":

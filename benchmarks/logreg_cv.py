@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 import sklearn
 import torch
+from _markers import replace_block
 from sklearn import datasets
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
@@ -65,13 +65,7 @@ def main() -> None:
     table = measure()
     print(table)
     if args.write:
-        text = args.write.read_text()
-        block = f"{BEGIN}\n{table}{END}"
-        new, n = re.subn(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text,
-                         flags=re.S)
-        if n != 1:
-            raise SystemExit(f"{args.write}: markers {BEGIN} ... {END} not found")
-        args.write.write_text(new)
+        replace_block(args.write, BEGIN, END, table)
 
 
 if __name__ == "__main__":

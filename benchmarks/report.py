@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
+
+from _markers import replace_block
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -92,12 +93,7 @@ def main() -> None:
     text = render(json.loads(args.json_file.read_text()))
     print(text)
     if args.write:
-        doc = args.write.read_text()
-        new, n = re.subn(re.escape(BEGIN) + ".*?" + re.escape(END),
-                         lambda _: f"{BEGIN}\n{text}{END}", doc, flags=re.S)
-        if n != 1:
-            raise SystemExit(f"{args.write}: markers not found")
-        args.write.write_text(new)
+        replace_block(args.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import torch
 import softmaxlab as sl
 from softmaxlab import functional as F
 from softmaxlab import gradients as G
+from softmaxlab.gradcheck import central_difference
 
 from .conftest import TOL, random_problem
 
@@ -94,21 +95,6 @@ def test_given_y_hat_is_used_except_by_autograd(name):
 # ----------------------------------------------------------------- finite differences
 
 
-def _central_diff(f, t: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
-    """∂f/∂t by central differences, one entry at a time: (f(t+h e) - f(t-h e)) / 2h."""
-    grad = torch.zeros_like(t)
-    flat, out = t.reshape(-1), grad.reshape(-1)
-    for k in range(flat.numel()):
-        old = float(flat[k])
-        flat[k] = old + h
-        up = float(f(t))
-        flat[k] = old - h
-        down = float(f(t))
-        flat[k] = old
-        out[k] = (up - down) / (2 * h)
-    return grad
-
-
 FD_SHAPES = [(1, 1, 2), (5, 3, 4), (12, 7, 3), (33, 5, 3), (4, 9, 11)]
 
 
@@ -118,17 +104,17 @@ def test_formulation_equals_central_finite_differences(name, m, n, c):
     x, y, w, b = random_problem(m, n, c, seed=99 + m + n + c)
     got = G.get(name).function(x, y, w, b)
     rtol, atol = 1e-6, 1e-8
-    fd_w = _central_diff(lambda t: F.cross_entropy(y, F.logits(x, t, b)), w.clone())
-    fd_b = _central_diff(lambda t: F.cross_entropy(y, F.logits(x, w, t)), b.clone())
+    fd_w = central_difference(lambda t: F.cross_entropy(y, F.logits(x, t, b)), w.clone())
+    fd_b = central_difference(lambda t: F.cross_entropy(y, F.logits(x, w, t)), b.clone())
     z = F.logits(x, w, b)
-    fd_z = _central_diff(lambda t: F.cross_entropy(y, t), z.clone())
+    fd_z = central_difference(lambda t: F.cross_entropy(y, t), z.clone())
     torch.testing.assert_close(got.d_w, fd_w, rtol=rtol, atol=atol)
     torch.testing.assert_close(got.d_b, fd_b, rtol=rtol, atol=atol)
     torch.testing.assert_close(got.d_z, fd_z, rtol=rtol, atol=atol)
     if got.d_y_hat is not None:
         # L as a function of Ŷ treated as free: the seed's literal CE.
         y_hat = F.softmax(z)
-        fd_y = _central_diff(lambda t: F.cross_entropy_from_probs(y, t), y_hat.clone(), h=1e-8)
+        fd_y = central_difference(lambda t: F.cross_entropy_from_probs(y, t), y_hat.clone(), h=1e-8)
         torch.testing.assert_close(got.d_y_hat, fd_y, rtol=1e-5, atol=1e-7)
 
 
@@ -271,7 +257,7 @@ def test_weighted_formulation_equals_autograd_and_finite_differences(name, m, n,
         _weighted_loss(x, y, wg, bg, s).backward()
     _close(got.d_w, wg.grad)
     _close(got.d_b, bg.grad)
-    fd_w = _central_diff(lambda t: _weighted_loss(x, y, t, b, s), w.clone())
+    fd_w = central_difference(lambda t: _weighted_loss(x, y, t, b, s), w.clone())
     torch.testing.assert_close(got.d_w, fd_w, rtol=1e-6, atol=1e-8)
     ref = G.autograd(x, y, w, b, sample_weight=s)
     _close(got.d_z, ref.d_z)
@@ -339,8 +325,8 @@ def test_class_weight_and_l2_enter_every_formulation(name, class_weight):
         _objective(x, y, wg, bg, s_all, alpha).backward()
     _close(got.d_w, wg.grad)
     _close(got.d_b, bg.grad)
-    fd_w = _central_diff(lambda t: _objective(x, y, t, b, s_all, alpha), w.clone())
-    fd_b = _central_diff(lambda t: _objective(x, y, w, t, s_all, alpha), b.clone())
+    fd_w = central_difference(lambda t: _objective(x, y, t, b, s_all, alpha), w.clone())
+    fd_b = central_difference(lambda t: _objective(x, y, w, t, s_all, alpha), b.clone())
     torch.testing.assert_close(got.d_w, fd_w, rtol=1e-6, atol=1e-8)
     torch.testing.assert_close(got.d_b, fd_b, rtol=1e-6, atol=1e-8)
 

@@ -63,19 +63,13 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint for the run identified by ``kind`` and ``fingerprint``; returns
     the tensors and ``{"epoch", "batch", "history", "state"}``."""
-    from safetensors import safe_open
+    from .persistence import read_safetensors
 
     p = Path(path)
     where = f"checkpoint: {p}"
     if not p.is_file():
         raise CheckpointError(f"{where}: no such file (nothing to resume)")
-    try:
-        with safe_open(str(p), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors' own error types
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{where}: not a readable checkpoint ({first})") from None
+    tensors, meta = read_safetensors(p, CheckpointError, f"{where}: not a readable checkpoint")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a softmaxlab checkpoint")
     if meta.get("format_version") != str(VERSION):

@@ -186,22 +186,31 @@ def write_safetensors_atomic(tensors: dict[str, torch.Tensor], metadata: dict[st
         raise
 
 
-def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedModel:
-    """Read a model file written by :func:`save_model`. Nothing in the file is executed;
-    anything that is not a valid model file raises :class:`ModelFileError`."""
+def read_safetensors(path: Path, error: type[Exception], message: str
+                     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors and the metadata of a safetensors file; any failure to parse it (a
+    pickle, a truncated file, ...) raises ``error(f"{message} (reason)")``. Parsing never
+    executes anything from the file."""
     from safetensors import safe_open
 
-    p = Path(path)
-    where = f"model: {p}"
-    if not p.is_file():
-        raise ModelFileError(f"{where}: no such file")
     try:
-        with safe_open(str(p), framework="pt") as fh:
+        with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own error types
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ModelFileError(f"{where}: not a softmaxlab model file ({first})") from None
+        raise error(f"{message} ({first})") from None
+    return tensors, meta
+
+
+def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedModel:
+    """Read a model file written by :func:`save_model`. Nothing in the file is executed;
+    anything that is not a valid model file raises :class:`ModelFileError`."""
+    p = Path(path)
+    where = f"model: {p}"
+    if not p.is_file():
+        raise ModelFileError(f"{where}: no such file")
+    tensors, meta = read_safetensors(p, ModelFileError, f"{where}: not a softmaxlab model file")
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{where}: not a softmaxlab model file (no format tag)")
     try:
