@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 import softmaxlab as sl
 from softmaxlab import distributed as D
+from softmaxlab.checkpoint import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +81,154 @@ def test_cli_train_nproc_and_torchrun_equal_one_process(tmp_path):
         torch.testing.assert_close(models[k].w, models["one"].w, rtol=1e-12, atol=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"{k}.safetensors" for k in outs)  # rank 1 wrote nothing
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoints_of_data_parallel_runs_resume_with_any_number_of_processes(
+        reference, tmp_path):
+    d, single, h_single = reference
+    ck = tmp_path / "ck.safetensors"
+    model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu")
+    D.fit(model, d.x_train, d.y_train, 2, 0.1, 100, d.x_valid, d.y_valid, nproc=2,
+          checkpoint=ck)
+    # the same file: a single-process fused run takes it over, and a 4-process run
+    # takes over from that
+    resumed = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=99, device="cpu")
+    resumed.fit(d.x_train, d.y_train, 3, 0.1, 100, d.x_valid, d.y_valid, verbose=False,
+                checkpoint=ck, resume=True)
+    last = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=98, device="cpu")
+    history = D.fit(last, d.x_train, d.y_train, 4, 0.1, 100, d.x_valid, d.y_valid, nproc=4,
+                    checkpoint=ck, resume=True)
+    torch.testing.assert_close(last.w, single.w, rtol=1e-12, atol=0)
+    torch.testing.assert_close(last.b, single.b, rtol=1e-12, atol=0)
+    assert [r.line() for r in history] == [r.line() for r in h_single]
+
+
+def test_a_checkpoint_of_another_run_is_refused_before_any_process_starts(reference,
+                                                                            tmp_path):
+    d, _, _ = reference
+    ck = tmp_path / "ck.safetensors"
+    model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu")
+    model.fit(d.x_train, d.y_train, 1, 0.1, 100, verbose=False, checkpoint=ck)
+    w0 = model.w.clone()
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        D.fit(model, d.x_train, d.y_train, 2, 0.05, 100, nproc=2, checkpoint=ck,
+              resume=True)
+    assert torch.equal(model.w, w0)
+
+
+# ----------------------------------------------------------------------------- sharded files
+
+
+def _table(n: int = 1003, n_features: int = 5, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, n_features)) * rng.uniform(0.5, 4, n_features) + 2
+    labels = (x[:, 0] + x[:, 1] > 4).astype(int) + 2 * (x[:, 2] > 2) + rng.integers(0, 2, n)
+    return x, labels
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The same table as .npy (label as the last column) and as .parquet (text labels,
+    row groups of 64 rows)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path_factory.mktemp("sharded")
+    x, labels = _table()
+    np.save(root / "t.npy", np.column_stack([x, labels]))
+    columns = {f"f{j}": x[:, j] for j in range(x.shape[1])}
+    pq.write_table(pa.table({**columns, "label": [f"k{v}" for v in labels]}),
+                   root / "t.parquet", row_group_size=64)
+    return root
+
+
+def _one_process(path, **kw):
+    d = sl.load_dataset(path, valid=kw.get("valid", 0.2), shuffle=False,
+                        standardize=kw.get("standardize", True), seed=0)
+    model = sl.SoftmaxClassifier(d.n_features, d.n_classes, gradient="fused", seed=0,
+                                 device="cpu")
+    history = model.fit(d.x_train, d.y_train, 3, 0.1, 32, d.x_valid, d.y_valid,
+                        verbose=False)
+    return d, model, history
+
+
+@pytest.mark.parametrize(("name", "nproc"), [("t.npy", 1), ("t.npy", 2),
+                                             ("t.parquet", 4)])
+def test_sharded_file_run_equals_one_process(files, name, nproc):
+    d, single, h_single = _one_process(files / name)
+    run = D.fit_file(files / name, epochs=3, lr=0.1, batch_size=32, valid=0.2,
+                     standardize=True, nproc=nproc)
+    torch.testing.assert_close(run.model.w, single.w, rtol=1e-12, atol=0)
+    torch.testing.assert_close(run.model.b, single.b, rtol=1e-12, atol=0)
+    assert [r.line() for r in run.history] == [r.line() for r in h_single]
+    assert run.classes.tolist() == d.classes.tolist()
+    assert run.feature_names == d.feature_names
+    np.testing.assert_allclose(run.mean, d.mean, rtol=1e-13)
+    np.testing.assert_allclose(run.scale, d.scale, rtol=1e-13)
+    acc = single.accuracy(d.y_valid, single.predict(d.x_valid))
+    assert run.metrics["valid"]["accuracy"] == pytest.approx(acc, abs=1e-12)
+    assert run.metrics["train"]["rows"] == d.x_train.shape[0]
+    assert len(run.peak_rss_mib) == nproc and len(run.epoch_seconds) == 3
+
+
+def test_sharded_checkpoint_resumes_with_another_number_of_processes(files, tmp_path):
+    _, single, _ = _one_process(files / "t.npy")
+    ck = tmp_path / "ck.safetensors"
+    common = {"lr": 0.1, "batch_size": 32, "valid": 0.2, "standardize": True,
+              "checkpoint": ck}
+    D.fit_file(files / "t.npy", epochs=1, nproc=2, **common)
+    run = D.fit_file(files / "t.npy", epochs=3, nproc=1, resume=True, **common)
+    torch.testing.assert_close(run.model.w, single.w, rtol=1e-12, atol=0)
+    assert [r.epoch for r in run.history] == [0, 1, 2]
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        D.fit_file(files / "t.npy", epochs=3, nproc=2, resume=True,
+                   **{**common, "batch_size": 33})
+
+
+def test_an_error_inside_a_rank_comes_back_with_its_own_type(files, tmp_path):
+    a = np.load(files / "t.npy")
+    a[900, 2] = np.nan  # a row that only one of two ranks reads
+    np.save(tmp_path / "bad.npy", a)
+    with pytest.raises(sl.InvalidInputError, match="column '2' at data row 901"):
+        D.fit_file(tmp_path / "bad.npy", epochs=1, lr=0.1, batch_size=32, nproc=2)
+
+
+def test_sharded_arguments_are_checked_before_any_process_starts(files, tmp_path):
+    with pytest.raises(sl.InvalidInputError, match="valid: 2000 validation rows"):
+        D.fit_file(files / "t.npy", epochs=1, lr=0.1, batch_size=32, valid=2000, nproc=2)
+    with pytest.raises(sl.InvalidInputError, match="target: no column named 'nope'"):
+        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="nope",
+                   nproc=2)
+    with pytest.raises(sl.InvalidInputError, match=r"feature columns must be numeric; \['label'\]"):
+        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="f0",
+                   nproc=2)
+    with pytest.raises(sl.InvalidInputError, match="lr: must be a finite number > 0"):
+        D.fit_file(files / "t.npy", epochs=1, lr=-1, batch_size=32, nproc=2)
+    with pytest.raises(CheckpointError, match="no such file"):
+        D.fit_file(files / "t.npy", epochs=1, lr=0.1, batch_size=32, nproc=2,
+                   checkpoint=tmp_path / "none.safetensors", resume=True)
+
+
+def test_cli_sharded_train_equals_one_process(files, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    common = ["train", "--data", str(files / "t.parquet"), "--target", "label",
+              "--no-shuffle", "--standardize", "--epochs", "3", "--batch-size", "32", "-q"]
+    one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
+    for cmd, out in ((common, one), ([*common, "--nproc", "2", "--sharded"], two)):
+        subprocess.run([sys.executable, "-m", "softmaxlab", *cmd, "--out", str(out)],
+                       check=True, env=env, timeout=600, capture_output=True)
+    a, b = sl.load_model(one), sl.load_model(two)
+    torch.testing.assert_close(b.model.w, a.model.w, rtol=1e-12, atol=0)
+    assert b.classes.tolist() == a.classes.tolist()
+    np.testing.assert_allclose(b.mean, a.mean, rtol=1e-13)
+    refused = subprocess.run(
+        [sys.executable, "-m", "softmaxlab", "train", "--data", str(files / "t.npy"),
+         "--nproc", "2", "--sharded", "--out", str(tmp_path / "x.safetensors")],
+        env=env, timeout=600, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
+        "(and no --stratify), shuffling the file beforehand if it is sorted"]

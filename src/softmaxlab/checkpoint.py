@@ -21,7 +21,7 @@ import torch
 
 from .errors import InvalidInputError
 
-__all__ = ["CheckpointError", "fingerprint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointError", "classifier_fingerprint", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "softmaxlab-checkpoint"
 VERSION = 1
@@ -43,6 +43,15 @@ def fingerprint(tensors: list[torch.Tensor | None], settings: dict[str, Any]) ->
         h.update(t.numpy().tobytes())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def classifier_fingerprint(data: Any, n_features: int, n_classes: int, gradient: str,
+                           dtype: torch.dtype) -> str:
+    """The fingerprint of a ``SoftmaxClassifier`` run on ``data`` (validated
+    :class:`~softmaxlab.training.FitData`): the same for one process and data-parallel."""
+    return fingerprint([data.x, data.y, data.x_valid, data.y_valid], {
+        "n_features": n_features, "n_classes": n_classes, "gradient": gradient,
+        "dtype": str(dtype), "lr": data.lr, "batch_size": data.batch_size})
 
 
 def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], *,

@@ -445,7 +445,7 @@ def _add_train(sub: Any) -> None:
         "train",
         help="train softmaxlab's model on a data set or file and save it",
         description="Train SoftmaxClassifier (the seed's loop: in-order mini-batches, one "
-        "epoch line each) on a bundled data set or a CSV/Parquet file, report train and "
+        "epoch line each) on a bundled data set or a CSV/Parquet/.npy file, report train and "
         "validation metrics, and save a safetensors model file with the class labels, "
         "feature names and standardisation statistics.",
         epilog="example:\n  softmaxlab train --data wine --standardize --out wine.safetensors",
@@ -453,7 +453,7 @@ def _add_train(sub: Any) -> None:
     )
     data = p.add_argument_group("data")
     data.add_argument("--data", required=True, metavar="NAME|FILE",
-                      help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet file")
+                      help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet/.npy file")
     _add_file_options(data)
     hp = p.add_argument_group("training")
     hp.add_argument("--lr", type=_positive_float, default=0.1,
@@ -477,6 +477,10 @@ def _add_train(sub: Any) -> None:
     hp.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
                     help="train data-parallel on N local processes (torch.distributed, gloo); "
                     "under torchrun, each rank runs this command without --nproc")
+    hp.add_argument("--sharded", action="store_true",
+                    help="with --nproc or torchrun: each rank reads only its own rows of a "
+                    ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
+                    "--valid rows validate)")
     out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                      help="write a checkpoint (parameters, epoch, history) to FILE, "
                      "atomically, every --checkpoint-every epochs")
@@ -503,6 +507,13 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         _check_writable(args.checkpoint, "--checkpoint")
     if args.resume and args.checkpoint is None:
         raise UsageError("--resume: needs --checkpoint FILE")
+    from . import distributed
+
+    parallel = args.nproc is not None or distributed.launched_by_torchrun()
+    if parallel and args.gradient != "fused":
+        raise UsageError("--nproc: data-parallel training uses --gradient fused")
+    if args.sharded:
+        return _train_sharded(args, console, distributed)
     data = _load(args, dtype=args.dtype, device=args.device)
     model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=args.gradient,
                               dtype=args.dtype, device=args.device, seed=args.seed)
@@ -514,54 +525,88 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                       highlight=False)
         console.print(f"model: {model!r}, lr={args.lr}, epochs={args.epochs}, "
                       f"batch={args.batch_size}", highlight=False)
-    from . import distributed
-
-    parallel = args.nproc is not None or distributed.launched_by_torchrun()
-    if parallel and (args.gradient != "fused" or args.checkpoint is not None):
-        raise UsageError("--nproc: data-parallel training uses --gradient fused and no "
-                         "checkpoints yet")
+    checkpointing = {"checkpoint": args.checkpoint, "checkpoint_every": args.checkpoint_every,
+                     "resume": args.resume}
     try:
         if parallel:
             history = distributed.fit(model, data.x_train, data.y_train, args.epochs, args.lr,
                                       args.batch_size, data.x_valid, data.y_valid,
-                                      nproc=args.nproc, verbose=not args.quiet)
+                                      nproc=args.nproc, verbose=not args.quiet,
+                                      **checkpointing)
             if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
                 return EXIT_OK  # only rank 0 reports and writes
         else:
             with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
                 history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
                                     args.batch_size, data.x_valid, data.y_valid,
-                                    verbose=False, callback=on_epoch,
-                                    checkpoint=args.checkpoint,
-                                    checkpoint_every=args.checkpoint_every,
-                                    resume=args.resume)
+                                    verbose=False, callback=on_epoch, **checkpointing)
     except TrainingDiverged as exc:
         print(f"softmaxlab train: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
     except NumericalError as exc:
         print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    table = Table(title="final metrics", title_justify="left")
-    for col in ("split", "rows", "accuracy", "cross-entropy"):
-        table.add_column(col, justify="right" if col != "split" else "left")
+    metrics = {}
     parts = [("train", data.x_train, data.y_train)]
     if data.x_valid is not None:
         parts.append(("valid", data.x_valid, data.y_valid))
-    metrics = {}
     for name, x, y in parts:
         acc, ce = _metrics_row(model, x, y)
         metrics[name] = {"accuracy": acc, "cross_entropy": ce, "rows": int(x.shape[0])}
-        table.add_row(name, str(x.shape[0]), f"{acc:.4f}", f"{ce:.4f}")
+    _finish_train(args, console, model, history, metrics, data.classes, data.feature_names,
+                  data.mean, data.scale)
+    return EXIT_OK
+
+
+def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
+    """``train --sharded``: every rank reads only its rows (distributed.fit_file)."""
+    if args.nproc is None and not distributed.launched_by_torchrun():
+        raise UsageError("--sharded: needs --nproc N or a torchrun launch")
+    if not args.no_shuffle or args.stratify:
+        raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
+                         "--stratify), shuffling the file beforehand if it is sorted")
+    try:
+        run = distributed.fit_file(
+            args.data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+            target=args.target, features=args.columns,
+            valid=0.2 if args.valid is None else args.valid, standardize=args.standardize,
+            seed=args.seed, dtype=args.dtype, nproc=args.nproc, verbose=not args.quiet,
+            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            resume=args.resume)
+    except TrainingDiverged as exc:
+        print(f"softmaxlab train: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+        return EXIT_OK  # only rank 0 reports and writes
+    if args.verbose:
+        console.print("peak memory per rank (MiB): "
+                      + ", ".join(f"{p:.0f}" for p in run.peak_rss_mib), highlight=False)
+    _finish_train(args, console, run.model, run.history, run.metrics, run.classes,
+                  run.feature_names, run.mean, run.scale)
+    return EXIT_OK
+
+
+def _finish_train(args: argparse.Namespace, console: Console, model: SoftmaxClassifier,
+                  history: list[Any], metrics: dict[str, dict[str, float]], classes: Any,
+                  feature_names: Any, mean: Any, scale: Any) -> None:
+    """The final-metrics table, the model file and the optional plot of ``train``."""
+    table = Table(title="final metrics", title_justify="left")
+    for col in ("split", "rows", "accuracy", "cross-entropy"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for name, row in metrics.items():
+        table.add_row(name, str(row["rows"]), f"{row['accuracy']:.4f}",
+                      f"{row['cross_entropy']:.4f}")
     console.print(table)
     config = {
         "data": args.data, "target": args.target, "valid": args.valid,
         "shuffle": not args.no_shuffle, "stratify": args.stratify,
         "standardize": args.standardize, "lr": args.lr, "epochs": args.epochs,
         "batch_size": args.batch_size, "gradient": args.gradient, "seed": args.seed,
+        "nproc": args.nproc, "sharded": args.sharded,
         "metrics": metrics, "history": [r.as_dict() for r in history],
     }
-    save_model(model, args.out, classes=data.classes, feature_names=data.feature_names,
-               mean=data.mean, scale=data.scale, config=config)
+    save_model(model, args.out, classes=classes, feature_names=feature_names,
+               mean=mean, scale=scale, config=config)
     console.print(f"saved {args.out}", highlight=False)
     if args.plot is not None:
         from .plots import learning_curves
@@ -569,7 +614,6 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         learning_curves({f"softmaxlab ({args.gradient})": history}, args.plot,
                         title=f"softmaxlab train --data {args.data}")
         console.print(f"wrote {args.plot}", highlight=False)
-    return EXIT_OK
 
 
 @contextlib.contextmanager

@@ -173,12 +173,15 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
     try:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(p)
+        elif suffix == ".npy":
+            frame = _npy_frame(p, name)
         elif suffix in (".csv", ".txt", ".tsv"):
             frame = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",",
                                 encoding="utf-8-sig", skipinitialspace=True)
         else:
             raise InvalidInputError(
-                f"{name}: {p.name}: unknown file type {suffix or '(none)'}; use .csv or .parquet"
+                f"{name}: {p.name}: unknown file type {suffix or '(none)'}; use .csv, "
+                ".parquet or .npy"
             )
     except InvalidInputError:
         raise
@@ -198,6 +201,18 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
         raise InvalidInputError(f"{name}: {p.name} has no data rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _npy_frame(path: Path, name: str) -> Any:
+    """A 2-D numeric ``.npy`` matrix as a DataFrame whose columns are named by their index
+    (``"0"``, ``"1"``, ...: ``--target``/``--columns`` take the same numbers)."""
+    import pandas as pd
+
+    a = np.load(path, allow_pickle=False)
+    if a.ndim != 2 or a.dtype.kind not in "biuf":
+        raise InvalidInputError(f"{name}: {path.name} holds a {a.ndim}-D {a.dtype} array; "
+                                "expected a 2-D numeric matrix (features and a label column)")
+    return pd.DataFrame(a, columns=[str(j) for j in range(a.shape[1])])
 
 
 def _refuse_duplicate_header(path: Path, sep: str, name: str) -> None:
@@ -365,7 +380,7 @@ def load_dataset(
     else:
         raise InvalidInputError(
             f"data: unknown data set {key!r}; use synthetic, {', '.join(BUNDLED)}, or a "
-            ".csv/.parquet file"
+            ".csv/.parquet/.npy file"
         )
     return _split(x, idx, classes, names, key, valid=0.2 if valid is None else valid,
                   shuffle=True if shuffle is None else shuffle, stratify=stratify, seed=seed,

@@ -29,7 +29,12 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    classifier_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .errors import InvalidInputError, InvalidTypeError, diverged
 from .fast import FusedTrainer
 from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
@@ -211,10 +216,8 @@ class SoftmaxClassifier:
             raise InvalidInputError("resume: needs checkpoint=PATH")
         fp = None
         if checkpoint is not None:
-            fp = fingerprint([data.x, data.y, data.x_valid, data.y_valid], {
-                "n_features": self.n_features, "n_classes": self.n_classes,
-                "gradient": self.gradient, "dtype": str(self.dtype), "lr": data.lr,
-                "batch_size": data.batch_size})
+            fp = classifier_fingerprint(data, self.n_features, self.n_classes,
+                                        self.gradient, self.dtype)
         start, done = 0, []
         if resume:
             tensors, info = load_checkpoint(checkpoint, kind="SoftmaxClassifier",
