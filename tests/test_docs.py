@@ -65,3 +65,21 @@ def test_reliability_doc_names_only_tests_that_exist():
     assert len(refs) >= 20
     for path, name in refs:
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
+
+
+def test_distributed_doc_names_what_exists_and_has_the_measured_tables():
+    from softmaxlab import distributed, shards
+
+    text = (ROOT / "docs" / "distributed.md").read_text()
+    refs = re.findall(r"`(tests/\w+\.py)::(\w+)`", text)
+    assert len(refs) >= 5
+    for path, name in refs:
+        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
+    for module, name in re.findall(r"`softmaxlab\.(distributed|shards)\.(\w+)`", text):
+        assert hasattr({"distributed": distributed, "shards": shards}[module], name), name
+    scaling = text.split("<!-- distributed:begin -->")[1].split("<!-- distributed:end -->")[0]
+    memory = text.split("<!-- memory:begin -->")[1].split("<!-- memory:end -->")[0]
+    for procs in ("1 process", "2 processes", "4 processes"):
+        assert procs in scaling
+    for suffix in (".npy", ".parquet"):
+        assert sum(line.startswith(f"| {suffix} | ") for line in memory.splitlines()) >= 3

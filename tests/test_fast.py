@@ -6,7 +6,13 @@ import pytest
 import torch
 
 import softmaxlab as sl
+from softmaxlab import native
 from softmaxlab.fast import FusedTrainer
+
+CPU = torch.device("cpu")
+HAS_NATIVE = native.available(torch.float64, CPU)
+needs_native = pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler: native kernel not built")
+BOTH = pytest.mark.parametrize("use_native", [pytest.param(True, marks=needs_native), False])
 
 
 def _fit(name, data, **kw):
@@ -34,7 +40,8 @@ def test_fast_path_keeps_the_parameter_tensors(seed_data):
     assert model.w is w and model.b is b and not torch.equal(w, w.new_zeros(w.shape))
 
 
-def test_batch_losses_are_the_losses_before_each_step():
+@BOTH
+def test_batch_losses_are_the_losses_before_each_step(use_native):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(10, 3, generator=g, dtype=torch.float64)
     y = torch.nn.functional.one_hot(torch.randint(0, 4, (10,), generator=g), 4).double()
@@ -47,7 +54,8 @@ def test_batch_losses_are_the_losses_before_each_step():
         xb, yb = x[s:s + 4], y[s:s + 4]
         expected.append(model.evaluate(xb, yb))
         model.update(xb, yb, model.predict(xb), 0.3)
-    trainer = FusedTrainer(x, y, 4, w_t.T, b)
+    trainer = FusedTrainer(x, y, 4, w_t.T, b, use_native=use_native)
+    assert trainer.native == use_native
     losses = trainer.epoch(0.3)
     torch.testing.assert_close(losses, torch.tensor(expected, dtype=torch.float64))
     w, b_out = torch.empty(3, 4, dtype=torch.float64), torch.empty(4, dtype=torch.float64)
@@ -63,11 +71,88 @@ def test_fast_path_in_float32(seed_data):
     assert sl.mape(fast.w, slow.w) < 1e-5
 
 
-def test_losses_stay_finite_when_a_probability_underflows():
+@BOTH
+def test_losses_stay_finite_when_a_probability_underflows(use_native):
     # logits 2000 apart: ŷ_true = 0, so -log ŷ is inf; the stable fallback gives 2000
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     y = torch.eye(2, dtype=torch.float64)
     w = torch.tensor([[-1000.0, 1000.0], [1000.0, -1000.0]], dtype=torch.float64)
-    trainer = FusedTrainer(x, y, 2, w, torch.zeros(2, dtype=torch.float64))
+    trainer = FusedTrainer(x, y, 2, w, torch.zeros(2, dtype=torch.float64),
+                           use_native=use_native)
     losses = trainer.epoch(1e-3)
     assert losses.tolist() == pytest.approx([2000.0])
+
+
+# ----------------------------------------------------------------------------- native kernel
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_native_kernel_is_softmax_minus_one_hot_and_the_stable_loss(dtype):
+    g = torch.Generator().manual_seed(5)
+    c, m, stride = 7, 300, 320  # more columns than a tile; rows of a wider buffer
+    buf = torch.randn(c, stride, generator=g, dtype=dtype) * 30
+    z = buf[:, :m].clone()
+    labels = torch.randint(0, c, (m,), generator=g)
+    loss = torch.full((m,), float("nan"), dtype=dtype)
+    native.softmax_grad(dtype)(buf.data_ptr(), stride, c, m, labels.data_ptr(),
+                               loss.data_ptr())
+    expected = torch.softmax(z, dim=0) - torch.nn.functional.one_hot(labels, c).T.to(dtype)
+    tol = {"rtol": 1e-13, "atol": 1e-15} if dtype == torch.float64 else {}
+    torch.testing.assert_close(buf[:, :m], expected, **tol)
+    ce = torch.nn.functional.cross_entropy(z.T, labels, reduction="none")
+    # max + log Σ - z_true cancels where ŷ_true ≈ 1: absolute, not relative, accuracy
+    torch.testing.assert_close(loss, ce, **({"rtol": 1e-13, "atol": 1e-13}
+                                           if dtype == torch.float64 else {}))
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_native_and_pytorch_steps_train_to_the_same_parameters(dtype):
+    from softmaxlab.bench import make_data
+
+    x, y = make_data(3000, 12, 6, dtype)
+    out = {}
+    for use_native in (True, False):
+        w, b = torch.zeros(12, 6, dtype=dtype), torch.zeros(6, dtype=dtype)
+        trainer = FusedTrainer(x, y, 256, w, b, use_native=use_native)
+        losses = torch.stack([trainer.epoch(0.2) for _ in range(3)])
+        trainer.write_back(w, b)
+        out[use_native] = (w, b, losses)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert sl.mape(out[True][0], out[False][0]) < tol
+    assert sl.mape(out[True][2], out[False][2]) < tol
+
+
+def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, seed_data):
+    monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_compiler", lambda: None)
+    native._library.cache_clear()
+    try:
+        assert native.build() is None
+        assert not native.available(torch.float64, CPU)
+        fast, _ = _fit("fused", seed_data)
+        slow, _ = _fit("chain", seed_data)
+        assert sl.mape(fast.w, slow.w) < 1e-12
+    finally:
+        native._library.cache_clear()
+
+
+def test_native_kernel_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("SOFTMAXLAB_NATIVE", "0")
+    native._library.cache_clear()
+    try:
+        assert not native.available(torch.float64, CPU)
+    finally:
+        monkeypatch.delenv("SOFTMAXLAB_NATIVE")
+        native._library.cache_clear()
+
+
+@needs_native
+def test_a_fresh_cache_builds_the_kernel_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path))
+    first = native.build()
+    assert first is not None and first.parent == tmp_path
+    mtime = first.stat().st_mtime_ns
+    assert native.build() == first and first.stat().st_mtime_ns == mtime
+    assert [p.suffix for p in tmp_path.iterdir()] == [".so"]  # no temporary file left

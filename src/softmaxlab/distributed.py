@@ -13,8 +13,13 @@ writes.
 Backend: gloo on the CPU, nccl when CUDA is available. Started by ``torchrun`` (its
 ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` environment), or spawned on this
 machine by :func:`fit` with ``nproc``. A rank that fails stops the whole job: the other
-ranks are ended and the caller gets a :class:`DistributedError`; collectives time out after
+ranks are ended and the caller gets the rank's own softmaxlab error (bad data, divergence,
+a refused checkpoint) or else a :class:`DistributedError`; collectives time out after
 ``timeout`` seconds instead of hanging.
+
+:func:`fit` hands every rank the whole training set; :func:`fit_file` lets each rank read
+only its own rows of a ``.npy``/``.parquet`` file (:mod:`softmaxlab.shards`). Both write
+and resume checkpoints (rank 0 writes; rank 0 reads and broadcasts).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from .shards import batch_shards, shard_bounds
 from .training import EpochRecord, check_fit_args
 
 __all__ = ["Checkpointing", "DistributedError", "ShardedRun", "fit", "fit_file",
-           "launched_by_torchrun", "run_rank", "train_shards"]
+           "launched_by_torchrun", "peak_rss_mib", "run_rank", "train_shards"]
 
 
 class DistributedError(SoftmaxlabError, RuntimeError):
@@ -283,7 +288,7 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         x_valid: Any = None, y_valid: Any = None, *, nproc: int | None = None,
         verbose: bool = False, timeout: float = 120.0,
         checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-        resume: bool = False) -> list[EpochRecord]:
+        resume: bool = False, timings: list[float] | None = None) -> list[EpochRecord]:
     """Train ``model`` (a :class:`~softmaxlab.SoftmaxClassifier`) data-parallel with the
     seed's in-order batches; the final parameters equal ``model.fit``'s (fused gradient)
     to rounding. Returns the history; the model's parameters are updated only when every
@@ -295,7 +300,10 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
 
     ``checkpoint``/``checkpoint_every``/``resume`` work as in ``model.fit``, and the files
     are the same: rank 0 writes them, and a checkpoint of a run with any number of
-    processes (or of a single-process fused run) resumes with any other."""
+    processes (or of a single-process fused run) resumes with any other.
+
+    ``timings``, if a list, receives the wall time of each epoch trained (rank 0's clock;
+    process start-up excluded)."""
     from .checkpoint import classifier_fingerprint
 
     data = check_fit_args(x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
@@ -316,13 +324,15 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         _init(None, None, None, timeout)
         try:
             w, b = model.w.detach().cpu().clone(), model.b.detach().cpu().clone()
-            history, _ = run_rank(dist.get_rank(), dist.get_world_size(), data.x, data.y,
+            history, seconds = run_rank(dist.get_rank(), dist.get_world_size(), data.x, data.y,
                                   data.x_valid, data.y_valid, w, b, data.epochs, data.lr,
                                   data.batch_size, verbose=verbose, checkpoint=ck)
         finally:
             dist.destroy_process_group()
         model.w.copy_(w)
         model.b.copy_(b)
+        if timings is not None:
+            timings.extend(seconds)
         return history
     nproc = check_positive_int(nproc, "nproc")
     if ck is not None and resume:  # refuse a wrong checkpoint before starting processes
@@ -337,6 +347,8 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         tensors, meta = read_safetensors(Path(out), DistributedError, "nproc: no result")
     model.w.copy_(tensors["w"])
     model.b.copy_(tensors["b"])
+    if timings is not None:
+        timings.extend(json.loads(meta["seconds"]))
     return [EpochRecord(**r) for r in json.loads(meta["history"])]
 
 
@@ -387,10 +399,22 @@ class _FileSpec:
     fingerprint: str | None = None  # computed once by whoever starts the ranks
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB: ``VmHWM`` of ``/proc/self/status``
+    where there is one (``ru_maxrss`` would include the parent's peak, which a spawned
+    process inherits across ``exec`` on Linux), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     import resource
+    import sys
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def _file_fingerprint(spec: _FileSpec) -> str:
@@ -458,7 +482,7 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
     from .model import SoftmaxClassifier
     from .shards import RowFile, owned_ranges
 
-    start_rss = _peak_rss_mib()
+    start_rss = peak_rss_mib()
     dtype = getattr(torch, spec.dtype)
     rows = RowFile.open(spec.path)
     train_ranges = owned_ranges(spec.n_train, spec.batch_size, rank, world)
@@ -500,7 +524,7 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
                                     _reduced_metrics(valid, w, b), strict=True))
         metrics["valid"]["rows"] = spec.n_valid
     rss: list[Any] = [None] * world
-    dist.all_gather_object(rss, (start_rss, _peak_rss_mib()))
+    dist.all_gather_object(rss, (start_rss, peak_rss_mib()))
     return {"w": w, "b": b, "history": history, "seconds": seconds, "classes": classes,
             "mean": mean, "scale": scale, "metrics": metrics,
             "start_rss": [r[0] for r in rss], "peak_rss": [r[1] for r in rss]}

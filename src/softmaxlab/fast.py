@@ -21,6 +21,12 @@ Same mathematics as ``gradient="fused"`` (:math:`\partial L/\partial Z = (\hat Y
   logits (``mm(..., out=)``) and its true-class probabilities (``gather(..., out=)``) into
   preallocated buffers, and the logged loss of every batch (taken before its step) is
   computed for the whole epoch at once.
+* **One native pass between the GEMMs** when :mod:`softmaxlab.native` could build its
+  kernel: softmax, the true class's loss (in the stable form
+  :math:`\max_j z_j + \log\sum_l e^{z_l - \max_j z_j} - z_{true}`) and the subtraction of
+  Y in one pass over the (C, m) block, called through ctypes, so a step is ``mm``, the
+  kernel and ``addmm_``. Without it (no C compiler, ``SOFTMAXLAB_NATIVE=0``, not on a
+  CPU) the PyTorch ops above run instead.
 
 It gives the parameters of ``gradient="chain"`` to rounding
 (``tests/test_fast.py``).
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import torch
 
+from . import native
 from .errors import diverged
 
 __all__ = ["FusedTrainer"]
@@ -44,7 +51,7 @@ class FusedTrainer:
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                 w: torch.Tensor, b: torch.Tensor) -> None:
+                 w: torch.Tensor, b: torch.Tensor, *, use_native: bool = True) -> None:
         n, c = y.shape
         self.n_features = x.shape[1]
         batch_size = min(batch_size, n)
@@ -73,6 +80,19 @@ class FusedTrainer:
         # (padding: 1, whose log is 0)
         self.p_true = torch.ones(k, 1, batch_size, dtype=x.dtype, device=x.device)
         self.p_blocks = [self.p_true[j, :, :m] for j, m in enumerate(self.sizes)]
+        # The native kernel (softmaxlab.native) replaces softmax, gather and sub_ by one
+        # pass that leaves (Ŷ - Y)ᵀ in the logits buffer and each row's loss in
+        # `row_loss`; its arguments are raw pointers, fixed for the whole fit.
+        self.native = use_native and native.available(x.dtype, x.device)
+        self.row_loss = torch.zeros(k, 1, batch_size, dtype=x.dtype, device=x.device)
+        self.native_calls = []
+        if self.native:
+            kernel = native.softmax_grad(x.dtype)
+            self.native_calls = [
+                (kernel, (z.data_ptr(), batch_size, c, m, lab.data_ptr(),
+                          self.row_loss[j].data_ptr()))
+                for j, (z, lab, m) in enumerate(zip(self.z_blocks, self.label_rows,
+                                                    self.sizes, strict=True))]
         # 1/m_j for real rows, 0 for padding: a weighted sum gives each batch's mean loss
         weight = torch.zeros(k * batch_size, dtype=x.dtype, device=x.device)
         weight[:n] = torch.repeat_interleave(
@@ -89,6 +109,13 @@ class FusedTrainer:
         batch and the parameters stay at their last finite values."""
         wa_t = self.wa_t
         start = wa_t.clone()
+        if self.native:
+            for xb, z_t, (kernel, args), m in zip(self.xs, self.z_blocks, self.native_calls,
+                                                  self.sizes, strict=True):
+                torch.mm(wa_t, xb.T, out=z_t)  # Zᵀ = [Wᵀ | b] [X | 1]ᵀ   (C, m)
+                kernel(*args)  # Zᵀ ← (Ŷ - Y)ᵀ, row_loss ← -log ŷ_true (one pass)
+                wa_t.addmm_(z_t, xb, alpha=-lr / m)  # [Wᵀ | b] -= lr/m (Ŷ - Y)ᵀ [X | 1]
+            return self._checked(start, lr)
         for xb, yb_t, z_t, lab, p_t, m in zip(self.xs, self.ys_t, self.z_blocks,
                                               self.label_rows, self.p_blocks, self.sizes,
                                               strict=True):
@@ -97,9 +124,12 @@ class FusedTrainer:
             torch.gather(g_t, 0, lab, out=p_t)  # ŷ of the true class, for the loss
             g_t.sub_(yb_t)  # (Ŷ - Y)ᵀ = m ∂L/∂Zᵀ
             wa_t.addmm_(g_t, xb, alpha=-lr / m)  # [Wᵀ | b] -= lr/m (Ŷ - Y)ᵀ [X | 1]
+        return self._checked(start, lr)
+
+    def _checked(self, start: torch.Tensor, lr: float) -> torch.Tensor:
         losses = self.batch_losses()
-        if not bool(torch.isfinite(losses).all() & torch.isfinite(wa_t).all()):
-            wa_t.copy_(start)
+        if not bool(torch.isfinite(losses).all() & torch.isfinite(self.wa_t).all()):
+            self.wa_t.copy_(start)
             self._replay(lr)
         return losses
 
@@ -121,6 +151,8 @@ class FusedTrainer:
         per row, one pass over n values. Where ŷ_true underflowed to 0 that would be
         infinite, so the rows are then recomputed stably from the stored logits as
         ``logsumexp(z) - z_true`` (finite for any finite logits)."""
+        if self.native:  # the kernel wrote each row's loss, stably
+            return (self.row_loss[:, 0] * self.row_weight).sum(dim=1)
         rows = self.p_true[:, 0].log().neg_()  # (k, B)
         if not bool(torch.isfinite(rows).all()):
             z = self.z_store
