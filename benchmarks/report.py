@@ -40,11 +40,20 @@ def render(data: dict) -> str:
                     cells.append(_ms(t["seconds"]) + (" *" if t["note"] else ""))
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         for label, key in (("**PyTorch nn / softmaxlab**", "pytorch/ours"),
-                           ("**softmaxlab / GEMM floor**", "ours/floor")):
-            cells = [f"**{main['ratios'][f'{c}/{d}'][key]:.2f}×**" for c, d in keys]
+                           ("**softmaxlab / GEMM floor**", "ours/floor"),
+                           ("softmaxlab / BLAS floor", "ours/blas floor")):
+            values = [main["ratios"][f"{c}/{d}"].get(key) for c, d in keys]
+            if all(v is None for v in values):
+                continue
+            bold = "**" if label.startswith("**") else ""
+            cells = ["" if v is None else f"{bold}{v:.2f}×{bold}" for v in values]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         cells = [_ms(main["validation_seconds"].get(f"{c}/{d}")) for c, d in keys]
         out.append("| validation pass (one, no autograd) | " + " | ".join(cells) + " |")
+        paths = main.get("fast_path", {})
+        if paths:
+            out.append("| fast path | " + " | ".join(paths.get(f"{c}/{d}", "")
+                                                   for c, d in keys) + " |")
         out.append("")
         out.append("\\* extrapolated from the first 20 batches of the epoch (these formulations "
                    "take 20–80 s per medium epoch).")

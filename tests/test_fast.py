@@ -11,8 +11,12 @@ from softmaxlab.fast import FusedTrainer
 
 CPU = torch.device("cpu")
 HAS_NATIVE = native.available(torch.float64, CPU)
+HAS_EPOCH = native.epoch_available(torch.float64, CPU)
 needs_native = pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler: native kernel not built")
-BOTH = pytest.mark.parametrize("use_native", [pytest.param(True, marks=needs_native), False])
+needs_epoch = pytest.mark.skipif(not HAS_EPOCH, reason="PyTorch exports no BLAS here")
+EVERY_PATH = pytest.mark.parametrize("path", [
+    pytest.param("native-epoch", marks=needs_epoch),
+    pytest.param("native-step", marks=needs_native), "torch"])
 
 
 def _fit(name, data, **kw):
@@ -40,8 +44,8 @@ def test_fast_path_keeps_the_parameter_tensors(seed_data):
     assert model.w is w and model.b is b and not torch.equal(w, w.new_zeros(w.shape))
 
 
-@BOTH
-def test_batch_losses_are_the_losses_before_each_step(use_native):
+@EVERY_PATH
+def test_batch_losses_are_the_losses_before_each_step(path):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(10, 3, generator=g, dtype=torch.float64)
     y = torch.nn.functional.one_hot(torch.randint(0, 4, (10,), generator=g), 4).double()
@@ -54,8 +58,8 @@ def test_batch_losses_are_the_losses_before_each_step(use_native):
         xb, yb = x[s:s + 4], y[s:s + 4]
         expected.append(model.evaluate(xb, yb))
         model.update(xb, yb, model.predict(xb), 0.3)
-    trainer = FusedTrainer(x, y, 4, w_t.T, b, use_native=use_native)
-    assert trainer.native == use_native
+    trainer = FusedTrainer(x, y, 4, w_t.T, b, path=path)
+    assert trainer.path == path
     losses = trainer.epoch(0.3)
     torch.testing.assert_close(losses, torch.tensor(expected, dtype=torch.float64))
     w, b_out = torch.empty(3, 4, dtype=torch.float64), torch.empty(4, dtype=torch.float64)
@@ -71,14 +75,14 @@ def test_fast_path_in_float32(seed_data):
     assert sl.mape(fast.w, slow.w) < 1e-5
 
 
-@BOTH
-def test_losses_stay_finite_when_a_probability_underflows(use_native):
+@EVERY_PATH
+def test_losses_stay_finite_when_a_probability_underflows(path):
     # logits 2000 apart: ŷ_true = 0, so -log ŷ is inf; the stable fallback gives 2000
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     y = torch.eye(2, dtype=torch.float64)
     w = torch.tensor([[-1000.0, 1000.0], [1000.0, -1000.0]], dtype=torch.float64)
     trainer = FusedTrainer(x, y, 2, w, torch.zeros(2, dtype=torch.float64),
-                           use_native=use_native)
+                           path=path)
     losses = trainer.epoch(1e-3)
     assert losses.tolist() == pytest.approx([2000.0])
 
@@ -106,22 +110,38 @@ def test_native_kernel_is_softmax_minus_one_hot_and_the_stable_loss(dtype):
                                            if dtype == torch.float64 else {}))
 
 
-@needs_native
+@needs_epoch
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_native_and_pytorch_steps_train_to_the_same_parameters(dtype):
+@pytest.mark.parametrize("batch", [256, 3000])  # 3000: threads share the kernel's tiles
+def test_every_path_trains_to_the_same_parameters(dtype, batch):
     from softmaxlab.bench import make_data
 
-    x, y = make_data(3000, 12, 6, dtype)
+    x, y = make_data(7001, 12, 6, dtype)  # a short last batch
     out = {}
-    for use_native in (True, False):
+    for path in ("native-epoch", "native-step", "torch"):
         w, b = torch.zeros(12, 6, dtype=dtype), torch.zeros(6, dtype=dtype)
-        trainer = FusedTrainer(x, y, 256, w, b, use_native=use_native)
+        trainer = FusedTrainer(x, y, batch, w, b, path=path)
         losses = torch.stack([trainer.epoch(0.2) for _ in range(3)])
         trainer.write_back(w, b)
-        out[use_native] = (w, b, losses)
+        out[path] = (w, b, losses)
+    # the native epoch makes exactly the native steps' calls: identical results
+    for i in range(3):
+        assert torch.equal(out["native-epoch"][i], out["native-step"][i])
     tol = 1e-12 if dtype == torch.float64 else 1e-5
-    assert sl.mape(out[True][0], out[False][0]) < tol
-    assert sl.mape(out[True][2], out[False][2]) < tol
+    for i in range(3):
+        assert sl.mape(out["native-step"][i], out["torch"][i]) < tol
+
+
+def test_the_fit_uses_the_fastest_path_available(seed_data):
+    trainer = FusedTrainer(seed_data.x_train, seed_data.y_train, 33,
+                           torch.zeros(5, 3, dtype=torch.float64),
+                           torch.zeros(3, dtype=torch.float64))
+    expected = "native-epoch" if HAS_EPOCH else "native-step" if HAS_NATIVE else "torch"
+    assert trainer.path == expected
+    with pytest.raises(ValueError, match="path: one of"):
+        FusedTrainer(seed_data.x_train, seed_data.y_train, 33,
+                     torch.zeros(5, 3, dtype=torch.float64),
+                     torch.zeros(3, dtype=torch.float64), path="fast")
 
 
 def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, seed_data):
@@ -131,6 +151,10 @@ def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, se
     try:
         assert native.build() is None
         assert not native.available(torch.float64, CPU)
+        trainer = FusedTrainer(seed_data.x_train, seed_data.y_train, 33,
+                               torch.zeros(5, 3, dtype=torch.float64),
+                               torch.zeros(3, dtype=torch.float64))
+        assert trainer.path == "torch"
         fast, _ = _fit("fused", seed_data)
         slow, _ = _fit("chain", seed_data)
         assert sl.mape(fast.w, slow.w) < 1e-12

@@ -79,6 +79,8 @@ class Timing:
 class MainResult:
     timings: list[Timing] = field(default_factory=list)
     validation: dict[str, float] = field(default_factory=dict)
+    #: how softmaxlab's fast path ran, per "config/dtype" (softmaxlab.fast.PATHS)
+    fast_path: dict[str, str] = field(default_factory=dict)
 
     def get(self, config: str, dtype: str, contender: str) -> float | None:
         for t in self.timings:
@@ -90,9 +92,11 @@ class MainResult:
         ours = self.get(config, dtype, "softmaxlab")
         torch_nn = self.get(config, dtype, "pytorch nn")
         floor = self.get(config, dtype, "gemm floor")
+        blas = self.get(config, dtype, "blas floor")
         return {
             "pytorch/ours": torch_nn / ours if ours and torch_nn else None,
             "ours/floor": ours / floor if ours and floor else None,
+            "ours/blas floor": ours / blas if ours and blas else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +104,7 @@ class MainResult:
         return {
             "timings": [asdict(t) for t in self.timings],
             "validation_seconds": self.validation,
+            "fast_path": self.fast_path,
             "ratios": {f"{c}/{d}": self.ratios(c, d) for c, d in keys},
         }
 
@@ -147,6 +152,31 @@ def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
     def epoch() -> None:  # SoftmaxClassifier.fit(gradient="fused") per epoch
         with torch.no_grad():
             trainer.epoch(lr).mean().item()
+
+    epoch.path = trainer.path  # type: ignore[attr-defined]
+    return epoch
+
+
+def _blas_floor(x, y, batch) -> Callable[[], Any] | None:
+    """The two GEMMs of each batch as the native epoch makes them (same BLAS routine,
+    called from C, no softmax, no update); ``None`` where the native epoch is not
+    available."""
+    from . import native
+
+    if not native.epoch_available(x.dtype, x.device):
+        return None
+    fn, gemm = native.gemm_floor(x.dtype)
+    n, c = x.shape[0], y.shape[1]
+    xa = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], dim=1)
+    w_t = torch.zeros(c, xa.shape[1], dtype=x.dtype)
+    z = torch.zeros(math.ceil(n / batch), c, batch, dtype=x.dtype)
+    scratch = torch.empty(c, xa.shape[1], dtype=x.dtype)
+    args = (gemm, w_t.data_ptr(), c, xa.shape[1], xa.data_ptr(), n, batch, z.data_ptr(),
+            scratch.data_ptr())
+
+    def epoch() -> None:
+        fn(*args)
+        _ = (xa, w_t, z, scratch)  # keep the buffers alive with the closure
 
     return epoch
 
@@ -222,6 +252,26 @@ def _floor(x, y, batch) -> Callable[[], Any]:
     return epoch
 
 
+def median_epochs_interleaved(runs: dict[str, Callable[[], Any]], repeats: int, *,
+                              min_sample: float = 0.05) -> dict[str, float]:
+    """:func:`median_epoch` for several contenders whose *ratios* matter: their samples
+    alternate (A, B, C, A, B, C, ...), so a slow drift of the machine (other load, clock
+    frequency) affects all of them alike instead of whichever ran during it."""
+    inner = {}
+    for name, run in runs.items():
+        start = time.perf_counter()
+        run()  # warm-up, also sizes the samples
+        inner[name] = max(1, math.ceil(min_sample / max(time.perf_counter() - start, 1e-9)))
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            for _ in range(inner[name]):
+                run()
+            times[name].append((time.perf_counter() - start) / inner[name])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...] = (
         "float64", "float32"), *, repeats: int = 3, keras: bool = True,
         formulations: tuple[str, ...] = ("chain", "blockwise", "autograd", "jacobian",
@@ -237,11 +287,20 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
             dtype = torch.float64 if dname == "float64" else torch.float32
             x, y = make_data(cfg.rows, cfg.features, cfg.classes, dtype)
             args = (x, y, cfg.batch)
-            contenders: list[tuple[str, Callable[[], Callable[[], Any]] | None, str]] = [
-                ("softmaxlab", partial(_fast, *args), ""),
-                ("gemm floor", partial(_floor, *args), ""),
-                ("pytorch nn", partial(_torch_nn, *args), ""),
-            ]
+            # the three contenders of the targets' ratios: timed in alternation
+            if progress:
+                progress(f"{cfg.name} {dname} softmaxlab, gemm floor, pytorch nn")
+            fast = _fast(*args)
+            result.fast_path[f"{cfg.name}/{dname}"] = fast.path  # type: ignore[attr-defined]
+            runs = {"softmaxlab": fast, "gemm floor": _floor(*args),
+                    "pytorch nn": _torch_nn(*args)}
+            blas = _blas_floor(*args)
+            if blas is not None:
+                runs["blas floor"] = blas
+            paired = median_epochs_interleaved(runs, repeats)
+            for name, seconds in paired.items():
+                result.timings.append(Timing(cfg.name, dname, name, seconds))
+            contenders: list[tuple[str, Callable[[], Callable[[], Any]] | None, str]] = []
             n_batches = math.ceil(cfg.rows / cfg.batch)
             for name in formulations:
                 f = G.get(name)

@@ -976,7 +976,10 @@ def _print_main(console: Console, result: Any) -> None:
             cells.append("" if t is None else (_ms(t.seconds) if t.seconds else t.note or "—"))
         table.add_row(escape(name), *cells)
     for label, key in (("pytorch nn / softmaxlab", "pytorch/ours"),
-                       ("softmaxlab / gemm floor", "ours/floor")):
+                       ("softmaxlab / gemm floor", "ours/floor"),
+                       ("softmaxlab / blas floor", "ours/blas floor")):
+        if all(result.ratios(c, d)[key] is None for c, d in keys):
+            continue
         cells = []
         for config, dtype in keys:
             value = result.ratios(config, dtype)[key]
@@ -984,6 +987,7 @@ def _print_main(console: Console, result: Any) -> None:
         table.add_row(f"[bold]{label}[/bold]", *cells)
     cells = [_ms(result.validation.get(f"{c}/{d}")) for c, d in keys]
     table.add_row("validation pass (one)", *cells)
+    table.add_row("fast path", *[result.fast_path.get(f"{c}/{d}", "") for c, d in keys])
     console.print(table)
 
 

@@ -25,8 +25,14 @@ Same mathematics as ``gradient="fused"`` (:math:`\partial L/\partial Z = (\hat Y
   kernel: softmax, the true class's loss (in the stable form
   :math:`\max_j z_j + \log\sum_l e^{z_l - \max_j z_j} - z_{true}`) and the subtraction of
   Y in one pass over the (C, m) block, called through ctypes, so a step is ``mm``, the
-  kernel and ``addmm_``. Without it (no C compiler, ``SOFTMAXLAB_NATIVE=0``, not on a
-  CPU) the PyTorch ops above run instead.
+  kernel and ``addmm_``.
+* **The whole epoch in one native call** when PyTorch's CPU library also exports its BLAS
+  (``dgemm``/``sgemm``; MKL in the x86-64 wheels): the same two GEMMs per step, on the
+  same BLAS routine ``torch.mm`` uses, with the kernel between them, and no return to
+  Python per step — results identical to the step-by-step loop.
+
+Without a C compiler, with ``SOFTMAXLAB_NATIVE=0``, or off the CPU, the PyTorch ops above
+run instead.
 
 It gives the parameters of ``gradient="chain"`` to rounding
 (``tests/test_fast.py``).
@@ -39,7 +45,10 @@ import torch
 from . import native
 from .errors import diverged
 
-__all__ = ["FusedTrainer"]
+__all__ = ["PATHS", "FusedTrainer"]
+
+#: How a fused step can run, fastest first (see FusedTrainer).
+PATHS = ("auto", "native-epoch", "native-step", "torch")
 
 
 class FusedTrainer:
@@ -48,10 +57,16 @@ class FusedTrainer:
     ``x`` (n, N) and one-hot ``y`` (n, C) are the validated training data; the trainer
     starts from ``w`` (N, C) and ``b`` (C,) and keeps its own copy of the parameters
     (``[Wᵀ | b]``, (C, N+1)) until :meth:`write_back`.
+
+    ``path`` chooses how a step runs (``self.path`` tells which did): ``"native-epoch"``
+    (the whole epoch in one native call on PyTorch's BLAS), ``"native-step"`` (the Python
+    loop with the native kernel between the two GEMMs), ``"torch"`` (PyTorch ops only), or
+    ``"auto"`` (the first of these that is available here). All give the same parameters
+    to rounding.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                 w: torch.Tensor, b: torch.Tensor, *, use_native: bool = True) -> None:
+                 w: torch.Tensor, b: torch.Tensor, *, path: str = "auto") -> None:
         n, c = y.shape
         self.n_features = x.shape[1]
         batch_size = min(batch_size, n)
@@ -83,10 +98,27 @@ class FusedTrainer:
         # The native kernel (softmaxlab.native) replaces softmax, gather and sub_ by one
         # pass that leaves (Ŷ - Y)ᵀ in the logits buffer and each row's loss in
         # `row_loss`; its arguments are raw pointers, fixed for the whole fit.
-        self.native = use_native and native.available(x.dtype, x.device)
+        if path not in PATHS:
+            raise ValueError(f"path: one of {PATHS}, got {path!r}")
+        can_step = native.available(x.dtype, x.device)
+        can_epoch = can_step and native.epoch_available(x.dtype, x.device)
+        if path == "auto":
+            path = "native-epoch" if can_epoch else "native-step" if can_step else "torch"
+        elif (path == "native-epoch" and not can_epoch) or (path == "native-step"
+                                                              and not can_step):
+            raise ValueError(f"path: {path} is not available here (see softmaxlab.native)")
+        self.path = path
+        self.native = path != "torch"
         self.row_loss = torch.zeros(k, 1, batch_size, dtype=x.dtype, device=x.device)
         self.native_calls = []
-        if self.native:
+        self.native_epoch = None
+        if path == "native-epoch":
+            fn, gemm = native.epoch(x.dtype)
+            self.xa = xa  # the C loop reads the rows through this pointer
+            self.native_epoch = (fn, (gemm, self.wa_t.data_ptr(), c, self.n_features + 1,
+                                      xa.data_ptr(), n, batch_size, self.z_store.data_ptr(),
+                                      self.labels.data_ptr(), self.row_loss.data_ptr()))
+        elif path == "native-step":
             kernel = native.softmax_grad(x.dtype)
             self.native_calls = [
                 (kernel, (z.data_ptr(), batch_size, c, m, lab.data_ptr(),
@@ -109,6 +141,10 @@ class FusedTrainer:
         batch and the parameters stay at their last finite values."""
         wa_t = self.wa_t
         start = wa_t.clone()
+        if self.native_epoch is not None:
+            run, args = self.native_epoch
+            run(*args, lr)  # the loop below, in C, on PyTorch's BLAS
+            return self._checked(start, lr)
         if self.native:
             for xb, z_t, (kernel, args), m in zip(self.xs, self.z_blocks, self.native_calls,
                                                   self.sizes, strict=True):
