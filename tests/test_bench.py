@@ -76,3 +76,11 @@ def test_bench_bad_usage(args, message, capsys, tmp_path, monkeypatch):
     except SystemExit as exc:
         code = exc.code
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_interleaved_timing_alternates_the_contenders():
+    calls = []
+    runs = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+    out = B.median_epochs_interleaved(runs, 3, min_sample=0.0)
+    assert set(out) == {"a", "b", "c"} and all(v >= 0 for v in out.values())
+    assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3  # warm-ups, then rounds

@@ -423,13 +423,15 @@ def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100
 def run_scaling(rows: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000), *,
                 features: int = 100, classes: int = 10, batch: int = 256, repeats: int = 3,
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Fast-path epoch time against the number of rows; the exponent should be 1."""
-    out = []
-    for n in rows:
-        if progress:
-            progress(f"scaling n={n}")
-        x, y = make_data(n, features, classes, torch.float64)
-        out.append({"rows": n, "seconds": median_epoch(_fast(x, y, batch), repeats)})
+    """Fast-path epoch time against the number of rows; the exponent should be 1. The
+    sizes are sampled in alternation (:func:`median_epochs_interleaved`), so a passing
+    disturbance of the machine cannot bend the line at one size."""
+    if progress:
+        progress(f"scaling n={', '.join(map(str, rows))}")
+    runs = {str(n): _fast(*make_data(n, features, classes, torch.float64), batch)
+            for n in rows}
+    seconds = median_epochs_interleaved(runs, repeats)
+    out = [{"rows": n, "seconds": seconds[str(n)]} for n in rows]
     return {"features": features, "classes": classes, "batch": batch, "rows": out,
             "exponent": _slope([r["rows"] for r in out], [r["seconds"] for r in out])}
 

@@ -878,7 +878,10 @@ def _add_bench(sub: Any) -> None:
         help="time softmaxlab against the PyTorch nn loop, Keras and a GEMM floor",
         description="Benchmarks in one process: median time per training epoch for the seed, "
         "medium (200 000 x 100, C=10, batch 256) and large-batch (batch 4096) configurations "
-        "in float64 and float32, with the ratios PyTorch/ours and ours/floor; the time and "
+        "in float64 and float32, with the ratios PyTorch/ours and ours/floor (the GEMM floor: "
+        "only the two torch.mm calls of each batch; where the native epoch runs, also a BLAS "
+        "floor: the same two GEMMs called from C), softmaxlab, the floors and PyTorch timed "
+        "in alternation; the time and "
         "peak memory of one gradient step per formulation as the batch grows (growth); and "
         "epoch time against the number of rows (scaling). Results vary with the machine; "
         "benchmarks/README.md records a run.",
