@@ -232,3 +232,15 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
     assert refused.stderr.strip().splitlines() == [
         "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
         "(and no --stratify), shuffling the file beforehand if it is sorted"]
+
+
+def test_sharded_ranks_that_own_no_rows_still_take_part(tmp_path):
+    path = tmp_path / "tiny.npy"
+    np.save(path, np.array([[0.0, 1.0, 0], [1.0, 0.5, 1], [2.0, 1.5, 0]]))
+    run = D.fit_file(path, epochs=2, lr=0.1, batch_size=2, valid=1, standardize=True,
+                     nproc=4)  # 2 training rows, 1 validation row: ranks 1-3 hold little
+    d = sl.load_dataset(path, valid=1, shuffle=False, standardize=True)
+    single = sl.SoftmaxClassifier(2, 2, gradient="fused", seed=0, device="cpu")
+    single.fit(d.x_train, d.y_train, 2, 0.1, 2, d.x_valid, d.y_valid, verbose=False)
+    torch.testing.assert_close(run.model.w, single.w, rtol=1e-12, atol=1e-15)
+    assert run.metrics["valid"]["rows"] == 1

@@ -73,12 +73,15 @@ def test_bad_files_are_refused_with_the_reason(tmp_path):
     np.save(tmp_path / "fortran.npy", np.asfortranarray(np.ones((4, 3))))
     np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    np.save(tmp_path / "whole.npy", np.ones((100, 3)))
+    (tmp_path / "truncated.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:-80])
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     cases = {
         "one_d.npy": "expected a 2-D matrix",
         "fortran.npy": "Fortran",
         "text.npy": "not numbers",
         "junk.npy": "cannot read junk.npy",
+        "truncated.npy": "cannot read truncated.npy",
         "t.csv": "needs a .npy or .parquet file",
         "missing.npy": "no such file",
     }

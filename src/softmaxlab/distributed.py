@@ -499,8 +499,11 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         mean, scale = _standardisation(xt, spec.n_train)
         xt = xt.sub_(mean).div_(scale)
         xv = xv.sub_(mean).div_(scale)
-    yt = one_hot(idx_tr, c, dtype=dtype, device="cpu")
-    yv = one_hot(idx_v, c, dtype=dtype, device="cpu")
+    def targets(idx: np.ndarray) -> torch.Tensor:  # a rank may own no row of a split
+        return one_hot(idx, c, dtype=dtype, device="cpu") if len(idx) \
+            else torch.zeros(0, c, dtype=dtype)
+
+    yt, yv = targets(idx_tr), targets(idx_v)
     model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,
                               dtype=dtype, device="cpu")
     w, b = model.w.clone(), model.b.clone()
