@@ -448,7 +448,10 @@ def _add_train(sub: Any) -> None:
         "epoch line each) on a bundled data set or a CSV/Parquet/.npy file, report train and "
         "validation metrics, and save a safetensors model file with the class labels, "
         "feature names and standardisation statistics.",
-        epilog="example:\n  softmaxlab train --data wine --standardize --out wine.safetensors",
+        epilog="examples:\n  softmaxlab train --data wine --standardize --out wine.safetensors\n"
+        "  softmaxlab train --data big.parquet --target label --no-shuffle --standardize \\\n"
+        "      --sharded --nproc 4 --checkpoint big.ckpt --out big.safetensors\n"
+        "(docs/distributed.md: torchrun across machines, failures, measured scaling)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = p.add_argument_group("data")
@@ -483,7 +486,8 @@ def _add_train(sub: Any) -> None:
                     "--valid rows validate)")
     out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
                      help="write a checkpoint (parameters, epoch, history) to FILE, "
-                     "atomically, every --checkpoint-every epochs")
+                     "atomically, every --checkpoint-every epochs (with --nproc: rank 0 writes; "
+                     "resumable with any number of processes)")
     out.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
                      help="epochs between checkpoints (default: %(default)s)")
     out.add_argument("--resume", action="store_true",
