@@ -216,14 +216,22 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     common = ["train", "--data", str(files / "t.parquet"), "--target", "label",
               "--no-shuffle", "--standardize", "--epochs", "3", "--batch-size", "32", "-q"]
-    one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
-    for cmd, out in ((common, one), ([*common, "--nproc", "2", "--sharded"], two)):
-        subprocess.run([sys.executable, "-m", "softmaxlab", *cmd, "--out", str(out)],
-                       check=True, env=env, timeout=600, capture_output=True)
-    a, b = sl.load_model(one), sl.load_model(two)
-    torch.testing.assert_close(b.model.w, a.model.w, rtol=1e-12, atol=0)
-    assert b.classes.tolist() == a.classes.tolist()
-    np.testing.assert_allclose(b.mean, a.mean, rtol=1e-13)
+    cli = [sys.executable, "-m", "softmaxlab"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                "--master-port", "29573", "-m", "softmaxlab"]
+    outs = {}
+    for name, cmd in {"one": [*cli, *common],
+                      "nproc": [*cli, *common, "--nproc", "2", "--sharded"],
+                      "torchrun": [*torchrun, *common, "--sharded"]}.items():
+        outs[name] = tmp_path / f"{name}.safetensors"
+        subprocess.run([*cmd, "--out", str(outs[name])], check=True, env=env, timeout=600,
+                       capture_output=True)
+    a = sl.load_model(outs["one"])
+    for name in ("nproc", "torchrun"):
+        b = sl.load_model(outs[name])
+        torch.testing.assert_close(b.model.w, a.model.w, rtol=1e-12, atol=0)
+        assert b.classes.tolist() == a.classes.tolist()
+        np.testing.assert_allclose(b.mean, a.mean, rtol=1e-13)
     refused = subprocess.run(
         [sys.executable, "-m", "softmaxlab", "train", "--data", str(files / "t.npy"),
          "--nproc", "2", "--sharded", "--out", str(tmp_path / "x.safetensors")],
