@@ -228,8 +228,9 @@ def _refuse_duplicate_header(path: Path, sep: str, name: str) -> None:
 
 
 def resolve_column(frame: Any, key: Any, name: str) -> str:
-    """A column name from a name or a 0-based index (negative counts from the end)."""
-    cols = list(frame.columns)
+    """A column name from a name or a 0-based index (negative counts from the end);
+    ``frame`` is a DataFrame or the sequence of its column names."""
+    cols = [str(c) for c in getattr(frame, "columns", frame)]
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         if not -len(cols) <= key < len(cols):
             raise InvalidInputError(f"{name}: column index {key} is out of range (the file "
@@ -267,9 +268,9 @@ def feature_matrix(frame: Any, columns: list[str], *, name: str = "data") -> np.
 def select_features(frame: Any, wanted: Any, exclude: str | None, *,
                     name: str = "data") -> list[str]:
     """Names of the feature columns: ``wanted`` (names or indices), else every column but
-    ``exclude``."""
+    ``exclude``; ``frame`` is a DataFrame or the sequence of its column names."""
     if wanted is None:
-        cols = [c for c in frame.columns if c != exclude]
+        cols = [c for c in getattr(frame, "columns", frame) if c != exclude]
         if not cols:
             raise InvalidInputError(f"{name}: no feature columns besides the target")
         return cols
@@ -389,19 +390,10 @@ def load_dataset(
 
 def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
            dtype, device) -> Dataset:
+    from .shards import n_validation_rows
+
     n = x.shape[0]
-    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or valid < 0:
-        raise InvalidInputError(f"valid: expected a row count or a fraction, got {valid!r}")
-    if isinstance(valid, numbers.Integral) or valid >= 1:
-        if valid != int(valid):
-            raise InvalidInputError(f"valid: a count must be whole, got {valid!r}")
-        n_valid = int(valid)
-    else:
-        n_valid = round(valid * n)
-    if n_valid >= n:
-        raise InvalidInputError(
-            f"valid: {n_valid} validation rows leave no training rows out of {n}"
-        )
+    n_valid = n_validation_rows(valid, n)
     if stratify and not shuffle:
         raise InvalidInputError("stratify: needs shuffle")
     order = np.arange(n)

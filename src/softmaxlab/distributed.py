@@ -209,12 +209,13 @@ def _enter_worker(rank: int, world: int) -> None:
         raise RuntimeError(f"rank {rank} failed on purpose (SOFTMAXLAB_FAIL_RANK)")
 
 
-def _worker(rank: int, world: int, port: int, payload: dict[str, Any], timeout: float,
-            out: str) -> None:
+def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str], None],
+            payload: Any, timeout: float, out: str) -> None:
+    """A spawned rank: join the group, run ``body(rank, world, payload, out)``, leave."""
     _enter_worker(rank, world)
     _init(rank, world, port, timeout)
     try:
-        _report_errors(rank, out, lambda: _train_in_memory(rank, world, payload, out))
+        _report_errors(rank, out, lambda: body(rank, world, payload, out))
     finally:
         dist.destroy_process_group()
 
@@ -343,7 +344,7 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
                "verbose": verbose, "checkpoint": ck}
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "result.safetensors")
-        _spawn(_worker, nproc, (payload, timeout), out)
+        _spawn(_worker, nproc, (_train_in_memory, payload, timeout), out)
         tensors, meta = read_safetensors(Path(out), DistributedError, "nproc: no result")
     model.w.copy_(tensors["w"])
     model.b.copy_(tensors["b"])
@@ -533,16 +534,6 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
             "start_rss": [r[0] for r in rss], "peak_rss": [r[1] for r in rss]}
 
 
-def _sharded_worker(rank: int, world: int, port: int, spec: _FileSpec, timeout: float,
-                    out: str) -> None:
-    _enter_worker(rank, world)
-    _init(rank, world, port, timeout)
-    try:
-        _report_errors(rank, out, lambda: _sharded_result(rank, world, spec, out))
-    finally:
-        dist.destroy_process_group()
-
-
 def _sharded_result(rank: int, world: int, spec: _FileSpec, out: str) -> None:
     result = _sharded_rank(rank, world, spec)
     if rank == 0:
@@ -613,7 +604,7 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
                                 fingerprint=spec.fingerprint)
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "result.safetensors")
-            _spawn(_sharded_worker, nproc, (spec, timeout), out)
+            _spawn(_worker, nproc, (_sharded_result, spec, timeout), out)
             tensors, raw = read_safetensors(Path(out), DistributedError, "nproc: no result")
         meta = json.loads(raw["result"])
         history = [EpochRecord(**r) for r in meta["history"]]

@@ -152,34 +152,20 @@ class RowFile:
         return cls(p, "parquet", int(sum(groups)), cols, numeric, _row_groups=groups)
 
     def column(self, key: Any, name: str) -> int:
-        """Index of a column given by name or 0-based index (negative from the end)."""
-        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-            if not -len(self.columns) <= key < len(self.columns):
-                raise InvalidInputError(f"{name}: column index {key} is out of range (the "
-                                        f"file has {len(self.columns)} columns)")
-            return int(key) % len(self.columns)
-        key = str(key)
-        if key in self.columns:
-            return self.columns.index(key)
-        if key.lstrip("-").isdigit():
-            return self.column(int(key), name)
-        raise InvalidInputError(f"{name}: no column named {key!r}; columns are "
-                                f"{list(self.columns)[:20]}")
+        """Index of a column given by name or 0-based index (negative from the end), by
+        :func:`softmaxlab.data.resolve_column`'s rules."""
+        from .data import resolve_column
+
+        return self.columns.index(resolve_column(self.columns, key, name))
 
     def features(self, wanted: Any, target: int) -> list[int]:
         """Indices of the feature columns: ``wanted`` (names/indices or a comma list), else
-        every column but ``target``; each must be numeric."""
-        if wanted is None:
-            cols = [j for j in range(len(self.columns)) if j != target]
-        else:
-            if isinstance(wanted, str):
-                wanted = [w for w in wanted.split(",") if w]
-            cols = [self.column(w, "features") for w in wanted]
-            if target in cols:
-                raise InvalidInputError(f"features: the target column "
-                                        f"{self.columns[target]!r} cannot be a feature")
-        if not cols:
-            raise InvalidInputError("data: no feature columns besides the target")
+        every column but ``target`` (:func:`softmaxlab.data.select_features`); each must
+        be numeric."""
+        from .data import select_features
+
+        cols = [self.columns.index(c)
+                for c in select_features(self.columns, wanted, self.columns[target])]
         bad = [self.columns[j] for j in cols if not self.numeric[j]]
         if bad:
             raise InvalidInputError(f"data: feature columns must be numeric; {bad} are not")
