@@ -49,6 +49,7 @@ LIBS = [["-lmvec", "-lm"], ["-DSOFTMAXLAB_NO_MVEC", "-lm"]]  # without libmvec: 
 
 
 def cache_dir() -> Path:
+    """Where built kernels are kept (see the module docstring)."""
     if os.environ.get("SOFTMAXLAB_CACHE"):
         return Path(os.environ["SOFTMAXLAB_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
