@@ -145,16 +145,23 @@ SOFTMAX_GRAD(softmax_grad_f64, double, exp_nonpositive, log)
 SOFTMAX_GRAD(softmax_grad_f32, float, expf_nonpositive, logf)
 
 /* ------------------------------------------------------------------------------------
- * A whole epoch of the fast path in one call, when the BLAS PyTorch uses is at hand
- * (`gemm`: its Fortran-interface dgemm/sgemm, passed in by softmaxlab.native). For each
- * in-order batch j of m rows X_j = [X | 1][s:s+m]  (m, N+1, row-major, shared with
- * PyTorch):
- *     Z_j^T  = [W^T | b] X_j^T                    (C, m)      one GEMM
- *     Z_j^T <- (Y_hat - Y)^T, loss_j             softmax_grad above
- *     [W^T | b] -= (lr / m) (Y_hat - Y)^T X_j      (C, N+1)    one GEMM, accumulated
- * the same mathematics and the same BLAS routine as the PyTorch loop, without a return
- * to Python per step. Row-major matrices are handed to the column-major BLAS as their
- * transposes.
+ * The training engine (softmaxlab.engine): mini-batch SGD on the analytic gradient, one
+ * call per epoch, on the BLAS PyTorch itself uses (`gemm`: its Fortran-interface
+ * dgemm/sgemm, passed in by softmaxlab.native). Parameters are kept transposed,
+ * W^T (C, N) and b (C). For each batch B of m rows (in order, or the rows `order` names):
+ *
+ *   X~_B   = (X_B - 1 mu^T) diag(inv_d)           gathered into `xbuf` only when rows are
+ *                                                  permuted or transformed; else read in place
+ *   Z^T    = W^T X~_B^T + b 1^T                    (C, m)   one GEMM
+ *   G^T    = (Y_hat - Y)^T diag(s_B)               softmax_grad above, times row weights s
+ *   loss_j = (1/m) sum_i s_i l_i                   the batch's (weighted) mean CE, before
+ *   pen_j  = alpha/2 sum_kl pen_l W_kl^2           its step (pen: per-feature factor)
+ *   g_W    = (1/m) G^T X~_B + alpha W diag(pen),   g_b = (1/m) G^T 1
+ *   v      = mu v + g;  step = v, or g + mu v (Nesterov), or g without momentum
+ *   W     -= lr step                               one GEMM (accumulated straight into W^T
+ *                                                  when there is no momentum and no penalty)
+ *
+ * Row-major matrices are handed to the column-major BLAS as their transposes.
  * ------------------------------------------------------------------------------------ */
 typedef void (*dgemm_fn)(const char *, const char *, const int *, const int *, const int *,
                          const double *, const double *, const int *, const double *,
@@ -163,44 +170,209 @@ typedef void (*sgemm_fn)(const char *, const char *, const int *, const int *, c
                          const float *, const float *, const int *, const float *,
                          const int *, const float *, float *, const int *);
 
-#define EPOCH(NAME, T, GEMM_T, KERNEL)                                                 \
-void NAME(GEMM_T gemm, T *wa_t, int64_t c, int64_t n_cols, const T *xa, int64_t n,    \
-          int64_t batch, T *z_store, const int64_t *labels, T *row_loss, double lr)    \
+/* Everything one engine needs, fixed for a fit (pointers into PyTorch tensors); the
+ * Python side (softmaxlab.native.EngineSpec) mirrors this layout with ctypes. */
+/* Gathering a batch's rows is shared among threads from this many values on, and
+ * prefetches the rows this many ahead (rows come in random order when shuffled). */
+#define GATHER_PARALLEL_MIN 8192
+#define PREFETCH_AHEAD 8
+
+typedef struct {
+    void *gemm;                 /* dgemm/sgemm */
+    int64_t c, nf;              /* classes C, features N */
+    const void *x;              /* rows (n, ldx) */
+    int64_t ldx, n, batch;
+    const int64_t *order;       /* (n) row order, or NULL: in order */
+    const void *mu, *inv_d;     /* (N) centring / scaling, or NULL */
+    const int64_t *labels;      /* (n) true class of each row */
+    const void *weight;         /* (n) row weights s, or NULL: all 1 */
+    void *wt, *b;               /* parameters W^T (C, N), b (C), updated in place */
+    void *vw, *vb;              /* velocity (C, N), (C), or NULL: no momentum */
+    double momentum;
+    int64_t nesterov;
+    double alpha;               /* L2 strength */
+    const void *pen;            /* (N) per-feature penalty factor, or NULL: all 1 */
+    void *xbuf;                 /* (batch, N) gathered rows */
+    void *z;                    /* (C, batch) logits, then G^T */
+    void *gw, *gb;              /* (C, N), (C) gradient */
+    int64_t *lbuf;              /* (batch) gathered labels */
+    void *sbuf;                 /* (batch) gathered weights */
+    void *row_loss;             /* (batch) */
+} engine_spec;
+
+#define ENGINE(SFX, T, GEMM_T)                                                         \
+/* Rows s .. s+m of this epoch: where the batch's rows, labels and weights are. */      \
+static const T *rows_##SFX(const engine_spec *e, int64_t s, int64_t m,                \
+                           const int64_t **lab, const T **wgt)                         \
 {                                                                                      \
-    const int ci = (int)c, k = (int)n_cols, ldz = (int)batch;                          \
+    const T *x = (const T *)e->x, *mu = (const T *)e->mu, *id = (const T *)e->inv_d;   \
+    const T *sw = (const T *)e->weight;                                                \
+    const int64_t nf = e->nf;                                                          \
+    if (e->order == NULL) {                                                            \
+        *lab = e->labels + s;                                                          \
+        *wgt = sw ? sw + s : NULL;                                                     \
+        if (mu == NULL && id == NULL && e->ldx == nf) return x + s * e->ldx;           \
+    } else {                                                                           \
+        for (int64_t i = 0; i < m; i++) e->lbuf[i] = e->labels[e->order[s + i]];       \
+        *lab = e->lbuf;                                                                \
+        if (sw) {                                                                      \
+            T *sb = (T *)e->sbuf;                                                      \
+            for (int64_t i = 0; i < m; i++) sb[i] = sw[e->order[s + i]];               \
+            *wgt = sb;                                                                 \
+        } else *wgt = NULL;                                                            \
+    }                                                                                  \
+    T *buf = (T *)e->xbuf;                                                             \
+    _Pragma("omp parallel for schedule(static) if (m * nf >= GATHER_PARALLEL_MIN)")    \
+    for (int64_t i = 0; i < m; i++) {                                                  \
+        if (e->order && i + PREFETCH_AHEAD < m) {                                      \
+            const char *next = (const char *)(x + e->order[s + i + PREFETCH_AHEAD] * e->ldx); \
+            for (int64_t off = 0; off < nf * (int64_t)sizeof(T); off += 64)            \
+                __builtin_prefetch(next + off);                                        \
+        }                                                                              \
+        const T *src = x + (e->order ? e->order[s + i] : s + i) * e->ldx;              \
+        T *dst = buf + i * nf;                                                         \
+        if (mu && id) {                                                                \
+            _Pragma("omp simd")                                                        \
+            for (int64_t l = 0; l < nf; l++) dst[l] = (src[l] - mu[l]) * id[l];        \
+        } else if (id) {                                                               \
+            _Pragma("omp simd")                                                        \
+            for (int64_t l = 0; l < nf; l++) dst[l] = src[l] * id[l];                  \
+        } else if (mu) {                                                               \
+            _Pragma("omp simd")                                                        \
+            for (int64_t l = 0; l < nf; l++) dst[l] = src[l] - mu[l];                  \
+        } else {                                                                       \
+            memcpy(dst, src, nf * sizeof(T));                                          \
+        }                                                                              \
+    }                                                                                  \
+    return buf;                                                                        \
+}                                                                                      \
+                                                                                       \
+/* out_w = beta out_w + coef G^T X~_B,  out_b = beta out_b + coef G^T 1, for rows s ..  \
+ * s+m; returns sum_i s_i l_i (the batch's weighted loss sum). */                       \
+static double grad_##SFX(const engine_spec *e, int64_t s, int64_t m, T *out_w,         \
+                         T *out_b, T coef, T beta)                                     \
+{                                                                                      \
+    GEMM_T gemm = (GEMM_T)e->gemm;                                                     \
+    const int64_t *lab;                                                                \
+    const T *wgt;                                                                      \
+    const T *xb = rows_##SFX(e, s, m, &lab, &wgt);                                     \
+    const int ci = (int)e->c, k = (int)e->nf, mi = (int)m, ldz = (int)e->batch;        \
+    T *z = (T *)e->z, *loss = (T *)e->row_loss;                                        \
+    const T *b = (const T *)e->b;                                                      \
+    const T one = 1;                                                                   \
+    for (int64_t q = 0; q < e->c; q++) {                                               \
+        T *row = z + q * e->batch;                                                     \
+        const T bq = b[q];                                                             \
+        for (int64_t i = 0; i < m; i++) row[i] = bq;                                   \
+    }                                                                                  \
+    /* Z^T (C, m) row-major = (m, C) column-major += X~_B (m, N) W (N, C) */           \
+    gemm("T", "N", &mi, &ci, &k, &one, xb, &k, (const T *)e->wt, &k, &one, z, &ldz);   \
+    softmax_grad_##SFX(z, e->batch, e->c, m, lab, loss);                               \
+    double total = 0;                                                                  \
+    if (wgt) {                                                                         \
+        for (int64_t q = 0; q < e->c; q++) {                                           \
+            T *row = z + q * e->batch;                                                 \
+            _Pragma("omp simd")                                                        \
+            for (int64_t i = 0; i < m; i++) row[i] *= wgt[i];                          \
+        }                                                                              \
+        for (int64_t i = 0; i < m; i++) total += (double)wgt[i] * (double)loss[i];     \
+    } else {                                                                           \
+        for (int64_t i = 0; i < m; i++) total += (double)loss[i];                      \
+    }                                                                                  \
+    for (int64_t q = 0; q < e->c; q++) {                                               \
+        const T *row = z + q * e->batch;                                               \
+        T acc = 0;                                                                     \
+        for (int64_t i = 0; i < m; i++) acc += row[i];                                 \
+        out_b[q] = beta * out_b[q] + coef * acc;                                       \
+    }                                                                                  \
+    /* out_w^T (N, C) column-major = beta out_w^T + coef X~_B^T (N, m) G (m, C) */      \
+    gemm("N", "N", &k, &ci, &mi, &coef, xb, &k, z, &ldz, &beta, out_w, &k);            \
+    return total;                                                                      \
+}                                                                                      \
+                                                                                       \
+/* alpha/2 sum pen_l W_kl^2 */                                                          \
+static double penalty_##SFX(const engine_spec *e)                                      \
+{                                                                                      \
+    if (e->alpha == 0) return 0;                                                       \
+    const T *w = (const T *)e->wt, *pen = (const T *)e->pen;                           \
+    double total = 0;                                                                  \
+    for (int64_t q = 0; q < e->c; q++)                                                 \
+        for (int64_t l = 0; l < e->nf; l++) {                                          \
+            const double v = w[q * e->nf + l];                                         \
+            total += (pen ? (double)pen[l] : 1.0) * v * v;                             \
+        }                                                                              \
+    return 0.5 * e->alpha * total;                                                     \
+}                                                                                      \
+                                                                                       \
+/* One update from the data gradient in gw, gb (penalty, momentum, step). */           \
+void update_##SFX(const engine_spec *e, double lr)                                     \
+{                                                                                      \
+    T *w = (T *)e->wt, *b = (T *)e->b, *gw = (T *)e->gw, *gb = (T *)e->gb;             \
+    const T *pen = (const T *)e->pen;                                                  \
+    const T a = (T)e->alpha, mom = (T)e->momentum, eta = (T)lr;                        \
+    const int64_t nf = e->nf, cw = e->c * e->nf;                                       \
+    if (a != 0)                                                                        \
+        for (int64_t q = 0; q < e->c; q++)                                             \
+            for (int64_t l = 0; l < nf; l++)                                           \
+                gw[q * nf + l] += a * (pen ? pen[l] : (T)1) * w[q * nf + l];           \
+    if (e->vw != NULL) {                                                               \
+        T *vw = (T *)e->vw, *vb = (T *)e->vb;                                          \
+        for (int64_t i = 0; i < cw; i++) {                                             \
+            vw[i] = mom * vw[i] + gw[i];                                               \
+            w[i] -= eta * (e->nesterov ? gw[i] + mom * vw[i] : vw[i]);                 \
+        }                                                                              \
+        for (int64_t q = 0; q < e->c; q++) {                                           \
+            vb[q] = mom * vb[q] + gb[q];                                               \
+            b[q] -= eta * (e->nesterov ? gb[q] + mom * vb[q] : vb[q]);                 \
+        }                                                                              \
+    } else {                                                                           \
+        for (int64_t i = 0; i < cw; i++) w[i] -= eta * gw[i];                          \
+        for (int64_t q = 0; q < e->c; q++) b[q] -= eta * gb[q];                        \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* The data gradient of rows s .. s+m scaled by `coef` into gw, gb (accumulating when  \
+ * `accumulate`), and its weighted loss sum: for data-parallel steps (reduced between  \
+ * this and update) and full passes (L-BFGS). */                                       \
+double gradient_##SFX(const engine_spec *e, int64_t s, int64_t m, double coef,        \
+                      int64_t accumulate)                                              \
+{                                                                                      \
+    return grad_##SFX(e, s, m, (T *)e->gw, (T *)e->gb, (T)coef, accumulate ? 1 : 0);   \
+}                                                                                      \
+                                                                                       \
+/* One epoch: every batch's loss and penalty before its step into batch_loss,         \
+ * batch_pen (k). */                                                                   \
+void epoch_##SFX(const engine_spec *e, double lr, double *batch_loss, double *batch_pen) \
+{                                                                                      \
+    const int direct = e->vw == NULL && e->alpha == 0;                                 \
+    for (int64_t s = 0, j = 0; s < e->n; s += e->batch, j++) {                         \
+        const int64_t m = e->n - s < e->batch ? e->n - s : e->batch;                   \
+        batch_pen[j] = penalty_##SFX(e);                                               \
+        if (direct) {                                                                  \
+            batch_loss[j] = grad_##SFX(e, s, m, (T *)e->wt, (T *)e->b, (T)(-lr / m), 1) / m; \
+        } else {                                                                       \
+            batch_loss[j] = grad_##SFX(e, s, m, (T *)e->gw, (T *)e->gb, (T)(1.0 / m), 0) / m; \
+            update_##SFX(e, lr);                                                       \
+        }                                                                              \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* The GEMM floor of epoch, for the benchmarks: only its two GEMMs per batch (in        \
+ * order, rows read in place), the second into gw instead of the parameters. */        \
+void gemm_floor_##SFX(const engine_spec *e)                                            \
+{                                                                                      \
+    GEMM_T gemm = (GEMM_T)e->gemm;                                                     \
+    const int ci = (int)e->c, k = (int)e->nf, ldz = (int)e->batch;                     \
     const T one = 1, zero = 0;                                                         \
-    for (int64_t s = 0, j = 0; s < n; s += batch, j++) {                               \
-        const int m = (int)(n - s < batch ? n - s : batch);                            \
-        const T *xb = xa + s * n_cols;                                                 \
-        T *z = z_store + j * c * batch;                                                \
-        const T step = (T)(-lr / m);                                                   \
-        /* Z^T (C, m) row-major = (m, C) column-major = X_j (m, N+1) [W^T|b]^T */       \
-        gemm("T", "N", &m, &ci, &k, &one, xb, &k, wa_t, &k, &zero, z, &ldz);           \
-        KERNEL(z, batch, c, m, labels + j * batch, row_loss + j * batch);              \
-        /* [W^T|b]^T (N+1, C) column-major += step * X_j^T (N+1, m) G (m, C) */        \
-        gemm("N", "N", &k, &ci, &m, &step, xb, &k, z, &ldz, &one, wa_t, &k);           \
+    for (int64_t s = 0; s < e->n; s += e->batch) {                                     \
+        const int mi = (int)(e->n - s < e->batch ? e->n - s : e->batch);               \
+        const T *xb = (const T *)e->x + s * e->ldx;                                    \
+        gemm("T", "N", &mi, &ci, &k, &one, xb, &k, (const T *)e->wt, &k, &zero,        \
+             (T *)e->z, &ldz);                                                         \
+        gemm("N", "N", &k, &ci, &mi, &one, xb, &k, (T *)e->z, &ldz, &zero,             \
+             (T *)e->gw, &k);                                                          \
     }                                                                                  \
 }
 
-EPOCH(epoch_f64, double, dgemm_fn, softmax_grad_f64)
-EPOCH(epoch_f32, float, sgemm_fn, softmax_grad_f32)
-
-/* The GEMM floor of EPOCH, for the benchmarks: only its two GEMMs per batch, the second
- * into a scratch (C, N+1) instead of the parameters, no softmax. */
-#define GEMM_FLOOR(NAME, T, GEMM_T)                                                    \
-void NAME(GEMM_T gemm, const T *wa_t, int64_t c, int64_t n_cols, const T *xa,         \
-          int64_t n, int64_t batch, T *z_store, T *scratch)                            \
-{                                                                                      \
-    const int ci = (int)c, k = (int)n_cols, ldz = (int)batch;                          \
-    const T one = 1, zero = 0;                                                         \
-    for (int64_t s = 0, j = 0; s < n; s += batch, j++) {                               \
-        const int m = (int)(n - s < batch ? n - s : batch);                            \
-        const T *xb = xa + s * n_cols;                                                 \
-        T *z = z_store + j * c * batch;                                                \
-        gemm("T", "N", &m, &ci, &k, &one, xb, &k, wa_t, &k, &zero, z, &ldz);           \
-        gemm("N", "N", &k, &ci, &m, &one, xb, &k, z, &ldz, &zero, scratch, &k);        \
-    }                                                                                  \
-}
-
-GEMM_FLOOR(gemm_floor_f64, double, dgemm_fn)
-GEMM_FLOOR(gemm_floor_f32, float, sgemm_fn)
+ENGINE(f64, double, dgemm_fn)
+ENGINE(f32, float, sgemm_fn)

@@ -7,7 +7,8 @@ Sections:
 
 * ``main``: median time per training epoch (after a warm-up epoch, over ``repeats``
   epochs) for the configurations of :data:`CONFIGS` in float64 and float32 — softmaxlab's
-  fast path (``SoftmaxClassifier.fit`` with ``gradient="fused"``), every other gradient
+  engine (``SoftmaxClassifier.fit`` with ``gradient="fused"``), the same engine as a
+  ``SoftmaxRegression`` SGD epoch (shuffled, standardised, momentum, L2), every other gradient
   formulation that fits the memory budget, the PyTorch ``nn`` loop of ``TorchSoftmax``,
   Keras ``train_on_batch`` (seed and medium), and the GEMM floor: only the two matrix
   products of each batch (Wᵀ·Xᵀ and Gᵀ·X, the fast path's layout). One validation pass
@@ -34,7 +35,7 @@ import torch
 
 from . import functional as F
 from . import gradients as G
-from .fast import FusedTrainer
+from .engine import Engine
 
 __all__ = ["CONFIGS", "BenchConfig", "run_growth", "run_main", "run_scaling"]
 
@@ -79,7 +80,7 @@ class Timing:
 class MainResult:
     timings: list[Timing] = field(default_factory=list)
     validation: dict[str, float] = field(default_factory=dict)
-    #: how softmaxlab's fast path ran, per "config/dtype" (softmaxlab.fast.PATHS)
+    #: how softmaxlab's fast path ran, per "config/dtype" (softmaxlab.engine.PATHS)
     fast_path: dict[str, str] = field(default_factory=dict)
 
     def get(self, config: str, dtype: str, contender: str) -> float | None:
@@ -145,59 +146,59 @@ def make_data(rows: int, features: int, classes: int, dtype: torch.dtype, seed: 
 # ----------------------------------------------------------------------------- contenders
 
 
-def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
+def _engine(x, y, batch, **kw) -> Engine:
     w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype)
-    trainer = FusedTrainer(x, y, batch, w, torch.zeros(y.shape[1], dtype=x.dtype))
+    return Engine(x, y.argmax(dim=1), w, torch.zeros(y.shape[1], dtype=x.dtype),
+                  batch_size=batch, **kw)
+
+
+def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
+    engine = _engine(x, y, batch)
 
     def epoch() -> None:  # SoftmaxClassifier.fit(gradient="fused") per epoch
         with torch.no_grad():
-            trainer.epoch(lr).mean().item()
+            engine.epoch(lr)[0].mean().item()
 
-    epoch.path = trainer.path  # type: ignore[attr-defined]
+    epoch.path = engine.path  # type: ignore[attr-defined]
+    return epoch
+
+
+def _estimator(x, y, batch, lr=0.01) -> Callable[[], Any]:
+    """A ``SoftmaxRegression`` SGD epoch: rows shuffled and standardised as they are read,
+    momentum 0.9, an L2 penalty, on the same engine."""
+    d = x.std(dim=0)
+    engine = _engine(x, y, batch, mean=x.mean(dim=0), inv_scale=1 / d, penalty=d**-2,
+                     alpha=1e-4, momentum=0.9)
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch() -> None:
+        with torch.no_grad():
+            loss, pen = engine.epoch(lr, torch.randperm(x.shape[0], generator=gen))
+            (loss + pen).mean().item()
+
     return epoch
 
 
 def _blas_floor(x, y, batch) -> Callable[[], Any] | None:
-    """The two GEMMs of each batch as the native epoch makes them (same BLAS routine,
-    called from C, no softmax, no update); ``None`` where the native epoch is not
+    """The two GEMMs of each batch as the native engine makes them (same BLAS routine,
+    called from C, no softmax, no update); ``None`` where the native engine is not
     available."""
     from . import native
 
-    if not native.epoch_available(x.dtype, x.device):
+    if not native.engine_available(x.dtype, x.device):
         return None
-    fn, gemm = native.gemm_floor(x.dtype)
-    n, c = x.shape[0], y.shape[1]
-    xa = torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], dim=1)
-    w_t = torch.zeros(c, xa.shape[1], dtype=x.dtype)
-    z = torch.zeros(math.ceil(n / batch), c, batch, dtype=x.dtype)
-    scratch = torch.empty(c, xa.shape[1], dtype=x.dtype)
-    args = (gemm, w_t.data_ptr(), c, xa.shape[1], xa.data_ptr(), n, batch, z.data_ptr(),
-            scratch.data_ptr())
-
-    def epoch() -> None:
-        fn(*args)
-        _ = (xa, w_t, z, scratch)  # keep the buffers alive with the closure
-
-    return epoch
+    engine = _engine(x, y, batch)
+    return engine.gemm_floor
 
 
 def _formulation(name: str, x, y, batch, lr=0.01, max_batches=None) -> Callable[[], Any]:
-    kernel = G.get(name).kernel
-    w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype)
-    b = torch.zeros(y.shape[1], dtype=x.dtype)
-    batches = [(x[s:s + batch], y[s:s + batch]) for s in range(0, x.shape[0], batch)]
-    batches = batches[:max_batches]
+    if max_batches is not None:
+        x, y = x[:max_batches * batch], y[:max_batches * batch]
+    engine = _engine(x, y, batch, gradient=name)
 
     def epoch() -> None:  # the loop SoftmaxClassifier.fit runs for this formulation
-        losses = []
         with torch.no_grad():
-            for xb, yb in batches:
-                log_p = F.log_softmax(F.logits(xb, w, b))
-                losses.append(F.cross_entropy_from_log_probs(yb, log_p))
-                grads = kernel(xb, yb, log_p.exp_(), w, b)
-                w.add_(grads.d_w, alpha=-lr)
-                b.add_(grads.d_b, alpha=-lr)
-        torch.stack(losses).mean().item()
+            engine.epoch(lr)[0].mean().item()
 
     return epoch
 
@@ -292,8 +293,8 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                 progress(f"{cfg.name} {dname} softmaxlab, gemm floor, pytorch nn")
             fast = _fast(*args)
             result.fast_path[f"{cfg.name}/{dname}"] = fast.path  # type: ignore[attr-defined]
-            runs = {"softmaxlab": fast, "gemm floor": _floor(*args),
-                    "pytorch nn": _torch_nn(*args)}
+            runs = {"softmaxlab": fast, "softmaxlab[estimator]": _estimator(*args),
+                    "gemm floor": _floor(*args), "pytorch nn": _torch_nn(*args)}
             blas = _blas_floor(*args)
             if blas is not None:
                 runs["blas floor"] = blas
@@ -328,10 +329,9 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                     note = f"extrapolated from {SAMPLED_BATCHES} of {n_batches} batches"
                 result.timings.append(Timing(cfg.name, dname, name, seconds, note))
             xv, yv = make_data(cfg.valid_rows, cfg.features, cfg.classes, dtype, seed=1)
-            trainer = FusedTrainer(x[:1], y[:1], 1, torch.zeros(cfg.features, cfg.classes,
-                                   dtype=dtype), torch.zeros(cfg.classes, dtype=dtype))
+            engine = _engine(x[:1], y[:1], 1)
             result.validation[f"{cfg.name}/{dname}"] = median_epoch(
-                partial(trainer.validate, xv, yv), repeats)
+                partial(engine.metrics, xv, yv.argmax(dim=1)), repeats)
     return result
 
 

@@ -35,9 +35,9 @@ from .checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError, diverged
-from .fast import FusedTrainer
-from .training import EpochRecord, check_fit_args, check_verbose, run_epochs, stepwise
+from .training import EpochRecord, EpochStats, Run, check_fit_args, check_verbose, drive
 
 __all__ = ["SoftmaxClassifier", "linear_params"]
 
@@ -194,8 +194,10 @@ class SoftmaxClassifier:
         then includes the epochs done before the checkpoint.
 
         Each batch's probabilities are computed once and serve both the logged loss
-        (taken before the step) and the gradient. With ``gradient="fused"`` the loop runs
-        on the fast path of :mod:`softmaxlab.fast` (same mathematics, fewer launches).
+        (taken before the step) and the gradient. Every formulation trains on
+        :class:`softmaxlab.engine.Engine` driven by :func:`softmaxlab.training.drive`;
+        ``gradient="fused"`` runs its native path (the whole epoch in one call, same
+        mathematics).
         Prints the seed's epoch line when ``verbose``. Every argument is checked before the first step; if a step later
         meets a numerical failure (chain rule with Ŷ = 0) a
         :class:`~softmaxlab.errors.NumericalError`, or diverges (a non-finite loss or
@@ -234,47 +236,40 @@ class SoftmaxClassifier:
             self.b.copy_(b)
             start, done = info["epoch"], [EpochRecord(**r) for r in info["history"]]
         history = list(done)
+        # every formulation trains on the one engine (softmaxlab.engine): "fused" on its
+        # native path when available, the others one checked PyTorch step at a time
+        engine = Engine(data.x, data.y.argmax(dim=1), self.w, self.b,
+                        batch_size=data.batch_size, gradient=self.gradient)
 
-        def after_epoch(record: EpochRecord, params: Callable[[], None]) -> None:
-            history.append(record)
-            last = record.epoch + 1 == data.epochs
-            if checkpoint is not None and ((record.epoch + 1) % every == 0 or last):
-                params()  # make self.w / self.b current
-                save_checkpoint(checkpoint, {"w": self.w, "b": self.b},
+        def record(stats: EpochStats, run: Run) -> None:
+            rec = stats.record()
+            history.append(rec)
+            if verbose:
+                print(rec.line())
+            if checkpoint is not None and (run.epochs_done % every == 0
+                                           or run.epochs_done == data.epochs):
+                save_checkpoint(checkpoint, {"w": engine.w, "b": engine.b},
                                 kind="SoftmaxClassifier", fingerprint=fp,
-                                epoch=record.epoch + 1,
+                                epoch=run.epochs_done,
                                 history=[r.as_dict() for r in history])
             if callback is not None:
-                callback(record)
+                callback(rec)
 
-        def step(xb: torch.Tensor, yb: torch.Tensor, batch: int) -> torch.Tensor:
-            log_p = F.log_softmax(F.logits(xb, self.w, self.b))
-            loss = F.cross_entropy_from_log_probs(yb, log_p)
-            if not bool(torch.isfinite(loss)):
-                raise diverged(data.lr, batch, "the loss")
-            self._step(xb, yb, log_p.exp_(), data.lr, batch)
-            return loss
+        valid = None
+        if data.x_valid is not None and data.y_valid is not None:
+            xv, lv = data.x_valid, data.y_valid.argmax(dim=1)
 
-        def validate(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-            z = F.logits(x, self.w, self.b)
-            return F.cross_entropy(y, z).item(), F.accuracy(y, z).item()
+            def valid() -> tuple[float, float]:
+                return engine.metrics(xv, lv)
 
         with torch.no_grad():
-            if self.gradient != "fused":
-                run_epochs(data, stepwise(data, step, with_index=True), validate,
-                           verbose=verbose, start=start,
-                           callback=lambda r: after_epoch(r, lambda: None))
-                return history
-            # the fast path (softmaxlab.fast): same mathematics, transposed layout
-            trainer = FusedTrainer(data.x, data.y, data.batch_size, self.w, self.b)
             try:
-                run_epochs(data, lambda: trainer.epoch(data.lr), trainer.validate,
-                           verbose=verbose, start=start,
-                           callback=lambda r: after_epoch(
-                               r, lambda: trainer.write_back(self.w, self.b)))
-                return history
+                drive(lambda e, lr: engine.epoch(lr)[0].mean().item(), epochs=data.epochs,
+                      lr=data.lr, start=start, validate=valid, callbacks=[record])
             finally:  # also after an interruption: keep the epochs that completed
-                trainer.write_back(self.w, self.b)
+                self.w.copy_(engine.w)
+                self.b.copy_(engine.b)
+        return history
 
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (S10).

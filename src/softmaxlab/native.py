@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["available", "build", "cache_dir", "epoch", "epoch_available", "gemm_floor",
+__all__ = ["EngineSpec", "available", "build", "cache_dir", "engine", "engine_available",
            "softmax_grad"]
 
 SOURCE = Path(__file__).with_name("_softmax_grad.c")
@@ -107,11 +107,29 @@ def _torch_uses_libgomp() -> bool:
         return False
 
 
-_P, _I = ctypes.c_void_p, ctypes.c_int64
-_SIGNATURES = {
-    "softmax_grad": [_P, _I, _I, _I, _P, _P],
-    "epoch": [_P, _P, _I, _I, _P, _I, _I, _P, _P, _P, ctypes.c_double],
-    "gemm_floor": [_P, _P, _I, _I, _P, _I, _I, _P, _P],
+_P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+
+
+class EngineSpec(ctypes.Structure):
+    """The C ``engine_spec`` of ``_softmax_grad.c``: what one training engine works on
+    (pointers into tensors that the engine keeps alive; see :mod:`softmaxlab.engine`)."""
+
+    _fields_ = [
+        ("gemm", _P), ("c", _I), ("nf", _I), ("x", _P), ("ldx", _I), ("n", _I),
+        ("batch", _I), ("order", _P), ("mu", _P), ("inv_d", _P), ("labels", _P),
+        ("weight", _P), ("wt", _P), ("b", _P), ("vw", _P), ("vb", _P), ("momentum", _D),
+        ("nesterov", _I), ("alpha", _D), ("pen", _P), ("xbuf", _P), ("z", _P), ("gw", _P),
+        ("gb", _P), ("lbuf", _P), ("sbuf", _P), ("row_loss", _P),
+    ]
+
+
+_SPEC = ctypes.POINTER(EngineSpec)
+_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+    "softmax_grad": ([_P, _I, _I, _I, _P, _P], None),
+    "epoch": ([_SPEC, _D, _P, _P], None),
+    "gradient": ([_SPEC, _I, _I, _D, _I], _D),
+    "update": ([_SPEC, _D], None),
+    "gemm_floor": ([_SPEC], None),
 }
 
 
@@ -126,11 +144,11 @@ def _library() -> ctypes.CDLL | None:
         lib = ctypes.CDLL(str(path))
     except OSError:
         return None
-    for stem, argtypes in _SIGNATURES.items():
+    for stem, (argtypes, restype) in _SIGNATURES.items():
         for suffix in ("f64", "f32"):
             fn = getattr(lib, f"{stem}_{suffix}")
             fn.argtypes = argtypes
-            fn.restype = None
+            fn.restype = restype
     return lib
 
 
@@ -174,24 +192,19 @@ def softmax_grad(dtype: torch.dtype) -> Any:
     return getattr(lib, f"softmax_grad_{_suffix(dtype)}")
 
 
-def epoch_available(dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether a whole epoch can run natively: the kernel, and PyTorch's BLAS for
-    ``dtype``."""
+def engine_available(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether the native training engine can serve tensors of ``dtype`` on ``device``:
+    the kernel, and PyTorch's own BLAS for ``dtype``."""
     return available(dtype, device) and dtype in _blas()
 
 
-def epoch(dtype: torch.dtype) -> Any:
-    """``(f, gemm)``: ``f(gemm, wa_t, C, N+1, xa, n, batch, z_store, labels, row_loss,
-    lr)`` runs one epoch (see ``_softmax_grad.c``). Call only when
-    :func:`epoch_available`."""
+def engine(dtype: torch.dtype) -> tuple[Any, int]:
+    """``(lib functions, gemm address)`` for ``dtype``: a namespace with ``epoch``,
+    ``gradient``, ``update`` and ``gemm_floor`` taking an :class:`EngineSpec` (see
+    ``_softmax_grad.c``). Call only when :func:`engine_available`."""
     lib = _library()
     assert lib is not None
-    return getattr(lib, f"epoch_{_suffix(dtype)}"), _blas()[dtype]
-
-
-def gemm_floor(dtype: torch.dtype) -> Any:
-    """``(f, gemm)`` for the benchmarks: ``f(gemm, wa_t, C, N+1, xa, n, batch, z_store,
-    scratch)`` runs only the two GEMMs of each batch of :func:`epoch`."""
-    lib = _library()
-    assert lib is not None
-    return getattr(lib, f"gemm_floor_{_suffix(dtype)}"), _blas()[dtype]
+    sfx = _suffix(dtype)
+    fns = {stem: getattr(lib, f"{stem}_{sfx}") for stem in ("epoch", "gradient", "update",
+                                                          "gemm_floor")}
+    return fns, _blas()[dtype]

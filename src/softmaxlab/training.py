@@ -12,7 +12,7 @@ zeros are dropped: ``1.031``, ``0.45``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ import torch
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
 from .errors import InvalidInputError, InvalidTypeError, NumericalError, TrainingDiverged
 
-__all__ = ["EpochRecord", "FitData", "check_fit_args", "run_epochs", "stepwise"]
+__all__ = ["Callback", "EpochRecord", "EpochStats", "FitData", "Run", "check_fit_args", "drive",
+           "run_epochs", "stepwise"]
 
 
 def _seed_round(value: float) -> str:
@@ -127,6 +128,81 @@ def stepwise(
     return epoch
 
 
+@dataclass
+class EpochStats:
+    """What one epoch of :func:`drive` produced: the epoch's training loss (the mean of
+    the batch losses, each taken before its step), the learning rate it used, and the
+    validation CE / accuracy when there are validation rows."""
+
+    epoch: int
+    loss: float
+    lr: float
+    ce_valid: float | None = None
+    acc_valid: float | None = None
+
+    def record(self) -> EpochRecord:
+        return EpochRecord(self.epoch, self.loss, self.ce_valid, self.acc_valid)
+
+
+@dataclass
+class Run:
+    """The mutable state a :func:`drive` shares with its callbacks: the learning rate of
+    the next epoch (a callback may lower it), the stop reason (a callback sets it to stop
+    after this epoch), and the epochs done."""
+
+    lr: float
+    stop: str | None = None
+    epochs_done: int = 0
+
+
+#: A callback of :func:`drive`: called after each epoch with its stats and the run.
+Callback = Callable[[EpochStats, Run], None]
+
+
+def drive(
+    train_epoch: Callable[[int, float], float],
+    *,
+    epochs: int,
+    lr: float,
+    start: int = 0,
+    schedule: Callable[[int, float], float] | None = None,
+    validate: Callable[[], tuple[float, float]] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> Run:
+    """The one epoch driver of every SGD fit in softmaxlab.
+
+    For each epoch ``e`` from ``start`` to ``epochs - 1``: the learning rate is
+    ``schedule(e, run.lr)`` (unchanged without a schedule); ``train_epoch(e, lr)`` makes
+    one pass over the batches (one engine step each) and returns the epoch's loss;
+    ``validate()`` gives the validation CE and accuracy; then every callback sees the
+    :class:`EpochStats` in order (logging, validation bookkeeping, early stopping,
+    checkpoints, progress). A callback that sets ``run.stop`` ends the run after that
+    epoch. A :class:`~softmaxlab.errors.TrainingDiverged` or
+    :class:`~softmaxlab.errors.NumericalError` from the epoch is re-raised with the epoch
+    number. Returns the :class:`Run`."""
+    run = Run(lr=lr, epochs_done=start)
+    for epoch in range(start, epochs):
+        rate = schedule(epoch, run.lr) if schedule is not None else run.lr
+        run.lr = rate
+        try:
+            loss = train_epoch(epoch, rate)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"training diverged at epoch {epoch}, {exc}",
+                                   epoch=epoch, batch=exc.batch) from None
+        except NumericalError as exc:
+            raise NumericalError(f"epoch {epoch}, {exc}") from exc
+        ce_v = acc_v = None
+        if validate is not None:
+            ce_v, acc_v = validate()
+        stats = EpochStats(epoch, loss, rate, ce_v, acc_v)
+        run.epochs_done = epoch + 1
+        for callback in callbacks:
+            callback(stats, run)
+        if run.stop is not None:
+            break
+    return run
+
+
 def run_epochs(
     data: FitData,
     train_epoch: Callable[[], torch.Tensor],
@@ -137,26 +213,28 @@ def run_epochs(
     callback: Callable[[EpochRecord], None] | None = None,
     start: int = 0,
 ) -> list[EpochRecord]:
-    """Run the seed loop: ``train_epoch()`` makes one pass over the batches and returns
-    each batch's loss taken before its update (k,); ``validate(x, y)`` returns
-    ``(CE, accuracy)``. Returns one :class:`EpochRecord` per epoch and, when ``verbose``,
-    echoes its line. ``start`` skips the epochs a resumed run has already done."""
+    """The seed loop on :func:`drive` (the references use it): ``train_epoch()`` makes one
+    pass over the batches and returns each batch's loss taken before its update (k,);
+    ``validate(x, y)`` returns ``(CE, accuracy)``. Returns one :class:`EpochRecord` per
+    epoch and, when ``verbose``, echoes its line. ``start`` skips the epochs a resumed run
+    has already done."""
     history: list[EpochRecord] = []
-    for epoch in range(start, data.epochs):
-        try:
-            ce = train_epoch().mean().item()
-        except TrainingDiverged as exc:
-            raise TrainingDiverged(f"training diverged at epoch {epoch}, {exc}",
-                                   epoch=epoch, batch=exc.batch) from None
-        except NumericalError as exc:
-            raise NumericalError(f"epoch {epoch}, {exc}") from exc
-        ce_v = acc_v = None
-        if data.x_valid is not None and data.y_valid is not None:
-            ce_v, acc_v = validate(data.x_valid, data.y_valid)
-        record = EpochRecord(epoch, ce, ce_v, acc_v)
+
+    def log(stats: EpochStats, run: Run) -> None:
+        record = stats.record()
         history.append(record)
         if verbose:
             echo(record.line())
         if callback is not None:
             callback(record)
+
+    valid = None
+    if data.x_valid is not None and data.y_valid is not None:
+        xv, yv = data.x_valid, data.y_valid
+
+        def valid() -> tuple[float, float]:
+            return validate(xv, yv)
+
+    drive(lambda e, lr: train_epoch().mean().item(), epochs=data.epochs, lr=data.lr,
+          start=start, validate=valid, callbacks=[log])
     return history

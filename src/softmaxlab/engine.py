@@ -1,0 +1,358 @@
+r"""The one training engine: mini-batch SGD on the analytic gradient, for every fit.
+
+:class:`Engine` holds the parameters of one fit and makes epochs and single steps of
+SGD; :func:`softmaxlab.training.drive` runs epochs of it with callbacks (logging,
+validation, checkpoints, early stopping, progress). ``SoftmaxClassifier.fit``,
+``SoftmaxRegression`` (its SGD epochs and the loss and gradient its L-BFGS solver
+evaluates), :mod:`softmaxlab.distributed` and the benchmark contenders all train on it.
+
+The step, for a batch :math:`B` of m rows with weights :math:`s_i` (mean 1 over the
+training set; all 1 by default) and true classes :math:`t_i`:
+
+.. math::
+
+    \tilde X_B = (X_B - \mathbf 1\mu^\top)\operatorname{diag}(d^{-1}),\quad
+    Z = \tilde X_B W + \mathbf 1 b^\top,\quad \hat Y = \Sigma(Z),
+
+    \ell_B = \frac1m\sum_{i\in B} s_i\,(-\log\hat y_{i t_i}),\qquad
+    g_W = \frac1m \tilde X_B^\top \operatorname{diag}(s)(\hat Y - Y)
+          + \alpha\,\operatorname{diag}(p)\,W,\qquad
+    g_b = \frac1m \mathbf 1^\top\operatorname{diag}(s)(\hat Y - Y),
+
+then :math:`v \leftarrow \mu v + g` and :math:`\theta \leftarrow \theta - \eta v` (or
+:math:`\theta - \eta(g + \mu v)` with Nesterov, or :math:`\theta - \eta g` without
+momentum), as ``torch.optim.SGD`` does. :math:`\mu`/:math:`d` (``mean``/``inv_scale``)
+standardise the rows as they are read, so X is never copied; :math:`p` (``penalty``) is a
+per-feature factor of the L2 penalty :math:`\frac\alpha2\sum_{kl} p_k W_{kl}^2` (the
+estimator uses :math:`p = d^{-2}`, the penalty on the original coordinates); the bias is
+never penalised. The seed's loop is the special case s = 1, no standardisation,
+:math:`\alpha = \mu = 0`, rows in order.
+
+How a step runs (``path``):
+
+* ``"native"``: the whole epoch in one call into ``_softmax_grad.c``
+  (:mod:`softmaxlab.native`): per batch, gather the rows (only when shuffled or
+  standardised; otherwise the BLAS reads X in place), one GEMM for the logits, one fused
+  pass for softmax, loss and :math:`\hat Y - Y`, one GEMM for the gradient accumulated
+  straight into :math:`W^\top` (through a (C, N) buffer when momentum or a penalty need
+  it), on the BLAS routine ``torch.mm`` itself uses.
+* ``"torch"``: the same mathematics in PyTorch operations (any device, any formulation of
+  :mod:`softmaxlab.gradients`; ``gradient != "fused"`` always runs here, one checked step
+  at a time, as the seed's loop does).
+
+Both give the same parameters to rounding (``tests/test_engine.py``: 1e-12 in float64).
+An epoch whose loss or parameters became non-finite is replayed from its start one
+checked step at a time, so that :class:`~softmaxlab.errors.TrainingDiverged` names the
+batch and the parameters stay at their last finite values.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from . import functional as F
+from . import gradients as G
+from . import native
+from .errors import InvalidInputError, NumericalError, diverged
+
+__all__ = ["PATHS", "Engine"]
+
+#: How an engine can run, fastest first ("auto": the first available here).
+PATHS = ("auto", "native", "torch")
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+class Engine:
+    """Mini-batch SGD state of one fit (see the module docstring for the step).
+
+    ``x`` (n, N) floating rows, kept by reference (made contiguous only if it is not);
+    ``labels`` (n,) class indices in ``[0, C)``; ``w`` (N, C) and ``b`` (C,) the starting
+    parameters (copied; :attr:`w` and :attr:`b` give the current ones); ``weight`` (n,)
+    row weights with mean 1 (``None``: all 1); ``mean``/``inv_scale`` (N,) standardise
+    rows as they are read (either may be ``None``; ``inv_scale`` alone scales without
+    centring); ``penalty`` (N,) the per-feature factor of the L2 penalty ``alpha``;
+    ``momentum``/``nesterov`` as ``torch.optim.SGD``; ``gradient`` a formulation name of
+    :mod:`softmaxlab.gradients`.
+    """
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,
+                 b: torch.Tensor, *, batch_size: int, gradient: str = "fused",
+                 weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
+                 inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
+                 alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
+                 path: str = "auto") -> None:
+        if path not in PATHS:
+            raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
+        n, nf = x.shape
+        c = w.shape[1]
+        dtype, device = x.dtype, x.device
+        if x.stride(1) != 1:
+            x = x.contiguous()
+        self.x, self.labels = x, labels.to(device=device, dtype=torch.int64).contiguous()
+        self.n, self.n_features, self.n_classes = n, nf, c
+        self.batch = max(1, min(int(batch_size), n))
+        self.formulation = G.get(gradient)
+        self.weight = None if weight is None else weight.to(x).contiguous()
+        self.mean = None if mean is None else mean.to(x).contiguous()
+        self.inv_scale = None if inv_scale is None else inv_scale.to(x).contiguous()
+        self.penalty = None if penalty is None else penalty.to(x).contiguous()
+        self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
+        self.wt = w.detach().T.to(x).contiguous().clone()  # (C, N)
+        self.b = b.detach().to(x).clone()
+        self.vw = self.vb = None
+        if self.momentum:
+            self.vw, self.vb = torch.zeros_like(self.wt), torch.zeros_like(self.b)
+        self.gw, self.gb = torch.zeros_like(self.wt), torch.zeros_like(self.b)
+        can = native.engine_available(dtype, device) and gradient == "fused"
+        if path == "auto":
+            path = "native" if can else "torch"
+        elif path == "native" and not can:
+            raise InvalidInputError("path: the native engine is not available here (see "
+                                    "softmaxlab.native; it serves gradient='fused' on the CPU)")
+        self.path = path
+        self.k = -(-n // self.batch)  # batches per epoch
+        self._order: torch.Tensor | None = None
+        if path == "native":
+            self._fns, gemm = native.engine(dtype)
+            kw = {"dtype": dtype, "device": device}
+            self._buffers = {
+                "xbuf": torch.empty(self.batch, nf, **kw),
+                "z": torch.empty(c, self.batch, **kw),
+                "lbuf": torch.empty(self.batch, dtype=torch.int64, device=device),
+                "sbuf": torch.empty(self.batch, **kw),
+                "row_loss": torch.empty(self.batch, **kw),
+            }
+            self._batch_loss = torch.empty(self.k, dtype=torch.float64)
+            self._batch_pen = torch.empty(self.k, dtype=torch.float64)
+            buf = self._buffers
+            self._spec = native.EngineSpec(
+                gemm=gemm, c=c, nf=nf, x=x.data_ptr(), ldx=x.stride(0), n=n,
+                batch=self.batch, order=None, mu=_ptr(self.mean), inv_d=_ptr(self.inv_scale),
+                labels=self.labels.data_ptr(), weight=_ptr(self.weight),
+                wt=self.wt.data_ptr(), b=self.b.data_ptr(), vw=_ptr(self.vw),
+                vb=_ptr(self.vb), momentum=self.momentum, nesterov=int(self.nesterov),
+                alpha=self.alpha, pen=_ptr(self.penalty), xbuf=buf["xbuf"].data_ptr(),
+                z=buf["z"].data_ptr(), gw=self.gw.data_ptr(), gb=self.gb.data_ptr(),
+                lbuf=buf["lbuf"].data_ptr(), sbuf=buf["sbuf"].data_ptr(),
+                row_loss=buf["row_loss"].data_ptr())
+            self._spec_ref = ctypes.byref(self._spec)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def w(self) -> torch.Tensor:
+        """The current W (N, C) (a view of the engine's Wᵀ)."""
+        return self.wt.T
+
+    def set_params(self, w: torch.Tensor, b: torch.Tensor) -> None:
+        """Load W (N, C) and b (C,) in place."""
+        self.wt.copy_(w.T)
+        self.b.copy_(b)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Parameters and velocity, as tensors a checkpoint can hold."""
+        out = {"wt": self.wt, "b": self.b}
+        if self.vw is not None and self.vb is not None:
+            out |= {"vw": self.vw, "vb": self.vb}
+        return out
+
+    def _snapshot(self) -> list[torch.Tensor]:
+        return [t.clone() for t in self.state().values()]
+
+    def _restore(self, saved: list[torch.Tensor]) -> None:
+        for t, s in zip(self.state().values(), saved, strict=True):
+            t.copy_(s)
+
+    # ------------------------------------------------------------------ rows
+    def _rows(self, s: int, m: int, order: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Rows s .. s+m of the epoch, standardised: (X̃_B, labels, weights)."""
+        if order is None:
+            xb, lab = self.x[s:s + m], self.labels[s:s + m]
+            wb = None if self.weight is None else self.weight[s:s + m]
+        else:
+            idx = order[s:s + m]
+            xb, lab = self.x[idx], self.labels[idx]
+            wb = None if self.weight is None else self.weight[idx]
+        if self.mean is not None:
+            xb = xb - self.mean
+        if self.inv_scale is not None:
+            xb = xb * self.inv_scale
+        return xb, lab, wb
+
+    def penalty_value(self) -> float:
+        """α/2 Σ p_k W_kl² at the current parameters."""
+        if not self.alpha:
+            return 0.0
+        sq = self.wt * self.wt
+        if self.penalty is not None:
+            sq = sq * self.penalty
+        return 0.5 * self.alpha * float(sq.sum())
+
+    # ------------------------------------------------------------------ one step
+    def gradient(self, s: int, m: int, coef: float, *, accumulate: bool = False,
+                 order: torch.Tensor | None = None) -> float:
+        """Data gradient of rows s .. s+m, times ``coef``, into :attr:`gw` (C, N) and
+        :attr:`gb` (C,) (added to what they hold with ``accumulate``); returns the rows'
+        weighted loss sum Σ s_i ℓ_i. The penalty is not included (see :meth:`update`).
+        ``m`` is at most the batch size (the size of the engine's buffers)."""
+        if not 0 < m <= self.batch or not 0 <= s <= self.n - m:
+            raise InvalidInputError(f"m: rows {s}..{s + m} do not fit batches of "
+                                    f"{self.batch} in {self.n} rows")
+        if self.path == "native":
+            self._set_order(order)
+            return float(self._fns["gradient"](self._spec_ref, s, m, coef, int(accumulate)))
+        xb, lab, wb = self._rows(s, m, order)
+        z = torch.addmm(self.b, xb, self.wt.T)
+        log_p = torch.log_softmax(z, dim=1)
+        rows = -log_p.gather(1, lab.unsqueeze(1))[:, 0]
+        g = log_p.exp_()
+        g[torch.arange(m, device=g.device), lab] -= 1
+        if wb is not None:
+            g.mul_(wb.unsqueeze(1))
+            rows = rows * wb
+        beta = 1.0 if accumulate else 0.0
+        self.gw.mul_(beta).addmm_(g.T, xb, alpha=coef)
+        self.gb.mul_(beta).add_(g.sum(dim=0), alpha=coef)
+        return float(rows.sum())
+
+    def update(self, lr: float, *, batch: int = 0, checked: bool = False) -> None:
+        """One SGD step from the data gradient in :attr:`gw`, :attr:`gb`: add the
+        penalty's gradient, apply momentum, step. With ``checked`` the new parameters
+        are formed aside and kept only when finite (else :class:`TrainingDiverged`)."""
+        if self.path == "native" and not checked:
+            self._fns["update"](self._spec_ref, lr)
+            return
+        gw, gb = self.gw, self.gb
+        if self.alpha:
+            pen = self.wt if self.penalty is None else self.wt * self.penalty
+            gw = gw + self.alpha * pen
+        vw = vb = None
+        if self.vw is not None and self.vb is not None:
+            vw, vb = self.vw * self.momentum + gw, self.vb * self.momentum + gb
+            if self.nesterov:
+                gw, gb = gw + self.momentum * vw, gb + self.momentum * vb
+            else:
+                gw, gb = vw, vb
+        wt, b = self.wt - lr * gw, self.b - lr * gb
+        if checked and not bool(torch.isfinite(wt).all() & torch.isfinite(b).all()):
+            raise diverged(lr, batch, "the parameters")
+        self.wt.copy_(wt)
+        self.b.copy_(b)
+        if vw is not None and self.vw is not None and self.vb is not None:
+            self.vw.copy_(vw)
+            self.vb.copy_(vb)
+
+    def _formulation_step(self, s: int, m: int, order: torch.Tensor | None, lr: float,
+                          batch: int) -> torch.Tensor:
+        """One checked step with the engine's gradient formulation; the batch loss."""
+        xb, lab, wb = self._rows(s, m, order)
+        log_p = F.log_softmax(F.logits(xb, self.wt.T, self.b))
+        rows = -log_p.gather(1, lab.unsqueeze(1))[:, 0]
+        loss = (rows if wb is None else rows * wb).sum() / m
+        if not bool(torch.isfinite(loss)):
+            raise diverged(lr, batch, "the loss")
+        y = torch.nn.functional.one_hot(lab, self.n_classes).to(xb.dtype)
+        r = None if wb is None else wb / m
+        try:
+            grads = self.formulation.kernel(xb, y, log_p.exp_(), self.wt.T, self.b, r)
+        except NumericalError as exc:
+            raise NumericalError(f"batch {batch}: {exc}") from exc
+        self.gw.copy_(grads.d_w.T)
+        self.gb.copy_(grads.d_b)
+        self.update(lr, batch=batch, checked=True)
+        return loss
+
+    # ------------------------------------------------------------------ epochs
+    def _set_order(self, order: torch.Tensor | None) -> None:
+        if order is not None:
+            order = order.to(device=self.x.device, dtype=torch.int64).contiguous()
+        self._order = order  # kept alive while C reads it
+        self._spec.order = None if order is None else order.data_ptr()
+
+    def epoch(self, lr: float, order: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pass over the batches (in order, or in the row order ``order`` (n,)).
+        Returns each batch's loss and penalty, taken before its step, as two float64
+        tensors (k,)."""
+        if self.formulation.name != "fused":
+            losses, pens = [], []
+            for j, s in enumerate(range(0, self.n, self.batch)):
+                pens.append(self.penalty_value())
+                losses.append(self._formulation_step(s, min(self.batch, self.n - s), order,
+                                                     lr, j))
+            return (torch.stack(losses).double().cpu(),
+                    torch.tensor(pens, dtype=torch.float64))
+        start = self._snapshot()
+        if self.path == "native":
+            self._set_order(order)
+            self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
+                               self._batch_pen.data_ptr())
+            loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
+        else:
+            losses, pens = [], []
+            for s in range(0, self.n, self.batch):
+                m = min(self.batch, self.n - s)
+                pens.append(self.penalty_value() if self.alpha else 0.0)
+                losses.append(self.gradient(s, m, 1.0 / m, order=order) / m)
+                self.update(lr)
+            loss = torch.tensor(losses, dtype=torch.float64)
+            pen = torch.tensor(pens, dtype=torch.float64)
+        if not bool(torch.isfinite(loss).all() & torch.isfinite(pen).all()
+                    & torch.isfinite(self.wt).all() & torch.isfinite(self.b).all()):
+            self._restore(start)
+            self._replay(lr, order)
+        return loss, pen
+
+    def _replay(self, lr: float, order: torch.Tensor | None) -> None:
+        """Redo the epoch one checked step at a time; raise at the first non-finite one."""
+        for j, s in enumerate(range(0, self.n, self.batch)):
+            m = min(self.batch, self.n - s)
+            xb, _, _ = self._rows(s, m, order)
+            if not bool(torch.isfinite(torch.addmm(self.b, xb, self.wt.T)).all()):
+                raise diverged(lr, j, "the logits")
+            saved_path, self.path = self.path, "torch"
+            try:
+                loss = self.gradient(s, m, 1.0 / m, order=order)
+                if not torch.isfinite(torch.tensor(loss)):
+                    raise diverged(lr, j, "the loss")
+                self.update(lr, batch=j, checked=True)
+            finally:
+                self.path = saved_path
+        raise diverged(lr, self.k - 1, "the loss")  # not reached in exact arithmetic
+
+    # ------------------------------------------------------------------ full passes
+    def objective(self, chunk: int | None = None) -> float:
+        """The training objective at the current parameters, with its gradient left in
+        :attr:`gw`, :attr:`gb` (penalty included): Σ s_i ℓ_i / n + α/2 Σ p W², in
+        passes of ``chunk`` rows (at most, and by default, the batch size)."""
+        chunk = min(chunk or self.batch, self.batch)
+        total = 0.0
+        for j, s in enumerate(range(0, self.n, chunk)):
+            m = min(chunk, self.n - s)
+            total += self.gradient(s, m, 1.0 / self.n, accumulate=j > 0)
+        if self.alpha:
+            pen = self.wt if self.penalty is None else self.wt * self.penalty
+            self.gw.add_(pen, alpha=self.alpha)
+        return total / self.n + self.penalty_value()
+
+    def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+        """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as
+        the training rows are) with class indices ``labels``."""
+        if self.mean is not None:
+            x = x - self.mean
+        if self.inv_scale is not None:
+            x = x * self.inv_scale
+        z = F.logits(x, self.wt.T, self.b)
+        labels = labels.to(z.device)
+        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1)).mean()
+        acc = (z.argmax(dim=1) == labels).to(z.dtype).mean()
+        return ce.item(), acc.item()
+
+    def gemm_floor(self) -> None:
+        """Only the two GEMMs of each in-order batch (native path; for the benchmarks)."""
+        self._fns["gemm_floor"](self._spec_ref)
