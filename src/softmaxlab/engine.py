@@ -77,7 +77,8 @@ class Engine:
     rows as they are read (either may be ``None``; ``inv_scale`` alone scales without
     centring); ``penalty`` (N,) the per-feature factor of the L2 penalty ``alpha``;
     ``momentum``/``nesterov`` as ``torch.optim.SGD``; ``gradient`` a formulation name of
-    :mod:`softmaxlab.gradients`.
+    :mod:`softmaxlab.gradients`; ``rows`` (indices) the rows an epoch covers (all by
+    default; an ``order`` given to :meth:`epoch` then permutes these indices).
     """
 
     def __init__(self, x: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,
@@ -85,7 +86,7 @@ class Engine:
                  weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
                  inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
                  alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
-                 path: str = "auto") -> None:
+                 rows: torch.Tensor | None = None, path: str = "auto") -> None:
         if path not in PATHS:
             raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
         n, nf = x.shape
@@ -94,6 +95,10 @@ class Engine:
         if x.stride(1) != 1:
             x = x.contiguous()
         self.x, self.labels = x, labels.to(device=device, dtype=torch.int64).contiguous()
+        self.rows = None if rows is None else rows.to(device=device,
+                                                      dtype=torch.int64).contiguous()
+        if self.rows is not None:
+            n = self.rows.shape[0]  # the epochs cover these rows only
         self.n, self.n_features, self.n_classes = n, nf, c
         self.batch = max(1, min(int(batch_size), n))
         self.formulation = G.get(gradient)
@@ -131,7 +136,7 @@ class Engine:
             self._batch_pen = torch.empty(self.k, dtype=torch.float64)
             buf = self._buffers
             self._spec = native.EngineSpec(
-                gemm=gemm, c=c, nf=nf, x=x.data_ptr(), ldx=x.stride(0), n=n,
+                gemm=gemm, c=c, nf=nf, x=x.data_ptr(), ldx=x.stride(0), n=self.n,
                 batch=self.batch, order=None, mu=_ptr(self.mean), inv_d=_ptr(self.inv_scale),
                 labels=self.labels.data_ptr(), weight=_ptr(self.weight),
                 wt=self.wt.data_ptr(), b=self.b.data_ptr(), vw=_ptr(self.vw),
@@ -171,6 +176,8 @@ class Engine:
     def _rows(self, s: int, m: int, order: torch.Tensor | None
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Rows s .. s+m of the epoch, standardised: (X̃_B, labels, weights)."""
+        if order is None:
+            order = self.rows
         if order is None:
             xb, lab = self.x[s:s + m], self.labels[s:s + m]
             wb = None if self.weight is None else self.weight[s:s + m]
@@ -269,6 +276,8 @@ class Engine:
 
     # ------------------------------------------------------------------ epochs
     def _set_order(self, order: torch.Tensor | None) -> None:
+        if order is None:
+            order = self.rows
         if order is not None:
             order = order.to(device=self.x.device, dtype=torch.int64).contiguous()
         self._order = order  # kept alive while C reads it

@@ -47,9 +47,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import functional as F
 from . import gradients as G
 from ._validation import resolve_device, resolve_dtype
-from .checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
-from .errors import InvalidInputError, InvalidTypeError, TrainingDiverged
-from .training import EpochRecord
+from .checkpoint import fingerprint
+from .engine import Engine
+from .errors import InvalidInputError, InvalidTypeError
+from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs, standardisation
 
 __all__ = ["SoftmaxRegression"]
 
@@ -346,52 +347,58 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         s = self._weights(y_idx, sample_weight, len(y), whole=epochs is None)
 
         kw: dict[str, Any] = {"dtype": dtype, "device": device}
-        xt = torch.tensor(X, **kw)
-        yt = torch.nn.functional.one_hot(torch.as_tensor(y_idx), len(self.classes_)).to(**kw)
-        st = torch.tensor(s / s.mean(), **kw)  # mean weight 1
+        xt = _as_tensor(X, **kw)  # shares X's memory on the CPU: no copy
+        labels = torch.as_tensor(y_idx, dtype=torch.int64, device=device)
+        st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
         rng = check_random_state(self.random_state)
-        valid = None
+        train = valid = None
         if self.early_stopping and epochs is None:
             train_idx, valid_idx = train_test_split(
                 np.arange(len(y)), test_size=self.validation_fraction, stratify=y_idx,
                 random_state=rng,
             )
-            valid = (xt[valid_idx], y_idx[valid_idx])
-            xt, yt, st = xt[train_idx], yt[train_idx], st[train_idx]
-            st = st / st.mean()
-        # standardised coordinates (see the module docstring)
-        mu = (st.unsqueeze(1) * xt).sum(0) / st.sum()
-        d = ((st.unsqueeze(1) * (xt - mu) ** 2).sum(0) / st.sum()).sqrt()
-        d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
-        xt = (xt - mu) / d
-        if valid is not None:
-            valid = ((valid[0] - mu) / d, valid[1])
+            train = torch.as_tensor(np.sort(train_idx), device=device)
+            vi = torch.as_tensor(valid_idx, device=device)
+            valid = (xt[vi], labels[vi])
+            st = st / st[train].mean()
+        # standardised coordinates, statistics of the training rows (see the module docstring)
+        mu, d = standardisation(xt, st, train)
+        problem = Problem(xt, labels, st, train, valid, mu, d)
         w0 = torch.tensor(self.coef_.T, **kw)
         w = (w0 * d.unsqueeze(1)).contiguous()
         b = torch.tensor(self.intercept_, **kw) + mu @ w0
-        gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
-        state = _Trainer(self, xt, yt, st, w, b, gen, valid, (1 / d**2).unsqueeze(1))
-        path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
-        if path is not None:
-            if self.solver != "sgd":
+        if self.solver == "lbfgs":
+            if getattr(self, "_checkpoint", (None,))[0] is not None:
                 raise InvalidInputError("checkpoint: works with solver='sgd' only")
-            settings = {k: v for k, v in self.get_params().items()
-                        if k not in ("verbose", "max_epochs", "warm_start")}
-            state.checkpoint = (path, every, fingerprint(
-                [xt, yt, st, *(valid if valid is not None else (None,))[:1]],
-                {**settings, "classes": [str(c) for c in self.classes_]}))
-            if resume:
-                state.restore()
-        reason = state.run(self.max_epochs if epochs is None else epochs,
-                           monitor=epochs is None)
-        w = state.w / d.unsqueeze(1)
-        self.loss_curve_ = [*self.loss_curve_, *state.losses]
-        self.n_iter_ = state.n_iter
+            w, b, losses, n_iter, reason = lbfgs(self, problem, w, b)
+            rates: list[float] = []
+            scores: list[float] = []
+        else:
+            G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
+                                              xt.shape[1], len(self.classes_), xt.element_size())
+            gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+            solver = SGDSolver(self, problem, w, b, gen, batch)
+            path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
+            if path is not None:
+                settings = {k: v for k, v in self.get_params().items()
+                            if k not in ("verbose", "max_epochs", "warm_start")}
+                solver.checkpoint = (path, every, fingerprint(
+                    [xt, labels, st, train],
+                    {**settings, "classes": [str(c) for c in self.classes_]}))
+                if resume:
+                    solver.restore()
+            reason = solver.run(self.max_epochs if epochs is None else epochs,
+                                monitor=epochs is None)
+            w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
+            rates, scores = solver.rates, solver.scores
+        w = w / d.unsqueeze(1)
+        self.loss_curve_ = [*self.loss_curve_, *losses]
+        self.n_iter_ = n_iter
         self.stop_reason_ = reason
-        self.history_ = {"loss": state.losses, "learning_rate": state.rates,
-                         "validation_score": state.scores, "stop_reason": reason}
+        self.history_ = {"loss": losses, "learning_rate": rates,
+                         "validation_score": scores, "stop_reason": reason}
         if valid is not None:
-            self.validation_scores_ = state.scores
+            self.validation_scores_ = scores
         if reason == "max_epochs" and self.tol is not None:
             what = ("L-BFGS" if self.solver == "lbfgs" else
                     "the validation accuracy" if valid is not None else "the objective")
@@ -401,21 +408,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning, stacklevel=4,
             )
         self.coef_ = w.T.cpu().numpy().astype(np_dtype)
-        self.intercept_ = (state.b - mu @ w).cpu().numpy().astype(np_dtype)
-        self.grad_norm_ = self._grad_norm(X, y_idx, s)
+        self.intercept_ = (b - mu @ w).cpu().numpy().astype(np_dtype)
+        self.grad_norm_ = self._grad_norm(xt, labels, st / st.mean())
         return self
 
-    def _grad_norm(self, X: np.ndarray, y_idx: np.ndarray, s: np.ndarray) -> float:
+    def _batch(self, n: int) -> int:
+        if self.solver == "lbfgs":
+            return n
+        return min(_AUTO_BATCH if self.batch_size == "auto" else self.batch_size, n)
+
+    def _grad_norm(self, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
         """‖∇J‖ (Frobenius, over W and b) at the fitted parameters, on the rows given to fit,
-        in the original coordinates."""
-        x = torch.tensor(X, dtype=torch.float64)  # a copy: X may be read-only
-        y = torch.nn.functional.one_hot(torch.as_tensor(y_idx), len(self.classes_)).double()
-        r = torch.from_numpy(s / s.sum())
-        w = torch.from_numpy(self.coef_.T.astype(np.float64))
-        b = torch.from_numpy(self.intercept_.astype(np.float64))
-        g = G.REGISTRY["fused"].kernel(x, y, F.softmax(F.logits(x, w, b)), w, b, r,
-                                       float(self.alpha))
-        return float(torch.sqrt((g.d_w**2).sum() + (g.d_b**2).sum()))
+        in the original coordinates (one full pass of the engine)."""
+        engine = Engine(x, labels, torch.from_numpy(self.coef_.T), torch.from_numpy(
+            self.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
+            alpha=float(self.alpha))
+        with torch.no_grad():
+            engine.objective()
+        return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X: Any) -> np.ndarray:
@@ -443,211 +453,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(z, axis=1)]
 
 
-class _Trainer:
-    """The training loop of one fit / partial_fit, in standardised coordinates (internal).
-
-    ``x`` (n, N), one-hot ``y`` (n, C), row weights ``s`` (n,) with mean 1, parameters
-    ``w`` (N, C) and ``b`` (C,) updated in place; ``inv_d2`` (N, 1) turns the penalty on
-    W = W̃/d into ``alpha/2 · Σ W̃²/d²``.
-    """
-
-    def __init__(self, est: SoftmaxRegression, x, y, s, w, b, gen, valid, inv_d2) -> None:
-        self.est, self.x, self.y, self.s, self.w, self.b = est, x, y, s, w, b
-        self.gen, self.valid, self.inv_d2 = gen, valid, inv_d2
-        self.losses: list[float] = []
-        self.rates: list[float] = []
-        self.scores: list[float] = []
-        self.kernel = G.get(est.gradient).kernel
-        n = x.shape[0]
-        if est.solver == "lbfgs":
-            self.batch = n
-        elif est.batch_size == "auto":
-            self.batch = min(_AUTO_BATCH, n)
-        else:
-            self.batch = min(est.batch_size, n)
-        G.get(est.gradient).check_budget(self.batch, x.shape[1], y.shape[1], x.element_size())
-        self.velocity = (torch.zeros_like(w), torch.zeros_like(b))
-        self.checkpoint: tuple[Any, int, str] | None = None  # (path, every, fingerprint)
-        self.start = 0
-        self.best: float | None = None
-        self.best_params: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.stall = 0
-        self.lr = est.learning_rate
-
-    # ---------------------------------------------------------------- objective
-    def penalty(self, w: torch.Tensor) -> float:
-        return 0.5 * self.est.alpha * float((w * w * self.inv_d2).sum())
-
-    def gradients(self, xb, yb, r, w, b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(batch objective without penalty, ∂/∂W̃ with penalty, ∂/∂b̃)."""
-        log_p = F.log_softmax(F.logits(xb, w, b))
-        loss = -(r.unsqueeze(1) * yb * log_p).sum()
-        grads = self.kernel(xb, yb, log_p.exp_(), w, b, r)
-        d_w = grads.d_w
-        if self.est.alpha:
-            d_w = d_w + self.est.alpha * w * self.inv_d2
-        return loss, d_w, grads.d_b
-
-    # ---------------------------------------------------------------- SGD
-    def rate(self, epoch: int, current: float) -> float:
-        est = self.est
-        if est.schedule == "invscaling":
-            return est.learning_rate / (epoch + 1) ** est.power_t
-        if est.schedule == "exponential":
-            return est.learning_rate * est.decay_rate**epoch
-        return current  # constant, or adaptive (changed on stalls)
-
-    def epoch(self, lr: float) -> float:
-        est, n = self.est, self.x.shape[0]
-        mu = est.momentum
-        order = torch.randperm(n, generator=self.gen) if est.shuffle else None
-        total = self.x.new_zeros(())
-        for start in range(0, n, self.batch):
-            if order is None:
-                xb, yb, sb = (t[start:start + self.batch] for t in (self.x, self.y, self.s))
-            else:
-                idx = order[start:start + self.batch].to(self.x.device)
-                xb, yb, sb = self.x[idx], self.y[idx], self.s[idx]
-            loss, d_w, d_b = self.gradients(xb, yb, sb / xb.shape[0], self.w, self.b)
-            if est.alpha:  # the batch's objective, penalty included, before its step
-                loss = loss + 0.5 * est.alpha * (self.w * self.w * self.inv_d2).sum()
-            total += loss * xb.shape[0]
-            if mu:  # torch.optim.SGD's momentum: v = μv + g; step v, or g + μv (Nesterov)
-                v_w, v_b = self.velocity
-                v_w.mul_(mu).add_(d_w)
-                v_b.mul_(mu).add_(d_b)
-                if est.nesterov:
-                    d_w, d_b = d_w + mu * v_w, d_b + mu * v_b
-                else:
-                    d_w, d_b = v_w, v_b
-            self.w.add_(d_w, alpha=-lr)
-            self.b.add_(d_b, alpha=-lr)
-        return (total / n).item()
-
-    def run(self, epochs: int, *, monitor: bool) -> str:
-        """Train for at most ``epochs`` epochs; returns why training stopped."""
-        if self.est.solver == "lbfgs":
-            return self.lbfgs()
-        est = self.est
-        best, best_params, stall, lr = self.best, self.best_params, self.stall, self.lr
-        reason = "max_epochs" if monitor else "partial_fit"
-        e = self.start - 1
-        for e in range(self.start, epochs):
-            lr = self.rate(e, lr)
-            loss = self.epoch(lr)
-            if not np.isfinite(loss):
-                raise TrainingDiverged(
-                    f"training diverged at epoch {e}: the objective became {loss}; "
-                    f"learning_rate={est.learning_rate:g} is probably too large (the fit "
-                    "was undone)", epoch=e,
-                )
-            self.losses.append(loss)
-            self.rates.append(lr)
-            acc_v = None
-            if self.valid is not None:
-                z = F.logits(self.valid[0], self.w, self.b)
-                acc_v = float(np.mean(z.argmax(1).cpu().numpy() == self.valid[1]))
-                self.scores.append(acc_v)
-            if est.verbose:
-                print(EpochRecord(e, loss, None, acc_v).line() + f" - lr: {lr:.4g}")
-            stop = False
-            if monitor and est.tol is not None:
-                # higher validation accuracy, or lower objective, is better
-                value = acc_v if self.valid is not None else -loss
-                if self.valid is not None and (best is None or value > best):
-                    best_params = (self.w.clone(), self.b.clone())
-                improved = best is None or value > best + est.tol
-                stall = 0 if improved else stall + 1
-                best = value if best is None else max(best, value)
-                if stall >= est.n_iter_no_change:
-                    if est.schedule == "adaptive" and lr / 5 >= 1e-6:
-                        lr, stall = lr / 5, 0
-                    else:
-                        reason = "early_stopping" if self.valid is not None else "tol"
-                        stop = True
-            if self.checkpoint is not None and ((e + 1) % self.checkpoint[1] == 0
-                                                or stop or e + 1 == epochs):
-                self.best, self.best_params, self.stall, self.lr = best, best_params, stall, lr
-                self.save(e + 1, reason if stop else None)
-            if stop:
-                break
-        if best_params is not None:
-            self.w, self.b = best_params
-        self.n_iter = e + 1
-        return reason
-
-    # ---------------------------------------------------------------- checkpoints
-    def save(self, epochs_done: int, stopped: str | None) -> None:
-        """Write the whole SGD state (see :meth:`SoftmaxRegression.fit`)."""
-        path, _, fp = self.checkpoint
-        tensors = {"w": self.w, "b": self.b, "v_w": self.velocity[0], "v_b": self.velocity[1],
-                   "rng": self.gen.get_state()}
-        if self.best_params is not None:
-            tensors["best_w"], tensors["best_b"] = self.best_params
-        state = {"best": self.best, "stall": self.stall, "lr": self.lr, "rates": self.rates,
-                 "scores": self.scores, "stopped": stopped}
-        save_checkpoint(path, tensors, kind="SoftmaxRegression", fingerprint=fp,
-                        epoch=epochs_done, history=self.losses, state=state)
-
-    def restore(self) -> None:
-        """Load the state written by :meth:`save` (checked against the fingerprint)."""
-        path, _, fp = self.checkpoint
-        tensors, info = load_checkpoint(path, kind="SoftmaxRegression", fingerprint=fp)
-        names = {"w": self.w, "b": self.b, "v_w": self.velocity[0], "v_b": self.velocity[1]}
-        for name, target in names.items():
-            if name not in tensors or tensors[name].shape != target.shape:
-                raise CheckpointError(f"checkpoint: {path}: missing or misshapen {name!r}")
-        st = info["state"]
-        if st.get("stopped"):
-            raise CheckpointError(f"checkpoint: {path}: that run already ended "
-                                  f"({st['stopped']}); nothing to resume")
-        for name, target in names.items():
-            target.copy_(tensors[name])
-        self.gen.set_state(tensors["rng"])
-        if "best_w" in tensors:
-            self.best_params = (tensors["best_w"].to(self.w), tensors["best_b"].to(self.b))
-        self.best, self.stall, self.lr = st["best"], st["stall"], st["lr"]
-        self.losses, self.rates, self.scores = list(info["history"]), st["rates"], st["scores"]
-        self.start = info["epoch"]
-
-    # ---------------------------------------------------------------- L-BFGS
-    def lbfgs(self) -> str:
-        """Full-batch L-BFGS (scipy) on the analytic objective and gradient."""
-        from scipy.optimize import minimize
-
-        est = self.est
-        n_w = self.w.numel()
-        shape = self.w.shape
-        r = self.s / self.s.sum()
-        kw = {"dtype": self.w.dtype, "device": self.w.device}
-
-        def split(theta: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            t = torch.as_tensor(theta, **kw)
-            return t[:n_w].reshape(shape), t[n_w:]
-
-        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            w, b = split(theta)
-            loss, d_w, d_b = self.gradients(self.x, self.y, r, w, b)
-            grad = torch.cat([d_w.reshape(-1), d_b]).cpu().numpy().astype(np.float64)
-            return float(loss) + self.penalty(w), grad
-
-        def record(intermediate_result: Any) -> None:
-            self.losses.append(float(intermediate_result.fun))
-            if est.verbose:
-                print(f"iteration: {len(self.losses)} - objective: {self.losses[-1]:.6g}")
-
-        theta0 = torch.cat([self.w.reshape(-1), self.b]).cpu().numpy().astype(np.float64)
-        res = minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", callback=record,
-            options={"maxiter": est.max_epochs, "maxls": 50,
-                     "gtol": 0.0 if est.tol is None else est.tol,
-                     "ftol": 64 * np.finfo(np.float64).eps},
-        )
-        if not np.isfinite(res.fun):
-            raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
-        w, b = split(res.x)
-        self.w, self.b = w.clone(), b.clone()
-        self.n_iter = max(int(res.nit), 1)
-        if not self.losses:
-            self.losses.append(float(res.fun))
-        return "converged" if res.status == 0 else "max_epochs"
+def _as_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``x`` as a tensor, sharing its memory where it can (a CPU array of the right dtype,
+    read-only ones included: the engine never writes to it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch warns on read-only arrays
+        t = torch.from_numpy(np.asarray(x))
+    return t.to(dtype=dtype, device=device)

@@ -1,0 +1,294 @@
+r"""The solvers of ``SoftmaxRegression``, both on the one engine (:mod:`softmaxlab.engine`).
+
+* :class:`SGDSolver`: epochs of :meth:`Engine.epoch` run by :func:`softmaxlab.training.drive`
+  — rows shuffled each epoch, the learning-rate schedule, momentum, the L2 penalty, row
+  weights, stopping on the objective or on held-out accuracy (restoring the best weights),
+  checkpoints with exact resume.
+* :func:`lbfgs`: full-batch L-BFGS (scipy) whose objective and gradient are one full pass
+  of the engine (:meth:`Engine.objective`).
+
+Both work in standardised coordinates without ever copying X: the engine reads each row
+as :math:`(x - \mu) \odot d^{-1}` and trains :math:`\tilde W = \operatorname{diag}(d) W`,
+:math:`\tilde b = b + \mu^\top W`; the penalty :math:`\frac\alpha2\lVert W\rVert^2 =
+\frac\alpha2\sum_k d_k^{-2}\lVert\tilde W_k\rVert^2` stays on the original coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .engine import Engine
+from .errors import InvalidInputError, TrainingDiverged
+from .training import EpochRecord, EpochStats, Run, drive
+
+__all__ = ["Problem", "SGDSolver", "lbfgs", "standardisation"]
+
+#: rows per pass of the full-batch objective (bounds the engine's buffers)
+FULL_PASS_CHUNK = 4096
+
+
+@dataclass
+class Problem:
+    """One fit's data as the engine takes it: all rows ``x`` (n, N) (never copied),
+    ``labels`` (n,), row ``weight`` (n,) with mean 1 over the training rows, the training
+    rows ``train`` (indices, or ``None`` for all), validation rows ``valid`` (features,
+    labels) or ``None``, and the standardisation ``mean``/``scale`` (N,)."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    weight: torch.Tensor
+    train: torch.Tensor | None
+    valid: tuple[torch.Tensor, torch.Tensor] | None
+    mean: torch.Tensor
+    scale: torch.Tensor
+
+    @property
+    def n_train(self) -> int:
+        return self.x.shape[0] if self.train is None else self.train.shape[0]
+
+
+def standardisation(x: torch.Tensor, weight: torch.Tensor, rows: torch.Tensor | None, *,
+                    center: bool = True, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Weighted column means :math:`\mu = \sum_i s_i x_i / \sum_i s_i` and standard
+    deviations :math:`d = \sqrt{\sum_i s_i (x_i-\mu)^2 / \sum_i s_i}` of the rows ``rows``
+    of ``x`` (all rows for ``None``), computed in chunks (no full-size temporary). A
+    column with :math:`d \le 10^{-12}(1+|\mu|)` (constant) gets :math:`d = 1`. With
+    ``center=False`` (scale only, for sparse input) :math:`\mu = 0` and d is the root
+    mean square."""
+    n = x.shape[0] if rows is None else rows.shape[0]
+    total = weight.sum() if rows is None else weight[rows].sum()
+
+    def parts():
+        for s in range(0, n, chunk):
+            idx = slice(s, s + chunk) if rows is None else rows[s:s + chunk]
+            yield x[idx], weight[idx]
+
+    mu = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+    if center:
+        for xb, wb in parts():
+            mu += wb @ xb
+        mu /= total
+    var = torch.zeros_like(mu)
+    for xb, wb in parts():
+        var += wb @ (xb - mu).square_()
+    d = (var / total).sqrt()
+    d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
+    return mu, d
+
+
+class SGDSolver:
+    """Mini-batch SGD of one ``fit``/``partial_fit`` (see the module docstring).
+
+    ``est`` supplies the hyper-parameters; ``w``/``b`` start the standardised parameters;
+    ``gen`` drives the shuffling. After :meth:`run`, :attr:`w`/:attr:`b` are the final
+    (or, with early stopping, the best) standardised parameters."""
+
+    def __init__(self, est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
+                 gen: torch.Generator, batch: int) -> None:
+        self.est, self.problem, self.gen = est, problem, gen
+        p = problem
+        self.engine = Engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
+                             weight=p.weight, mean=p.mean, inv_scale=1 / p.scale,
+                             penalty=p.scale**-2, alpha=est.alpha, momentum=est.momentum,
+                             nesterov=est.nesterov, rows=p.train)
+        self.losses: list[float] = []
+        self.rates: list[float] = []
+        self.scores: list[float] = []
+        self.checkpoint: tuple[Any, int, str] | None = None  # (path, every, fingerprint)
+        self.start = 0
+        self.best: float | None = None
+        self.best_params: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.stall = 0
+        self.lr = est.learning_rate
+        self.n_iter = 0
+
+    @property
+    def w(self) -> torch.Tensor:
+        return (self.best_params[0] if self.best_params is not None
+                else self.engine.w.contiguous())
+
+    @property
+    def b(self) -> torch.Tensor:
+        return self.best_params[1] if self.best_params is not None else self.engine.b
+
+    # ---------------------------------------------------------------- one epoch
+    def _order(self) -> torch.Tensor | None:
+        train = self.problem.train
+        if not self.est.shuffle:
+            return None  # the training rows in order
+        perm = torch.randperm(self.problem.n_train, generator=self.gen)
+        return perm if train is None else train[perm]
+
+    def _epoch(self, epoch: int, lr: float) -> float:
+        loss, pen = self.engine.epoch(lr, self._order())
+        n, batch = self.problem.n_train, self.engine.batch
+        sizes = torch.full((loss.shape[0],), float(batch), dtype=torch.float64)
+        sizes[-1] = n - batch * (loss.shape[0] - 1)
+        value = float(((loss + pen) * sizes).sum() / n)
+        if not np.isfinite(value):
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: the objective became {value}; "
+                f"learning_rate={self.est.learning_rate:g} is probably too large (the fit "
+                "was undone)", epoch=epoch)
+        return value
+
+    def _rate(self, epoch: int, current: float) -> float:
+        est = self.est
+        if est.schedule == "invscaling":
+            return est.learning_rate / (epoch + 1) ** est.power_t
+        if est.schedule == "exponential":
+            return est.learning_rate * est.decay_rate**epoch
+        return current  # constant, or adaptive (lowered on stalls by _monitor)
+
+    # ---------------------------------------------------------------- callbacks
+    def _record(self, stats: EpochStats, run: Run) -> None:
+        self.losses.append(stats.loss)
+        self.rates.append(stats.lr)
+        if stats.acc_valid is not None:
+            self.scores.append(stats.acc_valid)
+        if self.est.verbose:
+            print(EpochRecord(stats.epoch, stats.loss, None, stats.acc_valid).line()
+                  + f" - lr: {stats.lr:.4g}")
+
+    def _monitor(self, stats: EpochStats, run: Run) -> None:
+        """Stopping rule: no improvement of ``tol`` for ``n_iter_no_change`` epochs of the
+        objective (lower is better) or the validation accuracy (higher); with early
+        stopping the best weights are kept. ``adaptive`` divides the rate by 5 instead
+        while it stays >= 1e-6."""
+        est = self.est
+        valid = self.problem.valid is not None
+        value = stats.acc_valid if valid else -stats.loss
+        assert value is not None
+        if valid and (self.best is None or value > self.best):
+            self.best_params = (self.engine.w.clone(memory_format=torch.contiguous_format),
+                                self.engine.b.clone())
+        improved = self.best is None or value > self.best + est.tol
+        self.stall = 0 if improved else self.stall + 1
+        self.best = value if self.best is None else max(self.best, value)
+        if self.stall >= est.n_iter_no_change:
+            if est.schedule == "adaptive" and run.lr / 5 >= 1e-6:
+                run.lr, self.stall = run.lr / 5, 0
+            else:
+                run.stop = "early_stopping" if valid else "tol"
+
+    def _save(self, stats: EpochStats, run: Run) -> None:
+        assert self.checkpoint is not None
+        _, every, _ = self.checkpoint
+        if run.epochs_done % every == 0 or run.stop or run.epochs_done == self._epochs:
+            self.lr = run.lr
+            self.save(run.epochs_done, run.stop)
+
+    # ---------------------------------------------------------------- the run
+    def run(self, epochs: int, *, monitor: bool) -> str:
+        """Train for at most ``epochs`` epochs; returns why training stopped."""
+        self._epochs = epochs
+        callbacks = [self._record]
+        if monitor and self.est.tol is not None:
+            callbacks.append(self._monitor)
+        if self.checkpoint is not None:
+            callbacks.append(self._save)
+        valid = None
+        if self.problem.valid is not None:
+            xv, lv = self.problem.valid
+
+            def valid() -> tuple[float, float]:
+                return self.engine.metrics(xv, lv)
+
+        with torch.no_grad():
+            run = drive(self._epoch, epochs=epochs, lr=self.lr, start=self.start,
+                        schedule=self._rate, validate=valid, callbacks=callbacks)
+        self.n_iter = run.epochs_done
+        return run.stop or ("max_epochs" if monitor else "partial_fit")
+
+    # ---------------------------------------------------------------- checkpoints
+    def save(self, epochs_done: int, stopped: str | None) -> None:
+        """Write the whole SGD state: parameters, momentum, the shuffling generator, the
+        learning rate, the stopping state and the history."""
+        assert self.checkpoint is not None
+        path, _, fp = self.checkpoint
+        e = self.engine
+        tensors = {"w": e.w.contiguous(), "b": e.b, "rng": self.gen.get_state()}
+        if e.vw is not None and e.vb is not None:
+            tensors |= {"v_w": e.vw.T.contiguous(), "v_b": e.vb}
+        if self.best_params is not None:
+            tensors["best_w"], tensors["best_b"] = self.best_params
+        state = {"best": self.best, "stall": self.stall, "lr": self.lr, "rates": self.rates,
+                 "scores": self.scores, "stopped": stopped}
+        save_checkpoint(path, tensors, kind="SoftmaxRegression", fingerprint=fp,
+                        epoch=epochs_done, history=self.losses, state=state)
+
+    def restore(self) -> None:
+        """Load the state written by :meth:`save` (checked against the fingerprint)."""
+        assert self.checkpoint is not None
+        path, _, fp = self.checkpoint
+        tensors, info = load_checkpoint(path, kind="SoftmaxRegression", fingerprint=fp)
+        e = self.engine
+        names = {"w": e.w, "b": e.b}
+        if e.vw is not None and e.vb is not None:
+            names |= {"v_w": e.vw.T, "v_b": e.vb}
+        for name, target in names.items():
+            if name not in tensors or tensors[name].shape != target.shape:
+                raise CheckpointError(f"checkpoint: {path}: missing or misshapen {name!r}")
+        st = info["state"]
+        if st.get("stopped"):
+            raise CheckpointError(f"checkpoint: {path}: that run already ended "
+                                  f"({st['stopped']}); nothing to resume")
+        for name, target in names.items():
+            target.copy_(tensors[name])
+        self.gen.set_state(tensors["rng"])
+        if "best_w" in tensors:
+            self.best_params = (tensors["best_w"].to(e.wt), tensors["best_b"].to(e.b))
+        self.best, self.stall, self.lr = st["best"], st["stall"], st["lr"]
+        self.losses, self.rates, self.scores = list(info["history"]), st["rates"], st["scores"]
+        self.start = info["epoch"]
+
+
+def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor
+          ) -> tuple[torch.Tensor, torch.Tensor, list[float], int, str]:
+    """Full-batch L-BFGS (scipy's L-BFGS-B) on the penalised objective, each evaluation
+    one full pass of the engine. Returns the standardised W, b, the objective per
+    iteration, the iteration count and the stop reason."""
+    from scipy.optimize import minimize
+
+    p = problem
+    engine = Engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
+                    weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
+                    alpha=est.alpha, rows=p.train)
+    n_w = w.numel()
+    losses: list[float] = []
+
+    def split(theta: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.as_tensor(theta).to(engine.wt)
+        return t[:n_w].reshape(w.shape), t[n_w:]
+
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        engine.set_params(*split(theta))
+        value = engine.objective()
+        grad = torch.cat([engine.gw.T.reshape(-1), engine.gb])
+        return value, grad.cpu().numpy().astype(np.float64)
+
+    def record(intermediate_result: Any) -> None:
+        losses.append(float(intermediate_result.fun))
+        if est.verbose:
+            print(f"iteration: {len(losses)} - objective: {losses[-1]:.6g}")
+
+    theta0 = torch.cat([w.reshape(-1), b]).cpu().numpy().astype(np.float64)
+    with torch.no_grad():
+        res = minimize(
+            fun, theta0, jac=True, method="L-BFGS-B", callback=record,
+            options={"maxiter": est.max_epochs, "maxls": 50,
+                     "gtol": 0.0 if est.tol is None else est.tol,
+                     "ftol": 64 * np.finfo(np.float64).eps},
+        )
+    if not np.isfinite(res.fun):
+        raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
+    w_out, b_out = split(res.x)
+    if not losses:
+        losses.append(float(res.fun))
+    return (w_out.clone(), b_out.clone(), losses, max(int(res.nit), 1),
+            "converged" if res.status == 0 else "max_epochs")
