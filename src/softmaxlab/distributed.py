@@ -42,13 +42,14 @@ import torch.distributed as dist
 
 from ._validation import check_positive_float, check_positive_int, resolve_dtype
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .engine import Engine
 from .errors import InvalidInputError, SoftmaxlabError, TrainingDiverged
 from .persistence import read_safetensors, write_safetensors_atomic
 from .shards import batch_shards, shard_bounds
 from .training import EpochRecord, check_fit_args
 
 __all__ = ["Checkpointing", "DistributedError", "ShardedRun", "fit", "fit_file",
-           "launched_by_torchrun", "peak_rss_mib", "run_rank", "train_shards"]
+           "launched_by_torchrun", "peak_rss_mib", "run_rank", "shard_engine", "train_shards"]
 
 
 class DistributedError(SoftmaxlabError, RuntimeError):
@@ -114,55 +115,82 @@ def _resume(rank: int, ck: Checkpointing | None, w: torch.Tensor, b: torch.Tenso
     return start, [EpochRecord(**r) for r in done]
 
 
-def train_shards(rank: int, world: int,
-                 batches: list[tuple[torch.Tensor, torch.Tensor, int]],
+def train_shards(rank: int, world: int, engine: Engine,
+                 shards: list[tuple[int, int, int]],
                  valid: tuple[torch.Tensor, torch.Tensor, int] | None,
                  w: torch.Tensor, b: torch.Tensor, epochs: int, lr: float, *,
                  verbose: bool = False, checkpoint: Checkpointing | None = None,
                  ) -> tuple[list[EpochRecord], list[float]]:
-    """The training loop of one rank, inside an initialised process group.
+    """The training loop of one rank, inside an initialised process group, on the one
+    engine (:mod:`softmaxlab.engine`).
 
-    ``batches`` holds, for every global in-order batch, this rank's rows ``(X_r, Y_r)``
-    and the global batch size m; ``valid`` this rank's validation rows and the global
-    count. ``w`` (N, C) and ``b`` (C,) are updated in place and end equal on every rank.
-    Returns the history (with the epochs of a resumed checkpoint) and the wall time of
-    each epoch trained here (training and validation; the collectives synchronise the
-    ranks, so rank 0's clock is the job's)."""
-    n_features, c = w.shape
+    ``engine`` holds this rank's training rows in epoch order; ``shards`` gives, for every
+    global in-order batch, this rank's rows in it (position in the engine's rows, count)
+    and the global batch size m. Each step is the engine's kernel on this rank's rows (the
+    *sums* Σ X_rᵀ(Ŷ_r − Y_r), Σ(Ŷ_r − Y_r) and the loss sum), one ``all_reduce`` of them,
+    division by m and the engine's update — the single-process step. ``valid`` holds
+    this rank's validation rows (features, one-hot) and the global count. ``w`` (N, C) and
+    ``b`` (C,) start the run and receive the result, equal on every rank. Returns the
+    history (with the epochs of a resumed checkpoint) and the wall time of each epoch
+    trained here (training and validation; the collectives synchronise the ranks, so rank
+    0's clock is the job's)."""
     start, history = _resume(rank, checkpoint, w, b, epochs)
     dist.broadcast(w, src=0)
     dist.broadcast(b, src=0)
+    engine.set_params(w, b)
+    flat = engine.flat
     seconds = []
-    for epoch in range(start, epochs):
-        t0 = time.perf_counter()
-        total = torch.zeros((), dtype=w.dtype)
-        for xb, yb, m in batches:
-            log_p = torch.log_softmax(torch.addmm(b, xb, w), dim=1)
-            g = log_p.exp() - yb  # m ∂L/∂Z on this rank's rows
-            sums = torch.cat([(xb.T @ g).reshape(-1), g.sum(dim=0),
-                              (-(yb * log_p).sum()).reshape(1)])
-            dist.all_reduce(sums)  # Σ over ranks = the whole batch's sums
-            w.sub_(sums[: n_features * c].view(n_features, c), alpha=lr / m)
-            b.sub_(sums[n_features * c : n_features * c + c], alpha=lr / m)
-            total += sums[-1] / m
-        ce = float(total) / len(batches)
-        if not math.isfinite(ce) or not bool(torch.isfinite(w).all()):
-            raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss or the "
-                                   f"parameters became non-finite (lr={lr})", epoch=epoch)
-        ce_v = acc_v = None
-        if valid is not None:
-            ce_v, acc_v = _reduced_metrics(valid, w, b)
-        seconds.append(time.perf_counter() - t0)
-        record = EpochRecord(epoch, ce, ce_v, acc_v)
-        history.append(record)
-        if verbose and rank == 0:
-            print(record.line(), flush=True)
-        if checkpoint is not None and rank == 0 and (
-                (epoch + 1) % checkpoint.every == 0 or epoch + 1 == epochs):
-            save_checkpoint(checkpoint.path, {"w": w, "b": b}, kind=checkpoint.kind,
-                            fingerprint=checkpoint.fingerprint, epoch=epoch + 1,
-                            history=[r.as_dict() for r in history])
+    with torch.no_grad():
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            total = 0.0
+            for pos, rows, m in shards:
+                if rows:
+                    flat[-1] = engine.gradient(pos, rows, 1.0)
+                else:  # this rank owns no row of the batch
+                    flat.zero_()
+                dist.all_reduce(flat)  # Σ over ranks = the whole batch's sums
+                flat.div_(m)
+                total += float(flat[-1])
+                engine.update(lr)
+            ce = total / len(shards)
+            if not math.isfinite(ce) or not bool(torch.isfinite(engine.wt).all()):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss or the "
+                                       f"parameters became non-finite (lr={lr})", epoch=epoch)
+            w.copy_(engine.w)
+            b.copy_(engine.b)
+            ce_v = acc_v = None
+            if valid is not None:
+                ce_v, acc_v = _reduced_metrics(valid, w, b)
+            seconds.append(time.perf_counter() - t0)
+            record = EpochRecord(epoch, ce, ce_v, acc_v)
+            history.append(record)
+            if verbose and rank == 0:
+                print(record.line(), flush=True)
+            if checkpoint is not None and rank == 0 and (
+                    (epoch + 1) % checkpoint.every == 0 or epoch + 1 == epochs):
+                save_checkpoint(checkpoint.path, {"w": w, "b": b}, kind=checkpoint.kind,
+                                fingerprint=checkpoint.fingerprint, epoch=epoch + 1,
+                                history=[r.as_dict() for r in history])
     return history, seconds
+
+
+def shard_engine(x: torch.Tensor, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
+                 owned: list[tuple[int, int, int]], *, local: bool
+                 ) -> tuple[Engine, list[tuple[int, int, int]]]:
+    """The engine of one rank and its ``shards`` for :func:`train_shards`, from
+    :func:`~softmaxlab.shards.batch_shards`'s ``(lo, hi, m)``: with ``local`` the rank's
+    rows are ``x`` itself, in order; otherwise ``x`` holds every row and the engine reads
+    the rank's own ones in place (no copy)."""
+    shards, pos = [], 0
+    for lo, hi, m in owned:
+        shards.append((pos, hi - lo, m))
+        pos += hi - lo
+    rows = None if local else torch.cat(
+        [torch.arange(lo, hi) for lo, hi, _ in owned] or [torch.zeros(0, dtype=torch.int64)])
+    biggest = max((hi - lo for lo, hi, _ in owned), default=1)
+    engine = Engine(x, labels, w, b, batch_size=max(biggest, 1), rows=rows)
+    return engine, shards
 
 
 def _reduced_metrics(part: tuple[torch.Tensor, torch.Tensor, int], w: torch.Tensor,
@@ -183,14 +211,15 @@ def run_rank(rank: int, world: int, x: torch.Tensor, y: torch.Tensor,
              ) -> tuple[list[EpochRecord], list[float]]:
     """:func:`train_shards` for a rank that holds all the rows (``x`` (n, N), one-hot
     ``y`` (n, C)) and trains on its shard of each batch."""
-    batches = [(x[lo:hi], y[lo:hi], m)
-               for lo, hi, m in batch_shards(x.shape[0], batch_size, rank, world)]
+    engine, shards = shard_engine(x, y.argmax(dim=1), w, b,
+                                  batch_shards(x.shape[0], batch_size, rank, world),
+                                  local=False)
     valid = None
     if x_valid is not None and y_valid is not None:
         lo, hi = shard_bounds(0, x_valid.shape[0], rank, world)
         valid = (x_valid[lo:hi], y_valid[lo:hi], x_valid.shape[0])
-    return train_shards(rank, world, batches, valid, w, b, epochs, lr, verbose=verbose,
-                        checkpoint=checkpoint)
+    return train_shards(rank, world, engine, shards, valid, w, b, epochs, lr,
+                        verbose=verbose, checkpoint=checkpoint)
 
 
 def _init(rank: int | None, world: int | None, port: int | None, timeout: float) -> None:
@@ -508,18 +537,18 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
     model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,
                               dtype=dtype, device="cpu")
     w, b = model.w.clone(), model.b.clone()
-    batches, pos = [], 0
-    for lo, hi, m in batch_shards(spec.n_train, spec.batch_size, rank, world):
-        batches.append((xt[pos : pos + hi - lo], yt[pos : pos + hi - lo], m))
-        pos += hi - lo
+    labels_tr = torch.as_tensor(idx_tr, dtype=torch.int64)
+    engine, shards = shard_engine(xt, labels_tr, w, b,
+                                  batch_shards(spec.n_train, spec.batch_size, rank, world),
+                                  local=True)
     valid = (xv, yv, spec.n_valid) if spec.n_valid else None
     ck = None
     if spec.checkpoint is not None:
         fp = spec.fingerprint or _agree(rank, lambda: _file_fingerprint(spec))
         ck = Checkpointing(spec.checkpoint, spec.checkpoint_every, fp,
                            SHARDED_KIND, spec.resume)
-    history, seconds = train_shards(rank, world, batches, valid, w, b, spec.epochs, spec.lr,
-                                    verbose=spec.verbose, checkpoint=ck)
+    history, seconds = train_shards(rank, world, engine, shards, valid, w, b, spec.epochs,
+                                    spec.lr, verbose=spec.verbose, checkpoint=ck)
     metrics = {"train": dict(zip(("cross_entropy", "accuracy"),
                                  _reduced_metrics((xt, yt, spec.n_train), w, b), strict=True))}
     metrics["train"]["rows"] = spec.n_train

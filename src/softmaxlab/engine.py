@@ -112,7 +112,11 @@ class Engine:
         self.vw = self.vb = None
         if self.momentum:
             self.vw, self.vb = torch.zeros_like(self.wt), torch.zeros_like(self.b)
-        self.gw, self.gb = torch.zeros_like(self.wt), torch.zeros_like(self.b)
+        # the gradient and a loss slot in one flat buffer, so that a data-parallel step
+        # reduces all of it with one all_reduce (softmaxlab.distributed)
+        self.flat = torch.zeros(c * nf + c + 1, dtype=dtype, device=device)
+        self.gw = self.flat[: c * nf].view(c, nf)
+        self.gb = self.flat[c * nf : c * nf + c]
         can = native.engine_available(dtype, device) and gradient == "fused"
         if path == "auto":
             path = "native" if can else "torch"
