@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from . import comm
 from .errors import InvalidInputError
 
 __all__ = ["CheckpointError", "classifier_fingerprint", "fingerprint", "load_checkpoint", "save_checkpoint"]
@@ -57,8 +58,12 @@ def classifier_fingerprint(data: Any, n_features: int, n_classes: int, gradient:
 def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], *,
                     kind: str, fingerprint: str, epoch: int, history: list[Any],
                     state: dict[str, Any] | None = None) -> None:
-    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    """Write a checkpoint atomically (temporary file, fsync, rename). In a data-parallel
+    run only rank 0 writes (the others hold the same state)."""
     from .persistence import write_safetensors_atomic
+
+    if not comm.is_main():
+        return
 
     metadata = {
         "format": FORMAT, "format_version": str(VERSION), "kind": kind,
@@ -71,7 +76,13 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
 def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint for the run identified by ``kind`` and ``fingerprint``; returns
-    the tensors and ``{"epoch", "batch", "history", "state"}``."""
+    the tensors and ``{"epoch", "batch", "history", "state"}``. In a data-parallel run
+    rank 0 reads it and every rank receives the same (or the same error)."""
+    return comm.agree(lambda: _load(path, kind=kind, fingerprint=fingerprint))
+
+
+def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
+          ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from .persistence import read_safetensors
 
     p = Path(path)

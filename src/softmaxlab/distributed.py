@@ -1,14 +1,16 @@
-"""Data-parallel training on ``torch.distributed``, equal to one process.
+r"""Data-parallel training on ``torch.distributed``, equal to one process.
 
-Every rank holds the same parameters (broadcast from rank 0 at the start). Each global
-mini-batch — the same in-order batches as ``SoftmaxClassifier.fit`` — is split into
-contiguous shards, one per rank; each rank computes the *sums*
-:math:`X_r^\\top(\\hat Y_r - Y_r)`, :math:`\\mathbf 1^\\top(\\hat Y_r - Y_r)` and its rows' losses
-with the fused gradient, one ``all_reduce`` adds them over the ranks, and every rank divides
-by the global batch size m. That is exactly the single-process update
-:math:`W \\leftarrow W - \\frac{\\eta}{m} X^\\top(\\hat Y - Y)` up to the order of the
-floating-point sums. Validation sums are reduced the same way. Only rank 0 prints and
-writes.
+Every rank runs the very fit of one process — ``SoftmaxClassifier.fit`` (:func:`fit`),
+``SoftmaxRegression.fit`` with all its options (:func:`fit_estimator`) — inside
+:func:`softmaxlab.comm.data_parallel`, where each step of the one engine
+(:mod:`softmaxlab.engine`) splits the global mini-batch into contiguous shards, one per
+rank: each rank computes the *sums* :math:`\tilde X_r^\top S_r(\hat Y_r - Y_r)`,
+:math:`\mathbf 1^\top S_r(\hat Y_r - Y_r)` and its rows' losses, one ``all_reduce`` adds
+them, and every rank divides by the global batch size m and makes the same update
+(penalty, momentum). That is exactly the single-process step up to the order of the
+floating-point sums; every rank shuffles with the same generator, so shuffled runs split
+the same batches. L-BFGS's full passes are split and reduced the same way. Only rank 0
+prints and writes checkpoints; rank 0 reads them and broadcasts what they hold.
 
 Backend: gloo on the CPU, nccl when CUDA is available. Started by ``torchrun`` (its
 ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT`` environment), or spawned on this
@@ -26,8 +28,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
+import pickle
 import socket
 import tempfile
 import time
@@ -41,15 +43,16 @@ import torch
 import torch.distributed as dist
 
 from ._validation import check_positive_float, check_positive_int, resolve_dtype
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
+from .comm import Comm, agree, data_parallel
 from .engine import Engine
-from .errors import InvalidInputError, SoftmaxlabError, TrainingDiverged
+from .errors import InvalidInputError, InvalidTypeError, SoftmaxlabError
 from .persistence import read_safetensors, write_safetensors_atomic
 from .shards import batch_shards, shard_bounds
-from .training import EpochRecord, check_fit_args
+from .training import CheckpointPlan, EpochRecord, check_fit_args, fit_engine, resume_params
 
-__all__ = ["Checkpointing", "DistributedError", "ShardedRun", "fit", "fit_file",
-           "launched_by_torchrun", "peak_rss_mib", "run_rank", "shard_engine", "train_shards"]
+__all__ = ["MAX_NPROC", "DistributedError", "ShardedRun", "fit", "fit_estimator", "fit_file",
+           "group_comm", "launched_by_torchrun", "peak_rss_mib"]
 
 
 class DistributedError(SoftmaxlabError, RuntimeError):
@@ -62,164 +65,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass(frozen=True)
-class Checkpointing:
-    """Checkpoints of a data-parallel run: rank 0 writes ``path`` every ``every`` epochs
-    and after the last; with ``resume``, rank 0 reads it and broadcasts what it holds."""
+def group_comm(*, shards: list[tuple[int, int, int]] | None = None,
+               n_rows: int | None = None) -> Comm:
+    """This rank's :class:`~softmaxlab.comm.Comm` in the initialised process group."""
 
-    path: str
-    every: int
-    fingerprint: str
-    kind: str
-    resume: bool
+    def broadcast(obj: Any) -> Any:
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
-
-def _agree(rank: int, make: Callable[[], Any]) -> Any:
-    """Rank 0 computes ``make()`` and every rank receives it; an error on rank 0 is raised
-    on every rank (so none waits in a collective for a rank that gave up)."""
-    box: list[Any] = [None]
-    if rank == 0:
-        try:
-            box[0] = ("ok", make())
-        except SoftmaxlabError as exc:
-            box[0] = ("error", exc)
-    dist.broadcast_object_list(box, src=0)
-    status, value = box[0]
-    if status == "error":
-        raise value
-    return value
+    return Comm(dist.get_rank(), dist.get_world_size(), dist.all_reduce, broadcast,
+                None if shards is None else tuple(shards), n_rows)
 
 
-def _resume(rank: int, ck: Checkpointing | None, w: torch.Tensor, b: torch.Tensor,
-            epochs: int) -> tuple[int, list[EpochRecord]]:
-    """(first epoch, history so far); rank 0 loads the checkpoint's W and b into ``w``,
-    ``b`` (broadcast to the others by the caller)."""
-    if ck is None or not ck.resume:
-        return 0, []
+class _EpochClock:
+    """Wall time of each epoch of a rank's fit (the collectives synchronise the ranks,
+    so rank 0's clock is the job's): the time between successive epoch callbacks."""
 
-    def load() -> tuple[int, list[dict[str, Any]]]:
-        tensors, info = load_checkpoint(ck.path, kind=ck.kind, fingerprint=ck.fingerprint)
-        w_saved, b_saved = tensors.get("w"), tensors.get("b")
-        if w_saved is None or b_saved is None or w_saved.shape != w.shape \
-                or b_saved.shape != b.shape:
-            raise CheckpointError(f"checkpoint: {ck.path}: parameters of the wrong shape")
-        if info["epoch"] > epochs:
-            raise InvalidInputError(
-                f"epochs: the checkpoint has already completed {info['epoch']} epochs, "
-                f"more than the {epochs} asked for")
-        w.copy_(w_saved)
-        b.copy_(b_saved)
-        return info["epoch"], info["history"]
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self.last = time.perf_counter()
 
-    start, done = _agree(rank, load)
-    return start, [EpochRecord(**r) for r in done]
-
-
-def train_shards(rank: int, world: int, engine: Engine,
-                 shards: list[tuple[int, int, int]],
-                 valid: tuple[torch.Tensor, torch.Tensor, int] | None,
-                 w: torch.Tensor, b: torch.Tensor, epochs: int, lr: float, *,
-                 verbose: bool = False, checkpoint: Checkpointing | None = None,
-                 ) -> tuple[list[EpochRecord], list[float]]:
-    """The training loop of one rank, inside an initialised process group, on the one
-    engine (:mod:`softmaxlab.engine`).
-
-    ``engine`` holds this rank's training rows in epoch order; ``shards`` gives, for every
-    global in-order batch, this rank's rows in it (position in the engine's rows, count)
-    and the global batch size m. Each step is the engine's kernel on this rank's rows (the
-    *sums* Σ X_rᵀ(Ŷ_r − Y_r), Σ(Ŷ_r − Y_r) and the loss sum), one ``all_reduce`` of them,
-    division by m and the engine's update — the single-process step. ``valid`` holds
-    this rank's validation rows (features, one-hot) and the global count. ``w`` (N, C) and
-    ``b`` (C,) start the run and receive the result, equal on every rank. Returns the
-    history (with the epochs of a resumed checkpoint) and the wall time of each epoch
-    trained here (training and validation; the collectives synchronise the ranks, so rank
-    0's clock is the job's)."""
-    start, history = _resume(rank, checkpoint, w, b, epochs)
-    dist.broadcast(w, src=0)
-    dist.broadcast(b, src=0)
-    engine.set_params(w, b)
-    flat = engine.flat
-    seconds = []
-    with torch.no_grad():
-        for epoch in range(start, epochs):
-            t0 = time.perf_counter()
-            total = 0.0
-            for pos, rows, m in shards:
-                if rows:
-                    flat[-1] = engine.gradient(pos, rows, 1.0)
-                else:  # this rank owns no row of the batch
-                    flat.zero_()
-                dist.all_reduce(flat)  # Σ over ranks = the whole batch's sums
-                flat.div_(m)
-                total += float(flat[-1])
-                engine.update(lr)
-            ce = total / len(shards)
-            if not math.isfinite(ce) or not bool(torch.isfinite(engine.wt).all()):
-                raise TrainingDiverged(f"training diverged at epoch {epoch}: the loss or the "
-                                       f"parameters became non-finite (lr={lr})", epoch=epoch)
-            w.copy_(engine.w)
-            b.copy_(engine.b)
-            ce_v = acc_v = None
-            if valid is not None:
-                ce_v, acc_v = _reduced_metrics(valid, w, b)
-            seconds.append(time.perf_counter() - t0)
-            record = EpochRecord(epoch, ce, ce_v, acc_v)
-            history.append(record)
-            if verbose and rank == 0:
-                print(record.line(), flush=True)
-            if checkpoint is not None and rank == 0 and (
-                    (epoch + 1) % checkpoint.every == 0 or epoch + 1 == epochs):
-                save_checkpoint(checkpoint.path, {"w": w, "b": b}, kind=checkpoint.kind,
-                                fingerprint=checkpoint.fingerprint, epoch=epoch + 1,
-                                history=[r.as_dict() for r in history])
-    return history, seconds
-
-
-def shard_engine(x: torch.Tensor, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
-                 owned: list[tuple[int, int, int]], *, local: bool
-                 ) -> tuple[Engine, list[tuple[int, int, int]]]:
-    """The engine of one rank and its ``shards`` for :func:`train_shards`, from
-    :func:`~softmaxlab.shards.batch_shards`'s ``(lo, hi, m)``: with ``local`` the rank's
-    rows are ``x`` itself, in order; otherwise ``x`` holds every row and the engine reads
-    the rank's own ones in place (no copy)."""
-    shards, pos = [], 0
-    for lo, hi, m in owned:
-        shards.append((pos, hi - lo, m))
-        pos += hi - lo
-    rows = None if local else torch.cat(
-        [torch.arange(lo, hi) for lo, hi, _ in owned] or [torch.zeros(0, dtype=torch.int64)])
-    biggest = max((hi - lo for lo, hi, _ in owned), default=1)
-    engine = Engine(x, labels, w, b, batch_size=max(biggest, 1), rows=rows)
-    return engine, shards
-
-
-def _reduced_metrics(part: tuple[torch.Tensor, torch.Tensor, int], w: torch.Tensor,
-                     b: torch.Tensor) -> tuple[float, float]:
-    """Mean CE and accuracy over every rank's rows: local sums, one ``all_reduce``."""
-    x, y, n = part
-    z = torch.addmm(b, x, w)
-    sums = torch.stack([-(y * torch.log_softmax(z, dim=1)).sum(),
-                        (z.argmax(1) == y.argmax(1)).sum().to(w.dtype)])
-    dist.all_reduce(sums)
-    return float(sums[0]) / n, float(sums[1]) / n
-
-
-def run_rank(rank: int, world: int, x: torch.Tensor, y: torch.Tensor,
-             x_valid: torch.Tensor | None, y_valid: torch.Tensor | None, w: torch.Tensor,
-             b: torch.Tensor, epochs: int, lr: float, batch_size: int, *,
-             verbose: bool = False, checkpoint: Checkpointing | None = None,
-             ) -> tuple[list[EpochRecord], list[float]]:
-    """:func:`train_shards` for a rank that holds all the rows (``x`` (n, N), one-hot
-    ``y`` (n, C)) and trains on its shard of each batch."""
-    engine, shards = shard_engine(x, y.argmax(dim=1), w, b,
-                                  batch_shards(x.shape[0], batch_size, rank, world),
-                                  local=False)
-    valid = None
-    if x_valid is not None and y_valid is not None:
-        lo, hi = shard_bounds(0, x_valid.shape[0], rank, world)
-        valid = (x_valid[lo:hi], y_valid[lo:hi], x_valid.shape[0])
-    return train_shards(rank, world, engine, shards, valid, w, b, epochs, lr,
-                        verbose=verbose, checkpoint=checkpoint)
+    def __call__(self, record: Any) -> None:
+        now = time.perf_counter()
+        self.seconds.append(now - self.last)
+        self.last = now
 
 
 def _init(rank: int | None, world: int | None, port: int | None, timeout: float) -> None:
@@ -250,16 +120,32 @@ def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str
 
 
 def _train_in_memory(rank: int, world: int, payload: dict[str, Any], out: str) -> None:
-    w, b = payload["w"].clone(), payload["b"].clone()
-    history, seconds = run_rank(rank, world, payload["x"], payload["y"],
-                                payload["x_valid"], payload["y_valid"], w, b,
-                                payload["epochs"], payload["lr"], payload["batch_size"],
-                                verbose=payload["verbose"],
-                                checkpoint=payload["checkpoint"])
+    """A rank of :func:`fit`: the model's own ``fit`` inside the data-parallel context."""
+    from .model import SoftmaxClassifier
+
+    model = SoftmaxClassifier(payload["n_features"], payload["n_classes"], gradient="fused",
+                              dtype=payload["dtype"], device="cpu")
+    model.w.copy_(payload["w"])
+    model.b.copy_(payload["b"])
+    clock = _EpochClock()
+    with data_parallel(group_comm()):
+        history = model.fit(*payload["args"], verbose=payload["verbose"], callback=clock,
+                            **payload["checkpointing"])
     if rank == 0:
-        write_safetensors_atomic({"w": w, "b": b}, {
+        write_safetensors_atomic({"w": model.w, "b": model.b}, {
             "history": json.dumps([r.as_dict() for r in history]),
-            "seconds": json.dumps(seconds)}, out)
+            "seconds": json.dumps(clock.seconds)}, out)
+
+
+def _fit_estimator_rank(rank: int, world: int, payload: dict[str, Any], out: str) -> None:
+    """A rank of :func:`fit_estimator`: the estimator's own ``fit`` in the context."""
+    est = payload["estimator"]
+    clock = _EpochClock()
+    with data_parallel(group_comm()):
+        est.fit(*payload["args"], callback=clock, **payload["kwargs"])
+    if rank == 0:  # our own private temporary directory: the parent reads it back
+        state = {k: v for k, v in est.__dict__.items() if k.endswith("_")}
+        Path(out).write_bytes(pickle.dumps({"state": state, "seconds": clock.seconds}))
 
 
 def _report_errors(rank: int, out: str, body: Callable[[], None]) -> None:
@@ -320,7 +206,8 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
         resume: bool = False, timings: list[float] | None = None) -> list[EpochRecord]:
     """Train ``model`` (a :class:`~softmaxlab.SoftmaxClassifier`) data-parallel with the
-    seed's in-order batches; the final parameters equal ``model.fit``'s (fused gradient)
+    seed's in-order batches: every rank runs ``model.fit`` itself (fused gradient) inside
+    :func:`softmaxlab.comm.data_parallel`, so the final parameters equal ``model.fit``'s
     to rounding. Returns the history; the model's parameters are updated only when every
     rank succeeded.
 
@@ -335,42 +222,46 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
     ``timings``, if a list, receives the wall time of each epoch trained (rank 0's clock;
     process start-up excluded)."""
     from .checkpoint import classifier_fingerprint
+    from .model import SoftmaxClassifier
 
+    if not isinstance(model, SoftmaxClassifier):
+        raise InvalidTypeError(f"model: expected a SoftmaxClassifier, got "
+                               f"{type(model).__name__} (SoftmaxRegression: use "
+                               "fit_estimator)")
     data = check_fit_args(x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
                           n_features=model.n_features, n_classes=model.n_classes,
                           dtype=model.dtype, device=torch.device("cpu"))
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
-    ck = None
-    if checkpoint is not None:
-        ck = Checkpointing(os.fspath(checkpoint), every,
-                           classifier_fingerprint(data, model.n_features, model.n_classes,
-                                                  "fused", model.dtype),
-                           "SoftmaxClassifier", resume)
+    checkpointing = {"checkpoint": checkpoint, "checkpoint_every": every, "resume": resume}
+    args = (data.x, data.y, data.epochs, data.lr, data.batch_size, data.x_valid, data.y_valid)
     if nproc is None:
-        if not launched_by_torchrun():
-            raise DistributedError("nproc: give a number of processes, or start with torchrun")
+        _require_torchrun()
+        clock = _EpochClock()
+        w, b = model.w.detach().clone(), model.b.detach().clone()
         _init(None, None, None, timeout)
         try:
-            w, b = model.w.detach().cpu().clone(), model.b.detach().cpu().clone()
-            history, seconds = run_rank(dist.get_rank(), dist.get_world_size(), data.x, data.y,
-                                  data.x_valid, data.y_valid, w, b, data.epochs, data.lr,
-                                  data.batch_size, verbose=verbose, checkpoint=ck)
+            dist.broadcast(model.w, src=0)  # every rank starts from rank 0's parameters
+            dist.broadcast(model.b, src=0)
+            with data_parallel(group_comm()):
+                history = model.fit(*args, verbose=verbose, callback=clock, **checkpointing)
+        except BaseException:
+            model.w.copy_(w)  # the model changes only when every rank succeeded
+            model.b.copy_(b)
+            raise
         finally:
             dist.destroy_process_group()
-        model.w.copy_(w)
-        model.b.copy_(b)
         if timings is not None:
-            timings.extend(seconds)
+            timings.extend(clock.seconds)
         return history
-    nproc = check_positive_int(nproc, "nproc")
-    if ck is not None and resume:  # refuse a wrong checkpoint before starting processes
-        load_checkpoint(ck.path, kind=ck.kind, fingerprint=ck.fingerprint)
-    payload = {"x": data.x, "y": data.y, "x_valid": data.x_valid, "y_valid": data.y_valid,
-               "w": model.w.detach().cpu(), "b": model.b.detach().cpu(),
-               "epochs": data.epochs, "lr": data.lr, "batch_size": data.batch_size,
-               "verbose": verbose, "checkpoint": ck}
+    nproc = _check_nproc(nproc)
+    if checkpoint is not None and resume:  # refuse a wrong checkpoint before starting
+        load_checkpoint(checkpoint, kind="SoftmaxClassifier", fingerprint=classifier_fingerprint(
+            data, model.n_features, model.n_classes, "fused", model.dtype))
+    payload = {"n_features": model.n_features, "n_classes": model.n_classes,
+               "dtype": model.dtype, "w": model.w.detach().cpu(), "b": model.b.detach().cpu(),
+               "args": args, "verbose": verbose, "checkpointing": checkpointing}
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "result.safetensors")
         _spawn(_worker, nproc, (_train_in_memory, payload, timeout), out)
@@ -380,6 +271,77 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
     if timings is not None:
         timings.extend(json.loads(meta["seconds"]))
     return [EpochRecord(**r) for r in json.loads(meta["history"])]
+
+
+def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
+                  eval_set: Any = None, nproc: int | None = None, timeout: float = 120.0,
+                  checkpoint: str | os.PathLike[str] | None = None,
+                  checkpoint_every: int = 1, resume: bool = False,
+                  timings: list[float] | None = None) -> Any:
+    """Fit a :class:`~softmaxlab.SoftmaxRegression` data-parallel, with every option it
+    has (solver, penalty, class and sample weights, shuffling, momentum, schedules, early
+    stopping, checkpoints): every rank runs ``estimator.fit`` itself inside
+    :func:`softmaxlab.comm.data_parallel` — the same rows, the same shuffling — and each
+    engine step splits the batch between the ranks and all-reduces the gradient sums, so
+    the fit equals one process's to rounding. Returns the fitted ``estimator``; a failed
+    run leaves it as it was.
+
+    ``nproc``/``timeout``/``timings`` and the torchrun mode as in :func:`fit`;
+    ``eval_set``/``checkpoint``/``checkpoint_every``/``resume`` as in
+    ``SoftmaxRegression.fit``."""
+    from .estimator import SoftmaxRegression
+
+    if not isinstance(estimator, SoftmaxRegression):
+        raise InvalidTypeError(f"estimator: expected a SoftmaxRegression, got "
+                               f"{type(estimator).__name__}")
+    kwargs = {"eval_set": eval_set, "checkpoint": checkpoint,
+              "checkpoint_every": checkpoint_every, "resume": resume}
+    if nproc is None:
+        _require_torchrun()
+        clock = _EpochClock()
+        _init(None, None, None, timeout)
+        try:
+            with data_parallel(group_comm()):
+                estimator.fit(X, y, sample_weight, callback=clock, **kwargs)
+        finally:
+            dist.destroy_process_group()
+        if timings is not None:
+            timings.extend(clock.seconds)
+        return estimator
+    nproc = _check_nproc(nproc)
+    estimator._check_params()  # refuse bad settings before starting processes
+    payload = {"estimator": estimator, "args": (X, y, sample_weight), "kwargs": kwargs}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "result.pickle")
+        _spawn(_worker, nproc, (_fit_estimator_rank, payload, timeout), out)
+        try:
+            result = pickle.loads(Path(out).read_bytes())  # written by our own rank 0
+        except OSError:
+            raise DistributedError("nproc: no result") from None
+    for key in [k for k in estimator.__dict__ if k.endswith("_")]:
+        del estimator.__dict__[key]
+    estimator.__dict__.update(result["state"])
+    if timings is not None:
+        timings.extend(result["seconds"])
+    return estimator
+
+
+#: The most local processes ``nproc`` may ask for: beyond a few per core, more ranks only
+#: add start-up time and memory.
+MAX_NPROC = max(8, 4 * (os.cpu_count() or 1))
+
+
+def _check_nproc(nproc: Any) -> int:
+    nproc = check_positive_int(nproc, "nproc")
+    if nproc > MAX_NPROC:
+        raise InvalidInputError(f"nproc: at most {MAX_NPROC} local processes on this machine "
+                                f"({os.cpu_count()} cores), got {nproc}")
+    return nproc
+
+
+def _require_torchrun() -> None:
+    if not launched_by_torchrun():
+        raise DistributedError("nproc: give a number of processes, or start with torchrun")
 
 
 # ----------------------------------------------------------------------------- sharded files
@@ -508,7 +470,6 @@ def _standardisation(x_train: torch.Tensor, n_train: int
 
 
 def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
-    from .data import one_hot
     from .model import SoftmaxClassifier
     from .shards import RowFile, owned_ranges
 
@@ -529,33 +490,36 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         mean, scale = _standardisation(xt, spec.n_train)
         xt = xt.sub_(mean).div_(scale)
         xv = xv.sub_(mean).div_(scale)
-    def targets(idx: np.ndarray) -> torch.Tensor:  # a rank may own no row of a split
-        return one_hot(idx, c, dtype=dtype, device="cpu") if len(idx) \
-            else torch.zeros(0, c, dtype=dtype)
-
-    yt, yv = targets(idx_tr), targets(idx_v)
     model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,
                               dtype=dtype, device="cpu")
     w, b = model.w.clone(), model.b.clone()
     labels_tr = torch.as_tensor(idx_tr, dtype=torch.int64)
-    engine, shards = shard_engine(xt, labels_tr, w, b,
-                                  batch_shards(spec.n_train, spec.batch_size, rank, world),
-                                  local=True)
-    valid = (xv, yv, spec.n_valid) if spec.n_valid else None
-    ck = None
-    if spec.checkpoint is not None:
-        fp = spec.fingerprint or _agree(rank, lambda: _file_fingerprint(spec))
-        ck = Checkpointing(spec.checkpoint, spec.checkpoint_every, fp,
-                           SHARDED_KIND, spec.resume)
-    history, seconds = train_shards(rank, world, engine, shards, valid, w, b, spec.epochs,
-                                    spec.lr, verbose=spec.verbose, checkpoint=ck)
-    metrics = {"train": dict(zip(("cross_entropy", "accuracy"),
-                                 _reduced_metrics((xt, yt, spec.n_train), w, b), strict=True))}
-    metrics["train"]["rows"] = spec.n_train
-    if valid is not None:
-        metrics["valid"] = dict(zip(("cross_entropy", "accuracy"),
-                                    _reduced_metrics(valid, w, b), strict=True))
-        metrics["valid"]["rows"] = spec.n_valid
+    shards, pos = [], 0
+    for lo, hi, m in batch_shards(spec.n_train, spec.batch_size, rank, world):
+        shards.append((pos, hi - lo, m))  # positions in this rank's own rows
+        pos += hi - lo
+    biggest = max((count for _, count, _ in shards), default=1)
+    with data_parallel(group_comm(shards=shards, n_rows=spec.n_train)):
+        plan = None
+        if spec.checkpoint is not None:
+            fp = spec.fingerprint or agree(lambda: _file_fingerprint(spec))
+            plan = CheckpointPlan(spec.checkpoint, spec.checkpoint_every, SHARDED_KIND, fp)
+        start, done = 0, []
+        if spec.resume and plan is not None:
+            start, done = resume_params(plan, w, b, spec.epochs)
+        engine = Engine(xt, labels_tr, w, b, batch_size=max(biggest, 1))
+        lab_v = torch.as_tensor(idx_v, dtype=torch.int64)
+        clock = _EpochClock()
+        history = fit_engine(engine, spec.epochs, spec.lr, start=start, history=done,
+                             valid=(xv, lab_v) if spec.n_valid else None,
+                             verbose=spec.verbose, callback=clock, checkpoint=plan)
+        w, b = engine.w.contiguous(), engine.b.clone()
+        metrics = {"train": {"rows": spec.n_train, **dict(zip(
+            ("cross_entropy", "accuracy"), engine.metrics(xt, labels_tr), strict=True))}}
+        if spec.n_valid:
+            metrics["valid"] = {"rows": spec.n_valid, **dict(zip(
+                ("cross_entropy", "accuracy"), engine.metrics(xv, lab_v), strict=True))}
+    seconds = clock.seconds
     rss: list[Any] = [None] * world
     dist.all_gather_object(rss, (start_rss, peak_rss_mib()))
     return {"w": w, "b": b, "history": history, "seconds": seconds, "classes": classes,

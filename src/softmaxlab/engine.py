@@ -41,6 +41,11 @@ How a step runs (``path``):
   at a time, as the seed's loop does).
 
 Both give the same parameters to rounding (``tests/test_engine.py``: 1e-12 in float64).
+
+Inside :func:`softmaxlab.comm.data_parallel` an engine is one rank of a data-parallel run:
+each step is the kernel on this rank's rows of the global batch (the weighted *sums*),
+one ``all_reduce`` of the flat gradient + loss buffer, division by the global m and the
+same update on every rank — the single-process step up to the order of the sums.
 An epoch whose loss or parameters became non-finite is replayed from its start one
 checked step at a time, so that :class:`~softmaxlab.errors.TrainingDiverged` names the
 batch and the parameters stay at their last finite values.
@@ -52,10 +57,12 @@ import ctypes
 
 import torch
 
+from . import comm as comm_
 from . import functional as F
 from . import gradients as G
 from . import native
 from .errors import InvalidInputError, NumericalError, diverged
+from .shards import shard_bounds
 
 __all__ = ["PATHS", "Engine"]
 
@@ -89,6 +96,10 @@ class Engine:
                  rows: torch.Tensor | None = None, path: str = "auto") -> None:
         if path not in PATHS:
             raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
+        self.comm = comm_.current()
+        if self.comm is not None and gradient != "fused":
+            raise InvalidInputError(f"gradient: data-parallel training uses the fused "
+                                    f"gradient, got {gradient!r}")
         n, nf = x.shape
         c = w.shape[1]
         dtype, device = x.dtype, x.device
@@ -292,6 +303,8 @@ class Engine:
         """One pass over the batches (in order, or in the row order ``order`` (n,)).
         Returns each batch's loss and penalty, taken before its step, as two float64
         tensors (k,)."""
+        if self.comm is not None:
+            return self._parallel_epoch(lr, order)
         if self.formulation.name != "fused":
             losses, pens = [], []
             for j, s in enumerate(range(0, self.n, self.batch)):
@@ -338,20 +351,77 @@ class Engine:
                 self.path = saved_path
         raise diverged(lr, self.k - 1, "the loss")  # not reached in exact arithmetic
 
+    # ------------------------------------------------------------------ data-parallel
+    def _shards(self) -> list[tuple[int, int, int]]:
+        """This rank's ``(position, count, m)`` in each global batch of the epoch."""
+        comm = self.comm
+        assert comm is not None
+        if comm.shards is not None:
+            return list(comm.shards)
+        out = []
+        for s in range(0, self.n, self.batch):
+            m = min(self.batch, self.n - s)
+            lo, hi = shard_bounds(s, m, comm.rank, comm.world)
+            out.append((lo, hi - lo, m))
+        return out
+
+    def _parallel_epoch(self, lr: float, order: torch.Tensor | None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One epoch as one rank: per global batch, this rank's gradient sums, one
+        ``all_reduce``, division by m, the update. Every rank sees the same reduced loss,
+        so all of them stop together on a non-finite one (parameters back at the epoch's
+        start)."""
+        comm = self.comm
+        assert comm is not None
+        start = self._snapshot()
+        flat = self.flat
+        losses, pens = [], []
+        for j, (pos, count, m) in enumerate(self._shards()):
+            pens.append(self.penalty_value())
+            if count:
+                flat[-1] = self.gradient(pos, count, 1.0, order=order)
+            else:  # this rank owns no row of the batch
+                flat.zero_()
+            comm.all_reduce(flat)
+            flat.div_(m)
+            loss = float(flat[-1])
+            losses.append(loss)
+            finite = loss == loss and abs(loss) != float("inf")
+            if finite:
+                self.update(lr)
+            if not finite or not bool(torch.isfinite(self.wt).all()
+                                      & torch.isfinite(self.b).all()):
+                self._restore(start)
+                raise diverged(lr, j, "the loss" if not finite else "the parameters")
+        return (torch.tensor(losses, dtype=torch.float64),
+                torch.tensor(pens, dtype=torch.float64))
+
     # ------------------------------------------------------------------ full passes
     def objective(self, chunk: int | None = None) -> float:
         """The training objective at the current parameters, with its gradient left in
         :attr:`gw`, :attr:`gb` (penalty included): Σ s_i ℓ_i / n + α/2 Σ p W², in
         passes of ``chunk`` rows (at most, and by default, the batch size)."""
         chunk = min(chunk or self.batch, self.batch)
+        lo, hi, n = 0, self.n, self.n
+        comm = self.comm
+        if comm is not None:  # this rank's rows, then one all_reduce
+            if comm.shards is None:
+                lo, hi = shard_bounds(0, self.n, comm.rank, comm.world)
+            else:
+                n = int(comm.n_rows or self.n)
         total = 0.0
-        for j, s in enumerate(range(0, self.n, chunk)):
-            m = min(chunk, self.n - s)
-            total += self.gradient(s, m, 1.0 / self.n, accumulate=j > 0)
+        self.flat.zero_()
+        for s in range(lo, hi, chunk):
+            m = min(chunk, hi - s)
+            total += self.gradient(s, m, 1.0 / n, accumulate=True)
+        if comm is not None:
+            self.flat[-1] = total
+            comm.all_reduce(self.flat)
+            total = float(self.flat[-1])
         if self.alpha:
             pen = self.wt if self.penalty is None else self.wt * self.penalty
             self.gw.add_(pen, alpha=self.alpha)
-        return total / self.n + self.penalty_value()
+        return total / n + self.penalty_value()
 
     def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as
@@ -362,9 +432,15 @@ class Engine:
             x = x * self.inv_scale
         z = F.logits(x, self.wt.T, self.b)
         labels = labels.to(z.device)
-        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1)).mean()
-        acc = (z.argmax(dim=1) == labels).to(z.dtype).mean()
-        return ce.item(), acc.item()
+        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))
+        hits = (z.argmax(dim=1) == labels).to(z.dtype)
+        if self.comm is not None and self.comm.shards is not None:
+            # each rank holds its own validation rows: reduce the sums and the count
+            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(x.shape[0]),
+                                                                   dtype=z.dtype)])
+            self.comm.all_reduce(sums)
+            return float(sums[0] / sums[2]), float(sums[1] / sums[2])
+        return ce.mean().item(), hits.mean().item()
 
     def gemm_floor(self) -> None:
         """Only the two GEMMs of each in-order batch (native path; for the benchmarks)."""

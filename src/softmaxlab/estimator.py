@@ -140,7 +140,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     loss_curve_ : list of float
         Training objective after each epoch.
     validation_scores_ : list of float
-        Validation accuracy per epoch (``early_stopping`` only).
+        Validation accuracy per epoch (``early_stopping`` or ``eval_set`` only).
     stop_reason_ : str
         Why training stopped: "tol", "early_stopping", "converged" (L-BFGS),
         "max_epochs" or "partial_fit".
@@ -275,10 +275,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return s
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, checkpoint: Any = None,
-            checkpoint_every: int = 1, resume: bool = False) -> SoftmaxRegression:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: Any = None,
+            callback: Any = None, checkpoint: Any = None, checkpoint_every: int = 1,
+            resume: bool = False) -> SoftmaxRegression:
         """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any
         hashable type, with optional per-row ``sample_weight``. Returns ``self``.
+
+        ``eval_set=(X_valid, y_valid)`` gives held-out rows: their cross-entropy and
+        accuracy are recorded after every epoch (``history_``), and with
+        ``early_stopping`` they are the ones monitored (instead of a split of ``X``).
+        ``callback(record)`` is called after every SGD epoch with its
+        :class:`~softmaxlab.training.EpochRecord` (progress bars use it).
 
         With ``checkpoint=PATH`` (SGD solver) the training state — parameters, momentum,
         the shuffling generator, the learning rate, the stopping state and the history — is
@@ -291,11 +298,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             every = int(checkpoint_every)
         if resume and checkpoint is None:
             raise InvalidInputError("resume: needs checkpoint=PATH")
+        if callback is not None and not callable(callback):
+            raise InvalidTypeError(f"callback: expected a callable, got {callback!r}")
         self._checkpoint = (checkpoint, every, bool(resume))
+        self._extras = (eval_set, callback)
         try:
             return self._fit(X, y, sample_weight, classes=None, reset=True, epochs=None)
         finally:
-            del self._checkpoint
+            del self._checkpoint, self._extras
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> SoftmaxRegression:
@@ -352,7 +362,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
         rng = check_random_state(self.random_state)
         train = valid = None
-        if self.early_stopping and epochs is None:
+        eval_set, callback = getattr(self, "_extras", (None, None))
+        if eval_set is not None:
+            valid = self._eval_set(eval_set, np_dtype, kw)
+        elif self.early_stopping and epochs is None:
             train_idx, valid_idx = train_test_split(
                 np.arange(len(y)), test_size=self.validation_fraction, stratify=y_idx,
                 random_state=rng,
@@ -373,17 +386,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             w, b, losses, n_iter, reason = lbfgs(self, problem, w, b)
             rates: list[float] = []
             scores: list[float] = []
+            valid_losses: list[float] = []
         else:
             G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
                                               xt.shape[1], len(self.classes_), xt.element_size())
             gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
             solver = SGDSolver(self, problem, w, b, gen, batch)
+            solver.callback = callback
             path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
             if path is not None:
                 settings = {k: v for k, v in self.get_params().items()
                             if k not in ("verbose", "max_epochs", "warm_start")}
                 solver.checkpoint = (path, every, fingerprint(
-                    [xt, labels, st, train],
+                    [xt, labels, st, train, *(valid or ())],
                     {**settings, "classes": [str(c) for c in self.classes_]}))
                 if resume:
                     solver.restore()
@@ -391,17 +406,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                                 monitor=epochs is None)
             w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
             rates, scores = solver.rates, solver.scores
+            valid_losses = solver.valid_losses
         w = w / d.unsqueeze(1)
         self.loss_curve_ = [*self.loss_curve_, *losses]
         self.n_iter_ = n_iter
         self.stop_reason_ = reason
         self.history_ = {"loss": losses, "learning_rate": rates,
-                         "validation_score": scores, "stop_reason": reason}
+                         "validation_score": scores, "validation_loss": valid_losses,
+                         "stop_reason": reason}
         if valid is not None:
             self.validation_scores_ = scores
+        elif "validation_scores_" in self.__dict__:
+            del self.validation_scores_
         if reason == "max_epochs" and self.tol is not None:
             what = ("L-BFGS" if self.solver == "lbfgs" else
-                    "the validation accuracy" if valid is not None else "the objective")
+                    "the validation accuracy" if self.early_stopping else "the objective")
             warnings.warn(
                 f"SoftmaxRegression: max_epochs={self.max_epochs} reached before {what} "
                 f"converged (tol={self.tol}); increase max_epochs or learning_rate",
@@ -411,6 +430,25 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.intercept_ = (b - mu @ w).cpu().numpy().astype(np_dtype)
         self.grad_norm_ = self._grad_norm(xt, labels, st / st.mean())
         return self
+
+    def _eval_set(self, eval_set: Any, np_dtype: Any, kw: dict[str, Any]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``eval_set=(X_valid, y_valid)`` checked and encoded as the training rows are."""
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+            raise InvalidInputError("eval_set: expected a pair (X_valid, y_valid)")
+        xv_raw, yv_raw = eval_set
+        xv = validate_data(self, xv_raw, dtype=np_dtype, reset=False)
+        yv = np.asarray(yv_raw)
+        if yv.ndim != 1 or yv.shape[0] != xv.shape[0]:
+            raise InvalidInputError(f"eval_set: y_valid must be 1-D with {xv.shape[0]} "
+                                    f"labels, got shape {yv.shape}")
+        unseen = np.setdiff1d(np.unique(yv), self.classes_)
+        if unseen.size:
+            raise InvalidInputError(f"eval_set: labels {unseen.tolist()} are not among the "
+                                    f"classes {self.classes_.tolist()}")
+        idx = np.searchsorted(self.classes_, yv)
+        return (_as_tensor(xv, **kw),
+                torch.as_tensor(idx, dtype=torch.int64, device=kw["device"]))
 
     def _batch(self, n: int) -> int:
         if self.solver == "lbfgs":

@@ -29,15 +29,17 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .checkpoint import (
-    CheckpointError,
-    classifier_fingerprint,
-    load_checkpoint,
-    save_checkpoint,
-)
+from .checkpoint import classifier_fingerprint
 from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError, diverged
-from .training import EpochRecord, EpochStats, Run, check_fit_args, check_verbose, drive
+from .training import (
+    CheckpointPlan,
+    EpochRecord,
+    check_fit_args,
+    check_verbose,
+    fit_engine,
+    resume_params,
+)
 
 __all__ = ["SoftmaxClassifier", "linear_params"]
 
@@ -216,60 +218,29 @@ class SoftmaxClassifier:
         every = check_positive_int(checkpoint_every, "checkpoint_every")
         if resume and checkpoint is None:
             raise InvalidInputError("resume: needs checkpoint=PATH")
-        fp = None
+        plan = None
         if checkpoint is not None:
-            fp = classifier_fingerprint(data, self.n_features, self.n_classes,
-                                        self.gradient, self.dtype)
+            plan = CheckpointPlan(checkpoint, every, "SoftmaxClassifier", classifier_fingerprint(
+                data, self.n_features, self.n_classes, self.gradient, self.dtype))
         start, done = 0, []
         if resume:
-            tensors, info = load_checkpoint(checkpoint, kind="SoftmaxClassifier",
-                                            fingerprint=fp)
-            w, b = tensors.get("w"), tensors.get("b")
-            if w is None or b is None or tuple(w.shape) != tuple(self.w.shape) \
-                    or tuple(b.shape) != tuple(self.b.shape):
-                raise CheckpointError(f"checkpoint: {checkpoint}: parameters of the wrong shape")
-            if info["epoch"] > data.epochs:
-                raise InvalidInputError(
-                    f"epochs: the checkpoint has already completed {info['epoch']} epochs, "
-                    f"more than the {data.epochs} asked for")
-            self.w.copy_(w)
-            self.b.copy_(b)
-            start, done = info["epoch"], [EpochRecord(**r) for r in info["history"]]
-        history = list(done)
+            assert plan is not None
+            start, done = resume_params(plan, self.w, self.b, data.epochs)
         # every formulation trains on the one engine (softmaxlab.engine): "fused" on its
         # native path when available, the others one checked PyTorch step at a time
         engine = Engine(data.x, data.y.argmax(dim=1), self.w, self.b,
                         batch_size=data.batch_size, gradient=self.gradient)
-
-        def record(stats: EpochStats, run: Run) -> None:
-            rec = stats.record()
-            history.append(rec)
-            if verbose:
-                print(rec.line())
-            if checkpoint is not None and (run.epochs_done % every == 0
-                                           or run.epochs_done == data.epochs):
-                save_checkpoint(checkpoint, {"w": engine.w, "b": engine.b},
-                                kind="SoftmaxClassifier", fingerprint=fp,
-                                epoch=run.epochs_done,
-                                history=[r.as_dict() for r in history])
-            if callback is not None:
-                callback(rec)
-
         valid = None
         if data.x_valid is not None and data.y_valid is not None:
-            xv, lv = data.x_valid, data.y_valid.argmax(dim=1)
-
-            def valid() -> tuple[float, float]:
-                return engine.metrics(xv, lv)
-
-        with torch.no_grad():
-            try:
-                drive(lambda e, lr: engine.epoch(lr)[0].mean().item(), epochs=data.epochs,
-                      lr=data.lr, start=start, validate=valid, callbacks=[record])
-            finally:  # also after an interruption: keep the epochs that completed
+            valid = (data.x_valid, data.y_valid.argmax(dim=1))
+        try:
+            return fit_engine(engine, data.epochs, data.lr, start=start, history=done,
+                              valid=valid, verbose=verbose, callback=callback,
+                              checkpoint=plan)
+        finally:  # also after an interruption: keep the epochs that completed
+            with torch.no_grad():
                 self.w.copy_(engine.w)
                 self.b.copy_(engine.b)
-        return history
 
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (S10).

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import comm
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .engine import Engine
 from .errors import InvalidInputError, TrainingDiverged
-from .training import EpochRecord, EpochStats, Run, drive
+from .training import EpochStats, Run, drive
 
 __all__ = ["Problem", "SGDSolver", "lbfgs", "standardisation"]
 
@@ -99,6 +100,8 @@ class SGDSolver:
         self.losses: list[float] = []
         self.rates: list[float] = []
         self.scores: list[float] = []
+        self.valid_losses: list[float] = []
+        self.callback: Any = None
         self.checkpoint: tuple[Any, int, str] | None = None  # (path, every, fingerprint)
         self.start = 0
         self.best: float | None = None
@@ -149,11 +152,15 @@ class SGDSolver:
     def _record(self, stats: EpochStats, run: Run) -> None:
         self.losses.append(stats.loss)
         self.rates.append(stats.lr)
-        if stats.acc_valid is not None:
+        if stats.acc_valid is not None and stats.ce_valid is not None:
             self.scores.append(stats.acc_valid)
-        if self.est.verbose:
-            print(EpochRecord(stats.epoch, stats.loss, None, stats.acc_valid).line()
-                  + f" - lr: {stats.lr:.4g}")
+            self.valid_losses.append(stats.ce_valid)
+        if comm.is_main():
+            record = stats.record()
+            if self.est.verbose:
+                print(record.line() + f" - lr: {stats.lr:.4g}", flush=True)
+            if self.callback is not None:
+                self.callback(record)
 
     def _monitor(self, stats: EpochStats, run: Run) -> None:
         """Stopping rule: no improvement of ``tol`` for ``n_iter_no_change`` epochs of the
@@ -161,7 +168,7 @@ class SGDSolver:
         stopping the best weights are kept. ``adaptive`` divides the rate by 5 instead
         while it stays >= 1e-6."""
         est = self.est
-        valid = self.problem.valid is not None
+        valid = self.problem.valid is not None and est.early_stopping
         value = stats.acc_valid if valid else -stats.loss
         assert value is not None
         if valid and (self.best is None or value > self.best):
@@ -218,7 +225,8 @@ class SGDSolver:
         if self.best_params is not None:
             tensors["best_w"], tensors["best_b"] = self.best_params
         state = {"best": self.best, "stall": self.stall, "lr": self.lr, "rates": self.rates,
-                 "scores": self.scores, "stopped": stopped}
+                 "scores": self.scores, "valid_losses": self.valid_losses,
+                 "stopped": stopped}
         save_checkpoint(path, tensors, kind="SoftmaxRegression", fingerprint=fp,
                         epoch=epochs_done, history=self.losses, state=state)
 
@@ -245,6 +253,7 @@ class SGDSolver:
             self.best_params = (tensors["best_w"].to(e.wt), tensors["best_b"].to(e.b))
         self.best, self.stall, self.lr = st["best"], st["stall"], st["lr"]
         self.losses, self.rates, self.scores = list(info["history"]), st["rates"], st["scores"]
+        self.valid_losses = st.get("valid_losses", [])
         self.start = info["epoch"]
 
 
@@ -274,7 +283,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
-        if est.verbose:
+        if est.verbose and comm.is_main():
             print(f"iteration: {len(losses)} - objective: {losses[-1]:.6g}")
 
     theta0 = torch.cat([w.reshape(-1), b]).cpu().numpy().astype(np.float64)

@@ -18,11 +18,13 @@ from typing import Any
 
 import torch
 
+from . import comm
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .errors import InvalidInputError, InvalidTypeError, NumericalError, TrainingDiverged
 
-__all__ = ["Callback", "EpochRecord", "EpochStats", "FitData", "Run", "check_fit_args", "drive",
-           "run_epochs", "stepwise"]
+__all__ = ["Callback", "CheckpointPlan", "EpochRecord", "EpochStats", "FitData", "Run",
+           "check_fit_args", "drive", "fit_engine", "resume_params", "run_epochs", "stepwise"]
 
 
 def _seed_round(value: float) -> str:
@@ -237,4 +239,73 @@ def run_epochs(
 
     drive(lambda e, lr: train_epoch().mean().item(), epochs=data.epochs, lr=data.lr,
           start=start, validate=valid, callbacks=[log])
+    return history
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """Checkpoints of a seed-loop run: ``path`` written every ``every`` epochs and after
+    the last, for the run identified by ``kind`` and ``fingerprint``."""
+
+    path: Any
+    every: int
+    kind: str
+    fingerprint: str
+
+
+def resume_params(plan: CheckpointPlan, w: torch.Tensor, b: torch.Tensor,
+                  epochs: int) -> tuple[int, list[EpochRecord]]:
+    """Load a checkpoint's W and b into ``w``, ``b``; returns (first epoch, history so
+    far). Refused when the shapes differ or it has done more than ``epochs``."""
+    tensors, info = load_checkpoint(plan.path, kind=plan.kind, fingerprint=plan.fingerprint)
+    w_saved, b_saved = tensors.get("w"), tensors.get("b")
+    if w_saved is None or b_saved is None or tuple(w_saved.shape) != tuple(w.shape) \
+            or tuple(b_saved.shape) != tuple(b.shape):
+        raise CheckpointError(f"checkpoint: {plan.path}: parameters of the wrong shape")
+    if info["epoch"] > epochs:
+        raise InvalidInputError(
+            f"epochs: the checkpoint has already completed {info['epoch']} epochs, "
+            f"more than the {epochs} asked for")
+    w.copy_(w_saved)
+    b.copy_(b_saved)
+    return info["epoch"], [EpochRecord(**r) for r in info["history"]]
+
+
+def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
+               history: list[EpochRecord] | None = None,
+               valid: tuple[torch.Tensor, torch.Tensor] | None = None, verbose: bool = False,
+               callback: Callable[[EpochRecord], None] | None = None,
+               checkpoint: CheckpointPlan | None = None) -> list[EpochRecord]:
+    """The seed's loop on an :class:`~softmaxlab.engine.Engine` (``SoftmaxClassifier.fit``
+    and the data-parallel runs): epochs ``start`` .. ``epochs - 1`` of in-order batches,
+    validation CE and accuracy on ``valid`` (features, class indices), the epoch line
+    when ``verbose``, ``callback(record)`` and checkpoints after each epoch (printing and
+    callbacks on rank 0 only in a data-parallel run). Returns the history, after the
+    records in ``history``."""
+    history = list(history or [])
+    main = comm.is_main()
+
+    def record(stats: EpochStats, run: Run) -> None:
+        rec = stats.record()
+        history.append(rec)
+        if verbose and main:
+            print(rec.line(), flush=True)
+        if checkpoint is not None and (run.epochs_done % checkpoint.every == 0
+                                       or run.epochs_done == epochs):
+            save_checkpoint(checkpoint.path, {"w": engine.w, "b": engine.b},
+                            kind=checkpoint.kind, fingerprint=checkpoint.fingerprint,
+                            epoch=run.epochs_done, history=[r.as_dict() for r in history])
+        if callback is not None and main:
+            callback(rec)
+
+    validate = None
+    if valid is not None:
+        xv, lv = valid
+
+        def validate() -> tuple[float, float]:
+            return engine.metrics(xv, lv)
+
+    with torch.no_grad():
+        drive(lambda e, rate: engine.epoch(rate)[0].mean().item(), epochs=epochs, lr=lr,
+              start=start, validate=validate, callbacks=[record])
     return history
