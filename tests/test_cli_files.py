@@ -44,7 +44,7 @@ def test_train_prints_epoch_lines_and_metrics_and_saves(tmp_path, capsys):
     assert "train" in text and "valid" in text and f"saved {out}" in text
     saved = load_model(out)
     assert saved.mean is not None and len(saved.feature_names) == 4
-    assert saved.config["epochs"] == 5 and len(saved.config["history"]) == 5
+    assert saved.config["estimator"]["max_epochs"] == 5 and len(saved.config["history"]) == 5
 
 
 def test_trained_wine_model_is_accurate_and_carries_its_labels(wine_dir):

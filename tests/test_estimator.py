@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -209,3 +210,38 @@ def test_divergence_is_a_clear_error_and_changes_nothing(iris):
     with pytest.raises(sl.TrainingDiverged, match="training diverged at epoch 0"):
         est.fit(X * 1e300, y)
     np.testing.assert_array_equal(est.coef_, coef)
+
+
+def _threads_in_fit(est, X, y):
+    """A scorer that reports how many threads PyTorch and the native kernel's OpenMP
+    (torch's own libgomp) had while the estimator was fitted in this process."""
+    from threadpoolctl import threadpool_info
+
+    omp = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"
+           and "torch" in i["filepath"]]
+    return float(max([torch.get_num_threads(), *omp]))
+
+
+def test_joblib_workers_do_not_oversubscribe_the_cores():
+    """cross_val_score(n_jobs=2) runs each fit in a loky worker whose inner thread limit
+    (cores // n_jobs) PyTorch and the native kernel both keep."""
+    import os
+
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import cross_val_score
+
+    x, y = load_iris(return_X_y=True)
+    scores = cross_val_score(SoftmaxRegression(max_epochs=3, tol=None), x, y, cv=2,
+                             n_jobs=2, scoring=_threads_in_fit)
+    assert scores.tolist() == [float(max(1, (os.cpu_count() or 1) // 2))] * 2
+
+
+def test_threadpool_limits_bound_the_fit():
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    x, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 3
+    with threadpool_limits(1):
+        SoftmaxRegression(max_epochs=2, tol=None).fit(
+            x, y, callback=lambda record: seen.append(torch.get_num_threads()))
+    assert seen == [1, 1]

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,12 +21,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
+from sklearn.exceptions import ConvergenceWarning
 
-from . import __version__
+from . import __version__, tasks
 from . import gradients as G
 from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
 from .errors import InvalidInputError, NumericalError, SoftmaxlabError, TrainingDiverged
-from .model import SoftmaxClassifier
+from .estimator import SCHEDULES, SoftmaxRegression
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
 from .persistence import SavedModel, load_model, save_model
 
@@ -380,7 +382,8 @@ def _valid_arg(text: str) -> float | int:
     return int(value) if value >= 1 and value == int(value) else value
 
 
-def _add_file_options(group: Any) -> None:
+def _add_file_options(group: Any, *, shuffle_help: str = "split in file order instead of "
+                     "shuffling (with --seed)") -> None:
     group.add_argument("--target", default=None, metavar="COL",
                        help="files: the target column, by name or 0-based index "
                        "(default: the last column)")
@@ -389,8 +392,7 @@ def _add_file_options(group: Any) -> None:
     group.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
                        help="validation rows: a count, or a fraction in (0, 1) "
                        "(default: 0.2; synthetic data keeps the seed's split)")
-    group.add_argument("--no-shuffle", action="store_true",
-                       help="split in file order instead of shuffling (with --seed)")
+    group.add_argument("--no-shuffle", action="store_true", help=shuffle_help)
     group.add_argument("--stratify", action="store_true",
                        help="keep class proportions in train and validation rows")
     group.add_argument("--standardize", action="store_true",
@@ -440,67 +442,144 @@ def _model_and_rows(args: argparse.Namespace, target: Any = None
 # ----------------------------------------------------------------------------- train
 
 
+def _batch_arg(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _tol_arg(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _fraction_arg(text: str) -> float:
+    value = _positive_float(text) if text != "0" else 0.0
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def _add_train(sub: Any) -> None:
+    est = SoftmaxRegression()
     p = sub.add_parser(
         "train",
-        help="train softmaxlab's model on a data set or file and save it",
-        description="Train SoftmaxClassifier (the seed's loop: in-order mini-batches, one "
-        "epoch line each) on a bundled data set or a CSV/Parquet/.npy file, report train and "
-        "validation metrics, and save a safetensors model file with the class labels, "
-        "feature names and standardisation statistics.",
+        help="train the estimator (SoftmaxRegression) on a data set or file and save it",
+        description="Train SoftmaxRegression — the same engine, options and defaults as in "
+        "Python — on a bundled data set or a CSV/Parquet/.npy file: rows shuffled each "
+        "epoch, the seed's epoch line with the held-out rows' CE and accuracy, final "
+        "metrics, and a safetensors model file with the class labels, feature names, "
+        "standardisation statistics and this configuration. softmaxlab.tasks.train does "
+        "the same from Python.",
         epilog="examples:\n  softmaxlab train --data wine --standardize --out wine.safetensors\n"
-        "  softmaxlab train --data big.parquet --target label --no-shuffle --standardize \\\n"
-        "      --sharded --nproc 4 --checkpoint big.ckpt --out big.safetensors\n"
-        "(docs/distributed.md: torchrun across machines, failures, measured scaling)",
+        "  softmaxlab train --data big.csv --target label --solver lbfgs --C 10 \\\n"
+        "      --class-weight balanced --out big.safetensors\n"
+        "  softmaxlab train --data big.csv --momentum 0.9 --nesterov --schedule adaptive \\\n"
+        "      --early-stopping --nproc 2 --checkpoint big.ckpt --out big.safetensors\n"
+        "(docs/estimator.md: options and defaults; docs/distributed.md: torchrun, sharded "
+        "files)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = p.add_argument_group("data")
     data.add_argument("--data", required=True, metavar="NAME|FILE",
                       help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet/.npy file")
-    _add_file_options(data)
-    hp = p.add_argument_group("training")
-    hp.add_argument("--lr", type=_positive_float, default=0.1,
-                    help="learning rate (default: %(default)s)")
-    hp.add_argument("--epochs", type=_positive_int, default=100,
-                    help="epochs (default: %(default)s)")
-    hp.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
-                    help="mini-batch size (default: %(default)s)")
-    hp.add_argument("--gradient", default="fused", choices=G.names(),
+    _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
+                      "not shuffle the rows each epoch")
+    hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
+    hp.add_argument("--solver", choices=("sgd", "lbfgs"), default=est.solver,
+                    help="mini-batch SGD, or full-batch L-BFGS to the optimum "
+                    "(default: %(default)s)")
+    hp.add_argument("--lr", type=_positive_float, default=est.learning_rate,
+                    help="SGD learning rate (default: %(default)s)")
+    hp.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
+                    help=f"most epochs (L-BFGS: iterations) (default: {est.max_epochs}; "
+                    "training stops earlier on --tol)")
+    hp.add_argument("--batch-size", type=_batch_arg, default=est.batch_size, metavar="B",
+                    help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)")
+    pen = hp.add_mutually_exclusive_group()
+    pen.add_argument("--alpha", type=_non_negative_float, default=None,
+                     help=f"L2 penalty alpha/2 ||W||^2 (default: {est.alpha})")
+    pen.add_argument("--C", type=_positive_float, default=None, dest="C",
+                     help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
+    hp.add_argument("--class-weight", choices=("balanced",), default=None,
+                    help="weight rows inversely to their class frequency")
+    hp.add_argument("--momentum", type=_fraction_arg, default=est.momentum,
+                    help="heavy-ball momentum in [0, 1) (default: %(default)s)")
+    hp.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    hp.add_argument("--schedule", choices=SCHEDULES, default=est.schedule,
+                    help="learning-rate schedule (default: %(default)s)")
+    hp.add_argument("--early-stopping", action="store_true",
+                    help="stop on the held-out rows' accuracy and keep the best weights")
+    hp.add_argument("--tol", type=_tol_arg, default=est.tol, metavar="TOL",
+                    help="stop when the monitored quantity improves by less than TOL for "
+                    f"{est.n_iter_no_change} epochs; 'none' runs every epoch "
+                    "(default: %(default)s)")
+    hp.add_argument("--gradient", default=est.gradient, choices=G.names(),
                     help="gradient formulation (default: %(default)s)")
     hp.add_argument("--seed", type=int, default=0,
-                    help="seeds the split and the initial parameters (default: %(default)s)")
-    hp.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                    help="seeds the split and the shuffling (default: %(default)s)")
+    hp.add_argument("--dtype", choices=("float64", "float32"), default=est.dtype,
                     help="floating-point type (default: %(default)s)")
     hp.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    par = p.add_argument_group("data-parallel")
+    par.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                     help="train data-parallel on N local processes (torch.distributed, "
+                     "gloo), equal to one process; under torchrun each rank runs this "
+                     "command without --nproc")
+    par.add_argument("--sharded", action="store_true",
+                     help="with --nproc or torchrun: each rank reads only its own rows of a "
+                     ".npy/.parquet file and trains the seed's loop (needs --no-shuffle and "
+                     "--epochs; SGD with --lr and --batch-size only)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, metavar="FILE",
                      help="model file to write (.safetensors)")
     out.add_argument("--plot", type=Path, default=None, metavar="FILE",
                      help="write the learning curves of the run (PNG)")
-    hp.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
-                    help="train data-parallel on N local processes (torch.distributed, gloo); "
-                    "under torchrun, each rank runs this command without --nproc")
-    hp.add_argument("--sharded", action="store_true",
-                    help="with --nproc or torchrun: each rank reads only its own rows of a "
-                    ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
-                    "--valid rows validate)")
     out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
-                     help="write a checkpoint (parameters, epoch, history) to FILE, "
-                     "atomically, every --checkpoint-every epochs (with --nproc: rank 0 writes; "
-                     "resumable with any number of processes)")
+                     help="write the training state to FILE, atomically, every "
+                     "--checkpoint-every epochs (with --nproc: rank 0 writes; resumable with "
+                     "any number of processes)")
     out.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
                      help="epochs between checkpoints (default: %(default)s)")
     out.add_argument("--resume", action="store_true",
                      help="continue from --checkpoint; refused if it belongs to other data "
-                     "or hyper-parameters")
+                     "or settings")
     out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="also print the data summary and the configuration")
     p.set_defaults(handler=_cmd_train)
 
 
-def _metrics_row(model: SoftmaxClassifier, x: Any, y: Any) -> tuple[float, float]:
-    return model.accuracy(y, model.predict(x)), model.evaluate(x, y)
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
+
+
+#: train options that only the estimator has (refused with --sharded)
+_ESTIMATOR_ONLY = {"solver": "sgd", "alpha": None, "C": None, "class_weight": None,
+                   "momentum": 0.0, "nesterov": False, "schedule": "constant",
+                   "early_stopping": False, "gradient": "fused"}
+
+
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "solver": args.solver, "learning_rate": args.lr, "batch_size": args.batch_size,
+        "class_weight": args.class_weight, "momentum": args.momentum,
+        "nesterov": args.nesterov, "schedule": args.schedule,
+        "early_stopping": args.early_stopping, "tol": args.tol, "gradient": args.gradient,
+        "dtype": args.dtype, "device": args.device,
+    }
+    if args.epochs is not None:
+        options["max_epochs"] = args.epochs
+    if args.alpha is not None:
+        options["alpha"] = args.alpha
+    if args.C is not None:
+        options["C"] = args.C
+    return options
 
 
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
@@ -513,53 +592,57 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--resume: needs --checkpoint FILE")
     from . import distributed
 
-    parallel = args.nproc is not None or distributed.launched_by_torchrun()
-    if parallel and args.gradient != "fused":
-        raise UsageError("--nproc: data-parallel training uses --gradient fused")
     if args.sharded:
         return _train_sharded(args, console, distributed)
-    data = _load(args, dtype=args.dtype, device=args.device)
-    model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=args.gradient,
-                              dtype=args.dtype, device=args.device, seed=args.seed)
+    parallel = args.nproc is not None or distributed.launched_by_torchrun()
     if args.verbose:
-        n_valid = 0 if data.x_valid is None else data.x_valid.shape[0]
-        console.print(f"data: {args.data}: {data.x_train.shape[0]} train / {n_valid} valid "
-                      f"rows, N={data.n_features}, C={data.n_classes}, classes "
-                      f"{list(data.classes)}{', standardised' if data.mean is not None else ''}",
-                      highlight=False)
-        console.print(f"model: {model!r}, lr={args.lr}, epochs={args.epochs}, "
-                      f"batch={args.batch_size}", highlight=False)
-    checkpointing = {"checkpoint": args.checkpoint, "checkpoint_every": args.checkpoint_every,
-                     "resume": args.resume}
+        console.print(f"data: {args.data}; estimator: {_estimator_options(args)}",
+                      highlight=False, markup=False)
     try:
-        if parallel:
-            history = distributed.fit(model, data.x_train, data.y_train, args.epochs, args.lr,
-                                      args.batch_size, data.x_valid, data.y_valid,
-                                      nproc=args.nproc, verbose=not args.quiet,
-                                      **checkpointing)
-            if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
-                return EXIT_OK  # only rank 0 reports and writes
-        else:
-            with _epoch_progress(console, args.epochs, args.quiet) as on_epoch:
-                history = model.fit(data.x_train, data.y_train, args.epochs, args.lr,
-                                    args.batch_size, data.x_valid, data.y_valid,
-                                    verbose=False, callback=on_epoch, **checkpointing)
+        with warnings.catch_warnings():  # reported below as "stopped after ..."
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            result = _run_train(args, console, parallel)
     except TrainingDiverged as exc:
         print(f"softmaxlab train: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
     except NumericalError as exc:
         print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    metrics = {}
-    parts = [("train", data.x_train, data.y_train)]
-    if data.x_valid is not None:
-        parts.append(("valid", data.x_valid, data.y_valid))
-    for name, x, y in parts:
-        acc, ce = _metrics_row(model, x, y)
-        metrics[name] = {"accuracy": acc, "cross_entropy": ce, "rows": int(x.shape[0])}
-    _finish_train(args, console, model, history, metrics, data.classes, data.feature_names,
-                  data.mean, data.scale)
+    if result is None:
+        return EXIT_OK  # a torchrun rank other than 0: only rank 0 reports and writes
+    model = result.model
+    if args.verbose or model.stop_reason_ == "max_epochs":
+        console.print(f"stopped after {model.n_iter_} "
+                      f"{'iterations' if args.solver == 'lbfgs' else 'epochs'}: "
+                      f"{model.stop_reason_}", highlight=False)
+    result.config["cli"] = {"gradient": args.gradient, "sharded": False}
+    _finish_train(args, console, result.history, result.metrics,
+                  lambda: result.save(args.out), label=f"softmaxlab ({args.solver})")
     return EXIT_OK
+
+
+def _run_train(args: argparse.Namespace, console: Console, parallel: bool
+               ) -> tasks.TrainResult | None:
+    """``tasks.train`` with the command's options; ``None`` on a torchrun rank other
+    than 0 (only rank 0 reports and writes)."""
+    from . import distributed
+
+    common = {
+        "target": args.target, "columns": args.columns, "valid": args.valid,
+        "shuffle": not args.no_shuffle, "stratify": args.stratify,
+        "standardize": args.standardize, "seed": args.seed, "checkpoint": args.checkpoint,
+        "checkpoint_every": args.checkpoint_every, "resume": args.resume,
+        **_estimator_options(args),
+    }
+    if parallel:  # epoch lines come from rank 0's process
+        result = tasks.train(args.data, nproc=args.nproc,
+                             callback=None if args.quiet else tasks.print_epoch, **common)
+        if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+            return None
+        return result
+    total = args.epochs or SoftmaxRegression().max_epochs
+    with _epoch_progress(console, total, args.quiet) as on_epoch:
+        return tasks.train(args.data, callback=on_epoch, **common)
 
 
 def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
@@ -569,9 +652,18 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
     if not args.no_shuffle or args.stratify:
         raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
                          "--stratify), shuffling the file beforehand if it is sorted")
+    for name, default in _ESTIMATOR_ONLY.items():
+        if getattr(args, name) != default:
+            flag = "--C" if name == "C" else "--" + name.replace("_", "-")
+            raise UsageError(f"{flag}: not available with --sharded, which trains the "
+                             "seed's loop (--lr, --batch-size, --epochs); train without "
+                             "--sharded to use it")
+    if args.epochs is None:
+        raise UsageError("--sharded: give --epochs (the seed's loop has no stopping rule)")
+    batch = 200 if args.batch_size == "auto" else args.batch_size
     try:
         run = distributed.fit_file(
-            args.data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+            args.data, epochs=args.epochs, lr=args.lr, batch_size=batch,
             target=args.target, features=args.columns,
             valid=0.2 if args.valid is None else args.valid, standardize=args.standardize,
             seed=args.seed, dtype=args.dtype, nproc=args.nproc, verbose=not args.quiet,
@@ -585,14 +677,20 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
     if args.verbose:
         console.print("peak memory per rank (MiB): "
                       + ", ".join(f"{p:.0f}" for p in run.peak_rss_mib), highlight=False)
-    _finish_train(args, console, run.model, run.history, run.metrics, run.classes,
-                  run.feature_names, run.mean, run.scale)
+    config = {
+        "data": args.data, "target": args.target, "valid": args.valid, "shuffle": False,
+        "standardize": args.standardize, "lr": args.lr, "epochs": args.epochs,
+        "batch_size": batch, "gradient": "fused", "seed": args.seed, "nproc": args.nproc,
+        "sharded": True, "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
+    }
+    _finish_train(args, console, run.history, run.metrics, lambda: save_model(
+        run.model, args.out, classes=run.classes, feature_names=run.feature_names,
+        mean=run.mean, scale=run.scale, config=config), label="softmaxlab (sharded)")
     return EXIT_OK
 
 
-def _finish_train(args: argparse.Namespace, console: Console, model: SoftmaxClassifier,
-                  history: list[Any], metrics: dict[str, dict[str, float]], classes: Any,
-                  feature_names: Any, mean: Any, scale: Any) -> None:
+def _finish_train(args: argparse.Namespace, console: Console, history: list[Any],
+                  metrics: dict[str, dict[str, float]], save: Any, *, label: str) -> None:
     """The final-metrics table, the model file and the optional plot of ``train``."""
     table = Table(title="final metrics", title_justify="left")
     for col in ("split", "rows", "accuracy", "cross-entropy"):
@@ -601,21 +699,12 @@ def _finish_train(args: argparse.Namespace, console: Console, model: SoftmaxClas
         table.add_row(name, str(row["rows"]), f"{row['accuracy']:.4f}",
                       f"{row['cross_entropy']:.4f}")
     console.print(table)
-    config = {
-        "data": args.data, "target": args.target, "valid": args.valid,
-        "shuffle": not args.no_shuffle, "stratify": args.stratify,
-        "standardize": args.standardize, "lr": args.lr, "epochs": args.epochs,
-        "batch_size": args.batch_size, "gradient": args.gradient, "seed": args.seed,
-        "nproc": args.nproc, "sharded": args.sharded,
-        "metrics": metrics, "history": [r.as_dict() for r in history],
-    }
-    save_model(model, args.out, classes=classes, feature_names=feature_names,
-               mean=mean, scale=scale, config=config)
+    save()
     console.print(f"saved {args.out}", highlight=False)
     if args.plot is not None:
         from .plots import learning_curves
 
-        learning_curves({f"softmaxlab ({args.gradient})": history}, args.plot,
+        learning_curves({label: history}, args.plot,
                         title=f"softmaxlab train --data {args.data}")
         console.print(f"wrote {args.plot}", highlight=False)
 

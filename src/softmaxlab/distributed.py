@@ -33,6 +33,7 @@ import pickle
 import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,14 +83,17 @@ class _EpochClock:
     """Wall time of each epoch of a rank's fit (the collectives synchronise the ranks,
     so rank 0's clock is the job's): the time between successive epoch callbacks."""
 
-    def __init__(self) -> None:
+    def __init__(self, then: Callable[[Any], None] | None = None) -> None:
         self.seconds: list[float] = []
         self.last = time.perf_counter()
+        self.then = then
 
     def __call__(self, record: Any) -> None:
         now = time.perf_counter()
         self.seconds.append(now - self.last)
         self.last = now
+        if self.then is not None:
+            self.then(record)
 
 
 def _init(rank: int | None, world: int | None, port: int | None, timeout: float) -> None:
@@ -140,12 +144,15 @@ def _train_in_memory(rank: int, world: int, payload: dict[str, Any], out: str) -
 def _fit_estimator_rank(rank: int, world: int, payload: dict[str, Any], out: str) -> None:
     """A rank of :func:`fit_estimator`: the estimator's own ``fit`` in the context."""
     est = payload["estimator"]
-    clock = _EpochClock()
-    with data_parallel(group_comm()):
+    clock = _EpochClock(payload["callback"])
+    with data_parallel(group_comm()), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         est.fit(*payload["args"], callback=clock, **payload["kwargs"])
     if rank == 0:  # our own private temporary directory: the parent reads it back
         state = {k: v for k, v in est.__dict__.items() if k.endswith("_")}
-        Path(out).write_bytes(pickle.dumps({"state": state, "seconds": clock.seconds}))
+        relay = [(w.category, str(w.message)) for w in caught]
+        Path(out).write_bytes(pickle.dumps({"state": state, "seconds": clock.seconds,
+                                            "warnings": relay}))
 
 
 def _report_errors(rank: int, out: str, body: Callable[[], None]) -> None:
@@ -274,7 +281,8 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
 
 
 def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
-                  eval_set: Any = None, nproc: int | None = None, timeout: float = 120.0,
+                  eval_set: Any = None, callback: Any = None, nproc: int | None = None,
+                  timeout: float = 120.0,
                   checkpoint: str | os.PathLike[str] | None = None,
                   checkpoint_every: int = 1, resume: bool = False,
                   timings: list[float] | None = None) -> Any:
@@ -288,7 +296,8 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
 
     ``nproc``/``timeout``/``timings`` and the torchrun mode as in :func:`fit`;
     ``eval_set``/``checkpoint``/``checkpoint_every``/``resume`` as in
-    ``SoftmaxRegression.fit``."""
+    ``SoftmaxRegression.fit``; ``callback(record)`` is called after each epoch on rank 0
+    (in its own process when spawned, so it must be picklable: a module-level function)."""
     from .estimator import SoftmaxRegression
 
     if not isinstance(estimator, SoftmaxRegression):
@@ -296,9 +305,10 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
                                f"{type(estimator).__name__}")
     kwargs = {"eval_set": eval_set, "checkpoint": checkpoint,
               "checkpoint_every": checkpoint_every, "resume": resume}
+    user_callback = callback
     if nproc is None:
         _require_torchrun()
-        clock = _EpochClock()
+        clock = _EpochClock(user_callback)
         _init(None, None, None, timeout)
         try:
             with data_parallel(group_comm()):
@@ -310,7 +320,8 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
         return estimator
     nproc = _check_nproc(nproc)
     estimator._check_params()  # refuse bad settings before starting processes
-    payload = {"estimator": estimator, "args": (X, y, sample_weight), "kwargs": kwargs}
+    payload = {"estimator": estimator, "args": (X, y, sample_weight), "kwargs": kwargs,
+               "callback": user_callback}
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "result.pickle")
         _spawn(_worker, nproc, (_fit_estimator_rank, payload, timeout), out)
@@ -321,6 +332,8 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
     for key in [k for k in estimator.__dict__ if k.endswith("_")]:
         del estimator.__dict__[key]
     estimator.__dict__.update(result["state"])
+    for category, message in result["warnings"]:  # as a one-process fit would warn
+        warnings.warn(message, category, stacklevel=2)
     if timings is not None:
         timings.extend(result["seconds"])
     return estimator

@@ -135,7 +135,8 @@ def save_model(
         b = torch.from_numpy(np.ascontiguousarray(model.intercept_))
         kind, gradient, dtype = "SoftmaxRegression", model.gradient, w.dtype
         labels = model.classes_
-        names = getattr(model, "feature_names_in_", None)
+        names = feature_names if feature_names is not None \
+            else getattr(model, "feature_names_in_", None)
         params = {k: v for k, v in model.get_params().items()
                   if isinstance(v, (str, int, float, bool, type(None)))}
     else:

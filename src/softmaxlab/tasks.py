@@ -1,0 +1,174 @@
+"""What the command line does, as Python functions: data in, results out.
+
+``softmaxlab train`` is :func:`train` plus printing; everything the command computes —
+the fitted estimator, the history, the final metrics, the model file and its recorded
+configuration — comes from here, with the same result.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .data import load_dataset
+from .errors import InvalidInputError
+from .estimator import SoftmaxRegression
+from .persistence import save_model
+from .training import EpochRecord
+
+__all__ = ["TrainResult", "final_metrics", "history_records", "print_epoch", "train"]
+
+#: Options of :func:`train` that configure the estimator (``SoftmaxRegression``'s names).
+ESTIMATOR_OPTIONS = ("solver", "learning_rate", "max_epochs", "batch_size", "alpha",
+                     "class_weight", "momentum", "nesterov", "schedule", "early_stopping",
+                     "tol", "n_iter_no_change", "gradient", "dtype", "device")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced: the fitted ``model`` (a ``SoftmaxRegression``), one
+    :class:`~softmaxlab.training.EpochRecord` per epoch (L-BFGS: per iteration), the final
+    ``metrics`` per split (``rows``, ``accuracy``, ``cross_entropy``), the configuration
+    stored in the model file, and the data's ``classes``, ``feature_names`` and
+    standardisation ``mean``/``scale`` (``None`` unless standardised)."""
+
+    model: SoftmaxRegression
+    history: list[EpochRecord]
+    metrics: dict[str, dict[str, float]]
+    config: dict[str, Any]
+    classes: np.ndarray
+    feature_names: tuple[str, ...] | None
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model file (safetensors) with the labels, feature names,
+        standardisation statistics and this run's configuration and metrics."""
+        save_model(self.model, path, feature_names=self.feature_names, mean=self.mean,
+                   scale=self.scale, config=self.config)
+
+
+def print_epoch(record: EpochRecord) -> None:
+    """Print the seed's epoch line (a picklable callback for data-parallel ranks)."""
+    print(record.line(), flush=True)
+
+
+def history_records(model: SoftmaxRegression) -> list[EpochRecord]:
+    """The fit's ``history_`` as one :class:`EpochRecord` per epoch (the training
+    objective, and the held-out CE and accuracy when there were held-out rows)."""
+    h = model.history_
+    valid_ce, valid_acc = h.get("validation_loss", []), h.get("validation_score", [])
+    out = []
+    for e, loss in enumerate(h["loss"]):
+        ce_v = valid_ce[e] if e < len(valid_ce) else None
+        acc_v = valid_acc[e] if e < len(valid_acc) and ce_v is not None else None
+        out.append(EpochRecord(e, float(loss), ce_v, acc_v))
+    return out
+
+
+def final_metrics(model: Any, parts: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, float]]:
+    """Rows, accuracy and mean cross-entropy of a fitted estimator on each named
+    ``(X, y)`` split (original labels)."""
+    out = {}
+    for name, (x, y) in parts.items():
+        log_p = model.predict_log_proba(x)
+        idx = np.searchsorted(model.classes_, y)
+        out[name] = {"rows": int(x.shape[0]),
+                     "accuracy": float(np.mean(model.classes_[log_p.argmax(1)] == y)),
+                     "cross_entropy": float(-log_p[np.arange(len(idx)), idx].mean())}
+    return out
+
+
+def train(
+    data: str | os.PathLike[str],
+    *,
+    target: Any = None,
+    columns: Any = None,
+    valid: float | int | None = None,
+    shuffle: bool = True,
+    stratify: bool = False,
+    standardize: bool = False,
+    seed: int = 0,
+    nproc: int | None = None,
+    callback: Any = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Train :class:`~softmaxlab.SoftmaxRegression` on a data set or file, as
+    ``softmaxlab train`` does.
+
+    ``data``/``target``/``columns``/``valid``/``stratify``/``standardize`` load and split
+    the rows as :func:`~softmaxlab.load_dataset` (``valid`` rows are held out and
+    reported every epoch; with ``early_stopping`` they are the rows monitored).
+    ``shuffle`` shuffles the split and every epoch (``False``: file order throughout);
+    ``seed`` drives both. ``options`` are the estimator's parameters
+    (:data:`ESTIMATOR_OPTIONS`; its defaults otherwise), or ``C`` for scikit-learn's
+    inverse penalty (``alpha = 1 / (C · training rows)``). ``nproc=N`` trains
+    data-parallel on N local processes, and inside a ``torchrun`` job this process is one
+    rank (:func:`softmaxlab.distributed.fit_estimator`, equal to one process).
+    ``callback(record)`` sees each epoch (in rank 0's process when data-parallel).
+    ``checkpoint``/``checkpoint_every``/``resume`` as in ``SoftmaxRegression.fit``;
+    ``out`` writes the model file. Returns a :class:`TrainResult`."""
+    C = options.pop("C", None)
+    if C is not None and "alpha" in options:
+        raise InvalidInputError("C: give alpha or C, not both")
+    unknown = sorted(set(options) - set(ESTIMATOR_OPTIONS))
+    if unknown:
+        raise InvalidInputError(f"options: unknown {unknown}; expected some of "
+                                f"{', '.join(ESTIMATOR_OPTIONS)}")
+    synthetic = os.fspath(data) == "synthetic"
+    dtype = options.get("dtype", "float64")
+    dataset = load_dataset(
+        data, target=target, features=columns, valid=valid,
+        shuffle=None if synthetic and shuffle else shuffle, stratify=stratify, seed=seed,
+        standardize=standardize, dtype=dtype, device="cpu")
+    classes = dataset.classes if dataset.classes is not None \
+        else np.arange(dataset.n_classes)
+    x_train = dataset.x_train.numpy()
+    y_train = classes[dataset.y_train.argmax(dim=1).numpy()]
+    eval_set = None
+    parts = {"train": (x_train, y_train)}
+    if dataset.x_valid is not None and dataset.y_valid is not None:
+        eval_set = (dataset.x_valid.numpy(), classes[dataset.y_valid.argmax(dim=1).numpy()])
+        parts["valid"] = eval_set
+    elif options.get("early_stopping"):
+        raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
+    if C is not None:  # scikit-learn's C: alpha = 1 / (C n)
+        if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 \
+                or not np.isfinite(C):
+            raise InvalidInputError(f"C: must be a positive number, got {C!r}")
+        options["alpha"] = 1.0 / (C * x_train.shape[0])
+    model = SoftmaxRegression(shuffle=bool(shuffle), random_state=seed, **options)
+    fit_options = {"eval_set": eval_set, "checkpoint": checkpoint,
+                   "checkpoint_every": checkpoint_every, "resume": resume}
+    seconds: list[float] = []
+    from . import distributed
+
+    if nproc is not None or distributed.launched_by_torchrun():
+        distributed.fit_estimator(model, x_train, y_train, nproc=nproc,
+                                  callback=callback, timings=seconds, **fit_options)
+    else:
+        model.fit(x_train, y_train, callback=callback, **fit_options)
+    config = {
+        "data": os.fspath(data), "target": target, "valid": valid, "shuffle": bool(shuffle),
+        "stratify": stratify, "standardize": standardize, "seed": seed, "nproc": nproc,
+        "estimator": {k: v for k, v in model.get_params().items()
+                      if isinstance(v, (str, int, float, bool, type(None)))},
+    }
+    metrics = final_metrics(model, parts)
+    history = history_records(model)
+    config |= {"metrics": metrics, "history": [r.as_dict() for r in history],
+               "stop_reason": model.stop_reason_}
+    result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
+                         dataset.mean, dataset.scale, seconds)
+    if out is not None:
+        result.save(out)
+    return result
+
