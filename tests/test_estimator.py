@@ -80,13 +80,13 @@ def test_training_is_repeatable_with_random_state(iris):
 def test_full_batch_follows_the_objective_exactly_in_original_coordinates(iris):
     # one full-batch step from zero: W = -lr ∇J(0) mapped through the preconditioner
     X, y = iris
-    est = SoftmaxRegression(max_epochs=1, tol=None, shuffle=False).fit(X, y)
+    est = SoftmaxRegression(solver="sgd", max_epochs=1, tol=None, shuffle=False).fit(X, y)
     assert est.loss_curve_[0] == pytest.approx(np.log(3), rel=1e-12)  # J at zero parameters
 
 
 def test_partial_fit_needs_classes_then_accumulates(iris):
     X, y = iris
-    est = SoftmaxRegression(random_state=0)
+    est = SoftmaxRegression(solver="sgd", random_state=0)
     est.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
     est.partial_fit(X[50:], y[50:])
     assert list(est.classes_) == [0, 1, 2] and len(est.loss_curve_) == 2
@@ -116,19 +116,19 @@ def test_early_stopping_restores_the_best_weights():
 
 def test_tol_stopping_and_convergence_warning(iris):
     X, y = iris
-    stopped = SoftmaxRegression(random_state=0).fit(X, y)
+    stopped = SoftmaxRegression(solver="sgd", random_state=0).fit(X, y)
     assert stopped.stop_reason_ == "tol"
     with pytest.warns(ConvergenceWarning, match="max_epochs=3 reached"):
-        short = SoftmaxRegression(max_epochs=3).fit(X, y)
+        short = SoftmaxRegression(solver="sgd", max_epochs=3).fit(X, y)
     assert short.stop_reason_ == "max_epochs" and short.n_iter_ == 3
 
 
 def test_warm_start_continues(iris):
     X, y = iris
-    est = SoftmaxRegression(max_epochs=5, tol=None, warm_start=True, shuffle=False).fit(X, y)
+    est = SoftmaxRegression(solver="sgd", max_epochs=5, tol=None, warm_start=True, shuffle=False).fit(X, y)
     first = est.coef_.copy()
     est.fit(X, y)
-    once = SoftmaxRegression(max_epochs=10, tol=None, shuffle=False).fit(X, y)
+    once = SoftmaxRegression(solver="sgd", max_epochs=10, tol=None, shuffle=False).fit(X, y)
     np.testing.assert_allclose(est.coef_, once.coef_, rtol=1e-9, atol=1e-12)
     assert not np.allclose(first, est.coef_)
 
@@ -204,7 +204,7 @@ def test_bad_data(iris):
 
 def test_divergence_is_a_clear_error_and_changes_nothing(iris):
     X, y = iris
-    est = SoftmaxRegression(max_epochs=3, tol=None).fit(X, y)
+    est = SoftmaxRegression(solver="sgd", max_epochs=3, tol=None).fit(X, y)
     coef = est.coef_.copy()
     est.set_params(learning_rate=1e300, warm_start=True)
     with pytest.raises(sl.TrainingDiverged, match="training diverged at epoch 0"):

@@ -49,7 +49,7 @@ def test_a_diverging_step_of_any_formulation_changes_nothing(gradient):
 
 def test_estimator_divergence_is_a_training_diverged_error():
     x, y = _exploding_data()
-    est = sl.SoftmaxRegression(learning_rate=1e300, max_epochs=3, tol=None)
+    est = sl.SoftmaxRegression(solver="sgd", learning_rate=1e300, max_epochs=3, tol=None)
     with pytest.raises(sl.TrainingDiverged, match="training diverged at epoch"):
         est.fit(x.numpy(), y.argmax(1).numpy())
     assert not hasattr(est, "coef_")
@@ -61,7 +61,7 @@ def test_cli_train_divergence_exits_3_with_one_line_and_no_model(tmp_path, capsy
     path = tmp_path / "big.csv"
     np.savetxt(path, rows, delimiter=",", header="a,b,c,label", comments="")
     out = tmp_path / "m.safetensors"
-    code = main(["train", "--data", str(path), "--lr", "1e100", "--epochs", "5",
+    code = main(["train", "--data", str(path), "--solver", "sgd", "--lr", "1e100", "--epochs", "5",
                  "--out", str(out), "-q"])
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1 and "training diverged at epoch" in err

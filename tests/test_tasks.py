@@ -67,11 +67,21 @@ def test_early_stopping_monitors_the_held_out_rows(capsys):
 
 
 def test_epoch_lines_are_the_seeds(tmp_path, capsys):
-    assert main(["train", "--data", "iris", "--epochs", "2", "--tol", "none",
-                 "--out", str(tmp_path / "m.safetensors")]) == 0
+    assert main(["train", "--data", "iris", "--solver", "sgd", "--epochs", "2", "--tol",
+                 "none", "--out", str(tmp_path / "m.safetensors")]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch:")]
     assert len(lines) == 2
     assert lines[0].startswith("epoch: 0 - CE: 1.0986 - CE_v: ") and " - acc_v: " in lines[0]
+
+
+def test_lbfgs_prints_one_line_per_iteration_with_the_held_out_rows(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--data", "iris", "--out", str(out)]) == 0  # auto: L-BFGS here
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch:")]
+    saved = load_model(out)
+    assert saved.config["estimator"]["solver"] == "auto"
+    assert len(lines) == len(saved.config["history"]) > 3
+    assert all(" - CE_v: " in ln and " - acc_v: " in ln for ln in lines)
 
 
 def test_bad_options_are_refused(tmp_path):

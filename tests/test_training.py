@@ -59,7 +59,7 @@ def test_schedules_follow_their_formulas(iris_std):
     exp = SoftmaxRegression(schedule="exponential", decay_rate=0.5, learning_rate=0.4,
                             max_epochs=4, tol=None).fit(X, y)
     np.testing.assert_allclose(exp.history_["learning_rate"], [0.4 * 0.5**e for e in range(4)])
-    const = SoftmaxRegression(max_epochs=3, tol=None).fit(X, y)
+    const = SoftmaxRegression(solver="sgd", max_epochs=3, tol=None).fit(X, y)
     assert const.history_["learning_rate"] == [0.3, 0.3, 0.3]
 
 
@@ -78,7 +78,7 @@ def test_adaptive_divides_by_five_on_each_stall_then_stops(iris_std):
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_matches_torch_sgd(iris_std, nesterov):
     X, y = iris_std  # standardised: the estimator's coordinates are the original ones
-    est = SoftmaxRegression(momentum=0.9, nesterov=nesterov, learning_rate=0.05,
+    est = SoftmaxRegression(alpha=0.0, momentum=0.9, nesterov=nesterov, learning_rate=0.05,
                             batch_size=30, shuffle=False, max_epochs=5, tol=None).fit(X, y)
     layer = torch.nn.Linear(4, 3, dtype=torch.float64)
     torch.nn.init.zeros_(layer.weight)
@@ -112,7 +112,7 @@ def test_lbfgs_reaches_the_optimum_and_reports_the_gradient_norm(iris_std):
     X, y = iris_std
     est = SoftmaxRegression(solver="lbfgs", alpha=0.01, tol=1e-10).fit(X, y)
     assert est.stop_reason_ == "converged" and est.grad_norm_ < 1e-6
-    sgd = SoftmaxRegression(alpha=0.01, max_epochs=5, tol=None).fit(X, y)
+    sgd = SoftmaxRegression(solver="sgd", alpha=0.01, max_epochs=5, tol=None).fit(X, y)
     assert sgd.grad_norm_ > 100 * est.grad_norm_
     with pytest.warns(ConvergenceWarning, match="L-BFGS"):
         short = SoftmaxRegression(solver="lbfgs", max_epochs=2).fit(X, y)
@@ -130,7 +130,7 @@ def test_lbfgs_with_every_formulation_agrees(iris_std):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"solver": "newton"}, "solver: expected 'sgd' or 'lbfgs'"),
+        ({"solver": "newton"}, "solver: expected one of auto, sgd, lbfgs"),
         ({"schedule": "cosine"}, "schedule: expected one of constant, invscaling"),
         ({"momentum": 1.0}, "momentum: must be >= 0 and < 1"),
         ({"nesterov": True}, "nesterov: needs momentum > 0"),

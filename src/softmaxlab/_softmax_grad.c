@@ -33,12 +33,15 @@ extern float logf(float);
  * loops vectorise: x = k ln2 + r with k = round(x / ln2) and |r| <= ln2/2, then
  * exp(x) = 2^k * P(r), P the Taylor polynomial of degree 13 (truncation error
  * |r|^14/14! < 5e-18 relative), 2^k built from its exponent bits. Measured against
- * glibc's exp: within 1 ulp. Below -708, where exp(x) < 4e-308 cannot change a sum that
- * is at least 1, it returns 0; NaN stays NaN. */
+ * glibc's exp: within 1 ulp. Below -650, where exp(x) < 6e-283 cannot change a sum that
+ * is at least 1, it returns 0, so that no probability is so small that its products with
+ * the features in the gradient's GEMM are subnormal numbers (which x86 computes about a
+ * hundred times slower: a line search that tries huge weights would crawl); NaN stays
+ * NaN. */
 static inline double exp_nonpositive(double x)
 {
     const double shift = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
-    double xc = x < -708.0 ? -708.0 : x;
+    double xc = x < -650.0 ? -650.0 : x;
     double t = xc * 1.4426950408889634 + shift;
     double k = t - shift;
     double r = (xc - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
@@ -61,15 +64,16 @@ static inline double exp_nonpositive(double x)
     bits = (bits - 0x4338000000000000LL + 1023) << 52; /* k + bias, as an exponent */
     double scale;
     memcpy(&scale, &bits, sizeof scale);
-    double y = x < -708.0 ? 0.0 : p * scale;
+    double y = x < -650.0 ? 0.0 : p * scale;
     return x != x ? x : y;
 }
 
-/* The same for float: degree 7 (truncation error < 6e-9 relative), 0 below -87. */
+/* The same for float: degree 7 (truncation error < 6e-9 relative), 0 below -75
+ * (exp(-75) = 2.7e-33, far enough above float's smallest normal 1.2e-38). */
 static inline float expf_nonpositive(float x)
 {
     const float shift = 12582912.0f; /* 1.5 * 2^23 */
-    float xc = x < -87.0f ? -87.0f : x;
+    float xc = x < -75.0f ? -75.0f : x;
     float t = xc * 1.44269504f + shift;
     float k = t - shift;
     float r = (xc - k * 0.693145752f) - k * 1.42860677e-06f;
@@ -86,7 +90,7 @@ static inline float expf_nonpositive(float x)
     bits = (bits - 0x4B400000 + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    float y = x < -87.0f ? 0.0f : p * scale;
+    float y = x < -75.0f ? 0.0f : p * scale;
     return x != x ? x : y;
 }
 

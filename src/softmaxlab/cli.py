@@ -27,7 +27,7 @@ from . import __version__, tasks
 from . import gradients as G
 from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
 from .errors import InvalidInputError, NumericalError, SoftmaxlabError, TrainingDiverged
-from .estimator import SCHEDULES, SoftmaxRegression
+from .estimator import SCHEDULES, SOLVERS, SoftmaxRegression
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
 from .persistence import SavedModel, load_model, save_model
 
@@ -491,9 +491,9 @@ def _add_train(sub: Any) -> None:
     _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
                       "not shuffle the rows each epoch")
     hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
-    hp.add_argument("--solver", choices=("sgd", "lbfgs"), default=est.solver,
-                    help="mini-batch SGD, or full-batch L-BFGS to the optimum "
-                    "(default: %(default)s)")
+    hp.add_argument("--solver", choices=SOLVERS, default=est.solver,
+                    help="mini-batch SGD, full-batch L-BFGS to the optimum, or auto: "
+                    "L-BFGS for small data, SGD for large (default: %(default)s)")
     hp.add_argument("--lr", type=_positive_float, default=est.learning_rate,
                     help="SGD learning rate (default: %(default)s)")
     hp.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
@@ -503,7 +503,8 @@ def _add_train(sub: Any) -> None:
                     help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)")
     pen = hp.add_mutually_exclusive_group()
     pen.add_argument("--alpha", type=_non_negative_float, default=None,
-                     help=f"L2 penalty alpha/2 ||W||^2 (default: {est.alpha})")
+                     help="L2 penalty alpha/2 ||W||^2 (default: 1 / train rows, the "
+                     "objective of scikit-learn's LogisticRegression())")
     pen.add_argument("--C", type=_positive_float, default=None, dest="C",
                      help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
     hp.add_argument("--class-weight", choices=("balanced",), default=None,
@@ -560,7 +561,7 @@ def _non_negative_float(text: str) -> float:
 
 
 #: train options that only the estimator has (refused with --sharded)
-_ESTIMATOR_ONLY = {"solver": "sgd", "alpha": None, "C": None, "class_weight": None,
+_ESTIMATOR_ONLY = {"solver": "auto", "alpha": None, "C": None, "class_weight": None,
                    "momentum": 0.0, "nesterov": False, "schedule": "constant",
                    "early_stopping": False, "gradient": "fused"}
 
@@ -613,11 +614,11 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     model = result.model
     if args.verbose or model.stop_reason_ == "max_epochs":
         console.print(f"stopped after {model.n_iter_} "
-                      f"{'iterations' if args.solver == 'lbfgs' else 'epochs'}: "
+                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
                       f"{model.stop_reason_}", highlight=False)
     result.config["cli"] = {"gradient": args.gradient, "sharded": False}
     _finish_train(args, console, result.history, result.metrics,
-                  lambda: result.save(args.out), label=f"softmaxlab ({args.solver})")
+                  lambda: result.save(args.out), label=f"softmaxlab ({model.solver_})")
     return EXIT_OK
 
 

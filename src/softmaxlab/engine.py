@@ -54,6 +54,7 @@ batch and the parameters stay at their last finite values.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import torch
 
@@ -63,6 +64,7 @@ from . import gradients as G
 from . import native
 from .errors import InvalidInputError, NumericalError, diverged
 from .shards import shard_bounds
+from .threads import budget
 
 __all__ = ["PATHS", "Engine"]
 
@@ -161,6 +163,11 @@ class Engine:
                 lbuf=buf["lbuf"].data_ptr(), sbuf=buf["sbuf"].data_ptr(),
                 row_loss=buf["row_loss"].data_ptr())
             self._spec_ref = ctypes.byref(self._spec)
+
+    def threads(self, *, lbfgs: bool = False) -> Any:
+        """The thread budget of a fit on this engine (:func:`softmaxlab.threads.budget`
+        for GEMMs of batch × N × C multiply-adds)."""
+        return budget(self.batch * self.n_features * self.n_classes, lbfgs=lbfgs)
 
     # ------------------------------------------------------------------ parameters
     @property

@@ -55,6 +55,10 @@ from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs, standardisation
 __all__ = ["SoftmaxRegression"]
 
 _AUTO_BATCH = 200
+#: Solvers of SoftmaxRegression.
+SOLVERS = ("auto", "sgd", "lbfgs")
+#: solver="auto" uses L-BFGS up to this many training values (rows × features).
+AUTO_LBFGS_MAX_VALUES = 1_000_000
 #: Learning-rate schedules of the SGD solver.
 SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
 
@@ -91,8 +95,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Seeds the shuffling and the validation split.
     gradient : str, default="fused"
         Gradient formulation (``softmaxlab.gradients.names()``).
-    alpha : float, default=0.0
-        L2 penalty ``alpha/2 * ||W||²`` on the weights (not the bias).
+    alpha : float or "auto", default="auto"
+        L2 penalty ``alpha/2 * ||W||²`` on the weights (not the bias). "auto" is
+        ``1 / Σ s_i`` over the training rows (``1 / n_samples`` unweighted): the
+        objective of scikit-learn's ``LogisticRegression()`` (C=1) divided by Σ s_i, so
+        that by default both fit the same model (docs/conventions.md). ``alpha_`` holds
+        the value used.
     tol : float or None, default=1e-4
         Stop when the monitored quantity has not improved by ``tol`` for
         ``n_iter_no_change`` epochs: the training objective, or the validation accuracy
@@ -104,10 +112,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
     class_weight : dict, "balanced" or None, default=None
         Per-class weights multiplying ``sample_weight``.
-    solver : {"sgd", "lbfgs"}, default="sgd"
+    solver : {"auto", "sgd", "lbfgs"}, default="auto"
         Mini-batch SGD, or full-batch L-BFGS (scipy) on the analytic objective and
         gradient, which takes the model to the optimum (``tol`` is then the gradient
-        tolerance and ``max_epochs`` the iteration limit).
+        tolerance and ``max_epochs`` the iteration limit). "auto" picks L-BFGS for data
+        of at most :data:`AUTO_LBFGS_MAX_VALUES` values (rows × features), where a few
+        dozen full passes beat hundreds of small-batch epochs, and SGD above, where one
+        epoch of mini-batches already gets close; it picks SGD whenever an SGD option is
+        set (``early_stopping``, ``momentum``, a ``schedule``, a ``batch_size``,
+        checkpoints, ``partial_fit``). ``solver_`` holds the choice
+        (benchmarks/README.md, "the race", has the measurements behind it).
     schedule : {"constant", "invscaling", "exponential", "adaptive"}, default="constant"
         SGD learning rate per epoch e: constant; ``learning_rate / (e+1)**power_t``;
         ``learning_rate * decay_rate**e``; or divided by 5 each time the monitored
@@ -141,6 +155,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Training objective after each epoch.
     validation_scores_ : list of float
         Validation accuracy per epoch (``early_stopping`` or ``eval_set`` only).
+    solver_ : str
+        The solver the last fit used ("sgd" or "lbfgs"; see ``solver="auto"``).
+    alpha_ : float
+        The L2 strength the last fit used (see ``alpha="auto"``).
     stop_reason_ : str
         Why training stopped: "tol", "early_stopping", "converged" (L-BFGS),
         "max_epochs" or "partial_fit".
@@ -160,13 +178,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         shuffle: bool = True,
         random_state: Any = None,
         gradient: str = "fused",
-        alpha: float = 0.0,
+        alpha: float | str = "auto",
         tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         class_weight: Any = None,
-        solver: str = "sgd",
+        solver: str = "auto",
         schedule: str = "constant",
         power_t: float = 0.5,
         decay_rate: float = 0.99,
@@ -206,15 +224,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
         if self.batch_size != "auto":
             _check_number(self.batch_size, "batch_size", low=1, integer=True)
-        _check_number(self.alpha, "alpha", low=0)
+        if self.alpha != "auto":
+            _check_number(self.alpha, "alpha", low=0)
         if self.tol is not None:
             _check_number(self.tol, "tol", low=0)
         _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
         _check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
                       high=1)
         _check_number(self.verbose, "verbose", low=0, integer=True)
-        if self.solver not in ("sgd", "lbfgs"):
-            raise InvalidInputError(f"solver: expected 'sgd' or 'lbfgs', got {self.solver!r}")
+        if self.solver not in SOLVERS:
+            raise InvalidInputError(f"solver: expected one of {', '.join(SOLVERS)}, got "
+                                    f"{self.solver!r}")
         if self.schedule not in SCHEDULES:
             raise InvalidInputError(
                 f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
@@ -284,7 +304,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``eval_set=(X_valid, y_valid)`` gives held-out rows: their cross-entropy and
         accuracy are recorded after every epoch (``history_``), and with
         ``early_stopping`` they are the ones monitored (instead of a split of ``X``).
-        ``callback(record)`` is called after every SGD epoch with its
+        ``callback(record)`` is called after every SGD epoch (L-BFGS: iteration) with its
         :class:`~softmaxlab.training.EpochRecord` (progress bars use it).
 
         With ``checkpoint=PATH`` (SGD solver) the training state — parameters, momentum,
@@ -311,8 +331,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     sample_weight: Any = None) -> SoftmaxRegression:
         """One epoch over ``X, y``. The first call needs ``classes`` (all labels that will
         ever appear) unless ``y`` already holds every class."""
-        if self.solver != "sgd":
-            raise InvalidInputError("solver: partial_fit needs solver='sgd'")
+        if self.solver == "lbfgs":
+            raise InvalidInputError("solver: partial_fit needs solver='sgd' (or 'auto')")
         first = not hasattr(self, "classes_")
         return self._fit(X, y, sample_weight, classes=classes if first else None,
                          reset=first, epochs=1)
@@ -377,16 +397,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # standardised coordinates, statistics of the training rows (see the module docstring)
         mu, d = standardisation(xt, st, train)
         problem = Problem(xt, labels, st, train, valid, mu, d)
+        checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
+        # "auto": LogisticRegression()'s C=1 in softmaxlab's mean form, 1 / Σ s_i over
+        # the training rows (the row count when unweighted; docs/conventions.md)
+        s_train = s if train is None else s[train.cpu().numpy()]
+        self.alpha_ = (1.0 / float(s_train.sum()) if self.alpha == "auto"
+                       else float(self.alpha))
+        self.solver_ = self._resolve_solver(problem.n_train * xt.shape[1],
+                                            sgd_only=checkpointing or epochs is not None)
+        problem.alpha = self.alpha_
         w0 = torch.tensor(self.coef_.T, **kw)
         w = (w0 * d.unsqueeze(1)).contiguous()
         b = torch.tensor(self.intercept_, **kw) + mu @ w0
-        if self.solver == "lbfgs":
-            if getattr(self, "_checkpoint", (None,))[0] is not None:
+        if self.solver_ == "lbfgs":
+            if checkpointing:
                 raise InvalidInputError("checkpoint: works with solver='sgd' only")
-            w, b, losses, n_iter, reason = lbfgs(self, problem, w, b)
+            w, b, losses, n_iter, reason, valid_losses, scores = lbfgs(
+                self, problem, w, b, callback)
             rates: list[float] = []
-            scores: list[float] = []
-            valid_losses: list[float] = []
         else:
             G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
                                               xt.shape[1], len(self.classes_), xt.element_size())
@@ -419,7 +447,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         elif "validation_scores_" in self.__dict__:
             del self.validation_scores_
         if reason == "max_epochs" and self.tol is not None:
-            what = ("L-BFGS" if self.solver == "lbfgs" else
+            what = ("L-BFGS" if self.solver_ == "lbfgs" else
                     "the validation accuracy" if self.early_stopping else "the objective")
             warnings.warn(
                 f"SoftmaxRegression: max_epochs={self.max_epochs} reached before {what} "
@@ -450,9 +478,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return (_as_tensor(xv, **kw),
                 torch.as_tensor(idx, dtype=torch.int64, device=kw["device"]))
 
+    def _resolve_solver(self, values: int, *, sgd_only: bool) -> str:
+        """The solver a fit uses: ``solver``, or for "auto" L-BFGS on small data unless
+        only SGD can do what was asked."""
+        if self.solver != "auto":
+            return self.solver
+        sgd_options = (self.early_stopping or self.momentum > 0 or self.schedule != "constant"
+                       or self.batch_size != "auto")
+        if sgd_only or sgd_options or values > AUTO_LBFGS_MAX_VALUES:
+            return "sgd"
+        return "lbfgs"
+
     def _batch(self, n: int) -> int:
-        if self.solver == "lbfgs":
-            return n
         return min(_AUTO_BATCH if self.batch_size == "auto" else self.batch_size, n)
 
     def _grad_norm(self, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
@@ -460,7 +497,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         in the original coordinates (one full pass of the engine)."""
         engine = Engine(x, labels, torch.from_numpy(self.coef_.T), torch.from_numpy(
             self.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
-            alpha=float(self.alpha))
+            alpha=self.alpha_)
         with torch.no_grad():
             engine.objective()
         return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))

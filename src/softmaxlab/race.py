@@ -95,14 +95,14 @@ def race(*, rows: int = 200_000, repeats: int = 3,
 def race_table(result: dict[str, Any]) -> str:
     """The race as a markdown table: time, held-out accuracy, iterations, peak memory,
     and each softmaxlab contender's time and accuracy relative to LogisticRegression."""
-    lines = ["| problem | contender | fit (s) | vs LR time | held-out accuracy | "
+    lines = ["| problem | contender | fit (ms) | vs LR time | held-out accuracy | "
              "vs LR (points) | iterations | peak extra (MiB) |",
              "|---|---|---|---|---|---|---|---|"]
     for pname, prob in result["problems"].items():
         ref = prob["contenders"]["LogisticRegression()"]
         for cname, c in prob["contenders"].items():
             lines.append(
-                f"| {pname} | `{cname}` | {c['seconds']:.3f} | "
+                f"| {pname} | `{cname}` | {1000 * c['seconds']:.1f} | "
                 f"{c['seconds'] / ref['seconds']:.2f}× | {c['accuracy']:.4f} | "
                 f"{100 * (c['accuracy'] - ref['accuracy']):+.2f} | {c['n_iter']} | "
                 f"{c['peak_mib']:.0f} |")

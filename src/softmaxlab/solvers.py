@@ -25,7 +25,7 @@ from . import comm
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .engine import Engine
 from .errors import InvalidInputError, TrainingDiverged
-from .training import EpochStats, Run, drive
+from .training import EpochRecord, EpochStats, Run, drive
 
 __all__ = ["Problem", "SGDSolver", "lbfgs", "standardisation"]
 
@@ -47,6 +47,7 @@ class Problem:
     valid: tuple[torch.Tensor, torch.Tensor] | None
     mean: torch.Tensor
     scale: torch.Tensor
+    alpha: float = 0.0  # the L2 strength of the objective (SoftmaxRegression.alpha_)
 
     @property
     def n_train(self) -> int:
@@ -95,7 +96,7 @@ class SGDSolver:
         p = problem
         self.engine = Engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
                              weight=p.weight, mean=p.mean, inv_scale=1 / p.scale,
-                             penalty=p.scale**-2, alpha=est.alpha, momentum=est.momentum,
+                             penalty=p.scale**-2, alpha=p.alpha, momentum=est.momentum,
                              nesterov=est.nesterov, rows=p.train)
         self.losses: list[float] = []
         self.rates: list[float] = []
@@ -206,7 +207,7 @@ class SGDSolver:
             def valid() -> tuple[float, float]:
                 return self.engine.metrics(xv, lv)
 
-        with torch.no_grad():
+        with torch.no_grad(), self.engine.threads():
             run = drive(self._epoch, epochs=epochs, lr=self.lr, start=self.start,
                         schedule=self._rate, validate=valid, callbacks=callbacks)
         self.n_iter = run.epochs_done
@@ -257,19 +258,25 @@ class SGDSolver:
         self.start = info["epoch"]
 
 
-def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor
-          ) -> tuple[torch.Tensor, torch.Tensor, list[float], int, str]:
+def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
+          callback: Any = None) -> tuple[torch.Tensor, torch.Tensor, list[float], int, str,
+                                         list[float], list[float]]:
     """Full-batch L-BFGS (scipy's L-BFGS-B) on the penalised objective, each evaluation
-    one full pass of the engine. Returns the standardised W, b, the objective per
-    iteration, the iteration count and the stop reason."""
+    one full pass of the engine. After each iteration the held-out rows (if any) are
+    scored and ``callback(record)`` sees an :class:`EpochRecord` (iteration, objective,
+    held-out CE and accuracy). Returns the standardised W, b, the objective per
+    iteration, the iteration count, the stop reason, and the held-out CE and accuracy
+    per iteration."""
     from scipy.optimize import minimize
 
     p = problem
     engine = Engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
                     weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
-                    alpha=est.alpha, rows=p.train)
+                    alpha=p.alpha, rows=p.train)
     n_w = w.numel()
     losses: list[float] = []
+    valid_losses: list[float] = []
+    scores: list[float] = []
 
     def split(theta: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         t = torch.as_tensor(theta).to(engine.wt)
@@ -283,11 +290,21 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
-        if est.verbose and comm.is_main():
-            print(f"iteration: {len(losses)} - objective: {losses[-1]:.6g}")
+        ce_v = acc_v = None
+        if p.valid is not None:
+            engine.set_params(*split(intermediate_result.x))
+            ce_v, acc_v = engine.metrics(*p.valid)
+            valid_losses.append(ce_v)
+            scores.append(acc_v)
+        if comm.is_main():
+            rec = EpochRecord(len(losses) - 1, losses[-1], ce_v, acc_v)
+            if est.verbose:
+                print(f"iteration: {len(losses)} - objective: {losses[-1]:.6g}")
+            if callback is not None:
+                callback(rec)
 
     theta0 = torch.cat([w.reshape(-1), b]).cpu().numpy().astype(np.float64)
-    with torch.no_grad():
+    with torch.no_grad(), engine.threads(lbfgs=True):
         res = minimize(
             fun, theta0, jac=True, method="L-BFGS-B", callback=record,
             options={"maxiter": est.max_epochs, "maxls": 50,
@@ -300,4 +317,4 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor
     if not losses:
         losses.append(float(res.fun))
     return (w_out.clone(), b_out.clone(), losses, max(int(res.nit), 1),
-            "converged" if res.status == 0 else "max_epochs")
+            "converged" if res.status == 0 else "max_epochs", valid_losses, scores)

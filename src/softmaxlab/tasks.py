@@ -165,7 +165,8 @@ def train(
     metrics = final_metrics(model, parts)
     history = history_records(model)
     config |= {"metrics": metrics, "history": [r.as_dict() for r in history],
-               "stop_reason": model.stop_reason_}
+               "stop_reason": model.stop_reason_, "solver": model.solver_,
+               "alpha": model.alpha_}
     result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
                          dataset.mean, dataset.scale, seconds)
     if out is not None:

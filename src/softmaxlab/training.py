@@ -305,7 +305,7 @@ def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
         def validate() -> tuple[float, float]:
             return engine.metrics(xv, lv)
 
-    with torch.no_grad():
+    with torch.no_grad(), engine.threads():
         drive(lambda e, rate: engine.epoch(rate)[0].mean().item(), epochs=epochs, lr=lr,
               start=start, validate=validate, callbacks=[record])
     return history

@@ -1,0 +1,59 @@
+"""Thread budgets of a fit: as many threads as pay off, never more than the caller allows.
+
+PyTorch's GEMMs and the native kernel share PyTorch's OpenMP runtime, so they keep the
+limits a caller sets with ``threadpoolctl.threadpool_limits`` and the inner limits of
+joblib's workers (``GridSearchCV(n_jobs=...)``). Within those limits a fit lowers the
+count further where threads cost more than they bring (measured on 2 cores,
+``benchmarks/README.md``):
+
+* a GEMM smaller than :data:`SGD_SMALL_WORK` multiply-adds (batch × N × C) runs fastest
+  on one thread: the OpenMP threads' start and spin-wait cost more than the split saves;
+* while scipy's L-BFGS runs, its BLAS (OpenBLAS) threads and PyTorch's OpenMP threads
+  spin-wait against each other on the same cores, which made full-batch fits 2-15×
+  slower; scipy's BLAS gets one thread (its work is vectors of the parameters' size), and
+  full passes under :data:`LBFGS_SMALL_WORK` run on one thread too.
+
+A budget only ever lowers limits, for the calling thread, for the duration of a fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["LBFGS_SMALL_WORK", "SGD_SMALL_WORK", "budget"]
+
+#: multiply-adds per GEMM (batch × N × C) below which SGD steps run on one thread
+SGD_SMALL_WORK = 5e5
+#: multiply-adds per full-pass chunk below which L-BFGS passes run on one thread
+LBFGS_SMALL_WORK = 2e6
+
+_controller: Any = None
+
+
+def _ctl() -> Any:
+    """One threadpoolctl controller, made after every library whose threads matter here
+    (PyTorch's OpenMP, numpy's and scipy's OpenBLAS, scikit-learn's OpenMP) is loaded."""
+    global _controller
+    if _controller is None:
+        import scipy.optimize  # noqa: F401 - loads scipy's BLAS before the controller looks
+        import sklearn  # noqa: F401
+        import torch  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
+
+@contextlib.contextmanager
+def budget(work: float, *, lbfgs: bool = False) -> Iterator[None]:
+    """Limits for a fit whose GEMMs are ``work`` multiply-adds each (see the module
+    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS."""
+    small = work < (LBFGS_SMALL_WORK if lbfgs else SGD_SMALL_WORK)
+    with contextlib.ExitStack() as stack:
+        if lbfgs:
+            stack.enter_context(_ctl().limit(limits=1, user_api="blas"))
+        if small:
+            stack.enter_context(_ctl().limit(limits=1, user_api="openmp"))
+        yield
