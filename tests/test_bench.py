@@ -84,3 +84,31 @@ def test_interleaved_timing_alternates_the_contenders():
     out = B.median_epochs_interleaved(runs, 3, min_sample=0.0)
     assert set(out) == {"a", "b", "c"} and all(v >= 0 for v in out.values())
     assert calls == ["a", "b", "c"] + ["a", "b", "c"] * 3  # warm-ups, then rounds
+
+
+def test_fit_section_measures_every_entry_point():
+    from softmaxlab.fitcost import fit_costs
+
+    out = fit_costs(rows=4000, features=20, classes=4, batch=64, repeats=1)
+    seconds = out["seconds"]
+    assert all(seconds[k] > 0 for k in ("fused epoch", "estimator epoch"))
+    assert seconds["data-parallel epoch (1 rank)"] is not None
+    assert out["ratios"]["estimator epoch / fused epoch"] == pytest.approx(
+        seconds["estimator epoch"] / seconds["fused epoch"])
+    peak = out["estimator peak extra memory / X"]
+    assert peak is None or peak >= 0
+
+
+def test_race_fits_every_contender_on_every_problem():
+    from softmaxlab.race import race, race_table
+
+    out = race(rows=2000, repeats=1)
+    assert len(out["problems"]) == 5
+    for problem in out["problems"].values():
+        assert set(problem["contenders"]) == {
+            "LogisticRegression()", 'SGDClassifier(loss="log_loss")', "SoftmaxRegression()",
+            'SoftmaxRegression(solver="lbfgs")'}
+        assert all(0 <= c["accuracy"] <= 1 and c["seconds"] > 0
+                   for c in problem["contenders"].values())
+    table = race_table(out)
+    assert table.count("\n| ") == 4 * 5 and "vs LR time" in table

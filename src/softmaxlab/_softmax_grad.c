@@ -16,6 +16,14 @@
  * Built on first use by softmaxlab.native; see there.
  */
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#define TEAM_SIZE() omp_get_num_threads()
+#else
+#define THREAD_ID() 0
+#define TEAM_SIZE() 1
+#endif
 #include <string.h>
 #include <math.h>
 
@@ -202,12 +210,21 @@ typedef struct {
     int64_t *lbuf;              /* (batch) gathered labels */
     void *sbuf;                 /* (batch) gathered weights */
     void *row_loss;             /* (batch) */
+    void *xbuf2;                /* (batch, N) second gather buffer (pipelined epochs) */
+    int64_t *lbuf2;             /* (batch) */
+    void *sbuf2;                /* (batch) */
+    int64_t pipeline;           /* threads allowed: >= 2 gathers the next batch on a second
+                                   thread while the first computes (needs OpenMP) */
 } engine_spec;
 
 #define ENGINE(SFX, T, GEMM_T)                                                         \
-/* Rows s .. s+m of this epoch: where the batch's rows, labels and weights are. */      \
-static const T *rows_##SFX(const engine_spec *e, int64_t s, int64_t m,                \
-                           const int64_t **lab, const T **wgt)                         \
+/* Rows s .. s+m of this epoch: where the batch's rows, labels and weights are; gathered \
+ * (and standardised) into xdst, ldst, sdst unless they can be read in place. `par` > 0 \
+ * allows an OpenMP team for the copy (not inside a pipelined epoch's team); `par` < 0 \
+ * copies even rows that could be read in place. */                                    \
+static const T *gather_##SFX(const engine_spec *e, int64_t s, int64_t m,               \
+                             const int64_t **lab, const T **wgt, T *xdst,              \
+                             int64_t *ldst, T *sdst, int par)                          \
 {                                                                                      \
     const T *x = (const T *)e->x, *mu = (const T *)e->mu, *id = (const T *)e->inv_d;   \
     const T *sw = (const T *)e->weight;                                                \
@@ -215,18 +232,17 @@ static const T *rows_##SFX(const engine_spec *e, int64_t s, int64_t m,          
     if (e->order == NULL) {                                                            \
         *lab = e->labels + s;                                                          \
         *wgt = sw ? sw + s : NULL;                                                     \
-        if (mu == NULL && id == NULL && e->ldx == nf) return x + s * e->ldx;           \
+        if (mu == NULL && id == NULL && e->ldx == nf && par >= 0) return x + s * e->ldx; \
     } else {                                                                           \
-        for (int64_t i = 0; i < m; i++) e->lbuf[i] = e->labels[e->order[s + i]];       \
-        *lab = e->lbuf;                                                                \
+        for (int64_t i = 0; i < m; i++) ldst[i] = e->labels[e->order[s + i]];          \
+        *lab = ldst;                                                                   \
         if (sw) {                                                                      \
-            T *sb = (T *)e->sbuf;                                                      \
-            for (int64_t i = 0; i < m; i++) sb[i] = sw[e->order[s + i]];               \
-            *wgt = sb;                                                                 \
+            for (int64_t i = 0; i < m; i++) sdst[i] = sw[e->order[s + i]];             \
+            *wgt = sdst;                                                               \
         } else *wgt = NULL;                                                            \
     }                                                                                  \
-    T *buf = (T *)e->xbuf;                                                             \
-    _Pragma("omp parallel for schedule(static) if (m * nf >= GATHER_PARALLEL_MIN)")    \
+    T *buf = xdst;                                                                     \
+    _Pragma("omp parallel for schedule(static) if (par > 0 && m * nf >= GATHER_PARALLEL_MIN)") \
     for (int64_t i = 0; i < m; i++) {                                                  \
         if (e->order && i + PREFETCH_AHEAD < m) {                                      \
             const char *next = (const char *)(x + e->order[s + i + PREFETCH_AHEAD] * e->ldx); \
@@ -251,15 +267,13 @@ static const T *rows_##SFX(const engine_spec *e, int64_t s, int64_t m,          
     return buf;                                                                        \
 }                                                                                      \
                                                                                        \
-/* out_w = beta out_w + coef G^T X~_B,  out_b = beta out_b + coef G^T 1, for rows s ..  \
- * s+m; returns sum_i s_i l_i (the batch's weighted loss sum). */                       \
-static double grad_##SFX(const engine_spec *e, int64_t s, int64_t m, T *out_w,         \
-                         T *out_b, T coef, T beta)                                     \
+/* out_w = beta out_w + coef G^T X~_B,  out_b = beta out_b + coef G^T 1, for the batch's \
+ * m rows xb (labels lab, weights wgt); returns sum_i s_i l_i (its weighted loss sum). */ \
+static double grad_rows_##SFX(const engine_spec *e, const T *xb, const int64_t *lab,   \
+                              const T *wgt, int64_t m, T *out_w, T *out_b, T coef,     \
+                              T beta)                                                  \
 {                                                                                      \
     GEMM_T gemm = (GEMM_T)e->gemm;                                                     \
-    const int64_t *lab;                                                                \
-    const T *wgt;                                                                      \
-    const T *xb = rows_##SFX(e, s, m, &lab, &wgt);                                     \
     const int ci = (int)e->c, k = (int)e->nf, mi = (int)m, ldz = (int)e->batch;        \
     T *z = (T *)e->z, *loss = (T *)e->row_loss;                                        \
     const T *b = (const T *)e->b;                                                      \
@@ -289,12 +303,22 @@ static double grad_##SFX(const engine_spec *e, int64_t s, int64_t m, T *out_w,  
         for (int64_t i = 0; i < m; i++) acc += row[i];                                 \
         out_b[q] = beta * out_b[q] + coef * acc;                                       \
     }                                                                                  \
-    /* out_w^T (N, C) column-major = beta out_w^T + coef X~_B^T (N, m) G (m, C) */      \
+    /* out_w^T (N, C) column-major = beta out_w^T + coef X~_B^T (N, m) G (m, C) */     \
     gemm("N", "N", &k, &ci, &mi, &coef, xb, &k, z, &ldz, &beta, out_w, &k);            \
     return total;                                                                      \
 }                                                                                      \
                                                                                        \
-/* alpha/2 sum pen_l W_kl^2 */                                                          \
+/* The same for rows s .. s+m of the epoch, gathered here. */                          \
+static double grad_##SFX(const engine_spec *e, int64_t s, int64_t m, T *out_w,         \
+                         T *out_b, T coef, T beta)                                     \
+{                                                                                      \
+    const int64_t *lab;                                                                \
+    const T *wgt;                                                                      \
+    const T *xb = gather_##SFX(e, s, m, &lab, &wgt, (T *)e->xbuf, e->lbuf, (T *)e->sbuf, 1); \
+    return grad_rows_##SFX(e, xb, lab, wgt, m, out_w, out_b, coef, beta);              \
+}                                                                                      \
+                                                                                       \
+/* alpha/2 sum pen_l W_kl^2 */                                                         \
 static double penalty_##SFX(const engine_spec *e)                                      \
 {                                                                                      \
     if (e->alpha == 0) return 0;                                                       \
@@ -338,17 +362,72 @@ void update_##SFX(const engine_spec *e, double lr)                              
 /* The data gradient of rows s .. s+m scaled by `coef` into gw, gb (accumulating when  \
  * `accumulate`), and its weighted loss sum: for data-parallel steps (reduced between  \
  * this and update) and full passes (L-BFGS). */                                       \
-double gradient_##SFX(const engine_spec *e, int64_t s, int64_t m, double coef,        \
+double gradient_##SFX(const engine_spec *e, int64_t s, int64_t m, double coef,         \
                       int64_t accumulate)                                              \
 {                                                                                      \
     return grad_##SFX(e, s, m, (T *)e->gw, (T *)e->gb, (T)coef, accumulate ? 1 : 0);   \
 }                                                                                      \
                                                                                        \
-/* One epoch: every batch's loss and penalty before its step into batch_loss,         \
+/* The step of one gathered batch j: loss and penalty before it, then the update. */   \
+static void step_##SFX(const engine_spec *e, double lr, const T *xb,                   \
+                       const int64_t *lab, const T *wgt, int64_t m, int64_t j,         \
+                       double *batch_loss, double *batch_pen)                          \
+{                                                                                      \
+    batch_pen[j] = penalty_##SFX(e);                                                   \
+    if (e->vw == NULL && e->alpha == 0) {                                              \
+        batch_loss[j] = grad_rows_##SFX(e, xb, lab, wgt, m, (T *)e->wt, (T *)e->b,     \
+                                        (T)(-lr / m), 1) / m;                          \
+    } else {                                                                           \
+        batch_loss[j] = grad_rows_##SFX(e, xb, lab, wgt, m, (T *)e->gw, (T *)e->gb,    \
+                                        (T)(1.0 / m), 0) / m;                          \
+        update_##SFX(e, lr);                                                           \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* An epoch on two threads: while one computes batch j from one buffer, the other      \
+ * gathers batch j+1 (shuffled or not, standardised or not) into the other, so the reads \
+ * of X from memory overlap the arithmetic. The same operations in the same order      \
+ * as the one-thread epoch, hence the same result; a team of one does both in turn. */ \
+static void pipelined_##SFX(const engine_spec *e, double lr, double *batch_loss,       \
+                            double *batch_pen)                                         \
+{                                                                                      \
+    T *xb[2] = {(T *)e->xbuf, (T *)e->xbuf2};                                          \
+    int64_t *lb[2] = {e->lbuf, e->lbuf2};                                              \
+    T *sb[2] = {(T *)e->sbuf, (T *)e->sbuf2};                                          \
+    const int64_t *lab[2];                                                             \
+    const T *wgt[2];                                                                   \
+    const T *rows[2];                                                                  \
+    const int64_t k = (e->n + e->batch - 1) / e->batch;                                \
+    rows[0] = gather_##SFX(e, 0, e->batch, &lab[0], &wgt[0], xb[0], lb[0], sb[0], -1); \
+    _Pragma("omp parallel num_threads(2)")                                             \
+    {                                                                                  \
+        const int tid = THREAD_ID(), team = TEAM_SIZE();                               \
+        for (int64_t j = 0; j < k; j++) {                                              \
+            const int cur = (int)(j & 1), nxt = 1 - cur;                               \
+            const int64_t s = j * e->batch, m = e->n - s < e->batch ? e->n - s : e->batch; \
+            if ((tid == 1 || team == 1) && j + 1 < k) {                                \
+                const int64_t s2 = s + e->batch;                                       \
+                const int64_t m2 = e->n - s2 < e->batch ? e->n - s2 : e->batch;        \
+                rows[nxt] = gather_##SFX(e, s2, m2, &lab[nxt], &wgt[nxt], xb[nxt],     \
+                                         lb[nxt], sb[nxt], -1);                        \
+            }                                                                          \
+            if (tid == 0)                                                              \
+                step_##SFX(e, lr, rows[cur], lab[cur], wgt[cur], m, j, batch_loss,     \
+                           batch_pen);                                                 \
+            _Pragma("omp barrier")                                                     \
+        }                                                                              \
+    }                                                                                  \
+}                                                                                      \
+                                                                                       \
+/* One epoch: every batch's loss and penalty before its step into batch_loss,          \
  * batch_pen (k). */                                                                   \
 void epoch_##SFX(const engine_spec *e, double lr, double *batch_loss, double *batch_pen) \
 {                                                                                      \
     const int direct = e->vw == NULL && e->alpha == 0;                                 \
+    if (e->pipeline >= 2 && e->n > e->batch) {                                         \
+        pipelined_##SFX(e, lr, batch_loss, batch_pen);                                 \
+        return;                                                                        \
+    }                                                                                  \
     for (int64_t s = 0, j = 0; s < e->n; s += e->batch, j++) {                         \
         const int64_t m = e->n - s < e->batch ? e->n - s : e->batch;                   \
         batch_pen[j] = penalty_##SFX(e);                                               \
@@ -361,7 +440,7 @@ void epoch_##SFX(const engine_spec *e, double lr, double *batch_loss, double *ba
     }                                                                                  \
 }                                                                                      \
                                                                                        \
-/* The GEMM floor of epoch, for the benchmarks: only its two GEMMs per batch (in        \
+/* The GEMM floor of epoch, for the benchmarks: only its two GEMMs per batch (in       \
  * order, rows read in place), the second into gw instead of the parameters. */        \
 void gemm_floor_##SFX(const engine_spec *e)                                            \
 {                                                                                      \

@@ -957,12 +957,16 @@ def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
 # ----------------------------------------------------------------------------- bench
 
 
+#: sections of ``softmaxlab bench``
+BENCH_SECTIONS = ("main", "growth", "scaling", "fit", "race")
+
+
 def _sections(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
-        if item not in ("main", "growth", "scaling"):
+        if item not in BENCH_SECTIONS:
             raise argparse.ArgumentTypeError(
-                f"unknown section {item!r}; choose from main, growth, scaling")
+                f"unknown section {item!r}; choose from {', '.join(BENCH_SECTIONS)}")
     return items
 
 
@@ -977,11 +981,16 @@ def _add_bench(sub: Any) -> None:
         "floor: the same two GEMMs called from C), softmaxlab, the floors and PyTorch timed "
         "in alternation; the time and "
         "peak memory of one gradient step per formulation as the batch grows (growth); and "
-        "epoch time against the number of rows (scaling). Results vary with the machine; "
+        "epoch time against the number of rows (scaling); what a fit costs through each "
+        "entry point — estimator epoch, set-up, one-rank data-parallel epoch, peak memory — "
+        "against the fused epoch (fit); and the race of SoftmaxRegression against "
+        "scikit-learn's LogisticRegression and SGDClassifier, each after StandardScaler, on a "
+        "200 000 x 100 problem and the bundled sets (race). Results vary with the machine; "
         "benchmarks/README.md records a run.",
     )
-    p.add_argument("--section", type=_sections, default=["main", "growth", "scaling"],
-                   metavar="NAMES", help="comma list of main, growth, scaling (default: all)")
+    p.add_argument("--section", type=_sections, default=list(BENCH_SECTIONS),
+                   metavar="NAMES",
+                   help=f"comma list of {', '.join(BENCH_SECTIONS)} (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="a short run: a tenth of the rows, float64 only, fewer repeats")
     p.add_argument("--repeats", type=_positive_int, default=3,
@@ -1034,6 +1043,16 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             rows = (5_000, 10_000, 20_000, 40_000) if args.quick else (
                 50_000, 100_000, 200_000, 400_000)
             out["scaling"] = B.run_scaling(rows, repeats=args.repeats, progress=progress)
+        if "fit" in args.section:
+            from .fitcost import fit_costs
+
+            out["fit"] = fit_costs(rows=20_000 if args.quick else 200_000,
+                                   repeats=args.repeats, progress=progress)
+        if "race" in args.section:
+            from .race import race
+
+            out["race"] = race(rows=20_000 if args.quick else 200_000,
+                               repeats=args.repeats, progress=progress)
     if "main" in out:
         _print_main(console, main_result)
     if "growth" in out:
@@ -1053,9 +1072,32 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
         console.print(f"fitted exponent (time ∝ rows^k): k = {sc['exponent']:.3f}",
                       highlight=False)
+    if "fit" in out:
+        _print_fit(console, out["fit"])
+    if "race" in out:
+        from .race import race_table
+
+        console.print("the race (make_pipeline(StandardScaler(), contender), defaults)",
+                      highlight=False)
+        console.print(race_table(out["race"]), highlight=False, markup=False)
     if args.json is not None:
         write_atomic(args.json, json.dumps(out, indent=2) + "\n")
     return EXIT_OK
+
+
+def _print_fit(console: Console, fit: dict[str, Any]) -> None:
+    table = Table(title=f"what a fit costs ({fit['rows']:,} x {fit['features']}, "
+                  f"C={fit['classes']}, batch {fit['batch']}, float64)", title_justify="left")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    for name, seconds in fit["seconds"].items():
+        table.add_row(f"{name} (ms)", _ms(seconds))
+    for name, ratio in fit["ratios"].items():
+        table.add_row(name, "—" if ratio is None else f"{ratio:.2f}x")
+    peak = fit["estimator peak extra memory / X"]
+    table.add_row("estimator peak extra memory / size of X",
+                  "—" if peak is None else f"{peak:.2f}x")
+    console.print(table)
 
 
 def _print_main(console: Console, result: Any) -> None:

@@ -99,6 +99,8 @@ class Engine:
         if path not in PATHS:
             raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
         self.comm = comm_.current()
+        if self.comm is not None and self.comm.world == 1:
+            self.comm = None  # a group of one: nothing to share, the one-process epoch
         if self.comm is not None and gradient != "fused":
             raise InvalidInputError(f"gradient: data-parallel training uses the fused "
                                     f"gradient, got {gradient!r}")
@@ -148,6 +150,11 @@ class Engine:
                 "lbuf": torch.empty(self.batch, dtype=torch.int64, device=device),
                 "sbuf": torch.empty(self.batch, **kw),
                 "row_loss": torch.empty(self.batch, **kw),
+                # the second buffers of a pipelined epoch (gather the next batch while
+                # this one computes: softmaxlab.threads)
+                "xbuf2": torch.empty(self.batch, nf, **kw),
+                "lbuf2": torch.empty(self.batch, dtype=torch.int64, device=device),
+                "sbuf2": torch.empty(self.batch, **kw),
             }
             self._batch_loss = torch.empty(self.k, dtype=torch.float64)
             self._batch_pen = torch.empty(self.k, dtype=torch.float64)
@@ -161,12 +168,16 @@ class Engine:
                 alpha=self.alpha, pen=_ptr(self.penalty), xbuf=buf["xbuf"].data_ptr(),
                 z=buf["z"].data_ptr(), gw=self.gw.data_ptr(), gb=self.gb.data_ptr(),
                 lbuf=buf["lbuf"].data_ptr(), sbuf=buf["sbuf"].data_ptr(),
-                row_loss=buf["row_loss"].data_ptr())
+                row_loss=buf["row_loss"].data_ptr(), xbuf2=buf["xbuf2"].data_ptr(),
+                lbuf2=buf["lbuf2"].data_ptr(), sbuf2=buf["sbuf2"].data_ptr(), pipeline=0)
             self._spec_ref = ctypes.byref(self._spec)
 
     def threads(self, *, lbfgs: bool = False) -> Any:
         """The thread budget of a fit on this engine (:func:`softmaxlab.threads.budget`
-        for GEMMs of batch × N × C multiply-adds)."""
+        for GEMMs of batch × N × C multiply-adds). The threads the caller allows are
+        noted first: an epoch that gathers its rows uses two of them, one gathering the
+        next batch while the other computes, even where the GEMMs get one."""
+        self.allowed_threads = torch.get_num_threads()
         return budget(self.batch * self.n_features * self.n_classes, lbfgs=lbfgs)
 
     # ------------------------------------------------------------------ parameters
@@ -323,6 +334,7 @@ class Engine:
         start = self._snapshot()
         if self.path == "native":
             self._set_order(order)
+            self._spec.pipeline = getattr(self, "allowed_threads", torch.get_num_threads())
             self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
                                self._batch_pen.data_ptr())
             loss, pen = self._batch_loss.clone(), self._batch_pen.clone()

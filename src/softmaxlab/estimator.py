@@ -42,7 +42,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import functional as F
 from . import gradients as G
@@ -352,10 +352,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _fit_unsafe(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
         dtype, device = self._check_params()
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        X, y = validate_data(self, X, y, dtype=np_dtype, reset=reset)
-        check_classification_targets(y)
+        # finiteness is checked on the standardisation statistics below (a sum over X
+        # that is finite exactly when X is, short of overflow): no pass of its own
+        X, y = validate_data(self, X, y, dtype=np_dtype, reset=reset, ensure_all_finite=False)
+        if y.dtype.kind not in "iuUSb":  # integer or string labels are classes already
+            check_classification_targets(y)
+        y_idx = None
         if reset:
-            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            if classes is None:  # one sort gives the classes and every row's index
+                labels, y_idx = np.unique(y, return_inverse=True)
+                y_idx = y_idx.reshape(-1)
+            else:
+                labels = np.unique(np.asarray(classes))
             if len(labels) < 2:
                 raise InvalidInputError(
                     f"y: has only {len(labels)} class ({labels.tolist()}); a classifier "
@@ -367,13 +375,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 self.coef_ = np.zeros((len(labels), X.shape[1]), dtype=np_dtype)
                 self.intercept_ = np.zeros(len(labels), dtype=np_dtype)
                 self.loss_curve_ = []
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
-        if unseen.size:
-            raise InvalidInputError(
-                f"y: labels {unseen.tolist()} are not among the classes "
-                f"{self.classes_.tolist()} given at the first partial_fit"
-            )
-        y_idx = np.searchsorted(self.classes_, y)
+        if y_idx is None or self.classes_ is not labels:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise InvalidInputError(
+                    f"y: labels {unseen.tolist()} are not among the classes "
+                    f"{self.classes_.tolist()} given at the first partial_fit"
+                )
+            y_idx = np.searchsorted(self.classes_, y)
         s = self._weights(y_idx, sample_weight, len(y), whole=epochs is None)
 
         kw: dict[str, Any] = {"dtype": dtype, "device": device}
@@ -396,6 +405,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             st = st / st[train].mean()
         # standardised coordinates, statistics of the training rows (see the module docstring)
         mu, d = standardisation(xt, st, train)
+        if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
+                valid is not None and eval_set is None
+                and not bool(torch.isfinite(valid[0]).all())):
+            check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
         problem = Problem(xt, labels, st, train, valid, mu, d)
         checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
         # "auto": LogisticRegression()'s C=1 in softmaxlab's mean form, 1 / Σ s_i over
@@ -498,7 +511,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         engine = Engine(x, labels, torch.from_numpy(self.coef_.T), torch.from_numpy(
             self.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
             alpha=self.alpha_)
-        with torch.no_grad():
+        with torch.no_grad(), engine.threads(lbfgs=True):
             engine.objective()
         return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))
 

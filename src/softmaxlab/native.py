@@ -119,7 +119,8 @@ class EngineSpec(ctypes.Structure):
         ("batch", _I), ("order", _P), ("mu", _P), ("inv_d", _P), ("labels", _P),
         ("weight", _P), ("wt", _P), ("b", _P), ("vw", _P), ("vb", _P), ("momentum", _D),
         ("nesterov", _I), ("alpha", _D), ("pen", _P), ("xbuf", _P), ("z", _P), ("gw", _P),
-        ("gb", _P), ("lbuf", _P), ("sbuf", _P), ("row_loss", _P),
+        ("gb", _P), ("lbuf", _P), ("sbuf", _P), ("row_loss", _P), ("xbuf2", _P),
+        ("lbuf2", _P), ("sbuf2", _P), ("pipeline", _I),
     ]
 
 
