@@ -90,6 +90,32 @@ def render(data: dict) -> str:
             out.append(f"| {r['rows']:,} | {_ms(r['seconds'])} | "
                        f"{r['seconds'] / r['rows'] * 1e6:.3f} |")
         out.append("")
+    fit = data.get("fit")
+    if fit:
+        out.append(f"**what a fit costs** ({fit['rows']:,} × {fit['features']}, C = "
+                   f"{fit['classes']}, batch {fit['batch']}, float64; `softmaxlab.fitcost`)")
+        out.append("")
+        out.append("| measurement | value |")
+        out.append("|---|---|")
+        for name, seconds in fit["seconds"].items():
+            out.append(f"| {name} | {_ms(seconds)} ms |")
+        for name, ratio in fit["ratios"].items():
+            out.append(f"| **{name}** | {'—' if ratio is None else f'{ratio:.2f}×'} |")
+        peak = fit["estimator peak extra memory / X"]
+        out.append(f"| **estimator peak extra memory / size of X ({fit['x_mib']} MiB)** | "
+                   f"{'—' if peak is None else f'{peak:.2f}×'} |")
+        out.append("")
+    race = data.get("race")
+    if race:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        from softmaxlab.race import race_table
+
+        out.append("**the race** (`make_pipeline(StandardScaler(), contender)`, defaults, "
+                   "held-out 25 %)")
+        out.append("")
+        out.append(race_table(race))
     out.append(f"Torch threads: {data.get('threads')}.")
     return "\n".join(out) + "\n"
 

@@ -35,6 +35,7 @@ import torch
 
 from . import functional as F
 from . import gradients as G
+from .atomic import atomic_write
 from .engine import Engine
 
 __all__ = ["CONFIGS", "BenchConfig", "run_growth", "run_main", "run_scaling"]
@@ -156,7 +157,7 @@ def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
     engine = _engine(x, y, batch)
 
     def epoch() -> None:  # SoftmaxClassifier.fit(gradient="fused") per epoch
-        with torch.no_grad():
+        with torch.no_grad(), engine.threads():
             engine.epoch(lr)[0].mean().item()
 
     epoch.path = engine.path  # type: ignore[attr-defined]
@@ -172,7 +173,7 @@ def _estimator(x, y, batch, lr=0.01) -> Callable[[], Any]:
     gen = torch.Generator().manual_seed(0)
 
     def epoch() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), engine.threads():
             loss, pen = engine.epoch(lr, torch.randperm(x.shape[0], generator=gen))
             (loss + pen).mean().item()
 
@@ -467,5 +468,5 @@ def plot_growth(growth: dict[str, Any], path: str) -> None:
     fig.suptitle(f"one gradient step, N={growth['features']}, C={growth['classes']}, float64 "
                  f"(slopes fitted from B ≥ {growth['fit_from_batch']})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

@@ -32,12 +32,19 @@ class CheckpointError(InvalidInputError):
     """A checkpoint that cannot be used: corrupt, truncated, foreign or mismatched."""
 
 
-def fingerprint(tensors: list[torch.Tensor | None], settings: dict[str, Any]) -> str:
-    """SHA-256 of the data tensors' bytes, shapes and dtypes, and of ``settings``."""
+def fingerprint(data: list[torch.Tensor | Path | None], settings: dict[str, Any]) -> str:
+    """The one fingerprint of a training run: SHA-256 of the data — tensors' bytes, shapes
+    and dtypes, or a file's bytes (streamed in 1 MiB blocks: constant memory) — and of
+    ``settings``."""
     h = hashlib.sha256()
-    for t in tensors:
+    for t in data:
         if t is None:
             h.update(b"none")
+            continue
+        if isinstance(t, Path):
+            with open(t, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
             continue
         t = t.detach().cpu().contiguous()
         h.update(f"{tuple(t.shape)}{t.dtype}".encode())

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import __version__, tasks
 from . import gradients as G
+from .atomic import atomic_write_text
 from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
 from .errors import InvalidInputError, NumericalError, SoftmaxlabError, TrainingDiverged
 from .estimator import SCHEDULES, SOLVERS, SoftmaxRegression
@@ -197,21 +197,6 @@ def _check_writable(path: Path, option: str) -> None:
         raise UsageError(f"{option}: directory {parent} is not writable")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the
-    old file or the whole new one, never a partial write."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fmt(value: float) -> str:
     return f"{value:.2e}" if value == value else "nan"
 
@@ -350,7 +335,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if "sklearn" in result.config.references:
         console.print(_optimum_table(result))
     if args.json is not None:
-        write_atomic(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     if args.report is not None:
         from .report import write_report
 
@@ -776,7 +761,7 @@ def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        write_atomic(args.out, text)
+        atomic_write_text(args.out, text)
     return EXIT_OK
 
 
@@ -829,7 +814,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         cm.add_row(label, *(str(v) for v in counts))
     console.print(cm)
     if args.json is not None:
-        write_atomic(args.json, json.dumps(report, indent=2, default=str) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=2, default=str) + "\n")
     if args.plot is not None:
         from .plots import confusion_matrix_figure, reliability_diagram
 
@@ -944,7 +929,7 @@ def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
         previous = r.gradient
     console.print(table)
     if args.json is not None:
-        write_atomic(args.json, json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
     failed = [r for r in rows if not r.passed]
     if failed:
         for r in failed:
@@ -1081,7 +1066,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
                       highlight=False)
         console.print(race_table(out["race"]), highlight=False, markup=False)
     if args.json is not None:
-        write_atomic(args.json, json.dumps(out, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return EXIT_OK
 
 

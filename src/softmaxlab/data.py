@@ -19,8 +19,16 @@ from ._validation import check_positive_int, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
 
 __all__ = [
-    "BUNDLED", "Dataset", "feature_matrix", "load_dataset", "make_dataset", "one_hot",
-    "read_table", "resolve_column", "select_features",
+    "BUNDLED",
+    "Dataset",
+    "feature_matrix",
+    "load_dataset",
+    "make_dataset",
+    "one_hot",
+    "read_table",
+    "resolve_column",
+    "select_features",
+    "standardisation",
 ]
 
 #: scikit-learn's bundled data sets that ``load_dataset`` knows by name.
@@ -421,10 +429,64 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
 
 
 def _standardized(data: Dataset) -> Dataset:
-    """Standardise with statistics of the training rows only."""
-    mean = data.x_train.mean(dim=0)
-    scale = data.x_train.std(dim=0, unbiased=False)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    """Standardise with statistics of the training rows only (:func:`standardisation`)."""
+    mean, scale = standardisation(data.x_train)
     xv = None if data.x_valid is None else (data.x_valid - mean) / scale
     return replace(data, x_train=(data.x_train - mean) / scale, x_valid=xv,
                    mean=mean.cpu().numpy(), scale=scale.cpu().numpy())
+
+
+def standardisation(x: torch.Tensor, weight: torch.Tensor | None = None,
+                    rows: torch.Tensor | None = None, *, center: bool = True,
+                    chunk: int = 512, shift: torch.Tensor | None = None,
+                    reduce: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Weighted column means :math:`\mu = \sum_i s_i x_i / \sum_i s_i` and standard
+    deviations :math:`d = \sqrt{\sum_i s_i (x_i-\mu)^2 / \sum_i s_i}` of the rows ``rows``
+    of ``x`` (all rows for ``None``; weights 1 for ``weight=None``): the one
+    standardisation of softmaxlab (``load_dataset(standardize=True)``, the estimator's
+    preconditioner, sharded data-parallel files).
+
+    One pass over chunks (no full-size temporary), sums in float64: with a shift
+    :math:`c` (``shift``, by default the first row), :math:`\mu = c + \overline{x - c}`
+    and :math:`d^2 = \overline{(x-c)^2} - (\mu - c)^2`, which keeps the cancellation of
+    the one-pass formula to the spread of the data around a typical row. ``reduce(t)``,
+    if given, sums the partial sums in place over the ranks of a data-parallel run (all
+    ranks then need the same ``shift``). A column with :math:`d \le 10^{-12}(1+|\mu|)`
+    (constant) gets :math:`d = 1`. With ``center=False`` (scale only, for sparse input)
+    :math:`\mu = 0` and d is the root mean square. Returns ``(mu, d)`` in ``x``'s dtype."""
+    n = x.shape[0] if rows is None else rows.shape[0]
+    nf = x.shape[1]
+    if weight is None:
+        weight = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+    f64 = {"dtype": torch.float64, "device": x.device}
+    c = torch.zeros(nf, dtype=x.dtype, device=x.device)
+    if center:
+        if shift is not None:
+            c = shift.to(x).clone()
+        elif n:
+            c = (x[0] if rows is None else x[rows[0]]).clone()
+    sums = torch.zeros(2 * nf + 1, **f64)  # Σ s(x - c), Σ s(x - c)², Σ s
+    buf = torch.empty(max(min(chunk, n), 1), nf, dtype=x.dtype, device=x.device)
+    for s in range(0, n, chunk):
+        wb = weight[s:s + chunk] if rows is None else weight[rows[s:s + chunk]]
+        xb = buf[:wb.shape[0]]
+        if rows is None:
+            torch.sub(x[s:s + chunk], c, out=xb)
+        else:
+            torch.index_select(x, 0, rows[s:s + chunk], out=xb).sub_(c)
+        sums[:nf] += (wb @ xb).double()
+        sums[nf:2 * nf] += (wb @ xb.square_()).double()
+        sums[-1] += wb.double().sum()
+    if reduce is not None:
+        reduce(sums)
+    total = sums[-1]
+    if not total > 0:
+        return torch.zeros_like(c), torch.ones_like(c)
+    m1 = sums[:nf] / total
+    mu = c.double() + m1 if center else torch.zeros(nf, **f64)
+    var = (sums[nf:2 * nf] / total - (m1 * m1 if center else 0)).clamp_(min=0)
+    d = var.sqrt()
+    d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
+    return mu.to(x.dtype), d.to(x.dtype)
+
+

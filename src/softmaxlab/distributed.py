@@ -44,7 +44,7 @@ import torch
 import torch.distributed as dist
 
 from ._validation import check_positive_float, check_positive_int, resolve_dtype
-from .checkpoint import load_checkpoint
+from .checkpoint import fingerprint, load_checkpoint
 from .comm import Comm, agree, data_parallel
 from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError, SoftmaxlabError
@@ -423,19 +423,12 @@ def peak_rss_mib() -> float:
 
 
 def _file_fingerprint(spec: _FileSpec) -> str:
-    """SHA-256 of the file's bytes (streamed in 1 MiB blocks: constant memory) and of the
-    settings that shape the run; computed by rank 0 only."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(spec.path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    """The fingerprint of a sharded run: the file's bytes and the settings that shape the
+    run (:func:`softmaxlab.checkpoint.fingerprint`); computed by one process."""
     settings = {k: v for k, v in spec.__dict__.items()
                 if k not in ("path", "verbose", "checkpoint", "checkpoint_every", "resume",
                              "epochs", "fingerprint")}
-    h.update(json.dumps(settings, sort_keys=True).encode())
-    return h.hexdigest()
+    return fingerprint([Path(spec.path)], settings)
 
 
 def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -463,26 +456,8 @@ def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
     return classes, out
 
 
-def _standardisation(x_train: torch.Tensor, n_train: int
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and (population) standard deviation over every rank's training rows, in two
-    reduced passes (float64 sums); constant columns get scale 1, as in load_dataset."""
-    blocks = x_train.split(1 << 16)  # bounded temporaries: no second copy of the rows
-    total = torch.zeros(x_train.shape[1], dtype=torch.float64)
-    for block in blocks:
-        total += block.to(torch.float64).sum(dim=0)
-    dist.all_reduce(total)
-    mean = total / n_train
-    sq = torch.zeros_like(total)
-    for block in blocks:
-        sq += (block.to(torch.float64) - mean).square_().sum(dim=0)
-    dist.all_reduce(sq)
-    scale = (sq / n_train).sqrt()
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return mean.to(x_train.dtype), scale.to(x_train.dtype)
-
-
 def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
+    from .data import standardisation
     from .model import SoftmaxClassifier
     from .shards import RowFile, owned_ranges
 
@@ -499,8 +474,13 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
     xv = torch.from_numpy(x_v).to(dtype)
     del x_tr, x_v
     mean = scale = None
-    if spec.standardize:
-        mean, scale = _standardisation(xt, spec.n_train)
+    if spec.standardize:  # the one standardisation, its sums reduced over the ranks
+        first = torch.zeros(xt.shape[1], dtype=torch.float64)
+        if rank == 0 and xt.shape[0]:
+            first.copy_(xt[0])
+        dist.broadcast(first, src=0)  # every rank shifts by the first training row
+        shift = first.to(dtype)
+        mean, scale = standardisation(xt, shift=shift, reduce=dist.all_reduce)
         xt = xt.sub_(mean).div_(scale)
         xv = xv.sub_(mean).div_(scale)
     model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,

@@ -48,9 +48,10 @@ from . import functional as F
 from . import gradients as G
 from ._validation import resolve_device, resolve_dtype
 from .checkpoint import fingerprint
+from .data import standardisation
 from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError
-from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs, standardisation
+from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs
 
 __all__ = ["SoftmaxRegression"]
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import torch
 
 from . import functional as F
 from ._validation import resolve_device
+from .atomic import atomic_write
 from .errors import InvalidInputError, InvalidTypeError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
@@ -173,18 +173,8 @@ def write_safetensors_atomic(tensors: dict[str, torch.Tensor], metadata: dict[st
     rename it over ``path``: a crash at any moment leaves the old file or the new one."""
     from safetensors.torch import save_file
 
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
-                  metadata=metadata)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(cpu, tmp, metadata=metadata))
 
 
 def read_safetensors(path: Path, error: type[Exception], message: str

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write
+
 
 def _plt() -> Any:
     import matplotlib
@@ -47,7 +49,7 @@ def learning_curves(histories: Mapping[str, Sequence[Any]], path: str | Path,
             ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 
 
@@ -77,7 +79,7 @@ def parity_chart(checks: Sequence[Any], path: str | Path) -> None:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 
 
@@ -112,7 +114,7 @@ def jacobian_figure(path: str | Path, *, m: int = 4, n: int = 3, c: int = 3,
                       "per class)")
     fig.colorbar(im, ax=axes[1], fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 
 
@@ -134,7 +136,7 @@ def decision_regions(model: Any, x: np.ndarray, labels: np.ndarray, path: str | 
     ax.scatter(x[:, 0], x[:, 1], c=labels, s=12, cmap="viridis", edgecolor="k", lw=0.3)
     ax.set(xlabel="feature 0", ylabel="feature 1", title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 
 
@@ -154,7 +156,7 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[An
     ax.set_yticks(range(len(ticks)), ticks)
     ax.set(xlabel="predicted", ylabel="true", title="confusion matrix")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
 
 
@@ -174,5 +176,5 @@ def reliability_diagram(bins: Sequence[Mapping[str, Any]], path: str | Path,
                f" (ECE {ece:.3f})" if ece is not None else ""))
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import plots
+from .atomic import atomic_write_text
 from .parity import QUANTITIES, CompareResult
 
 FIGURES = {
@@ -103,9 +104,8 @@ def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
     md += ["## Final epochs", ""]
     for name, history in histories.items():
         md.append(f"- {name}: `{history[-1].line()}`")
-    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    (out / "report.html").write_text(_html(result, verdict, histories, out),
-                                     encoding="utf-8")
+    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
+    atomic_write_text(out / "report.html", _html(result, verdict, histories, out))
     return [out / n for n in (*FIGURES, "report.md", "report.html")]
 
 

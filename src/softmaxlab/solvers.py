@@ -27,7 +27,7 @@ from .engine import Engine
 from .errors import InvalidInputError, TrainingDiverged
 from .training import EpochRecord, EpochStats, Run, drive
 
-__all__ = ["Problem", "SGDSolver", "lbfgs", "standardisation"]
+__all__ = ["Problem", "SGDSolver", "lbfgs"]
 
 #: rows per pass of the full-batch objective (bounds the engine's buffers)
 FULL_PASS_CHUNK = 4096
@@ -52,44 +52,6 @@ class Problem:
     @property
     def n_train(self) -> int:
         return self.x.shape[0] if self.train is None else self.train.shape[0]
-
-
-def standardisation(x: torch.Tensor, weight: torch.Tensor, rows: torch.Tensor | None, *,
-                    center: bool = True, chunk: int = 512
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Weighted column means :math:`\mu = \sum_i s_i x_i / \sum_i s_i` and standard
-    deviations :math:`d = \sqrt{\sum_i s_i (x_i-\mu)^2 / \sum_i s_i}` of the rows ``rows``
-    of ``x`` (all rows for ``None``), in one pass over chunks (no full-size temporary):
-    with a shift :math:`c` (the first row), :math:`\mu = c + \overline{x - c}` and
-    :math:`d^2 = \overline{(x-c)^2} - (\mu - c)^2`, which keeps the cancellation of the
-    one-pass formula to the spread of the data around a typical row. A column with
-    :math:`d \le 10^{-12}(1+|\mu|)` (constant) gets :math:`d = 1`. With ``center=False``
-    (scale only, for sparse input) :math:`\mu = 0` and d is the root mean square."""
-    n = x.shape[0] if rows is None else rows.shape[0]
-    total = weight.sum() if rows is None else weight[rows].sum()
-    if n == 0:
-        ones = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
-        return torch.zeros_like(ones), ones
-    c = (x[0] if rows is None else x[rows[0]]).clone() if center else \
-        torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
-    s1 = torch.zeros_like(c)
-    s2 = torch.zeros_like(c)
-    buf = torch.empty(min(chunk, n), x.shape[1], dtype=x.dtype, device=x.device)
-    for s in range(0, n, chunk):
-        wb = weight[s:s + chunk] if rows is None else weight[rows[s:s + chunk]]
-        xb = buf[:wb.shape[0]]
-        if rows is None:
-            torch.sub(x[s:s + chunk], c, out=xb)
-        else:
-            torch.index_select(x, 0, rows[s:s + chunk], out=xb).sub_(c)
-        s1 += wb @ xb
-        s2 += wb @ xb.square_()
-    m1 = s1 / total
-    mu = c + m1 if center else torch.zeros_like(c)
-    var = (s2 / total - m1 * m1 if center else s2 / total).clamp_(min=0)
-    d = var.sqrt()
-    d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
-    return mu, d
 
 
 class SGDSolver:
