@@ -229,41 +229,56 @@ class SGDSolver:
         self.start = info["epoch"]
 
 
+@dataclass
+class LbfgsResult:
+    """What :func:`lbfgs` returns: the standardised W (N, C) and b (C,), the objective,
+    held-out CE and accuracy per iteration, the iteration count, the stop reason and the
+    gradient at the result (Wᵀ (C, N) then b, flat, standardised coordinates)."""
+
+    w: torch.Tensor
+    b: torch.Tensor
+    losses: list[float]
+    n_iter: int
+    reason: str
+    valid_losses: list[float]
+    scores: list[float]
+    grad: torch.Tensor
+
+
 def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
-          callback: Any = None) -> tuple[torch.Tensor, torch.Tensor, list[float], int, str,
-                                         list[float], list[float]]:
+          callback: Any = None) -> LbfgsResult:
     """Full-batch L-BFGS (scipy's L-BFGS-B) on the penalised objective, each evaluation
-    one full pass of the engine. After each iteration the held-out rows (if any) are
-    scored and ``callback(record)`` sees an :class:`EpochRecord` (iteration, objective,
-    held-out CE and accuracy). Returns the standardised W, b, the objective per
-    iteration, the iteration count, the stop reason, and the held-out CE and accuracy
-    per iteration."""
+    one full pass of the engine. The parameter vector is laid out as the engine's flat
+    gradient buffer (Wᵀ row by row, then b), so an evaluation is one copy in, one pass,
+    one copy out. After each iteration the held-out rows (if any) are scored and
+    ``callback(record)`` sees an :class:`EpochRecord` (iteration, objective, held-out CE
+    and accuracy)."""
     from scipy.optimize import minimize
 
     p = problem
     engine = Engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
                     weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
                     alpha=p.alpha, rows=p.train)
-    n_w = w.numel()
+    n_w = engine.wt.numel()
     losses: list[float] = []
     valid_losses: list[float] = []
     scores: list[float] = []
 
-    def split(theta: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        t = torch.as_tensor(theta).to(engine.wt)
-        return t[:n_w].reshape(w.shape), t[n_w:]
+    def load(theta: np.ndarray) -> None:
+        t = torch.from_numpy(theta)
+        engine.wt.view(-1).copy_(t[:n_w])
+        engine.b.copy_(t[n_w:])
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        engine.set_params(*split(theta))
+        load(theta)
         value = engine.objective()
-        grad = torch.cat([engine.gw.T.reshape(-1), engine.gb])
-        return value, grad.cpu().numpy().astype(np.float64)
+        return value, engine.flat[:-1].cpu().numpy().astype(np.float64)
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
         ce_v = acc_v = None
         if p.valid is not None:
-            engine.set_params(*split(intermediate_result.x))
+            load(intermediate_result.x)
             ce_v, acc_v = engine.metrics(*p.valid)
             valid_losses.append(ce_v)
             scores.append(acc_v)
@@ -274,7 +289,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             if callback is not None:
                 callback(rec)
 
-    theta0 = torch.cat([w.reshape(-1), b]).cpu().numpy().astype(np.float64)
+    theta0 = torch.cat([engine.wt.reshape(-1), engine.b]).cpu().numpy().astype(np.float64)
     with torch.no_grad(), engine.threads(lbfgs=True):
         res = minimize(
             fun, theta0, jac=True, method="L-BFGS-B", callback=record,
@@ -284,8 +299,9 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
         )
     if not np.isfinite(res.fun):
         raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
-    w_out, b_out = split(res.x)
+    load(res.x)
     if not losses:
         losses.append(float(res.fun))
-    return (w_out.clone(), b_out.clone(), losses, max(int(res.nit), 1),
-            "converged" if res.status == 0 else "max_epochs", valid_losses, scores)
+    return LbfgsResult(engine.w.contiguous(), engine.b.clone(), losses, max(int(res.nit), 1),
+                       "converged" if res.status == 0 else "max_epochs", valid_losses,
+                       scores, torch.from_numpy(np.asarray(res.jac, dtype=np.float64)))
