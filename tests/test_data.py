@@ -67,3 +67,31 @@ def test_one_hot():
 def test_one_hot_errors(labels, message):
     with pytest.raises(sl.InvalidInputError, match=message):
         sl.one_hot(labels, 3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_standardisation_native_and_torch_agree_with_numpy(monkeypatch, dtype):
+    """The one standardisation: weighted, on a subset of rows, centred or scale-only —
+    the native pass, the PyTorch fallback and numpy's weighted moments agree."""
+    from softmaxlab import data, native
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(3000, 7, generator=g, dtype=torch.float64) * 5 + 100).to(dtype)
+    w = torch.rand(3000, generator=g, dtype=torch.float64).to(dtype)
+    rows = torch.randperm(3000, generator=g)[:1700]
+    xs, ws = x[rows].double().numpy(), w[rows].double().numpy()
+    mu_ref = np.average(xs, axis=0, weights=ws)
+    d_ref = np.sqrt(np.average((xs - mu_ref) ** 2, axis=0, weights=ws))
+    rms_ref = np.sqrt(np.average(xs**2, axis=0, weights=ws))
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    results = []
+    for use_native in (True, False):
+        if not use_native:
+            monkeypatch.setattr(native, "available", lambda *a: False)
+        mu, d = data.standardisation(x, w, rows)
+        _, rms = data.standardisation(x, w, rows, center=False)
+        np.testing.assert_allclose(mu.double().numpy(), mu_ref, rtol=tol)
+        np.testing.assert_allclose(d.double().numpy(), d_ref, rtol=tol * 10)
+        np.testing.assert_allclose(rms.double().numpy(), rms_ref, rtol=tol)
+        results.append((mu, d))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=tol, atol=0)

@@ -24,6 +24,7 @@
 #define THREAD_ID() 0
 #define TEAM_SIZE() 1
 #endif
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
@@ -459,3 +460,46 @@ void gemm_floor_##SFX(const engine_spec *e)                                     
 
 ENGINE(f64, double, dgemm_fn)
 ENGINE(f32, float, sgemm_fn)
+
+/* Sums for the standardisation (softmaxlab.data.standardisation): over the rows of x (in
+ * order, or those listed in `rows`), with weights w (NULL: all 1) and shift c,
+ *   out[l] = sum_i w_i (x_il - c_l),  out[N + l] = sum_i w_i (x_il - c_l)^2,
+ *   out[2N] = sum_i w_i,
+ * in float64. One pass over X; the rows are cut into STAT_BLOCKS fixed blocks whose
+ * partial sums are added in block order, so the result does not depend on how many
+ * threads share the blocks. Returns 0, or -1 when out of memory. */
+#define STAT_BLOCKS 64
+#define COLUMN_STATS(SFX, T)                                                           \
+int column_stats_##SFX(const T *x, int64_t ldx, int64_t n, int64_t nf,                 \
+                       const int64_t *rows, const T *w, const T *c, double *out)       \
+{                                                                                      \
+    const int64_t width = 2 * nf + 1;                                                  \
+    const int64_t blocks = n < STAT_BLOCKS ? (n > 0 ? n : 1) : STAT_BLOCKS;            \
+    double *part = (double *)calloc((size_t)(blocks * width), sizeof(double));          \
+    if (part == NULL) return -1;                                                       \
+    _Pragma("omp parallel for schedule(static)")                                       \
+    for (int64_t k = 0; k < blocks; k++) {                                             \
+        double *s1 = part + k * width, *s2 = s1 + nf;                                  \
+        const int64_t lo = n * k / blocks, hi = n * (k + 1) / blocks;                  \
+        for (int64_t i = lo; i < hi; i++) {                                            \
+            const int64_t r = rows ? rows[i] : i;                                      \
+            const T *xi = x + r * ldx;                                                 \
+            const double wi = w ? (double)w[r] : 1.0;                                  \
+            _Pragma("omp simd")                                                        \
+            for (int64_t l = 0; l < nf; l++) {                                         \
+                const double t = (double)xi[l] - (double)c[l];                         \
+                s1[l] += wi * t;                                                       \
+                s2[l] += wi * t * t;                                                   \
+            }                                                                          \
+            s1[2 * nf] += wi;                                                          \
+        }                                                                              \
+    }                                                                                  \
+    for (int64_t j = 0; j < width; j++) out[j] = 0;                                    \
+    for (int64_t k = 0; k < blocks; k++)                                               \
+        for (int64_t j = 0; j < width; j++) out[j] += part[k * width + j];             \
+    free(part);                                                                        \
+    return 0;                                                                          \
+}
+
+COLUMN_STATS(f64, double)
+COLUMN_STATS(f32, float)

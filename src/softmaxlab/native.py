@@ -131,6 +131,7 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "gradient": ([_SPEC, _I, _I, _D, _I], _D),
     "update": ([_SPEC, _D], None),
     "gemm_floor": ([_SPEC], None),
+    "column_stats": ([_P, _I, _I, _I, _P, _P, _P, _P], ctypes.c_int),
 }
 
 
@@ -209,3 +210,12 @@ def engine(dtype: torch.dtype) -> tuple[Any, int]:
     fns = {stem: getattr(lib, f"{stem}_{sfx}") for stem in ("epoch", "gradient", "update",
                                                           "gemm_floor")}
     return fns, _blas()[dtype]
+
+
+def column_stats(dtype: torch.dtype) -> Any:
+    """``f(x, ldx, n, N, rows, w, c, out)`` on raw pointers: the standardisation's
+    float64 sums in one multi-threaded pass (see ``_softmax_grad.c``). Call only when
+    :func:`available`."""
+    lib = _library()
+    assert lib is not None
+    return getattr(lib, f"column_stats_{_suffix(dtype)}")
