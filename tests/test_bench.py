@@ -90,9 +90,8 @@ def test_fit_section_measures_every_entry_point():
     from softmaxlab.fitcost import fit_costs
 
     out = fit_costs(rows=4000, features=20, classes=4, batch=64, repeats=1)
-    seconds = out["seconds"]
-    assert all(seconds[k] > 0 for k in ("fused epoch", "estimator epoch"))
-    assert seconds["data-parallel epoch (1 rank)"] is not None
+    seconds = out["seconds"]  # differences of timings: any sign at this size
+    assert all(isinstance(v, float) for v in seconds.values())
     assert out["ratios"]["estimator epoch / fused epoch"] == pytest.approx(
         seconds["estimator epoch"] / seconds["fused epoch"])
     peak = out["estimator peak extra memory / X"]
@@ -102,7 +101,7 @@ def test_fit_section_measures_every_entry_point():
 def test_race_fits_every_contender_on_every_problem():
     from softmaxlab.race import race, race_table
 
-    out = race(rows=2000, repeats=1)
+    out = race(rows=2000, repeats=1, min_seconds=0)
     assert len(out["problems"]) == 5
     for problem in out["problems"].values():
         assert set(problem["contenders"]) == {

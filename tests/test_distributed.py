@@ -224,29 +224,30 @@ def test_sharded_arguments_are_checked_before_any_process_starts(files, tmp_path
 
 
 def test_cli_sharded_train_equals_one_process(files, tmp_path):
+    """train --sharded (2 spawned ranks, and torchrun) fits the estimator with its
+    options on each rank's own rows, equal to the one-process train in file order."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     common = ["train", "--data", str(files / "t.parquet"), "--target", "label",
-              "--no-shuffle", "--standardize", "--epochs", "3", "--batch-size", "32",
-              "--lr", "0.1", "-q"]
+              "--no-shuffle", "--standardize", "--solver", "sgd", "--epochs", "3",
+              "--batch-size", "32", "--lr", "0.1", "--momentum", "0.5", "--alpha", "1e-3",
+              "--class-weight", "balanced", "-q"]
     cli = [sys.executable, "-m", "softmaxlab"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                 "--master-port", "29573", "-m", "softmaxlab"]
     outs = {}
-    for name, cmd in {"nproc": [*cli, *common, "--nproc", "2", "--sharded"],
+    for name, cmd in {"one": [*cli, *common],
+                      "nproc": [*cli, *common, "--nproc", "2", "--sharded"],
                       "torchrun": [*torchrun, *common, "--sharded"]}.items():
         outs[name] = tmp_path / f"{name}.safetensors"
         subprocess.run([*cmd, "--out", str(outs[name])], check=True, env=env, timeout=600,
                        capture_output=True)
-    # one process: the same rows, split and standardised, and the seed's loop
-    d = sl.load_dataset(files / "t.parquet", target="label", shuffle=False, standardize=True)
-    one = sl.SoftmaxClassifier(d.n_features, d.n_classes, gradient="fused", seed=0,
-                               device="cpu")
-    one.fit(d.x_train, d.y_train, 3, 0.1, 32, verbose=False)
+    one = sl.load_model(outs["one"])
     for name in ("nproc", "torchrun"):
         b = sl.load_model(outs[name])
-        torch.testing.assert_close(b.model.w, one.w, rtol=1e-12, atol=0)
-        assert b.classes.tolist() == d.classes.tolist()
-        np.testing.assert_allclose(b.mean, d.mean, rtol=1e-13)
+        np.testing.assert_allclose(b.model.coef_, one.model.coef_, rtol=0, atol=1e-10)
+        assert b.classes.tolist() == one.classes.tolist()
+        np.testing.assert_allclose(b.mean, one.mean, rtol=1e-12)
+        assert b.config["estimator"] == one.config["estimator"]
     refused = subprocess.run(
         [sys.executable, "-m", "softmaxlab", "train", "--data", str(files / "t.npy"),
          "--nproc", "2", "--sharded", "--out", str(tmp_path / "x.safetensors")],
@@ -255,6 +256,54 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
     assert refused.stderr.strip().splitlines() == [
         "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
         "(and no --stratify), shuffling the file beforehand if it is sorted"]
+
+
+SHARDED_OPTIONS = {
+    "every SGD option": dict(solver="sgd", momentum=0.9, nesterov=True, alpha=1e-3,
+                             class_weight="balanced", schedule="invscaling", batch_size=32,
+                             max_epochs=4, tol=None),
+    "early stopping": dict(early_stopping=True, batch_size=16, n_iter_no_change=2,
+                           max_epochs=30),
+}
+
+
+@pytest.mark.parametrize("options", SHARDED_OPTIONS.values(), ids=SHARDED_OPTIONS.keys())
+def test_sharded_estimator_equals_one_process(files, options):
+    """Each of 2 ranks reads only its rows of the Parquet file (text labels); the
+    estimator fitted with every option equals one process on the same rows to 1e-10."""
+    from softmaxlab.sharded import fit_file_estimator
+
+    d = sl.load_dataset(files / "t.parquet", target="label", valid=0.25, shuffle=False,
+                        standardize=True)
+    x, xv = d.x_train.numpy(), d.x_valid.numpy()
+    y, yv = d.labels(d.y_train), d.labels(d.y_valid)
+    one = sl.SoftmaxRegression(shuffle=False, **options).fit(x, y, eval_set=(xv, yv))
+    est = sl.SoftmaxRegression(shuffle=False, **options)
+    run = fit_file_estimator(files / "t.parquet", est, target="label", valid=0.25,
+                             standardize=True, nproc=2)
+    assert run.model is est and est.classes_.tolist() == one.classes_.tolist()
+    np.testing.assert_allclose(est.coef_, one.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(est.intercept_, one.intercept_, rtol=0, atol=1e-10)
+    assert (est.n_iter_, est.stop_reason_, est.solver_) == (one.n_iter_, one.stop_reason_,
+                                                            one.solver_)
+    np.testing.assert_allclose(est.history_["validation_loss"],
+                               one.history_["validation_loss"], rtol=1e-10)
+    np.testing.assert_allclose(run.mean, d.mean, rtol=1e-12)
+    assert run.metrics["valid"]["accuracy"] == pytest.approx(one.score(xv, yv), abs=1e-12)
+
+
+def test_sharded_estimator_lbfgs_reaches_the_one_process_optimum(files):
+    from softmaxlab.sharded import fit_file_estimator
+
+    d = sl.load_dataset(files / "t.npy", valid=0.2, shuffle=False)
+    one = sl.SoftmaxRegression(shuffle=False, tol=1e-9).fit(
+        d.x_train.numpy(), d.labels(d.y_train))
+    est = sl.SoftmaxRegression(shuffle=False, tol=1e-9)
+    fit_file_estimator(files / "t.npy", est, valid=0.2, nproc=2)
+    assert est.solver_ == "lbfgs" == one.solver_ and est.alpha_ == pytest.approx(one.alpha_)
+    np.testing.assert_allclose(est.coef_, one.coef_, rtol=0, atol=1e-6)
+    with pytest.raises(sl.InvalidInputError, match="shuffle: a sharded file is read in file"):
+        fit_file_estimator(files / "t.npy", sl.SoftmaxRegression(), nproc=2)
 
 
 def test_sharded_ranks_that_own_no_rows_still_take_part(tmp_path):

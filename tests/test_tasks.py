@@ -100,9 +100,9 @@ def test_bad_options_are_refused(tmp_path):
     (["--tol", "-1"], "--tol: must be >= 0"),
     (["--batch-size", "0"], "--batch-size"),
     (["--early-stopping", "--valid", "0"], "early_stopping: needs validation rows"),
-    (["--sharded", "--nproc", "2", "--no-shuffle", "--alpha", "1"],
-     "--alpha: not available with --sharded"),
-    (["--sharded", "--nproc", "2", "--no-shuffle"], "--sharded: give --epochs"),
+    (["--sharded", "--nproc", "2", "--no-shuffle", "--C", "1"],
+     "--C: give --alpha with --sharded"),
+    (["--sharded", "--nproc", "2"], "--sharded: rows are used in file order"),
 ])
 def test_bad_train_options_fail_cleanly(fails_cleanly, tmp_path, args, message):  # noqa: F811
     fails_cleanly(["train", "--data", "iris", *args, "--out", str(tmp_path / "m.safetensors")],

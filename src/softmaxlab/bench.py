@@ -157,10 +157,11 @@ def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
     engine = _engine(x, y, batch)
 
     def epoch() -> None:  # SoftmaxClassifier.fit(gradient="fused") per epoch
-        with torch.no_grad(), engine.threads():
+        with torch.no_grad():
             engine.epoch(lr)[0].mean().item()
 
     epoch.path = engine.path  # type: ignore[attr-defined]
+    epoch.context = engine.threads  # type: ignore[attr-defined]  # held as a fit holds it
     return epoch
 
 
@@ -173,10 +174,11 @@ def _estimator(x, y, batch, lr=0.01) -> Callable[[], Any]:
     gen = torch.Generator().manual_seed(0)
 
     def epoch() -> None:
-        with torch.no_grad(), engine.threads():
+        with torch.no_grad():
             loss, pen = engine.epoch(lr, torch.randperm(x.shape[0], generator=gen))
             (loss + pen).mean().item()
 
+    epoch.context = engine.threads  # type: ignore[attr-defined]
     return epoch
 
 
@@ -254,6 +256,13 @@ def _floor(x, y, batch) -> Callable[[], Any]:
     return epoch
 
 
+def _context(run: Callable[[], Any]) -> Any:
+    """What a fit holds around its epochs (``run.context()``, e.g. the engine's thread
+    budget), or nothing."""
+    make = getattr(run, "context", None)
+    return make() if make is not None else contextlib.nullcontext()
+
+
 def median_epochs_interleaved(runs: dict[str, Callable[[], Any]], repeats: int, *,
                               min_sample: float = 0.05) -> dict[str, float]:
     """:func:`median_epoch` for several contenders whose *ratios* matter: their samples
@@ -262,15 +271,17 @@ def median_epochs_interleaved(runs: dict[str, Callable[[], Any]], repeats: int, 
     inner = {}
     for name, run in runs.items():
         start = time.perf_counter()
-        run()  # warm-up, also sizes the samples
+        with _context(run):
+            run()  # warm-up, also sizes the samples
         inner[name] = max(1, math.ceil(min_sample / max(time.perf_counter() - start, 1e-9)))
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            start = time.perf_counter()
-            for _ in range(inner[name]):
-                run()
-            times[name].append((time.perf_counter() - start) / inner[name])
+            with _context(run):
+                start = time.perf_counter()
+                for _ in range(inner[name]):
+                    run()
+                times[name].append((time.perf_counter() - start) / inner[name])
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -519,8 +519,8 @@ def _add_train(sub: Any) -> None:
                      "command without --nproc")
     par.add_argument("--sharded", action="store_true",
                      help="with --nproc or torchrun: each rank reads only its own rows of a "
-                     ".npy/.parquet file and trains the seed's loop (needs --no-shuffle and "
-                     "--epochs; SGD with --lr and --batch-size only)")
+                     ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
+                     "--valid rows are held out); every other option works")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, metavar="FILE",
                      help="model file to write (.safetensors)")
@@ -543,12 +543,6 @@ def _add_train(sub: Any) -> None:
 
 def _non_negative_float(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
-
-
-#: train options that only the estimator has (refused with --sharded)
-_ESTIMATOR_ONLY = {"solver": "auto", "alpha": None, "C": None, "class_weight": None,
-                   "momentum": 0.0, "nesterov": False, "schedule": "constant",
-                   "early_stopping": False, "gradient": "fused"}
 
 
 def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -632,29 +626,30 @@ def _run_train(args: argparse.Namespace, console: Console, parallel: bool
 
 
 def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
-    """``train --sharded``: every rank reads only its rows (distributed.fit_file)."""
+    """``train --sharded``: every rank reads only its rows (sharded.fit_file_estimator)."""
+    from .sharded import fit_file_estimator
+
     if args.nproc is None and not distributed.launched_by_torchrun():
         raise UsageError("--sharded: needs --nproc N or a torchrun launch")
     if not args.no_shuffle or args.stratify:
         raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
                          "--stratify), shuffling the file beforehand if it is sorted")
-    for name, default in _ESTIMATOR_ONLY.items():
-        if getattr(args, name) != default:
-            flag = "--C" if name == "C" else "--" + name.replace("_", "-")
-            raise UsageError(f"{flag}: not available with --sharded, which trains the "
-                             "seed's loop (--lr, --batch-size, --epochs); train without "
-                             "--sharded to use it")
-    if args.epochs is None:
-        raise UsageError("--sharded: give --epochs (the seed's loop has no stopping rule)")
-    batch = 200 if args.batch_size == "auto" else args.batch_size
+    options = _estimator_options(args)
+    C = options.pop("C", None)
+    if C is not None:
+        raise UsageError("--C: give --alpha with --sharded (C needs the training rows' count "
+                         "before the file is read)")
+    estimator = SoftmaxRegression(shuffle=False, random_state=args.seed, **options)
     try:
-        run = distributed.fit_file(
-            args.data, epochs=args.epochs, lr=args.lr, batch_size=batch,
-            target=args.target, features=args.columns,
-            valid=0.2 if args.valid is None else args.valid, standardize=args.standardize,
-            seed=args.seed, dtype=args.dtype, nproc=args.nproc, verbose=not args.quiet,
-            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-            resume=args.resume)
+        with warnings.catch_warnings():  # reported below as "stopped after ..."
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            run = fit_file_estimator(
+                args.data, estimator, target=args.target, features=args.columns,
+                valid=0.2 if args.valid is None else args.valid,
+                standardize=args.standardize, nproc=args.nproc,
+                callback=None if args.quiet else tasks.print_epoch,
+                checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                resume=args.resume)
     except TrainingDiverged as exc:
         print(f"softmaxlab train: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -663,15 +658,22 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
     if args.verbose:
         console.print("peak memory per rank (MiB): "
                       + ", ".join(f"{p:.0f}" for p in run.peak_rss_mib), highlight=False)
+    model = run.model
+    if args.verbose or model.stop_reason_ == "max_epochs":
+        console.print(f"stopped after {model.n_iter_} "
+                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
+                      f"{model.stop_reason_}", highlight=False)
     config = {
         "data": args.data, "target": args.target, "valid": args.valid, "shuffle": False,
-        "standardize": args.standardize, "lr": args.lr, "epochs": args.epochs,
-        "batch_size": batch, "gradient": "fused", "seed": args.seed, "nproc": args.nproc,
-        "sharded": True, "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
+        "standardize": args.standardize, "seed": args.seed, "nproc": args.nproc,
+        "sharded": True, "estimator": {k: v for k, v in model.get_params().items()
+                                       if isinstance(v, (str, int, float, bool, type(None)))},
+        "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
+        "stop_reason": model.stop_reason_, "solver": model.solver_, "alpha": model.alpha_,
     }
     _finish_train(args, console, run.history, run.metrics, lambda: save_model(
-        run.model, args.out, classes=run.classes, feature_names=run.feature_names,
-        mean=run.mean, scale=run.scale, config=config), label="softmaxlab (sharded)")
+        model, args.out, feature_names=run.feature_names, mean=run.mean, scale=run.scale,
+        config=config), label=f"softmaxlab ({model.solver_}, sharded)")
     return EXIT_OK
 
 

@@ -415,6 +415,24 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                        else float(self.alpha))
         self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
         problem.alpha = self.alpha_
+        return self._solve(problem, np_dtype=np_dtype, seed=int(rng.randint(2**31 - 1)),
+                           callback=callback, epochs=epochs,
+                           fingerprint_data=[xt, labels, st, train, *(valid or ())],
+                           grad_weight=st / st.mean())
+
+    def _solve(self, problem: Problem, *, np_dtype: Any, seed: int, callback: Any,
+               epochs: int | None, fingerprint_data: list[Any],
+               grad_weight: torch.Tensor) -> SoftmaxRegression:
+        """Train on a prepared :class:`~softmaxlab.solvers.Problem` (with ``alpha_`` and
+        ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
+        shuffling; ``fingerprint_data`` identifies the data for checkpoints;
+        ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
+        sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
+        whose ranks each prepare a problem of their own rows."""
+        xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
+            problem.scale
+        kw: dict[str, Any] = {"dtype": xt.dtype, "device": xt.device}
+        checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
         w0 = torch.tensor(self.coef_.T, **kw)
         w = (w0 * d.unsqueeze(1)).contiguous()
         b = torch.tensor(self.intercept_, **kw) + mu @ w0
@@ -435,7 +453,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
                                               xt.shape[1], len(self.classes_), xt.element_size())
-            gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+            gen = torch.Generator().manual_seed(seed)
             solver = SGDSolver(self, problem, w, b, gen, batch)
             solver.callback = callback
             path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
@@ -443,7 +461,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 settings = {k: v for k, v in self.get_params().items()
                             if k not in ("verbose", "max_epochs", "warm_start")}
                 solver.checkpoint = (path, every, fingerprint(
-                    [xt, labels, st, train, *(valid or ())],
+                    fingerprint_data,
                     {**settings, "classes": [str(c) for c in self.classes_]}))
                 if resume:
                     solver.restore()
@@ -474,7 +492,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.coef_ = w.T.cpu().numpy().astype(np_dtype)
         self.intercept_ = (b - mu @ w).cpu().numpy().astype(np_dtype)
         self.grad_norm_ = (grad_norm if self.solver_ == "lbfgs"
-                           else self._grad_norm(xt, labels, st / st.mean()))
+                           else self._grad_norm(xt, labels, grad_weight))
         return self
 
     def _eval_set(self, eval_set: Any, np_dtype: Any, kw: dict[str, Any]

@@ -101,10 +101,8 @@ class SGDSolver:
 
     def _epoch(self, epoch: int, lr: float) -> float:
         loss, pen = self.engine.epoch(lr, self._order())
-        n, batch = self.problem.n_train, self.engine.batch
-        sizes = torch.full((loss.shape[0],), float(batch), dtype=torch.float64)
-        sizes[-1] = n - batch * (loss.shape[0] - 1)
-        value = float(((loss + pen) * sizes).sum() / n)
+        sizes = self.engine.batch_sizes()  # the global batches' sizes (data-parallel too)
+        value = float(((loss + pen) * sizes).sum() / sizes.sum())
         if not np.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: the objective became {value}; "

@@ -1,0 +1,260 @@
+"""``SoftmaxRegression`` on a file that no process reads whole (``softmaxlab train
+--sharded``): every rank reads only its own rows of a ``.npy``/``.parquet`` file and runs
+the estimator's own solvers on them inside :func:`softmaxlab.comm.data_parallel`.
+
+What one process computes over all rows is computed with reductions: the classes (all
+ranks' labels, ``all_gather``), the class counts behind ``class_weight="balanced"``, the
+weights' mean and ``alpha="auto"`` (Σ s), the standardisation sums (one shifted pass,
+``all_reduce``), every SGD step and L-BFGS pass (the engine's data-parallel step), the
+held-out rows' metrics and the final ‖∇J‖ pass. Rows are used in file order (the last
+``valid`` rows are held out), so ``shuffle=False`` is required; with that, the fit equals
+``SoftmaxRegression(...).fit(X_train, y_train, eval_set=(X_valid, y_valid))`` in one
+process to rounding (``tests/test_distributed.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ._validation import check_positive_int
+from .comm import agree, data_parallel
+from .data import standardisation
+from .distributed import (
+    DistributedError,
+    ShardedRun,
+    _check_nproc,
+    _EpochClock,
+    _init,
+    _labels_to_index,
+    _require_torchrun,
+    _spawn,
+    _worker,
+    group_comm,
+    peak_rss_mib,
+)
+from .errors import InvalidInputError, InvalidTypeError
+from .shards import RowFile, batch_shards, n_validation_rows, owned_ranges, shard_bounds
+from .tasks import history_records
+
+__all__ = ["fit_file_estimator"]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    path: str
+    target: int
+    features: list[int]
+    names: tuple[str, ...]
+    n_train: int
+    n_valid: int
+    standardize: bool
+    estimator: Any
+    checkpoint: str | None
+    checkpoint_every: int
+    resume: bool
+    callback: Any
+    fingerprint: str | None = None  # the file's and settings' digest, computed once
+
+
+def _class_weights(est: Any, counts: torch.Tensor, classes: np.ndarray) -> torch.Tensor:
+    """Per-class weights from the global class counts (scikit-learn's "balanced":
+    n / (C · count); a dict maps labels to weights)."""
+    cw = est.class_weight
+    out = torch.ones(len(classes), dtype=torch.float64)
+    if cw == "balanced":
+        present = counts > 0
+        out[present] = counts.sum() / (present.sum() * counts[present])
+    elif isinstance(cw, dict):
+        lookup = {label: i for i, label in enumerate(classes.tolist())}
+        unknown = [k for k in cw if k not in lookup]
+        if unknown:
+            raise InvalidInputError(f"class_weight: labels {unknown} are not among the "
+                                    f"classes {classes.tolist()}")
+        for label, weight in cw.items():
+            out[lookup[label]] = float(weight)
+    return out
+
+
+def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
+    from .solvers import Problem
+
+    start_rss = peak_rss_mib()
+    est = spec.estimator
+    dtype, _ = est._check_params()
+    rows = RowFile.open(spec.path)
+    batch = est._batch(spec.n_train)
+    x_tr, lab_tr = rows.read(owned_ranges(spec.n_train, batch, rank, world), spec.features,
+                             spec.target)
+    vlo, vhi = shard_bounds(spec.n_train, spec.n_valid, rank, world)
+    x_v, lab_v = rows.read([(vlo, vhi)] if vhi > vlo else [], spec.features, spec.target)
+    classes, (idx_tr, idx_v) = _labels_to_index([lab_tr, lab_v])
+    xt, xv = torch.from_numpy(x_tr).to(dtype), torch.from_numpy(x_v).to(dtype)
+    del x_tr, x_v
+    shards, pos = [], 0
+    for lo, hi, m in batch_shards(spec.n_train, batch, rank, world):
+        shards.append((pos, hi - lo, m))  # positions in this rank's own rows
+        pos += hi - lo
+    first = torch.zeros(xt.shape[1], dtype=torch.float64)
+    if rank == 0 and xt.shape[0]:
+        first.copy_(xt[0])
+    dist.broadcast(first, src=0)  # one shift for every rank's sums
+    mean = scale = None
+    if spec.standardize:  # the file's standardisation, stored in the model file
+        mean, scale = standardisation(xt, shift=first.to(dtype), reduce=dist.all_reduce)
+        xt, xv = xt.sub_(mean).div_(scale), xv.sub_(mean).div_(scale)
+        first = ((first.to(dtype) - mean) / scale).double()
+    labels = torch.as_tensor(idx_tr, dtype=torch.int64)
+    lab_v_t = torch.as_tensor(idx_v, dtype=torch.int64)
+    counts = torch.bincount(labels, minlength=len(classes)).double()
+    dist.all_reduce(counts)
+    s = _class_weights(est, counts, classes)[labels].to(dtype)
+    total = (s.double().sum()).reshape(1)
+    dist.all_reduce(total)
+    st = s * (spec.n_train / float(total))  # mean weight 1 over every rank's rows
+    clock = _EpochClock(spec.callback)
+    with data_parallel(group_comm(shards=shards, n_rows=spec.n_train)):
+        mu, d = standardisation(xt, st, shift=first.to(dtype), reduce=dist.all_reduce)
+        problem = Problem(xt, labels, st, None, (xv, lab_v_t) if spec.n_valid else None,
+                          mu, d)
+        est.classes_ = classes
+        est.n_features_in_ = xt.shape[1]
+        est.feature_names_in_ = np.asarray(spec.names, dtype=object)
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        est.coef_ = np.zeros((len(classes), xt.shape[1]), dtype=np_dtype)
+        est.intercept_ = np.zeros(len(classes), dtype=np_dtype)
+        est.loss_curve_ = []
+        est.alpha_ = 1.0 / float(total) if est.alpha == "auto" else float(est.alpha)
+        est.solver_ = est._resolve_solver(sgd_only=spec.checkpoint is not None)
+        problem.alpha = est.alpha_
+        est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
+        digest = spec.fingerprint or agree(lambda: _digest(spec))
+        try:
+            est._solve(problem, np_dtype=np_dtype, seed=0, callback=clock, epochs=None,
+                       fingerprint_data=[torch.tensor(list(bytes.fromhex(digest)),
+                                                      dtype=torch.uint8)],
+                       grad_weight=st)
+        finally:
+            del est._checkpoint
+    metrics = {"train": _metrics(est, xt, labels, spec.n_train)}
+    if spec.n_valid:
+        metrics["valid"] = _metrics(est, xv, lab_v_t, spec.n_valid)
+    rss: list[Any] = [None] * world
+    dist.all_gather_object(rss, (start_rss, peak_rss_mib()))
+    return {"state": {k: v for k, v in est.__dict__.items() if k.endswith("_")},
+            "metrics": metrics, "mean": mean, "scale": scale, "seconds": clock.seconds,
+            "start_rss": [r[0] for r in rss], "peak_rss": [r[1] for r in rss]}
+
+
+def _metrics(est: Any, x: torch.Tensor, labels: torch.Tensor, n: int) -> dict[str, float]:
+    """Rows, accuracy and mean CE of the fitted estimator over every rank's rows."""
+    z = x.double() @ torch.from_numpy(est.coef_.T).double() + torch.from_numpy(
+        est.intercept_).double()
+    log_p = torch.log_softmax(z, dim=1)
+    sums = torch.stack([-log_p.gather(1, labels.unsqueeze(1)).sum(),
+                        (z.argmax(dim=1) == labels).double().sum()])
+    dist.all_reduce(sums)
+    return {"rows": n, "accuracy": float(sums[1]) / n, "cross_entropy": float(sums[0]) / n}
+
+
+def _digest(spec: _Spec) -> str:
+    """The checkpoints' identity of this run: the file's bytes and the estimator's
+    settings (SHA-256)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(spec.path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    settings = {k: v for k, v in spec.estimator.get_params().items()
+                if k not in ("verbose", "max_epochs", "warm_start")}
+    h.update(json.dumps([spec.target, spec.features, spec.n_train, spec.n_valid,
+                         spec.standardize, settings], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _result(rank: int, world: int, spec: _Spec, out: str) -> None:
+    result = _rank(rank, world, spec)
+    if rank == 0:  # our own private temporary directory: the parent reads it back
+        Path(out).write_bytes(pickle.dumps(result))
+
+
+def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: Any = None,
+                       features: Any = None, valid: float | int = 0.2,
+                       standardize: bool = False, nproc: int | None = None,
+                       callback: Any = None, timeout: float = 120.0,
+                       checkpoint: str | os.PathLike[str] | None = None,
+                       checkpoint_every: int = 1, resume: bool = False) -> ShardedRun:
+    """Fit ``estimator`` (a :class:`~softmaxlab.SoftmaxRegression` with ``shuffle=False``)
+    data-parallel on a ``.npy``/``.parquet`` file, each rank reading only its own rows
+    (see the module docstring); every estimator option works but shuffling. The last
+    ``valid`` rows are held out (reported each epoch; monitored with
+    ``early_stopping``). ``nproc``/``timeout`` as in :func:`softmaxlab.distributed.fit`
+    (``None`` inside torchrun); ``callback(record)`` runs on rank 0 after each epoch
+    (picklable when spawned); checkpoints are tied to the file's bytes and the settings
+    and resume with any number of processes. Returns a
+    :class:`~softmaxlab.distributed.ShardedRun` whose ``model`` is the fitted estimator;
+    a failed run leaves ``estimator`` as it was."""
+    from .estimator import SoftmaxRegression
+
+    if not isinstance(estimator, SoftmaxRegression):
+        raise InvalidTypeError(f"estimator: expected a SoftmaxRegression, got "
+                               f"{type(estimator).__name__}")
+    estimator._check_params()
+    if estimator.shuffle:
+        raise InvalidInputError("shuffle: a sharded file is read in file order; set "
+                                "shuffle=False (shuffle the file beforehand if it is sorted)")
+    every = check_positive_int(checkpoint_every, "checkpoint_every")
+    if resume and checkpoint is None:
+        raise InvalidInputError("resume: needs checkpoint=PATH")
+    rows = RowFile.open(path)
+    target_col = rows.column(-1 if target is None else target, "target")
+    feature_cols = rows.features(features, target_col)
+    n_valid = n_validation_rows(valid, rows.n_rows)
+    if estimator.early_stopping and not n_valid:
+        raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
+    spec = _Spec(os.fspath(path), target_col, feature_cols,
+                 tuple(rows.columns[j] for j in feature_cols), rows.n_rows - n_valid, n_valid,
+                 bool(standardize), estimator,
+                 None if checkpoint is None else os.fspath(checkpoint), every, bool(resume),
+                 callback)
+    if nproc is None:
+        _require_torchrun()
+        snapshot = dict(estimator.__dict__)
+        _init(None, None, None, timeout)
+        try:
+            result = _rank(dist.get_rank(), dist.get_world_size(), spec)
+        except BaseException:
+            estimator.__dict__.clear()  # a failed run leaves the estimator as it was
+            estimator.__dict__.update(snapshot)
+            raise
+        finally:
+            dist.destroy_process_group()
+    else:
+        nproc = _check_nproc(nproc)
+        spec = replace(spec, fingerprint=_digest(spec) if checkpoint is not None else None)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = str(Path(tmp) / "result.pickle")
+            _spawn(_worker, nproc, (_result, spec, timeout), out)
+            try:
+                result = pickle.loads(Path(out).read_bytes())  # written by our own rank 0
+            except OSError:
+                raise DistributedError("nproc: no result") from None
+        for key in [k for k in estimator.__dict__ if k.endswith("_")]:
+            del estimator.__dict__[key]
+        estimator.__dict__.update(result["state"])
+    mean, scale = result["mean"], result["scale"]
+    return ShardedRun(estimator, history_records(estimator), estimator.classes_, spec.names,
+                      None if mean is None else mean.numpy(),
+                      None if scale is None else scale.numpy(), result["metrics"],
+                      result["seconds"], result["peak_rss"], result["start_rss"])
+
