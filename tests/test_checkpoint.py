@@ -109,6 +109,7 @@ def _train_cmd(csv, out, *extra):
             *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_parameters(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6000, 20))

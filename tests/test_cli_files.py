@@ -14,7 +14,7 @@ from sklearn.datasets import load_wine
 from softmaxlab.cli import main
 from softmaxlab.persistence import load_model
 
-from .test_cli import run
+from .test_cli import run, run_process
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +182,9 @@ def test_compare_synthetic_size_options_conflict_with_data():
     assert proc.returncode == 2 and "--samples: apply to the synthetic data only" in proc.stderr
 
 
+@pytest.mark.slow
 def test_train_bad_file_in_a_real_process_has_no_traceback(bad_files):
-    proc = run("train", "--data", str(bad_files / "text.csv"), "--out",
+    proc = run_process("train", "--data", str(bad_files / "text.csv"), "--out",
                str(bad_files / "m.safetensors"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "feature columns must be numeric" in proc.stderr and "Traceback" not in proc.stderr

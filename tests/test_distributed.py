@@ -14,6 +14,8 @@ import softmaxlab as sl
 from softmaxlab import distributed as D
 from softmaxlab.checkpoint import CheckpointError
 
+pytestmark = pytest.mark.slow  # real processes: make test-fast leaves them out
+
 
 @pytest.fixture(scope="module")
 def reference():

@@ -245,3 +245,19 @@ def test_threadpool_limits_bound_the_fit():
         SoftmaxRegression(max_epochs=2, tol=None).fit(
             x, y, callback=lambda record: seen.append(torch.get_num_threads()))
     assert seen == [1, 1]
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
+def test_default_fits_the_model_of_default_logistic_regression(name):
+    """alpha="auto" is LogisticRegression()'s C = 1 (twice 1/n for two classes): at tight
+    tolerances both defaults give the same probabilities."""
+    from sklearn import datasets
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours = SoftmaxRegression(tol=1e-10, max_epochs=10_000).fit(X, y)
+    ref = LogisticRegression(tol=1e-10, max_iter=10_000).fit(X, y)
+    assert ours.solver_ == "lbfgs"
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)

@@ -9,6 +9,8 @@ import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "multiclass_classification.ipynb"
 
+pytestmark = pytest.mark.slow  # real processes: make test-fast leaves them out
+
 
 def test_example_notebook_executes():
     nbformat = pytest.importorskip("nbformat")

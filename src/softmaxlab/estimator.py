@@ -96,10 +96,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Gradient formulation (``softmaxlab.gradients.names()``).
     alpha : float or "auto", default="auto"
         L2 penalty ``alpha/2 * ||W||²`` on the weights (not the bias). "auto" is
-        ``1 / Σ s_i`` over the training rows (``1 / n_samples`` unweighted): the
-        objective of scikit-learn's ``LogisticRegression()`` (C=1) divided by Σ s_i, so
-        that by default both fit the same model (docs/conventions.md). ``alpha_`` holds
-        the value used.
+        ``1 / Σ s_i`` over the training rows (``1 / n_samples`` unweighted; twice that
+        for two classes): the objective of scikit-learn's ``LogisticRegression()``
+        (C=1) divided by Σ s_i, so that by default both fit the same model
+        (docs/conventions.md). ``alpha_`` holds the value used.
     tol : float or None, default=1e-4
         Stop when the monitored quantity has not improved by ``tol`` for
         ``n_iter_no_change`` epochs: the training objective, or the validation accuracy
@@ -408,11 +408,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
         problem = Problem(xt, labels, st, train, valid, mu, d)
         checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
-        # "auto": LogisticRegression()'s C=1 in softmaxlab's mean form, 1 / Σ s_i over
-        # the training rows (the row count when unweighted; docs/conventions.md)
         s_train = s if train is None else s[train.cpu().numpy()]
-        self.alpha_ = (1.0 / float(s_train.sum()) if self.alpha == "auto"
-                       else float(self.alpha))
+        self.alpha_ = self._resolve_alpha(float(s_train.sum()))
         self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
         problem.alpha = self.alpha_
         return self._solve(problem, np_dtype=np_dtype, seed=int(rng.randint(2**31 - 1)),
@@ -513,6 +510,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         idx = np.searchsorted(self.classes_, yv)
         return (_as_tensor(xv, **kw),
                 torch.as_tensor(idx, dtype=torch.int64, device=kw["device"]))
+
+    def _resolve_alpha(self, total_weight: float) -> float:
+        """``alpha``, or for "auto" ``LogisticRegression()``'s C = 1 in softmaxlab's mean
+        form: 1 / Σ s_i over the training rows, and 2 / Σ s_i for two classes, where
+        scikit-learn penalises the one log-odds vector d = w₁ − w₀ and softmaxlab's two
+        centred vectors carry α/4 ‖d‖² (docs/conventions.md, "Two classes")."""
+        if self.alpha != "auto":
+            return float(self.alpha)
+        return (2.0 if len(self.classes_) == 2 else 1.0) / total_weight
 
     def _resolve_solver(self, *, sgd_only: bool) -> str:
         """The solver a fit uses: ``solver``, or for "auto" L-BFGS unless an SGD option

@@ -133,7 +133,7 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         est.coef_ = np.zeros((len(classes), xt.shape[1]), dtype=np_dtype)
         est.intercept_ = np.zeros(len(classes), dtype=np_dtype)
         est.loss_curve_ = []
-        est.alpha_ = 1.0 / float(total) if est.alpha == "auto" else float(est.alpha)
+        est.alpha_ = est._resolve_alpha(float(total))
         est.solver_ = est._resolve_solver(sgd_only=spec.checkpoint is not None)
         problem.alpha = est.alpha_
         est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
