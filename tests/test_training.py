@@ -150,12 +150,14 @@ def test_partial_fit_needs_sgd(iris_std):
         SoftmaxRegression(solver="lbfgs").partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_lbfgs_grad_norm_from_its_last_gradient_equals_a_full_pass():
+@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
+def test_lbfgs_grad_norm_from_its_last_gradient_equals_a_full_pass(name):
     """L-BFGS reports ‖∇J‖ from its last evaluation, mapped from the standardised
-    coordinates it works in; on raw features it must equal a full pass of the engine."""
-    from sklearn.datasets import load_wine
+    coordinates (and, for two classes, the log-odds parameters) it works in; on raw
+    features it must equal a full pass of the engine."""
+    from sklearn import datasets
 
-    X, y = load_wine(return_X_y=True)
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     est = SoftmaxRegression(solver="lbfgs", alpha=0.01, tol=1e-2).fit(X, y)
     labels = torch.as_tensor(np.searchsorted(est.classes_, y))
     ref = est._grad_norm(torch.from_numpy(X), labels, torch.ones(len(y), dtype=torch.float64))

@@ -258,19 +258,35 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
                     weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
                     alpha=p.alpha, rows=p.train)
     n_w = engine.wt.numel()
+    nf = engine.n_features
     losses: list[float] = []
     valid_losses: list[float] = []
     scores: list[float] = []
+    # Two classes: the optimum's weights are centred (w₀ = −w₁), so L-BFGS runs on the
+    # log-odds parameters d = w₁ − w₀, c = b₁ − b₀ (W = [−d/2, d/2]) — the variables, and
+    # so the steps, of scikit-learn's binary LogisticRegression; the objective is the
+    # same function, ∂J/∂d = (∂J/∂w₁ − ∂J/∂w₀)/2.
+    binary = engine.n_classes == 2
 
     def load(theta: np.ndarray) -> None:
         t = torch.from_numpy(theta)
-        engine.wt.view(-1).copy_(t[:n_w])
-        engine.b.copy_(t[n_w:])
+        if binary:
+            half = (t[:nf] / 2).to(engine.wt)
+            engine.wt[0].copy_(-half)
+            engine.wt[1].copy_(half)
+            engine.b.copy_(torch.stack([-t[nf] / 2, t[nf] / 2]))
+        else:
+            engine.wt.view(-1).copy_(t[:n_w])
+            engine.b.copy_(t[n_w:])
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         load(theta)
         value = engine.objective()
-        return value, engine.flat[:-1].cpu().numpy().astype(np.float64)
+        g = engine.flat[:-1].cpu().numpy().astype(np.float64)
+        if binary:
+            return value, np.concatenate([(g[nf:n_w] - g[:nf]) / 2,
+                                          [(g[n_w + 1] - g[n_w]) / 2]])
+        return value, g
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
@@ -287,7 +303,9 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             if callback is not None:
                 callback(rec)
 
-    theta0 = torch.cat([engine.wt.reshape(-1), engine.b]).cpu().numpy().astype(np.float64)
+    theta0 = torch.cat([engine.wt[1] - engine.wt[0], (engine.b[1] - engine.b[0]).reshape(1)]
+                       if binary else [engine.wt.reshape(-1), engine.b]
+                       ).cpu().numpy().astype(np.float64)
     with torch.no_grad(), engine.threads(lbfgs=True):
         res = minimize(
             fun, theta0, jac=True, method="L-BFGS-B", callback=record,
@@ -300,6 +318,9 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     load(res.x)
     if not losses:
         losses.append(float(res.fun))
+    jac = torch.from_numpy(np.asarray(res.jac, dtype=np.float64))
+    if binary:  # at centred weights ∂J/∂w₀ = −∂J/∂w₁ = −∂J/∂d (likewise for b)
+        jac = torch.cat([-jac[:nf], jac[:nf], -jac[nf:], jac[nf:]])
     return LbfgsResult(engine.w.contiguous(), engine.b.clone(), losses, max(int(res.nit), 1),
                        "converged" if res.status == 0 else "max_epochs", valid_losses,
-                       scores, torch.from_numpy(np.asarray(res.jac, dtype=np.float64)))
+                       scores, jac)
