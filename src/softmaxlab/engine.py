@@ -461,10 +461,13 @@ class Engine:
             self.flat[-1] = total
             comm.all_reduce(self.flat)
             total = float(self.flat[-1])
-        if self.alpha:
-            pen = self.wt if self.penalty is None else self.wt * self.penalty
-            self.gw.add_(pen, alpha=self.alpha)
-        return total / n + self.penalty_value()
+        if not self.alpha:
+            return total / n
+        pen = self.wt if self.penalty is None else self.wt * self.penalty
+        self.gw.add_(pen, alpha=self.alpha)
+        # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product
+        return total / n + 0.5 * self.alpha * float(torch.dot(pen.reshape(-1),
+                                                              self.wt.reshape(-1)))
 
     def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as

@@ -268,25 +268,43 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     # same function, ∂J/∂d = (∂J/∂w₁ − ∂J/∂w₀)/2.
     binary = engine.n_classes == 2
 
+    # float64 CPU parameters are loaded through numpy views of the engine's tensors (an
+    # evaluation then costs the pass and a few microseconds); anything else through torch
+    views = engine.wt.dtype == torch.float64 and engine.wt.device.type == "cpu"
+    wt_np = engine.wt.numpy() if views else None
+    b_np = engine.b.numpy() if views else None
+
     def load(theta: np.ndarray) -> None:
-        t = torch.from_numpy(theta)
-        if binary:
+        if views and binary:
+            np.multiply(theta[:nf], 0.5, out=wt_np[1])
+            np.negative(wt_np[1], out=wt_np[0])
+            b_np[1] = 0.5 * theta[nf]
+            b_np[0] = -b_np[1]
+        elif views:
+            wt_np.reshape(-1)[:] = theta[:n_w]
+            b_np[:] = theta[n_w:]
+        elif binary:
+            t = torch.from_numpy(theta)
             half = (t[:nf] / 2).to(engine.wt)
             engine.wt[0].copy_(-half)
             engine.wt[1].copy_(half)
             engine.b.copy_(torch.stack([-t[nf] / 2, t[nf] / 2]))
         else:
+            t = torch.from_numpy(theta)
             engine.wt.view(-1).copy_(t[:n_w])
             engine.b.copy_(t[n_w:])
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         load(theta)
         value = engine.objective()
-        g = engine.flat[:-1].cpu().numpy().astype(np.float64)
+        g = engine.flat[:-1].cpu().numpy()
         if binary:
-            return value, np.concatenate([(g[nf:n_w] - g[:nf]) / 2,
-                                          [(g[n_w + 1] - g[n_w]) / 2]])
-        return value, g
+            out = np.empty(nf + 1)
+            np.subtract(g[nf:n_w], g[:nf], out=out[:nf])
+            out[nf] = g[n_w + 1] - g[n_w]
+            out *= 0.5
+            return value, out
+        return value, g.astype(np.float64)
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
