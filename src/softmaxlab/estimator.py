@@ -424,7 +424,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
         shuffling; ``fingerprint_data`` identifies the data for checkpoints;
         ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
-        sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
+        sharded data-parallel fits (:func:`softmaxlab.sharded.fit_file_estimator`),
         whose ranks each prepare a problem of their own rows."""
         xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
             problem.scale
@@ -442,11 +442,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             rates: list[float] = []
             # ‖∇J‖ in the original coordinates from the last evaluation's gradient:
             # ∂J/∂W = diag(d) ∂J̃/∂W̃ + μ (∂J̃/∂b̃)ᵀ, ∂J/∂b = ∂J̃/∂b̃ (no extra pass)
+            g = res.grad.numpy()
             n_w = w.numel()
-            g_wt = res.grad[:n_w].reshape(w.shape[1], w.shape[0]).to(w)
-            g_b = res.grad[n_w:].to(w)
-            g_w = g_wt.T * d.unsqueeze(1) + mu.unsqueeze(1) * g_b.unsqueeze(0)
-            grad_norm = float(torch.sqrt((g_w**2).sum() + (g_b**2).sum()))
+            d_np, mu_np = d.double().cpu().numpy(), mu.double().cpu().numpy()
+            g_b = g[n_w:]
+            g_w = g[:n_w].reshape(w.shape[1], w.shape[0]) * d_np + np.outer(g_b, mu_np)
+            grad_norm = float(np.sqrt((g_w**2).sum() + (g_b**2).sum()))
         else:
             G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
                                               xt.shape[1], len(self.classes_), xt.element_size())
@@ -467,7 +468,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
             rates, scores = solver.rates, solver.scores
             valid_losses = solver.valid_losses
-        w = w / d.unsqueeze(1)
+        # back to the original coordinates: W = diag(d)⁻¹ W̃, b = b̃ − μᵀW
+        w_np = w.double().cpu().numpy() / d.double().cpu().numpy()[:, None]
+        b_np = b.double().cpu().numpy() - mu.double().cpu().numpy() @ w_np
         self.loss_curve_ = [*self.loss_curve_, *losses]
         self.n_iter_ = n_iter
         self.stop_reason_ = reason
@@ -486,8 +489,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"converged (tol={self.tol}); increase max_epochs or learning_rate",
                 ConvergenceWarning, stacklevel=4,
             )
-        self.coef_ = w.T.cpu().numpy().astype(np_dtype)
-        self.intercept_ = (b - mu @ w).cpu().numpy().astype(np_dtype)
+        self.coef_ = np.ascontiguousarray(w_np.T, dtype=np_dtype)
+        self.intercept_ = b_np.astype(np_dtype)
         self.grad_norm_ = (grad_norm if self.solver_ == "lbfgs"
                            else self._grad_norm(xt, labels, grad_weight))
         return self

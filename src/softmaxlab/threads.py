@@ -49,11 +49,20 @@ def _ctl() -> Any:
 @contextlib.contextmanager
 def budget(work: float, *, lbfgs: bool = False) -> Iterator[None]:
     """Limits for a fit whose GEMMs are ``work`` multiply-adds each (see the module
-    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS."""
-    small = work < (LBFGS_SMALL_WORK if lbfgs else SGD_SMALL_WORK)
-    with contextlib.ExitStack() as stack:
-        if lbfgs:
-            stack.enter_context(_ctl().limit(limits=1, user_api="blas"))
-        if small:
-            stack.enter_context(_ctl().limit(limits=1, user_api="openmp"))
+    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS. Each library's
+    count is set to ``min(its current count, 1)`` directly through threadpoolctl's
+    controllers (microseconds, where ``threadpool_limits`` re-inspects every library)
+    and restored on exit."""
+    apis = (["blas"] if lbfgs else []) + (
+        ["openmp"] if work < (LBFGS_SMALL_WORK if lbfgs else SGD_SMALL_WORK) else [])
+    libs = [lc for lc in _ctl().lib_controllers if lc.user_api in apis]
+    saved = [lc.num_threads for lc in libs]
+    try:
+        for lc, n in zip(libs, saved, strict=True):
+            if n > 1:
+                lc.set_num_threads(1)
         yield
+    finally:
+        for lc, n in zip(libs, saved, strict=True):
+            if n > 1:
+                lc.set_num_threads(n)
