@@ -16,8 +16,11 @@ Public API::
 """
 
 from . import evaluation, functional, gradients
+from ._version import __version__
 from .data import Dataset, load_dataset, make_dataset, one_hot
 from .errors import (
+    CheckpointError,
+    DistributedError,
     InvalidInputError,
     InvalidTypeError,
     JacobianTooLargeError,
@@ -36,12 +39,12 @@ from .persistence import SavedModel, load_model, save_model
 from .references import KerasSoftmax, TorchSoftmax
 from .training import EpochRecord
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "CheckpointError",
     "CompareConfig",
     "CompareResult",
     "Dataset",
+    "DistributedError",
     "EpochRecord",
     "InvalidInputError",
     "InvalidTypeError",

@@ -20,16 +20,12 @@ from typing import Any
 import torch
 
 from . import comm
-from .errors import InvalidInputError
+from .errors import CheckpointError
 
 __all__ = ["CheckpointError", "classifier_fingerprint", "fingerprint", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "softmaxlab-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(InvalidInputError):
-    """A checkpoint that cannot be used: corrupt, truncated, foreign or mismatched."""
 
 
 def fingerprint(data: list[torch.Tensor | Path | None], settings: dict[str, Any]) -> str:
@@ -67,7 +63,7 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
                     state: dict[str, Any] | None = None) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename). In a data-parallel
     run only rank 0 writes (the others hold the same state)."""
-    from .persistence import write_safetensors_atomic
+    from .atomic import write_safetensors_atomic
 
     if not comm.is_main():
         return
@@ -90,7 +86,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
 
 def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    from .persistence import read_safetensors
+    from .atomic import read_safetensors
 
     p = Path(path)
     where = f"checkpoint: {p}"

@@ -22,11 +22,12 @@ from rich.measure import Measurement
 from rich.table import Table
 from sklearn.exceptions import ConvergenceWarning
 
-from . import __version__, tasks
 from . import gradients as G
+from . import tasks
+from ._version import __version__
 from .atomic import atomic_write_text
 from .data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
-from .errors import InvalidInputError, NumericalError, SoftmaxlabError, TrainingDiverged
+from .errors import InvalidInputError, SoftmaxlabError, UsageError, exit_status
 from .estimator import SCHEDULES, SOLVERS, SoftmaxRegression
 from .parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
 from .persistence import SavedModel, load_model, save_model
@@ -34,10 +35,6 @@ from .persistence import SavedModel, load_model, save_model
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
 REFERENCE_TITLES = {"torch": "PyTorch nn", "keras": "Keras (TensorFlow)"}
-
-
-class UsageError(SoftmaxlabError):
-    """Bad command-line usage found after parsing (an unwritable --json path, say)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -313,14 +310,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
             console.print("note: TensorFlow is not installed, so Keras is skipped "
                           "(pip install 'softmaxlab[keras]')", highlight=False)
         console.print()
-    try:
-        result = compare(config, data=data)
-    except TrainingDiverged as exc:
-        print(f"softmaxlab compare: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except NumericalError as exc:
-        print(f"softmaxlab compare: numerical failure: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+    result = compare(config, data=data)
     if not args.quiet:
         _print_logs(console, result, group=not args.verbose)
     trained = [r for r in result.config.references if r != "sklearn"]
@@ -578,16 +568,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     if args.verbose:
         console.print(f"data: {args.data}; estimator: {_estimator_options(args)}",
                       highlight=False, markup=False)
-    try:
-        with warnings.catch_warnings():  # reported below as "stopped after ..."
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            result = _run_train(args, console, parallel)
-    except TrainingDiverged as exc:
-        print(f"softmaxlab train: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except NumericalError as exc:
-        print(f"softmaxlab train: numerical failure: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+    with warnings.catch_warnings():  # reported below as "stopped after ..."
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = _run_train(args, console, parallel)
     if result is None:
         return EXIT_OK  # a torchrun rank other than 0: only rank 0 reports and writes
     model = result.model
@@ -640,19 +623,15 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
         raise UsageError("--C: give --alpha with --sharded (C needs the training rows' count "
                          "before the file is read)")
     estimator = SoftmaxRegression(shuffle=False, random_state=args.seed, **options)
-    try:
-        with warnings.catch_warnings():  # reported below as "stopped after ..."
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            run = fit_file_estimator(
-                args.data, estimator, target=args.target, features=args.columns,
-                valid=0.2 if args.valid is None else args.valid,
-                standardize=args.standardize, nproc=args.nproc,
-                callback=None if args.quiet else tasks.print_epoch,
-                checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                resume=args.resume)
-    except TrainingDiverged as exc:
-        print(f"softmaxlab train: {exc}", file=sys.stderr)
-        return EXIT_DIVERGED
+    with warnings.catch_warnings():  # reported below as "stopped after ..."
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        run = fit_file_estimator(
+            args.data, estimator, target=args.target, features=args.columns,
+            valid=0.2 if args.valid is None else args.valid,
+            standardize=args.standardize, nproc=args.nproc,
+            callback=None if args.quiet else tasks.print_epoch,
+            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            resume=args.resume)
     if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
         return EXIT_OK  # only rank 0 reports and writes
     if args.verbose:
@@ -1147,9 +1126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(width=width, highlight=False)
     try:
         return int(args.handler(args, console))
-    except SoftmaxlabError as exc:
-        print(f"softmaxlab {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except SoftmaxlabError as exc:  # one line, the code of errors.EXIT_CODES
+        code, prefix = exit_status(exc) or (EXIT_USAGE, "error: ")
+        print(f"softmaxlab {args.command}: {prefix}{exc}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print(f"softmaxlab {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -317,6 +317,23 @@ def _labels(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- load_dataset
 
 
+def n_validation_rows(valid: Any, n: int) -> int:
+    """Validation rows for ``valid`` (a count, or a fraction in (0, 1)) of ``n`` rows, by
+    the rule of :func:`softmaxlab.load_dataset`."""
+    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or valid < 0:
+        raise InvalidInputError(f"valid: expected a row count or a fraction, got {valid!r}")
+    if isinstance(valid, numbers.Integral) or valid >= 1:
+        if valid != int(valid):
+            raise InvalidInputError(f"valid: a count must be whole, got {valid!r}")
+        n_valid = int(valid)
+    else:
+        n_valid = round(valid * n)
+    if n_valid >= n:
+        raise InvalidInputError(
+            f"valid: {n_valid} validation rows leave no training rows out of {n}")
+    return n_valid
+
+
 def load_dataset(
     name_or_path: str | os.PathLike[str],
     *,
@@ -399,8 +416,6 @@ def load_dataset(
 
 def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
            dtype, device) -> Dataset:
-    from .shards import n_validation_rows
-
     n = x.shape[0]
     n_valid = n_validation_rows(valid, n)
     if stratify and not shuffle:

@@ -44,20 +44,16 @@ import torch
 import torch.distributed as dist
 
 from ._validation import check_positive_float, check_positive_int, resolve_dtype
+from .atomic import read_safetensors, write_safetensors_atomic
 from .checkpoint import fingerprint, load_checkpoint
 from .comm import Comm, agree, data_parallel
 from .engine import Engine
-from .errors import InvalidInputError, InvalidTypeError, SoftmaxlabError
-from .persistence import read_safetensors, write_safetensors_atomic
+from .errors import DistributedError, InvalidInputError, InvalidTypeError, SoftmaxlabError
 from .shards import batch_shards, shard_bounds
 from .training import CheckpointPlan, EpochRecord, check_fit_args, fit_engine, resume_params
 
 __all__ = ["MAX_NPROC", "DistributedError", "ShardedRun", "fit", "fit_estimator", "fit_file",
            "group_comm", "launched_by_torchrun", "peak_rss_mib"]
-
-
-class DistributedError(SoftmaxlabError, RuntimeError):
-    """A rank of a data-parallel run failed (or could not start); the run was stopped."""
 
 
 def _free_port() -> int:
@@ -169,12 +165,11 @@ def _report_errors(rank: int, out: str, body: Callable[[], None]) -> None:
 
 def _raise_rank_error(out: str) -> None:
     """Re-raise the first softmaxlab error a rank reported, with its own type."""
-    from . import checkpoint, errors
+    from . import errors
 
     for path in sorted(Path(out).parent.glob(Path(out).name + ".error*")):
         record = json.loads(path.read_text())
-        kind = getattr(errors, record["type"], None) or getattr(checkpoint, record["type"],
-                                                                None)
+        kind = getattr(errors, record["type"], None)
         if kind is errors.TrainingDiverged:
             raise errors.TrainingDiverged(record["message"], epoch=record["epoch"],
                                           batch=record["batch"])
@@ -549,8 +544,9 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
     the training rows reduced over the ranks. ``nproc``/``timeout`` as in :func:`fit`;
     checkpoints are tied to the file's bytes (SHA-256) and the settings, and resume with
     any number of processes."""
+    from .data import n_validation_rows
     from .model import SoftmaxClassifier
-    from .shards import RowFile, n_validation_rows
+    from .shards import RowFile
 
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")

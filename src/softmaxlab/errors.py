@@ -52,6 +52,37 @@ class TrainingDiverged(SoftmaxlabError, ArithmeticError):
         self.epoch, self.batch = epoch, batch
 
 
+class CheckpointError(InvalidInputError):
+    """A checkpoint that cannot be used: corrupt, truncated, foreign or mismatched."""
+
+
+class DistributedError(SoftmaxlabError, RuntimeError):
+    """A rank of a data-parallel run failed (or could not start); the run was stopped."""
+
+
+class UsageError(SoftmaxlabError):
+    """Bad command-line usage found after parsing (an unwritable --json path, say)."""
+
+
+#: The command line's exit code and message prefix for each error (the first class in
+#: this order that the error is an instance of); ``softmaxlab.cli.main`` prints one line
+#: and returns the code. 0 is success, 1 a failed parity check.
+EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
+    (TrainingDiverged, 3, ""),
+    (NumericalError, 1, "numerical failure: "),
+    (SoftmaxlabError, 2, "error: "),
+)
+
+
+def exit_status(exc: BaseException) -> tuple[int, str] | None:
+    """``(exit code, message prefix)`` of ``exc`` by :data:`EXIT_CODES`, or ``None`` for
+    an error that is not softmaxlab's."""
+    for kind, code, prefix in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code, prefix
+    return None
+
+
 def diverged(lr: float, batch: int, what: str = "the loss or the parameters") -> TrainingDiverged:
     """The :class:`TrainingDiverged` raised inside an epoch (``run_epochs`` adds the epoch)."""
     return TrainingDiverged(

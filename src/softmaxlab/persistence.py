@@ -33,7 +33,8 @@ import torch
 
 from . import functional as F
 from ._validation import resolve_device
-from .atomic import atomic_write
+from ._version import __version__
+from .atomic import read_safetensors, write_safetensors_atomic
 from .errors import InvalidInputError, InvalidTypeError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
@@ -118,7 +119,6 @@ def save_model(
     """Write ``model`` (a :class:`~softmaxlab.SoftmaxClassifier` or a fitted
     :class:`~softmaxlab.SoftmaxRegression`) to ``path`` atomically: a temporary file in the
     same folder, fsync, then a rename, so ``path`` is never left half-written."""
-    from . import __version__
     from .estimator import SoftmaxRegression
     from .model import SoftmaxClassifier
 
@@ -165,33 +165,6 @@ def save_model(
         "softmaxlab": __version__,
     }
     write_safetensors_atomic(tensors, metadata, path)
-
-
-def write_safetensors_atomic(tensors: dict[str, torch.Tensor], metadata: dict[str, str],
-                             path: str | os.PathLike[str]) -> None:
-    """Write a safetensors file through a temporary file in the same folder, fsync it, then
-    rename it over ``path``: a crash at any moment leaves the old file or the new one."""
-    from safetensors.torch import save_file
-
-    cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(cpu, tmp, metadata=metadata))
-
-
-def read_safetensors(path: Path, error: type[Exception], message: str
-                     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """All tensors and the metadata of a safetensors file; any failure to parse it (a
-    pickle, a truncated file, ...) raises ``error(f"{message} (reason)")``. Parsing never
-    executes anything from the file."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors raises its own error types
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise error(f"{message} ({first})") from None
-    return tensors, meta
 
 
 def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedModel:

@@ -28,7 +28,7 @@ import torch.distributed as dist
 
 from ._validation import check_positive_int
 from .comm import agree, data_parallel
-from .data import standardisation
+from .data import n_validation_rows, standardisation
 from .distributed import (
     DistributedError,
     ShardedRun,
@@ -43,7 +43,7 @@ from .distributed import (
     peak_rss_mib,
 )
 from .errors import InvalidInputError, InvalidTypeError
-from .shards import RowFile, batch_shards, n_validation_rows, owned_ranges, shard_bounds
+from .shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from .tasks import history_records
 
 __all__ = ["fit_file_estimator"]

@@ -19,7 +19,6 @@ Columns of a ``.npy`` file are named by their index (``"0"``, ``"1"``, ...), as
 
 from __future__ import annotations
 
-import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import resolve_column, select_features
 from .errors import InvalidInputError
 
 __all__ = ["RowFile", "batch_shards", "owned_ranges"]
@@ -62,23 +62,6 @@ def owned_ranges(n: int, batch_size: int, rank: int, world: int) -> list[tuple[i
         else:
             ranges.append((lo, hi))
     return ranges
-
-
-def n_validation_rows(valid: Any, n: int) -> int:
-    """Validation rows for ``valid`` (a count, or a fraction in (0, 1)) of ``n`` rows, by
-    the rule of :func:`softmaxlab.load_dataset`."""
-    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or valid < 0:
-        raise InvalidInputError(f"valid: expected a row count or a fraction, got {valid!r}")
-    if isinstance(valid, numbers.Integral) or valid >= 1:
-        if valid != int(valid):
-            raise InvalidInputError(f"valid: a count must be whole, got {valid!r}")
-        n_valid = int(valid)
-    else:
-        n_valid = round(valid * n)
-    if n_valid >= n:
-        raise InvalidInputError(
-            f"valid: {n_valid} validation rows leave no training rows out of {n}")
-    return n_valid
 
 
 @dataclass(frozen=True)
@@ -154,7 +137,6 @@ class RowFile:
     def column(self, key: Any, name: str) -> int:
         """Index of a column given by name or 0-based index (negative from the end), by
         :func:`softmaxlab.data.resolve_column`'s rules."""
-        from .data import resolve_column
 
         return self.columns.index(resolve_column(self.columns, key, name))
 
@@ -162,7 +144,6 @@ class RowFile:
         """Indices of the feature columns: ``wanted`` (names/indices or a comma list), else
         every column but ``target`` (:func:`softmaxlab.data.select_features`); each must
         be numeric."""
-        from .data import select_features
 
         cols = [self.columns.index(c)
                 for c in select_features(self.columns, wanted, self.columns[target])]
