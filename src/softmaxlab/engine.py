@@ -312,7 +312,7 @@ class Engine:
         y = torch.nn.functional.one_hot(lab, self.n_classes).to(xb.dtype)
         r = None if wb is None else wb / m
         try:
-            grads = self.formulation.kernel(xb, y, log_p.exp_(), self.wt.T, self.b, r)
+            grads = self.formulation.kernel(xb, y, self.wt.T, self.b, log_p.exp_(), r)
         except NumericalError as exc:
             raise NumericalError(f"batch {batch}: {exc}") from exc
         self.gw.copy_(grads.d_w.T)

@@ -258,7 +258,7 @@ def _penalised(d_w: torch.Tensor, w: torch.Tensor, alpha: float) -> torch.Tensor
     return d_w if alpha == 0 else d_w.add_(w, alpha=alpha)
 
 
-def _chain(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _chain(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "chain")
     d_z = softmax_backward(d_y_hat, y_hat)
@@ -266,12 +266,12 @@ def _chain(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
                      d_y_hat=d_y_hat)
 
 
-def _fused(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _fused(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     d_z = (y_hat - y).div_(y.shape[0]) if r is None else (y_hat - y).mul_(r.unsqueeze(1))
     return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z)
 
 
-def _blockwise(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _blockwise(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "blockwise")
     blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
@@ -280,7 +280,7 @@ def _blockwise(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
                      d_y_hat=d_y_hat)
 
 
-def _jacobian(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _jacobian(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("jacobian", _jacobian_bytes(m, n, c, x.element_size()))
@@ -292,7 +292,7 @@ def _jacobian(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     return Gradients(d_w=_penalised(d_w, w, alpha), d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
 
 
-def _kronecker(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _kronecker(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     m, n = x.shape
     c = y.shape[1]
     _check_budget("kronecker", _kronecker_bytes(m, n, c, x.element_size()))
@@ -309,7 +309,7 @@ def _kronecker(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
     )
 
 
-def _autograd(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients:
+def _autograd(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     with torch.enable_grad():
         w_ = w.detach().requires_grad_(True)
         b_ = b.detach().requires_grad_(True)
@@ -335,8 +335,8 @@ Kernel = Callable[..., Gradients]
 
 
 def _checked(
-    name: str, x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any,
-    class_weight: Any, alpha: Any,
+    x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any, class_weight: Any,
+    alpha: Any,
 ) -> tuple[Any, ...]:
     if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
         raise InvalidTypeError(f"w: expected a float32/float64 tensor, got {type(w).__name__}")
@@ -375,7 +375,7 @@ def _checked(
             if not float(r.sum()) > 0:
                 raise InvalidInputError("class_weight: every row has weight zero")
             r = r / r.sum()
-    return x, y, y_hat, w, b, r, float(alpha)
+    return x, y, w, b, y_hat, r, float(alpha)
 
 
 def class_weights(class_weight: Any, y: torch.Tensor) -> torch.Tensor:
@@ -417,65 +417,95 @@ def row_weights(sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any,
     return s / total
 
 
-def _public(name: str, kernel: Kernel, doc: str) -> Callable[..., Gradients]:
-    def gradient(
-        x: torch.Tensor,
-        y: torch.Tensor,
-        w: torch.Tensor,
-        b: torch.Tensor,
-        y_hat: torch.Tensor | None = None,
-        sample_weight: torch.Tensor | None = None,
-        class_weight: Any = None,
-        alpha: float = 0.0,
-    ) -> Gradients:
-        with torch.no_grad():
-            return kernel(*_checked(name, x, y, w, b, y_hat, sample_weight, class_weight,
-                                    alpha))
+# Every public formulation: the same signature, checks, then its kernel (the kernels take
+# the same order, ``(x, y, w, b, y_hat, r=None, alpha=0.0)``, already checked).
 
-    gradient.__name__ = gradient.__qualname__ = name
-    gradient.__doc__ = doc + _SHAPE_DOC
-    return gradient
-
-
-_SHAPE_DOC = """
-
-    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
-    ``None``, ``sample_weight`` (m,) non-negative or ``None``, ``class_weight`` (C,) or
-    ``"balanced"`` or ``None``, ``alpha`` ≥ 0 → :class:`Gradients`.
-    Inputs are checked; errors name the argument.
-    """
-
-chain = _public(
-    "chain",
-    _chain,
+def chain(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""The seed's chain rule (S6).
 
     :math:`G = -\frac1m Y\oslash\hat Y` (:func:`ce_grad_y_hat`),
     :math:`\partial L/\partial Z = \hat Y\odot(G - (G\odot\hat Y)\mathbf 1)` (:func:`softmax_backward`),
     :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`,
     :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.
-    Raises :class:`~softmaxlab.errors.NumericalError` when Ŷ underflows to 0 under a target.""",
-)
-fused = _public(
-    "fused",
-    _fused,
+    Raises :class:`~softmaxlab.errors.NumericalError` when Ŷ underflows to 0 under a target.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _chain(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
+
+
+def fused(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""The simplified, numerically safe form:
     :math:`\partial L/\partial Z = (\hat Y - Y)/m` (rows of Y sum to 1), then
     :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`,
     :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.
-    Never divides by Ŷ, so it is finite for any finite logits. No ∂L/∂Ŷ.""",
-)
-blockwise = _public(
-    "blockwise",
-    _blockwise,
+    Never divides by Ŷ, so it is finite for any finite logits. No ∂L/∂Ŷ.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _fused(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
+
+
+def blockwise(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""Per-sample Jacobians: :math:`(\partial L/\partial Z)_{i,:} = J_i^\top\,(\partial L/\partial\hat Y)_{i,:}`
     with :math:`J_i = \operatorname{diag}(\hat y_i) - \hat y_i\hat y_i^\top`
     (:func:`softmax_jacobian_blocks`, m x C x C in memory), then
-    :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`, :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.""",
-)
-jacobian = _public(
-    "jacobian",
-    _jacobian,
+    :math:`\partial L/\partial W = X^\top\,\partial L/\partial Z`, :math:`\partial L/\partial b = \mathbf 1^\top\,\partial L/\partial Z`.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _blockwise(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
+
+
+def jacobian(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""The full-Jacobian einsum of the seed (S13).
 
     :math:`\partial L/\partial z_{pq} = \sum_{ij} (\partial L/\partial\hat y_{ij})\,J_{ijpq}`
@@ -483,33 +513,72 @@ jacobian = _public(
     :math:`\partial L/\partial w_{pq} = \sum_{ij} (\partial L/\partial z_{ij})\,D_{ijpq}` with
     ∂Z/∂W = I ⊗ X as the (m, C, N, C) tensor :func:`linear_jacobian_w`;
     :math:`\partial L/\partial b_q = \sum_{ij} (\partial L/\partial z_{ij})\,\delta_{jq}`.
-    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.""",
-)
-kronecker = _public(
-    "kronecker",
-    _kronecker,
+    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _jacobian(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
+
+
+def kronecker(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""Matrix calculus with vec and Kronecker products (column-major vec).
 
     :math:`\operatorname{vec}(\partial L/\partial Z) = J^\top \operatorname{vec}(\partial L/\partial\hat Y)`
     with the (mC x mC) :func:`kronecker_softmax_jacobian`;
     :math:`\operatorname{vec}(\partial L/\partial W) = (I_C\otimes X)^\top \operatorname{vec}(\partial L/\partial Z)`;
     :math:`\partial L/\partial b = (I_C\otimes\mathbf 1_m)^\top \operatorname{vec}(\partial L/\partial Z)`.
-    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.""",
-)
-autograd = _public(
-    "autograd",
-    _autograd,
+    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _kronecker(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
+
+
+def autograd(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    y_hat: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+    class_weight: Any = None,
+    alpha: float = 0.0,
+) -> Gradients:
     r"""The reference: ``torch.autograd`` differentiating
     :math:`L = -\frac1m\operatorname{sum}(Y\odot\log\Sigma(XW+b))` (the seed's literal CE, so
     that ∂L/∂Ŷ exists), with ``retain_grad`` on Z and Ŷ to expose the intermediates.
-    ``y_hat`` is ignored: the graph recomputes it.""",
-)
+    ``y_hat`` is ignored: the graph recomputes it.
+
+    Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
+    ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
+    ``class_weight`` (C,) or ``"balanced"`` or ``None``, ``alpha`` ≥ 0 →
+    :class:`Gradients`. Inputs are checked; errors name the argument.
+    """
+    with torch.no_grad():
+        return _autograd(*_checked(x, y, w, b, y_hat, sample_weight, class_weight, alpha))
 
 
 @dataclass(frozen=True)
 class Formulation:
     """A named gradient formulation: its checked ``function``, its unchecked ``kernel``
-    ``(x, y, y_hat, w, b, r=None, alpha=0.0) -> Gradients`` used inside training loops
+    ``(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients`` used inside training loops
     (``r``: row weights, ``None`` for 1/m), and a one-line
     ``summary``. ``bytes_needed(m, N, C, itemsize)`` estimates its largest allocation,
     or is ``None`` when that is O(m·C)."""

@@ -158,7 +158,7 @@ class SoftmaxClassifier:
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float,
               batch: int = 0) -> None:
-        grads = self._formulation.kernel(x, y, y_hat, self.w, self.b)
+        grads = self._formulation.kernel(x, y, self.w, self.b, y_hat)
         # The new parameters are formed aside and copied in only when finite: a raising
         # kernel or a diverging step leaves w and b at their last finite values.
         w = torch.add(self.w, grads.d_w, alpha=-lr)
