@@ -416,7 +416,7 @@ def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100
                 rows.append({"gradient": name, "batch": batch, "seconds": None, "bytes": None,
                              "note": "refused: over the memory budget"})
                 continue
-            step = partial(f.kernel, x, y, y_hat, w, b)
+            step = partial(f.kernel, x, y, w, b, y_hat)
             seconds = median_epoch(step, repeats)
             rows.append({"gradient": name, "batch": batch, "seconds": seconds,
                          "bytes": peak_bytes(step), "note": ""})

@@ -249,7 +249,7 @@ def _check_budget(name: str, needed: int) -> None:
 
 
 # --------------------------------------------------------------------------- kernels (no checks)
-# Each kernel takes (x, y, y_hat, w, b, r) already validated, r being row weights that sum
+# Each kernel takes (x, y, w, b, y_hat, r) already validated, r being row weights that sum
 # to 1 or None for 1/m; the public wrappers below check.
 
 
