@@ -51,3 +51,25 @@ def seed_torch_run(seed_data):
     d = seed_data
     history = ref.fit(d.x_train, d.y_train, 16, 0.01, 33, d.x_valid, d.y_valid, verbose=False)
     return ref, (w0, b0), history
+
+
+@pytest.fixture(autouse=True)
+def _seeded_global_generators():
+    """Every test starts from seeded global generators (torch, numpy), so a random input
+    drawn without an explicit generator is still the same on every run."""
+    import numpy as np
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_width=300, min_height=200):
+    """``path`` is a PNG image at least ``min_width`` x ``min_height`` pixels."""
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_MAGIC, path
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert width >= min_width and height >= min_height, (path, width, height)

@@ -109,6 +109,15 @@ def _train_cmd(csv, out, *extra):
             *extra]
 
 
+def _epochs_done(ck) -> int:
+    """The epoch count of checkpoint ``ck`` (0 while there is none yet)."""
+    try:
+        with safe_open(str(ck), framework="pt") as fh:
+            return int(fh.metadata()["epoch"])
+    except Exception:  # not written yet (atomic rename: never a partial file)
+        return 0
+
+
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_parameters(tmp_path):
     rng = np.random.default_rng(0)
@@ -124,10 +133,11 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_parameters(tmp_path
     ck, part = tmp_path / "ck.safetensors", tmp_path / "part.safetensors"
     proc = subprocess.Popen(_train_cmd(csv, part, "--checkpoint", str(ck)), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # kill on an observable event — the checkpoint of epoch 3 has been written — so the
+    # run is mid-way (maybe mid-write of the next one) whatever the machine's speed
     deadline = time.time() + 300
-    while not ck.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    time.sleep(0.3)  # somewhere in the middle of the run, maybe in the middle of a write
+    while time.time() < deadline and proc.poll() is None and _epochs_done(ck) < 3:
+        time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
