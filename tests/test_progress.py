@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from softmaxlab.cli import _epoch_progress
+from softmaxlab.cli._common import _epoch_progress
 from softmaxlab.training import EpochRecord
 
 

@@ -1,0 +1,68 @@
+"""Command-line interface: ``softmaxlab <command>`` (also ``python -m softmaxlab``).
+
+The only code that prints or exits: each command parses its arguments, calls the library
+(``softmaxlab.tasks`` and friends) and prints. Bad usage or input prints one line on
+stderr and exits 2 (``softmaxlab.errors.EXIT_CODES``); a parity failure exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from .._version import __version__
+from ..errors import SoftmaxlabError, exit_status
+from ._common import EXIT_USAGE, _Parser
+from .compare import add_compare
+from .files import _add_evaluate, _add_plot, _add_predict
+from .tools import _add_bench, _add_gradcheck
+from .train import _add_train
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="softmaxlab",
+        description="Multiclass softmax classification from scratch, proved equal to "
+        "PyTorch, Keras and autograd.",
+    )
+    parser.add_argument("--version", action="version", version=f"softmaxlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    add_compare(sub)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_evaluate(sub)
+    _add_bench(sub)
+    _add_gradcheck(sub)
+    _add_plot(sub)
+    return parser
+
+
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    width = None if sys.stdout.isatty() else 200
+    console = Console(width=width, highlight=False)
+    try:
+        return int(args.handler(args, console))
+    except SoftmaxlabError as exc:  # one line, the code of errors.EXIT_CODES
+        code, prefix = exit_status(exc) or (EXIT_USAGE, "error: ")
+        print(f"softmaxlab {args.command}: {prefix}{exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print(f"softmaxlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+

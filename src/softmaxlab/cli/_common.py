@@ -1,0 +1,165 @@
+"""What every command of the command line shares: the parser class, argument types,
+output checks, the data options of files and the epoch progress display."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from ..data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
+from ..errors import InvalidInputError, UsageError
+from ..persistence import SavedModel, load_model
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_writable(path: Path, option: str) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{option}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{option}: directory {parent} is not writable")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2e}" if value == value else "nan"
+
+
+# ----------------------------------------------------------------------------- data options
+
+
+def _valid_arg(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a row count or a fraction, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def _add_file_options(group: Any, *, shuffle_help: str = "split in file order instead of "
+                     "shuffling (with --seed)") -> None:
+    group.add_argument("--target", default=None, metavar="COL",
+                       help="files: the target column, by name or 0-based index "
+                       "(default: the last column)")
+    group.add_argument("--columns", default=None, metavar="COLS",
+                       help="files: comma list of feature columns (default: all but the target)")
+    group.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
+                       help="validation rows: a count, or a fraction in (0, 1) "
+                       "(default: 0.2; synthetic data keeps the seed's split)")
+    group.add_argument("--no-shuffle", action="store_true", help=shuffle_help)
+    group.add_argument("--stratify", action="store_true",
+                       help="keep class proportions in train and validation rows")
+    group.add_argument("--standardize", action="store_true",
+                       help="standardise features with the training rows' mean and std; "
+                       "the statistics are stored in the model file")
+
+
+def _load(args: argparse.Namespace, *, dtype: str, device: str | None) -> Dataset:
+    synthetic = args.data == "synthetic"
+    return load_dataset(
+        args.data, target=args.target, features=args.columns, valid=args.valid,
+        shuffle=None if synthetic and not args.no_shuffle else not args.no_shuffle,
+        stratify=args.stratify, seed=args.seed, standardize=args.standardize, dtype=dtype,
+        device=device,
+    )
+
+
+def _feature_columns(saved: SavedModel, frame: Any, exclude: str | None) -> list[str]:
+    """The columns of ``frame`` that hold the model's features."""
+    names = saved.feature_names
+    cols = [c for c in frame.columns if c != exclude]
+    if names is not None and all(n in frame.columns for n in names):
+        return list(names)
+    if len(cols) == saved.n_features:
+        return cols
+    if names is not None:
+        missing = [n for n in names if n not in frame.columns]
+        raise InvalidInputError(
+            f"data: the model expects {saved.n_features} features; the file has "
+            f"{len(cols)} columns and lacks {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
+    raise InvalidInputError(
+        f"data: has {len(cols)} feature columns, the model expects {saved.n_features}"
+    )
+
+
+def _model_and_rows(args: argparse.Namespace, target: Any = None
+                    ) -> tuple[SavedModel, Any, Any, str | None]:
+    """The model file, the data file, its feature matrix and the resolved target column."""
+    saved = load_model(args.model)
+    frame = read_table(args.data)
+    column = None if target is None else resolve_column(frame, target, "target")
+    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=column))
+    return saved, frame, x, column
+
+
+@contextlib.contextmanager
+def _epoch_progress(console: Console, epochs: int, quiet: bool) -> Any:
+    """Yields a per-epoch callback: a rich progress bar above which the seed's epoch lines
+    scroll when stdout is a terminal; plain epoch lines when piped; nothing when quiet."""
+    if quiet:
+        yield None
+        return
+    if not console.is_terminal:
+        yield lambda record: console.print(record.line(), highlight=False, markup=False)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("epochs", total=epochs)
+
+        def on_epoch(record: Any) -> None:
+            progress.console.print(record.line(), highlight=False, markup=False)
+            progress.advance(task)
+
+        yield on_epoch
+
+

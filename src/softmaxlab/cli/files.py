@@ -1,0 +1,169 @@
+"""``softmaxlab predict``, ``evaluate`` and ``plot``: a saved model and a file of rows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..atomic import atomic_write_text
+from ..errors import UsageError
+from ..persistence import load_model
+from ._common import EXIT_OK, _check_writable, _model_and_rows
+
+# ----------------------------------------------------------------------------- predict
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict labels (or probabilities) for the rows of a file",
+        description="Read a model file and a CSV/Parquet file of features and write one "
+        "prediction per input row, as the original class labels, to --out or stdout. "
+        "Feature columns are matched by the names stored in the model; a file with exactly "
+        "as many columns as the model has features is used as it is.",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--proba", action="store_true",
+                   help="add one probability column per class")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="CSV file to write (default: stdout)")
+    p.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
+    import pandas as pd
+
+    if args.out is not None:
+        _check_writable(args.out, "--out")
+    saved, _, x, _ = _model_and_rows(args)
+    proba = saved.predict_proba(x)
+    out = pd.DataFrame({"prediction": saved.classes[proba.argmax(axis=1)]})
+    if args.proba:
+        for k, label in enumerate(saved.classes):
+            out[f"p_{label}"] = proba[:, k]
+    text = out.to_csv(index=False)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(args.out, text)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy, cross-entropy, per-class precision/recall and confusion matrix",
+        description="Evaluate a model file on a labelled CSV/Parquet file.",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--target", required=True, metavar="COL",
+                   help="the target column, by name or 0-based index")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write every metric as JSON")
+    p.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="write confusion_matrix.png and reliability.png to DIR")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    from ..evaluation import evaluate_labels
+
+    if args.json is not None:
+        _check_writable(args.json, "--json")
+    if args.plot is not None and not args.plot.is_dir():
+        raise UsageError(f"--plot: {args.plot} is not a directory")
+    saved, frame, x, target = _model_and_rows(args, args.target)
+    report = evaluate_labels(saved.classes, frame[target].to_numpy(),
+                             saved.predict_log_proba(x))
+    console.print(f"rows: {report['rows']}  accuracy: {report['accuracy']:.4f}  "
+                  f"cross-entropy: {report['cross_entropy']:.4f}  Brier: {report['brier']:.4f}  "
+                  f"ECE: {report['ece']:.4f}", highlight=False)
+    per = Table(title="per class", title_justify="left")
+    for col in ("class", "precision", "recall", "support"):
+        per.add_column(col, justify="left" if col == "class" else "right")
+    for row in report["per_class"]:
+        per.add_row(str(row["class"]), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                    str(row["support"]))
+    console.print(per)
+    cm = Table(title="confusion matrix (true × predicted)", title_justify="left")
+    cm.add_column("")
+    labels = [str(c) for c in saved.classes]
+    for label in labels:
+        cm.add_column(label, justify="right")
+    for label, counts in zip(labels, report["confusion_matrix"], strict=True):
+        cm.add_row(label, *(str(v) for v in counts))
+    console.print(cm)
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(report, indent=2, default=str) + "\n")
+    if args.plot is not None:
+        from ..plots import confusion_matrix_figure, reliability_diagram
+
+        confusion_matrix_figure(report["confusion_matrix"], labels,
+                                args.plot / "confusion_matrix.png")
+        reliability_diagram(report["reliability"], args.plot / "reliability.png",
+                            ece=report["ece"])
+        console.print(f"wrote {args.plot / 'confusion_matrix.png'} and "
+                      f"{args.plot / 'reliability.png'}", highlight=False)
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- plot
+
+
+def _add_plot(sub: Any) -> None:
+    p = sub.add_parser(
+        "plot",
+        help="learning curves from a saved history (JSON or model file)",
+        description="Plot the learning curves stored in a `compare --json` file, a JSON list "
+        "of epoch records, or a model file written by `train` (its history).",
+    )
+    p.add_argument("history", type=Path, metavar="HISTORY",
+                   help="a .json file or a .safetensors model file")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="PNG to write")
+    p.set_defaults(handler=_cmd_plot)
+
+
+def _cmd_plot(args: argparse.Namespace, console: Console) -> int:
+    from ..plots import learning_curves
+
+    _check_writable(args.out, "--out")
+    path = args.history
+    if not path.is_file():
+        raise UsageError(f"history: no such file: {path}")
+    if path.suffix == ".safetensors":
+        histories = {"softmaxlab": load_model(path).config.get("history")}
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"history: {path.name} is not JSON ({exc})") from None
+        if isinstance(data, list):
+            histories = {"softmaxlab": data}
+        elif isinstance(data, dict) and "reference_logs" in data:
+            histories = dict(data["reference_logs"])
+            for ref, per in data.get("model_logs", {}).items():
+                for g, log in per.items():
+                    histories[f"softmaxlab ({g}) from {ref}"] = log
+        else:
+            histories = {}
+    valid = {k: v for k, v in histories.items()
+             if isinstance(v, list) and v and all(isinstance(r, dict) and "epoch" in r
+                                                   and "ce" in r for r in v)}
+    if not valid:
+        raise UsageError(f"history: {path.name} holds no epoch records")
+    learning_curves(valid, args.out, title=f"learning curves: {path.name}")
+    console.print(f"wrote {args.out}", highlight=False)
+    return EXIT_OK
+
+

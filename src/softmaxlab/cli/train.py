@@ -1,0 +1,290 @@
+"""``softmaxlab train``: the estimator on a data set or file (softmaxlab.tasks.train)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import gradients as G
+from .. import tasks
+from ..errors import UsageError
+from ..estimator import SCHEDULES, SOLVERS, SoftmaxRegression
+from ..persistence import save_model
+from ._common import (
+    EXIT_OK,
+    _add_file_options,
+    _check_writable,
+    _epoch_progress,
+    _positive_float,
+    _positive_int,
+)
+
+# ----------------------------------------------------------------------------- train
+
+
+def _batch_arg(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _tol_arg(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _fraction_arg(text: str) -> float:
+    value = _positive_float(text) if text != "0" else 0.0
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _add_train(sub: Any) -> None:
+    est = SoftmaxRegression()
+    p = sub.add_parser(
+        "train",
+        help="train the estimator (SoftmaxRegression) on a data set or file and save it",
+        description="Train SoftmaxRegression — the same engine, options and defaults as in "
+        "Python — on a bundled data set or a CSV/Parquet/.npy file: rows shuffled each "
+        "epoch, the seed's epoch line with the held-out rows' CE and accuracy, final "
+        "metrics, and a safetensors model file with the class labels, feature names, "
+        "standardisation statistics and this configuration. softmaxlab.tasks.train does "
+        "the same from Python.",
+        epilog="examples:\n  softmaxlab train --data wine --standardize --out wine.safetensors\n"
+        "  softmaxlab train --data big.csv --target label --solver lbfgs --C 10 \\\n"
+        "      --class-weight balanced --out big.safetensors\n"
+        "  softmaxlab train --data big.csv --momentum 0.9 --nesterov --schedule adaptive \\\n"
+        "      --early-stopping --nproc 2 --checkpoint big.ckpt --out big.safetensors\n"
+        "(docs/estimator.md: options and defaults; docs/distributed.md: torchrun, sharded "
+        "files)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = p.add_argument_group("data")
+    data.add_argument("--data", required=True, metavar="NAME|FILE",
+                      help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet/.npy file")
+    _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
+                      "not shuffle the rows each epoch")
+    hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
+    hp.add_argument("--solver", choices=SOLVERS, default=est.solver,
+                    help="mini-batch SGD, full-batch L-BFGS to the optimum, or auto: "
+                    "L-BFGS for small data, SGD for large (default: %(default)s)")
+    hp.add_argument("--lr", type=_positive_float, default=est.learning_rate,
+                    help="SGD learning rate (default: %(default)s)")
+    hp.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
+                    help=f"most epochs (L-BFGS: iterations) (default: {est.max_epochs}; "
+                    "training stops earlier on --tol)")
+    hp.add_argument("--batch-size", type=_batch_arg, default=est.batch_size, metavar="B",
+                    help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)")
+    pen = hp.add_mutually_exclusive_group()
+    pen.add_argument("--alpha", type=_non_negative_float, default=None,
+                     help="L2 penalty alpha/2 ||W||^2 (default: 1 / train rows, the "
+                     "objective of scikit-learn's LogisticRegression())")
+    pen.add_argument("--C", type=_positive_float, default=None, dest="C",
+                     help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
+    hp.add_argument("--class-weight", choices=("balanced",), default=None,
+                    help="weight rows inversely to their class frequency")
+    hp.add_argument("--momentum", type=_fraction_arg, default=est.momentum,
+                    help="heavy-ball momentum in [0, 1) (default: %(default)s)")
+    hp.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    hp.add_argument("--schedule", choices=SCHEDULES, default=est.schedule,
+                    help="learning-rate schedule (default: %(default)s)")
+    hp.add_argument("--early-stopping", action="store_true",
+                    help="stop on the held-out rows' accuracy and keep the best weights")
+    hp.add_argument("--tol", type=_tol_arg, default=est.tol, metavar="TOL",
+                    help="stop when the monitored quantity improves by less than TOL for "
+                    f"{est.n_iter_no_change} epochs; 'none' runs every epoch "
+                    "(default: %(default)s)")
+    hp.add_argument("--gradient", default=est.gradient, choices=G.names(),
+                    help="gradient formulation (default: %(default)s)")
+    hp.add_argument("--seed", type=int, default=0,
+                    help="seeds the split and the shuffling (default: %(default)s)")
+    hp.add_argument("--dtype", choices=("float64", "float32"), default=est.dtype,
+                    help="floating-point type (default: %(default)s)")
+    hp.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    par = p.add_argument_group("data-parallel")
+    par.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
+                     help="train data-parallel on N local processes (torch.distributed, "
+                     "gloo), equal to one process; under torchrun each rank runs this "
+                     "command without --nproc")
+    par.add_argument("--sharded", action="store_true",
+                     help="with --nproc or torchrun: each rank reads only its own rows of a "
+                     ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
+                     "--valid rows are held out); every other option works")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, required=True, metavar="FILE",
+                     help="model file to write (.safetensors)")
+    out.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                     help="write the learning curves of the run (PNG)")
+    out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
+                     help="write the training state to FILE, atomically, every "
+                     "--checkpoint-every epochs (with --nproc: rank 0 writes; resumable with "
+                     "any number of processes)")
+    out.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
+                     help="epochs between checkpoints (default: %(default)s)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue from --checkpoint; refused if it belongs to other data "
+                     "or settings")
+    out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="also print the data summary and the configuration")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _non_negative_float(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else _positive_float(text)
+
+
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "solver": args.solver, "learning_rate": args.lr, "batch_size": args.batch_size,
+        "class_weight": args.class_weight, "momentum": args.momentum,
+        "nesterov": args.nesterov, "schedule": args.schedule,
+        "early_stopping": args.early_stopping, "tol": args.tol, "gradient": args.gradient,
+        "dtype": args.dtype, "device": args.device,
+    }
+    if args.epochs is not None:
+        options["max_epochs"] = args.epochs
+    if args.alpha is not None:
+        options["alpha"] = args.alpha
+    if args.C is not None:
+        options["C"] = args.C
+    return options
+
+
+def _cmd_train(args: argparse.Namespace, console: Console) -> int:
+    _check_writable(args.out, "--out")
+    if args.plot is not None:
+        _check_writable(args.plot, "--plot")
+    if args.checkpoint is not None:
+        _check_writable(args.checkpoint, "--checkpoint")
+    if args.resume and args.checkpoint is None:
+        raise UsageError("--resume: needs --checkpoint FILE")
+    from .. import distributed
+
+    if args.sharded:
+        return _train_sharded(args, console, distributed)
+    parallel = args.nproc is not None or distributed.launched_by_torchrun()
+    if args.verbose:
+        console.print(f"data: {args.data}; estimator: {_estimator_options(args)}",
+                      highlight=False, markup=False)
+    with warnings.catch_warnings():  # reported below as "stopped after ..."
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = _run_train(args, console, parallel)
+    if result is None:
+        return EXIT_OK  # a torchrun rank other than 0: only rank 0 reports and writes
+    model = result.model
+    if args.verbose or model.stop_reason_ == "max_epochs":
+        console.print(f"stopped after {model.n_iter_} "
+                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
+                      f"{model.stop_reason_}", highlight=False)
+    result.config["cli"] = {"gradient": args.gradient, "sharded": False}
+    _finish_train(args, console, result.history, result.metrics,
+                  lambda: result.save(args.out), label=f"softmaxlab ({model.solver_})")
+    return EXIT_OK
+
+
+def _run_train(args: argparse.Namespace, console: Console, parallel: bool
+               ) -> tasks.TrainResult | None:
+    """``tasks.train`` with the command's options; ``None`` on a torchrun rank other
+    than 0 (only rank 0 reports and writes)."""
+    from .. import distributed
+
+    common = {
+        "target": args.target, "columns": args.columns, "valid": args.valid,
+        "shuffle": not args.no_shuffle, "stratify": args.stratify,
+        "standardize": args.standardize, "seed": args.seed, "checkpoint": args.checkpoint,
+        "checkpoint_every": args.checkpoint_every, "resume": args.resume,
+        **_estimator_options(args),
+    }
+    if parallel:  # epoch lines come from rank 0's process
+        result = tasks.train(args.data, nproc=args.nproc,
+                             callback=None if args.quiet else tasks.print_epoch, **common)
+        if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+            return None
+        return result
+    total = args.epochs or SoftmaxRegression().max_epochs
+    with _epoch_progress(console, total, args.quiet) as on_epoch:
+        return tasks.train(args.data, callback=on_epoch, **common)
+
+
+def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
+    """``train --sharded``: every rank reads only its rows (sharded.fit_file_estimator)."""
+    from ..sharded import fit_file_estimator
+
+    if args.nproc is None and not distributed.launched_by_torchrun():
+        raise UsageError("--sharded: needs --nproc N or a torchrun launch")
+    if not args.no_shuffle or args.stratify:
+        raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
+                         "--stratify), shuffling the file beforehand if it is sorted")
+    options = _estimator_options(args)
+    C = options.pop("C", None)
+    if C is not None:
+        raise UsageError("--C: give --alpha with --sharded (C needs the training rows' count "
+                         "before the file is read)")
+    estimator = SoftmaxRegression(shuffle=False, random_state=args.seed, **options)
+    with warnings.catch_warnings():  # reported below as "stopped after ..."
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        run = fit_file_estimator(
+            args.data, estimator, target=args.target, features=args.columns,
+            valid=0.2 if args.valid is None else args.valid,
+            standardize=args.standardize, nproc=args.nproc,
+            callback=None if args.quiet else tasks.print_epoch,
+            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            resume=args.resume)
+    if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
+        return EXIT_OK  # only rank 0 reports and writes
+    if args.verbose:
+        console.print("peak memory per rank (MiB): "
+                      + ", ".join(f"{p:.0f}" for p in run.peak_rss_mib), highlight=False)
+    model = run.model
+    if args.verbose or model.stop_reason_ == "max_epochs":
+        console.print(f"stopped after {model.n_iter_} "
+                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
+                      f"{model.stop_reason_}", highlight=False)
+    config = {
+        "data": args.data, "target": args.target, "valid": args.valid, "shuffle": False,
+        "standardize": args.standardize, "seed": args.seed, "nproc": args.nproc,
+        "sharded": True, "estimator": {k: v for k, v in model.get_params().items()
+                                       if isinstance(v, (str, int, float, bool, type(None)))},
+        "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
+        "stop_reason": model.stop_reason_, "solver": model.solver_, "alpha": model.alpha_,
+    }
+    _finish_train(args, console, run.history, run.metrics, lambda: save_model(
+        model, args.out, feature_names=run.feature_names, mean=run.mean, scale=run.scale,
+        config=config), label=f"softmaxlab ({model.solver_}, sharded)")
+    return EXIT_OK
+
+
+def _finish_train(args: argparse.Namespace, console: Console, history: list[Any],
+                  metrics: dict[str, dict[str, float]], save: Any, *, label: str) -> None:
+    """The final-metrics table, the model file and the optional plot of ``train``."""
+    table = Table(title="final metrics", title_justify="left")
+    for col in ("split", "rows", "accuracy", "cross-entropy"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for name, row in metrics.items():
+        table.add_row(name, str(row["rows"]), f"{row['accuracy']:.4f}",
+                      f"{row['cross_entropy']:.4f}")
+    console.print(table)
+    save()
+    console.print(f"saved {args.out}", highlight=False)
+    if args.plot is not None:
+        from ..plots import learning_curves
+
+        learning_curves({label: history}, args.plot,
+                        title=f"softmaxlab train --data {args.data}")
+        console.print(f"wrote {args.plot}", highlight=False)
+
+
