@@ -273,7 +273,7 @@ SHARDED_OPTIONS = {
 def test_sharded_estimator_equals_one_process(files, options):
     """Each of 2 ranks reads only its rows of the Parquet file (text labels); the
     estimator fitted with every option equals one process on the same rows to 1e-10."""
-    from softmaxlab.sharded import fit_file_estimator
+    from softmaxlab.distributed import fit_file_estimator
 
     d = sl.load_dataset(files / "t.parquet", target="label", valid=0.25, shuffle=False,
                         standardize=True)
@@ -295,7 +295,7 @@ def test_sharded_estimator_equals_one_process(files, options):
 
 
 def test_sharded_estimator_lbfgs_reaches_the_one_process_optimum(files):
-    from softmaxlab.sharded import fit_file_estimator
+    from softmaxlab.distributed import fit_file_estimator
 
     d = sl.load_dataset(files / "t.npy", valid=0.2, shuffle=False)
     one = sl.SoftmaxRegression(shuffle=False, tol=1e-9).fit(

@@ -424,7 +424,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
         shuffling; ``fingerprint_data`` identifies the data for checkpoints;
         ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
-        sharded data-parallel fits (:func:`softmaxlab.sharded.fit_file_estimator`),
+        sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
         whose ranks each prepare a problem of their own rows."""
         xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
             problem.scale

@@ -222,7 +222,7 @@ def _run_train(args: argparse.Namespace, console: Console, parallel: bool
 
 def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
     """``train --sharded``: every rank reads only its rows (sharded.fit_file_estimator)."""
-    from ..sharded import fit_file_estimator
+    from ..distributed import fit_file_estimator
 
     if args.nproc is None and not distributed.launched_by_torchrun():
         raise UsageError("--sharded: needs --nproc N or a torchrun launch")

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ._validation import check_positive_int
-from .comm import agree, data_parallel
-from .data import n_validation_rows, standardisation
-from .distributed import (
-    DistributedError,
-    ShardedRun,
+from .._validation import check_positive_int
+from ..comm import agree, data_parallel
+from ..data import n_validation_rows, standardisation
+from ..errors import DistributedError, InvalidInputError, InvalidTypeError
+from ..shards import RowFile, batch_shards, owned_ranges, shard_bounds
+from ..tasks import history_records
+from ._procs import (
     _check_nproc,
     _EpochClock,
     _init,
@@ -42,9 +43,7 @@ from .distributed import (
     group_comm,
     peak_rss_mib,
 )
-from .errors import InvalidInputError, InvalidTypeError
-from .shards import RowFile, batch_shards, owned_ranges, shard_bounds
-from .tasks import history_records
+from .files import ShardedRun
 
 __all__ = ["fit_file_estimator"]
 
@@ -86,7 +85,7 @@ def _class_weights(est: Any, counts: torch.Tensor, classes: np.ndarray) -> torch
 
 
 def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
-    from .solvers import Problem
+    from ..solvers import Problem
 
     start_rss = peak_rss_mib()
     est = spec.estimator
@@ -204,7 +203,7 @@ def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: 
     and resume with any number of processes. Returns a
     :class:`~softmaxlab.distributed.ShardedRun` whose ``model`` is the fitted estimator;
     a failed run leaves ``estimator`` as it was."""
-    from .estimator import SoftmaxRegression
+    from ..estimator import SoftmaxRegression
 
     if not isinstance(estimator, SoftmaxRegression):
         raise InvalidTypeError(f"estimator: expected a SoftmaxRegression, got "
