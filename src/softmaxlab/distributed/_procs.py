@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import pickle
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +193,23 @@ def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
                                 else values)
         out.append(idx)
     return classes, out
+
+
+def spawn_for_result(body: Callable[[int, int, Any, str], None], nproc: int, payload: Any,
+                     timeout: float) -> Any:
+    """Run ``body`` on ``nproc`` spawned ranks and return what rank 0 pickled to the
+    ``out`` path it is given (our own private temporary directory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "result.pickle")
+        _spawn(_worker, nproc, (body, payload, timeout), out)
+        try:
+            return pickle.loads(Path(out).read_bytes())  # written by our own rank 0
+        except OSError:
+            raise DistributedError("nproc: no result") from None
+
+
+def adopt_fitted(estimator: Any, state: dict[str, Any]) -> None:
+    """Replace ``estimator``'s fitted attributes (``name_``) by a rank's ``state``."""
+    for key in [k for k in estimator.__dict__ if k.endswith("_")]:
+        del estimator.__dict__[key]
+    estimator.__dict__.update(state)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ import torch.distributed as dist
 
 from .._validation import check_positive_int
 from ..comm import agree, data_parallel
-from ..data import n_validation_rows, standardisation
-from ..errors import DistributedError, InvalidInputError, InvalidTypeError
+from ..data import standardisation
+from ..errors import InvalidInputError, InvalidTypeError
 from ..shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..tasks import history_records
 from ._procs import (
@@ -38,12 +37,12 @@ from ._procs import (
     _init,
     _labels_to_index,
     _require_torchrun,
-    _spawn,
-    _worker,
+    adopt_fitted,
     group_comm,
     peak_rss_mib,
+    spawn_for_result,
 )
-from .files import ShardedRun
+from .files import ShardedRun, file_columns
 
 __all__ = ["fit_file_estimator"]
 
@@ -215,10 +214,7 @@ def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: 
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
-    rows = RowFile.open(path)
-    target_col = rows.column(-1 if target is None else target, "target")
-    feature_cols = rows.features(features, target_col)
-    n_valid = n_validation_rows(valid, rows.n_rows)
+    rows, target_col, feature_cols, n_valid = file_columns(path, target, features, valid)
     if estimator.early_stopping and not n_valid:
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
     spec = _Spec(os.fspath(path), target_col, feature_cols,
@@ -241,16 +237,8 @@ def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: 
     else:
         nproc = _check_nproc(nproc)
         spec = replace(spec, fingerprint=_digest(spec) if checkpoint is not None else None)
-        with tempfile.TemporaryDirectory() as tmp:
-            out = str(Path(tmp) / "result.pickle")
-            _spawn(_worker, nproc, (_result, spec, timeout), out)
-            try:
-                result = pickle.loads(Path(out).read_bytes())  # written by our own rank 0
-            except OSError:
-                raise DistributedError("nproc: no result") from None
-        for key in [k for k in estimator.__dict__ if k.endswith("_")]:
-            del estimator.__dict__[key]
-        estimator.__dict__.update(result["state"])
+        result = spawn_for_result(_result, nproc, spec, timeout)
+        adopt_fitted(estimator, result["state"])
     mean, scale = result["mean"], result["scale"]
     return ShardedRun(estimator, history_records(estimator), estimator.classes_, spec.names,
                       None if mean is None else mean.numpy(),

@@ -19,9 +19,10 @@ from .._validation import check_positive_float, check_positive_int, resolve_dtyp
 from ..atomic import read_safetensors, write_safetensors_atomic
 from ..checkpoint import fingerprint, load_checkpoint
 from ..comm import agree, data_parallel
+from ..data import n_validation_rows
 from ..engine import Engine
 from ..errors import DistributedError, InvalidInputError
-from ..shards import batch_shards, shard_bounds
+from ..shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..training import CheckpointPlan, EpochRecord, fit_engine, resume_params
 from ._procs import (
     _EpochClock,
@@ -89,7 +90,6 @@ def _file_fingerprint(spec: _FileSpec) -> str:
 def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
     from ..data import standardisation
     from ..model import SoftmaxClassifier
-    from ..shards import RowFile, owned_ranges
 
     start_rss = peak_rss_mib()
     dtype = getattr(torch, spec.dtype)
@@ -163,6 +163,16 @@ def _sharded_result(rank: int, world: int, spec: _FileSpec, out: str) -> None:
             "peak_rss": result["peak_rss"]})}, out)
 
 
+def file_columns(path: Any, target: Any, features: Any, valid: Any
+                 ) -> tuple[RowFile, int, list[int], int]:
+    """The row file, its target and feature columns, and the held-out row count of a
+    sharded run (the rules of :func:`softmaxlab.load_dataset`)."""
+    rows = RowFile.open(path)
+    target_col = rows.column(-1 if target is None else target, "target")
+    feature_cols = rows.features(features, target_col)
+    return rows, target_col, feature_cols, n_validation_rows(valid, rows.n_rows)
+
+
 def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size: int,
              target: Any = None, features: Any = None, valid: float | int = 0.2,
              standardize: bool = False, seed: int = 0, dtype: str = "float64",
@@ -179,9 +189,7 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
     the training rows reduced over the ranks. ``nproc``/``timeout`` as in :func:`fit`;
     checkpoints are tied to the file's bytes (SHA-256) and the settings, and resume with
     any number of processes."""
-    from ..data import n_validation_rows
     from ..model import SoftmaxClassifier
-    from ..shards import RowFile
 
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -190,10 +198,7 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
-    rows = RowFile.open(path)
-    target_col = rows.column(-1 if target is None else target, "target")
-    feature_cols = rows.features(features, target_col)
-    n_valid = n_validation_rows(valid, rows.n_rows)
+    rows, target_col, feature_cols, n_valid = file_columns(path, target, features, valid)
     spec = _FileSpec(os.fspath(path), target_col, feature_cols, rows.n_rows - n_valid,
                      n_valid, bool(standardize), int(seed), dtype_name, epochs, lr,
                      batch_size, bool(verbose),

@@ -28,7 +28,9 @@ from ._procs import (
     _require_torchrun,
     _spawn,
     _worker,
+    adopt_fitted,
     group_comm,
+    spawn_for_result,
 )
 
 
@@ -178,16 +180,8 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
     estimator._check_params()  # refuse bad settings before starting processes
     payload = {"estimator": estimator, "args": (X, y, sample_weight), "kwargs": kwargs,
                "callback": user_callback}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = str(Path(tmp) / "result.pickle")
-        _spawn(_worker, nproc, (_fit_estimator_rank, payload, timeout), out)
-        try:
-            result = pickle.loads(Path(out).read_bytes())  # written by our own rank 0
-        except OSError:
-            raise DistributedError("nproc: no result") from None
-    for key in [k for k in estimator.__dict__ if k.endswith("_")]:
-        del estimator.__dict__[key]
-    estimator.__dict__.update(result["state"])
+    result = spawn_for_result(_fit_estimator_rank, nproc, payload, timeout)
+    adopt_fitted(estimator, result["state"])
     for category, message in result["warnings"]:  # as a one-process fit would warn
         warnings.warn(message, category, stacklevel=2)
     if timings is not None:
