@@ -14,6 +14,8 @@ import softmaxlab as sl
 from softmaxlab import distributed as D
 from softmaxlab.checkpoint import CheckpointError
 
+from .test_cli import run
+
 pytestmark = pytest.mark.slow  # real processes: make test-fast leaves them out
 
 
@@ -65,25 +67,31 @@ def test_nproc_is_validated(reference):
         D.fit(model, d.x_train, d.y_train, 1, 0.1, 100)
 
 
+def _torchrun(port: str, *args: str) -> None:
+    """``torchrun --nproc-per-node 2 -m softmaxlab ARGS``: real processes are its point."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                    "--master-port", port, "-m", "softmaxlab", *args], check=True, env=env,
+                   timeout=600, capture_output=True)
+
+
+def _train(*args: str) -> None:
+    """``softmaxlab ARGS`` in this process (``--nproc`` still starts real ranks)."""
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("order", [["--no-shuffle"], []], ids=["file order", "shuffled"])
 def test_cli_train_nproc_and_torchrun_equal_one_process(tmp_path, order):
     """Every SGD option survives --nproc and torchrun; equal to 1e-10 (file order, as the
     issue asks, and shuffled too: every rank draws the same permutation)."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    common = ["--data", "wine", "--standardize", "--epochs", "6", "-q", "--momentum", "0.9",
-              "--nesterov", "--alpha", "1e-3", "--class-weight", "balanced", "--schedule",
-              "invscaling", "--batch-size", "16", "--tol", "none", *order]
-    outs = {}
-    port = "29571" if order else "29575"
-    for name, cmd in {
-        "one": [sys.executable, "-m", "softmaxlab", "train", *common],
-        "nproc": [sys.executable, "-m", "softmaxlab", "train", *common, "--nproc", "2"],
-        "torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                     "--master-port", port, "-m", "softmaxlab", "train", *common],
-    }.items():
-        outs[name] = tmp_path / f"{name}.safetensors"
-        subprocess.run([*cmd, "--out", str(outs[name])], check=True, env=env, timeout=600,
-                       capture_output=True)
+    common = ["train", "--data", "wine", "--standardize", "--epochs", "6", "-q", "--momentum",
+              "0.9", "--nesterov", "--alpha", "1e-3", "--class-weight", "balanced",
+              "--schedule", "invscaling", "--batch-size", "16", "--tol", "none", *order]
+    outs = {k: tmp_path / f"{k}.safetensors" for k in ("one", "nproc", "torchrun")}
+    _train(*common, "--out", str(outs["one"]))
+    _train(*common, "--nproc", "2", "--out", str(outs["nproc"]))
+    _torchrun("29571" if order else "29575", *common, "--out", str(outs["torchrun"]))
     saved = {k: sl.load_model(v) for k, v in outs.items()}
     one = saved["one"].model
     for k in ("nproc", "torchrun"):
@@ -228,21 +236,14 @@ def test_sharded_arguments_are_checked_before_any_process_starts(files, tmp_path
 def test_cli_sharded_train_equals_one_process(files, tmp_path):
     """train --sharded (2 spawned ranks, and torchrun) fits the estimator with its
     options on each rank's own rows, equal to the one-process train in file order."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     common = ["train", "--data", str(files / "t.parquet"), "--target", "label",
               "--no-shuffle", "--standardize", "--solver", "sgd", "--epochs", "3",
               "--batch-size", "32", "--lr", "0.1", "--momentum", "0.5", "--alpha", "1e-3",
               "--class-weight", "balanced", "-q"]
-    cli = [sys.executable, "-m", "softmaxlab"]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                "--master-port", "29573", "-m", "softmaxlab"]
-    outs = {}
-    for name, cmd in {"one": [*cli, *common],
-                      "nproc": [*cli, *common, "--nproc", "2", "--sharded"],
-                      "torchrun": [*torchrun, *common, "--sharded"]}.items():
-        outs[name] = tmp_path / f"{name}.safetensors"
-        subprocess.run([*cmd, "--out", str(outs[name])], check=True, env=env, timeout=600,
-                       capture_output=True)
+    outs = {k: tmp_path / f"{k}.safetensors" for k in ("one", "nproc", "torchrun")}
+    _train(*common, "--out", str(outs["one"]))
+    _train(*common, "--nproc", "2", "--sharded", "--out", str(outs["nproc"]))
+    _torchrun("29573", *common, "--sharded", "--out", str(outs["torchrun"]))
     one = sl.load_model(outs["one"])
     for name in ("nproc", "torchrun"):
         b = sl.load_model(outs[name])
@@ -250,10 +251,8 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
         assert b.classes.tolist() == one.classes.tolist()
         np.testing.assert_allclose(b.mean, one.mean, rtol=1e-12)
         assert b.config["estimator"] == one.config["estimator"]
-    refused = subprocess.run(
-        [sys.executable, "-m", "softmaxlab", "train", "--data", str(files / "t.npy"),
-         "--nproc", "2", "--sharded", "--out", str(tmp_path / "x.safetensors")],
-        env=env, timeout=600, capture_output=True, text=True)
+    refused = run("train", "--data", str(files / "t.npy"), "--nproc", "2", "--sharded",
+                  "--out", str(tmp_path / "x.safetensors"))
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
