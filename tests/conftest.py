@@ -1,8 +1,11 @@
-"""Shared fixtures: seeded data, the per-dtype tolerance table, and the Keras skip."""
+"""Shared fixtures: the seed's data and reference run, seeded global generators, and
+``fails_cleanly`` for command lines that must fail with one line; plain helpers are in
+``tests/helpers.py``."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,30 +13,9 @@ import torch
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import softmaxlab as sl
-from softmaxlab.references import keras_available
+from softmaxlab.cli import main
 
-#: Tolerances for comparing two computations of the same quantity, per dtype.
-TOL = {
-    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
-    torch.float32: {"rtol": 1e-4, "atol": 1e-6},
-}
-
-CPU = torch.device("cpu")
-
-requires_keras = pytest.mark.skipif(
-    not keras_available(), reason="TensorFlow/Keras not installed (pip install '.[keras]')"
-)
-
-
-def random_problem(m: int, n: int, c: int, *, seed: int, dtype=torch.float64, scale=1.0):
-    """Random X (m,N), one-hot Y (m,C), W (N,C), b (C,) from a seeded generator."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(m, n, generator=g, dtype=dtype)
-    labels = torch.randint(0, c, (m,), generator=g)
-    y = torch.nn.functional.one_hot(labels, c).to(dtype)
-    w = torch.randn(n, c, generator=g, dtype=dtype) * scale
-    b = torch.randn(c, generator=g, dtype=dtype) * scale
-    return x, y, w, b
+from .helpers import files_in
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +45,21 @@ def _seeded_global_generators():
     np.random.seed(0)
 
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+@pytest.fixture()
+def fails_cleanly(capsys):
+    """Run the CLI in this process and require exit 2, one stderr line naming the
+    problem, and no new file in ``folder`` (no output, no temporary left behind)."""
 
+    def check(args, folder: Path, message: str) -> None:
+        before = files_in(folder)
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        assert code == 2, out + err
+        assert err.count("\n") == 1, err
+        assert message in err
+        assert files_in(folder) == before
 
-def assert_png(path, min_width=300, min_height=200):
-    """``path`` is a PNG image at least ``min_width`` x ``min_height`` pixels."""
-    import matplotlib.image
-
-    assert path.read_bytes()[:8] == PNG_MAGIC, path
-    height, width = matplotlib.image.imread(path).shape[:2]
-    assert width >= min_width and height >= min_height, (path, width, height)
+    return check

@@ -14,9 +14,8 @@ import softmaxlab as sl
 from softmaxlab import SoftmaxRegression
 from softmaxlab import functional as F
 from softmaxlab import gradients as G
-from softmaxlab.parity import SKLEARN_TOLERANCE, sklearn_optimum_checks
-
-from .conftest import random_problem
+from softmaxlab.comparison import SKLEARN_TOLERANCE, sklearn_optimum_checks
+from tests.helpers import random_problem
 
 
 def _standardised(name):

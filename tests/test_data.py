@@ -73,7 +73,8 @@ def test_one_hot_errors(labels, message):
 def test_standardisation_native_and_torch_agree_with_numpy(monkeypatch, dtype):
     """The one standardisation: weighted, on a subset of rows, centred or scale-only —
     the native pass, the PyTorch fallback and numpy's weighted moments agree."""
-    from softmaxlab import data, native
+    from softmaxlab import data
+    from softmaxlab.fast import native
 
     g = torch.Generator().manual_seed(0)
     x = (torch.randn(3000, 7, generator=g, dtype=torch.float64) * 5 + 100).to(dtype)

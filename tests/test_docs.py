@@ -27,7 +27,7 @@ def test_math_doc_names_only_functions_and_tests_that_exist():
     text = (ROOT / "docs" / "math.md").read_text()
     for module, name in re.findall(r"`(functional|gradients)\.(\w+)`", text):
         assert hasattr({"functional": functional, "gradients": gradients}[module], name), name
-    tests = re.findall(r"`(tests/\w+\.py)::(\w+)`", text)
+    tests = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
     assert len(tests) >= 15
     for path, name in tests:
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
@@ -55,28 +55,29 @@ def test_conventions_doc_names_only_tests_that_exist():
     assert len(named) >= 5
     for name in named:
         assert re.search(rf"^def {name}\(", source, flags=re.M), name
-    for path, name in re.findall(r"`(tests/\w+\.py)::(\w+)`", text):
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text):
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
 
 
 def test_reliability_doc_names_only_tests_that_exist():
     text = (ROOT / "docs" / "reliability.md").read_text()
-    refs = re.findall(r"`(tests/\w+\.py)::(\w+)`", text)
+    refs = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
     assert len(refs) >= 20
     for path, name in refs:
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
 
 
 def test_distributed_doc_names_what_exists_and_has_the_measured_tables():
-    from softmaxlab import distributed, shards
+    from softmaxlab import distributed
+    from softmaxlab.io import shards
 
     text = (ROOT / "docs" / "distributed.md").read_text()
-    refs = re.findall(r"`(tests/\w+\.py)::(\w+)`", text)
+    refs = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
     assert len(refs) >= 5
     for path, name in refs:
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), flags=re.M), name
-    for module, name in re.findall(r"`softmaxlab\.(distributed|shards)\.(\w+)`", text):
-        assert hasattr({"distributed": distributed, "shards": shards}[module], name), name
+    for module, name in re.findall(r"`softmaxlab\.(distributed|io\.shards)\.(\w+)`", text):
+        assert hasattr({"distributed": distributed, "io.shards": shards}[module], name), name
     scaling = text.split("<!-- distributed:begin -->")[1].split("<!-- distributed:end -->")[0]
     memory = text.split("<!-- memory:begin -->")[1].split("<!-- memory:end -->")[0]
     for procs in ("1 process", "2 processes", "4 processes"):

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from softmaxlab import functional as F
-
-from .conftest import TOL
+from tests.helpers import TOL
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -16,8 +16,7 @@ import softmaxlab as sl
 from softmaxlab import functional as F
 from softmaxlab import gradients as G
 from softmaxlab.gradcheck import central_difference
-
-from .conftest import TOL, random_problem
+from tests.helpers import TOL, random_problem
 
 NAMES = G.names()
 

@@ -11,8 +11,7 @@ import torch
 import softmaxlab as sl
 from softmaxlab import functional as F
 from softmaxlab import gradients as G
-
-from .conftest import TOL, random_problem
+from tests.helpers import TOL, random_problem
 
 LINE = re.compile(r"^epoch: \d+ - CE: \d+\.\d{1,4} - CE_v: \d+\.\d{1,4} - acc_v: \d(\.\d{1,4})?$")
 

@@ -8,8 +8,7 @@ import torch
 import softmaxlab as sl
 from softmaxlab import gradients as G
 from softmaxlab.model import linear_params
-
-from .conftest import requires_keras
+from tests.helpers import requires_keras
 
 PARITY = 1e-10  # MAPE, float64
 

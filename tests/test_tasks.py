@@ -8,9 +8,7 @@ import pytest
 
 from softmaxlab import InvalidInputError, SoftmaxRegression, load_dataset, tasks
 from softmaxlab.cli import main
-from softmaxlab.persistence import load_model
-
-from .test_cli_files import fails_cleanly  # noqa: F401 - a fixture
+from softmaxlab.io.persistence import load_model
 
 OPTIONS = ["--momentum", "0.9", "--nesterov", "--C", "50", "--class-weight", "balanced",
            "--schedule", "exponential", "--batch-size", "16", "--epochs", "7", "--seed", "3"]
@@ -104,7 +102,7 @@ def test_bad_options_are_refused(tmp_path):
      "--C: give --alpha with --sharded"),
     (["--sharded", "--nproc", "2"], "--sharded: rows are used in file order"),
 ])
-def test_bad_train_options_fail_cleanly(fails_cleanly, tmp_path, args, message):  # noqa: F811
+def test_bad_train_options_fail_cleanly(fails_cleanly, tmp_path, args, message):
     fails_cleanly(["train", "--data", "iris", *args, "--out", str(tmp_path / "m.safetensors")],
                   tmp_path, message)
 

@@ -17,6 +17,7 @@ Public API::
 
 from . import evaluation, functional, gradients
 from ._version import __version__
+from .comparison import CompareConfig, CompareResult, compare
 from .data import Dataset, load_dataset, make_dataset, one_hot
 from .errors import (
     CheckpointError,
@@ -32,10 +33,9 @@ from .errors import (
     UnknownGradientError,
 )
 from .estimator import SoftmaxRegression
+from .io.persistence import SavedModel, load_model, save_model
 from .metrics import mape
 from .model import SoftmaxClassifier
-from .parity import CompareConfig, CompareResult, compare
-from .persistence import SavedModel, load_model, save_model
 from .references import KerasSoftmax, TorchSoftmax
 from .training import EpochRecord
 

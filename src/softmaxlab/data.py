@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import native
 from ._validation import check_positive_int, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
+from .fast import native
 
 __all__ = [
     "BUNDLED",

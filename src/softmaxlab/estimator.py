@@ -47,10 +47,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import functional as F
 from . import gradients as G
 from ._validation import resolve_device, resolve_dtype
-from .checkpoint import fingerprint
 from .data import standardisation
-from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError
+from .fast.engine import Engine
+from .io.checkpoint import fingerprint
 from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs
 
 __all__ = ["SoftmaxRegression"]

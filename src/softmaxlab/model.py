@@ -29,9 +29,9 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .checkpoint import classifier_fingerprint
-from .engine import Engine
 from .errors import InvalidInputError, InvalidTypeError, diverged
+from .fast.engine import Engine
+from .io.checkpoint import classifier_fingerprint
 from .training import (
     CheckpointPlan,
     EpochRecord,
@@ -192,12 +192,12 @@ class SoftmaxClassifier:
         PATH (atomically, safetensors) every ``checkpoint_every`` epochs and after the last;
         ``resume=True`` continues from PATH, and ends with exactly the parameters of an
         uninterrupted run. A checkpoint of other data or hyper-parameters, or a corrupt one,
-        is refused (:class:`~softmaxlab.checkpoint.CheckpointError`). The returned history
+        is refused (:class:`~softmaxlab.io.checkpoint.CheckpointError`). The returned history
         then includes the epochs done before the checkpoint.
 
         Each batch's probabilities are computed once and serve both the logged loss
         (taken before the step) and the gradient. Every formulation trains on
-        :class:`softmaxlab.engine.Engine` driven by :func:`softmaxlab.training.drive`;
+        :class:`softmaxlab.fast.engine.Engine` driven by :func:`softmaxlab.training.drive`;
         ``gradient="fused"`` runs its native path (the whole epoch in one call, same
         mathematics).
         Prints the seed's epoch line when ``verbose``. Every argument is checked before the first step; if a step later
@@ -226,7 +226,7 @@ class SoftmaxClassifier:
         if resume:
             assert plan is not None
             start, done = resume_params(plan, self.w, self.b, data.epochs)
-        # every formulation trains on the one engine (softmaxlab.engine): "fused" on its
+        # every formulation trains on the one engine (softmaxlab.fast.engine): "fused" on its
         # native path when available, the others one checked PyTorch step at a time
         engine = Engine(data.x, data.y.argmax(dim=1), self.w, self.b,
                         batch_size=data.batch_size, gradient=self.gradient)

@@ -1,4 +1,4 @@
-r"""The solvers of ``SoftmaxRegression``, both on the one engine (:mod:`softmaxlab.engine`).
+r"""The solvers of ``SoftmaxRegression``, both on the one engine (:mod:`softmaxlab.fast.engine`).
 
 * :class:`SGDSolver`: epochs of :meth:`Engine.epoch` run by :func:`softmaxlab.training.drive`
   — rows shuffled each epoch, the learning-rate schedule, momentum, the L2 penalty, row
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import comm
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .engine import Engine
 from .errors import InvalidInputError, TrainingDiverged
+from .fast import comm
+from .fast.engine import Engine
+from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .training import EpochRecord, EpochStats, Run, drive
 
 __all__ = ["Problem", "SGDSolver", "lbfgs"]

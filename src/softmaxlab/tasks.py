@@ -16,7 +16,7 @@ import numpy as np
 from .data import load_dataset
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
-from .persistence import save_model
+from .io.persistence import save_model
 from .training import EpochRecord
 
 __all__ = ["TrainResult", "final_metrics", "history_records", "print_epoch", "train"]

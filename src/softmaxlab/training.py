@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from . import comm
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .errors import InvalidInputError, InvalidTypeError, NumericalError, TrainingDiverged
+from .fast import comm
+from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["Callback", "CheckpointPlan", "EpochRecord", "EpochStats", "FitData", "Run",
            "check_fit_args", "drive", "fit_engine", "resume_params", "run_epochs", "stepwise"]
@@ -276,7 +276,7 @@ def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
                valid: tuple[torch.Tensor, torch.Tensor] | None = None, verbose: bool = False,
                callback: Callable[[EpochRecord], None] | None = None,
                checkpoint: CheckpointPlan | None = None) -> list[EpochRecord]:
-    """The seed's loop on an :class:`~softmaxlab.engine.Engine` (``SoftmaxClassifier.fit``
+    """The seed's loop on an :class:`~softmaxlab.fast.engine.Engine` (``SoftmaxClassifier.fit``
     and the data-parallel runs): epochs ``start`` .. ``epochs - 1`` of in-order batches,
     validation CE and accuracy on ``valid`` (features, class indices), the epoch line
     when ``verbose``, ``callback(record)`` and checkpoints after each epoch (printing and

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from ..data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
 from ..errors import InvalidInputError, UsageError
-from ..persistence import SavedModel, load_model
+from ..io.persistence import SavedModel, load_model
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 

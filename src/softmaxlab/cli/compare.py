@@ -13,10 +13,10 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from .. import gradients as G
-from ..atomic import atomic_write_text
+from ..comparison import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
 from ..data import load_dataset
 from ..errors import UsageError
-from ..parity import QUANTITIES, CompareConfig, CompareResult, compare, resolve_for
+from ..io.atomic import atomic_write_text
 from ._common import (
     EXIT_FAIL,
     EXIT_OK,
@@ -262,7 +262,7 @@ def _cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     if args.report is not None:
-        from ..report import write_report
+        from ..reporting.report import write_report
 
         write_report(result, args.report)
         console.print(f"report: {args.report / 'report.html'}", highlight=False)

@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..atomic import atomic_write_text
 from ..errors import UsageError
-from ..persistence import load_model
+from ..io.atomic import atomic_write_text
+from ..io.persistence import load_model
 from ._common import EXIT_OK, _check_writable, _model_and_rows
 
 # ----------------------------------------------------------------------------- predict
@@ -107,7 +107,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report, indent=2, default=str) + "\n")
     if args.plot is not None:
-        from ..plots import confusion_matrix_figure, reliability_diagram
+        from ..reporting.plots import confusion_matrix_figure, reliability_diagram
 
         confusion_matrix_figure(report["confusion_matrix"], labels,
                                 args.plot / "confusion_matrix.png")
@@ -135,7 +135,7 @@ def _add_plot(sub: Any) -> None:
 
 
 def _cmd_plot(args: argparse.Namespace, console: Console) -> int:
-    from ..plots import learning_curves
+    from ..reporting.plots import learning_curves
 
     _check_writable(args.out, "--out")
     path = args.history

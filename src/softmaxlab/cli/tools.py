@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..atomic import atomic_write_text
 from ..errors import UsageError
+from ..io.atomic import atomic_write_text
 from ._common import EXIT_FAIL, EXIT_OK, _check_writable, _positive_int
 
 # ----------------------------------------------------------------------------- gradcheck
@@ -133,7 +133,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from .. import bench as B
+    from ..fast import bench as B
 
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
@@ -169,12 +169,12 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
                 50_000, 100_000, 200_000, 400_000)
             out["scaling"] = B.run_scaling(rows, repeats=args.repeats, progress=progress)
         if "fit" in args.section:
-            from ..fitcost import fit_costs
+            from ..fast.fitcost import fit_costs
 
             out["fit"] = fit_costs(rows=20_000 if args.quick else 200_000,
                                    repeats=args.repeats, progress=progress)
         if "race" in args.section:
-            from ..race import race
+            from ..fast.race import race
 
             out["race"] = race(rows=20_000 if args.quick else 200_000,
                                repeats=args.repeats, progress=progress)
@@ -200,7 +200,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if "fit" in out:
         _print_fit(console, out["fit"])
     if "race" in out:
-        from ..race import race_table
+        from ..fast.race import race_table
 
         console.print("the race (make_pipeline(StandardScaler(), contender), defaults)",
                       highlight=False)

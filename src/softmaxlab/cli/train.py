@@ -16,7 +16,7 @@ from .. import gradients as G
 from .. import tasks
 from ..errors import UsageError
 from ..estimator import SCHEDULES, SOLVERS, SoftmaxRegression
-from ..persistence import save_model
+from ..io.persistence import save_model
 from ._common import (
     EXIT_OK,
     _add_file_options,
@@ -281,7 +281,7 @@ def _finish_train(args: argparse.Namespace, console: Console, history: list[Any]
     save()
     console.print(f"saved {args.out}", highlight=False)
     if args.plot is not None:
-        from ..plots import learning_curves
+        from ..reporting.plots import learning_curves
 
         learning_curves({label: history}, args.plot,
                         title=f"softmaxlab train --data {args.data}")

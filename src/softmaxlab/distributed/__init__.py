@@ -2,8 +2,8 @@ r"""Data-parallel training on ``torch.distributed``, equal to one process.
 
 Every rank runs the very fit of one process — ``SoftmaxClassifier.fit`` (:func:`fit`),
 ``SoftmaxRegression.fit`` with all its options (:func:`fit_estimator`) — inside
-:func:`softmaxlab.comm.data_parallel`, where each step of the one engine
-(:mod:`softmaxlab.engine`) splits the global mini-batch into contiguous shards, one per
+:func:`softmaxlab.fast.comm.data_parallel`, where each step of the one engine
+(:mod:`softmaxlab.fast.engine`) splits the global mini-batch into contiguous shards, one per
 rank: each rank computes the *sums* :math:`\tilde X_r^\top S_r(\hat Y_r - Y_r)`,
 :math:`\mathbf 1^\top S_r(\hat Y_r - Y_r)` and its rows' losses, one ``all_reduce`` adds
 them, and every rank divides by the global batch size m and makes the same update
@@ -20,7 +20,7 @@ a refused checkpoint) or else a :class:`DistributedError`; collectives time out 
 ``timeout`` seconds instead of hanging.
 
 :func:`fit` hands every rank the whole training set; :func:`fit_file` lets each rank read
-only its own rows of a ``.npy``/``.parquet`` file (:mod:`softmaxlab.shards`). Both write
+only its own rows of a ``.npy``/``.parquet`` file (:mod:`softmaxlab.io.shards`). Both write
 and resume checkpoints (rank 0 writes; rank 0 reads and broadcasts).
 """
 

@@ -1,5 +1,5 @@
 """The processes of a data-parallel run: spawning local ranks or joining a torchrun job,
-their process group and :class:`~softmaxlab.comm.Comm`, timeouts, and bringing a rank's
+their process group and :class:`~softmaxlab.fast.comm.Comm`, timeouts, and bringing a rank's
 own error back to the caller with its type."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 import torch.distributed as dist
 
 from .._validation import check_positive_int
-from ..comm import Comm
 from ..errors import DistributedError, InvalidInputError, SoftmaxlabError
+from ..fast.comm import Comm
 
 
 def _free_port() -> int:
@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 def group_comm(*, shards: list[tuple[int, int, int]] | None = None,
                n_rows: int | None = None) -> Comm:
-    """This rank's :class:`~softmaxlab.comm.Comm` in the initialised process group."""
+    """This rank's :class:`~softmaxlab.fast.comm.Comm` in the initialised process group."""
 
     def broadcast(obj: Any) -> Any:
         box = [obj]

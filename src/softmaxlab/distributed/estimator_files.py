@@ -1,6 +1,6 @@
 """``SoftmaxRegression`` on a file that no process reads whole (``softmaxlab train
 --sharded``): every rank reads only its own rows of a ``.npy``/``.parquet`` file and runs
-the estimator's own solvers on them inside :func:`softmaxlab.comm.data_parallel`.
+the estimator's own solvers on them inside :func:`softmaxlab.fast.comm.data_parallel`.
 
 What one process computes over all rows is computed with reductions: the classes (all
 ranks' labels, ``all_gather``), the class counts behind ``class_weight="balanced"``, the
@@ -9,7 +9,7 @@ weights' mean and ``alpha="auto"`` (Σ s), the standardisation sums (one shifted
 held-out rows' metrics and the final ‖∇J‖ pass. Rows are used in file order (the last
 ``valid`` rows are held out), so ``shuffle=False`` is required; with that, the fit equals
 ``SoftmaxRegression(...).fit(X_train, y_train, eval_set=(X_valid, y_valid))`` in one
-process to rounding (``tests/test_distributed.py``).
+process to rounding (``tests/distributed/test_distributed.py``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import torch
 import torch.distributed as dist
 
 from .._validation import check_positive_int
-from ..comm import agree, data_parallel
 from ..data import standardisation
 from ..errors import InvalidInputError, InvalidTypeError
-from ..shards import RowFile, batch_shards, owned_ranges, shard_bounds
+from ..fast.comm import agree, data_parallel
+from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..tasks import history_records
 from ._procs import (
     _check_nproc,

@@ -16,13 +16,13 @@ import torch
 import torch.distributed as dist
 
 from .._validation import check_positive_float, check_positive_int, resolve_dtype
-from ..atomic import read_safetensors, write_safetensors_atomic
-from ..checkpoint import fingerprint, load_checkpoint
-from ..comm import agree, data_parallel
 from ..data import n_validation_rows
-from ..engine import Engine
 from ..errors import DistributedError, InvalidInputError
-from ..shards import RowFile, batch_shards, owned_ranges, shard_bounds
+from ..fast.comm import agree, data_parallel
+from ..fast.engine import Engine
+from ..io.atomic import read_safetensors, write_safetensors_atomic
+from ..io.checkpoint import fingerprint, load_checkpoint
+from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..training import CheckpointPlan, EpochRecord, fit_engine, resume_params
 from ._procs import (
     _EpochClock,
@@ -81,7 +81,7 @@ class _FileSpec:
 
 def _file_fingerprint(spec: _FileSpec) -> str:
     """The fingerprint of a sharded run: the file's bytes and the settings that shape the
-    run (:func:`softmaxlab.checkpoint.fingerprint`); computed by one process."""
+    run (:func:`softmaxlab.io.checkpoint.fingerprint`); computed by one process."""
     settings = {k: v for k, v in spec.__dict__.items()
                 if k not in ("path", "verbose", "checkpoint", "checkpoint_every", "resume",
                              "epochs", "fingerprint")}
@@ -180,7 +180,7 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
              checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
              resume: bool = False) -> ShardedRun:
     """Train a ``SoftmaxClassifier`` data-parallel on a ``.npy`` or ``.parquet`` file of
-    which each rank reads only its own rows (:mod:`softmaxlab.shards`).
+    which each rank reads only its own rows (:mod:`softmaxlab.io.shards`).
 
     The run equals, to rounding, ``load_dataset(path, target=, features=, valid=,
     shuffle=False, standardize=, seed=)`` followed by ``SoftmaxClassifier(..., seed=)``

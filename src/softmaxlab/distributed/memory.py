@@ -16,10 +16,10 @@ import torch
 import torch.distributed as dist
 
 from .._validation import check_positive_int
-from ..atomic import read_safetensors, write_safetensors_atomic
-from ..checkpoint import load_checkpoint
-from ..comm import data_parallel
 from ..errors import DistributedError, InvalidInputError, InvalidTypeError
+from ..fast.comm import data_parallel
+from ..io.atomic import read_safetensors, write_safetensors_atomic
+from ..io.checkpoint import load_checkpoint
 from ..training import EpochRecord, check_fit_args
 from ._procs import (
     _check_nproc,
@@ -72,7 +72,7 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         resume: bool = False, timings: list[float] | None = None) -> list[EpochRecord]:
     """Train ``model`` (a :class:`~softmaxlab.SoftmaxClassifier`) data-parallel with the
     seed's in-order batches: every rank runs ``model.fit`` itself (fused gradient) inside
-    :func:`softmaxlab.comm.data_parallel`, so the final parameters equal ``model.fit``'s
+    :func:`softmaxlab.fast.comm.data_parallel`, so the final parameters equal ``model.fit``'s
     to rounding. Returns the history; the model's parameters are updated only when every
     rank succeeded.
 
@@ -86,7 +86,7 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
 
     ``timings``, if a list, receives the wall time of each epoch trained (rank 0's clock;
     process start-up excluded)."""
-    from ..checkpoint import classifier_fingerprint
+    from ..io.checkpoint import classifier_fingerprint
     from ..model import SoftmaxClassifier
 
     if not isinstance(model, SoftmaxClassifier):
@@ -147,7 +147,7 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
     """Fit a :class:`~softmaxlab.SoftmaxRegression` data-parallel, with every option it
     has (solver, penalty, class and sample weights, shuffling, momentum, schedules, early
     stopping, checkpoints): every rank runs ``estimator.fit`` itself inside
-    :func:`softmaxlab.comm.data_parallel` — the same rows, the same shuffling — and each
+    :func:`softmaxlab.fast.comm.data_parallel` — the same rows, the same shuffling — and each
     engine step splits the batch between the ranks and all-reduces the gradient sums, so
     the fit equals one process's to rounding. Returns the fitted ``estimator``; a failed
     run leaves it as it was.

@@ -112,7 +112,7 @@ _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
 
 class EngineSpec(ctypes.Structure):
     """The C ``engine_spec`` of ``_softmax_grad.c``: what one training engine works on
-    (pointers into tensors that the engine keeps alive; see :mod:`softmaxlab.engine`)."""
+    (pointers into tensors that the engine keeps alive; see :mod:`softmaxlab.fast.engine`)."""
 
     _fields_ = [
         ("gemm", _P), ("c", _I), ("nf", _I), ("x", _P), ("ldx", _I), ("n", _I),

@@ -6,8 +6,7 @@ import matplotlib.image
 import numpy as np
 
 from softmaxlab.cli import main
-
-from .conftest import assert_png
+from tests.helpers import assert_png
 
 
 def test_train_plot_and_plot_command(tmp_path, capsys):

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..comparison import QUANTITIES, CompareResult
+from ..io.atomic import atomic_write_text
 from . import plots
-from .atomic import atomic_write_text
-from .parity import QUANTITIES, CompareResult
 
 FIGURES = {
     "learning_curves.png": "Learning curves: softmaxlab and each reference, same batches.",
@@ -27,8 +27,8 @@ def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
     import torch
     from sklearn.datasets import make_classification
 
-    from .data import one_hot
-    from .model import SoftmaxClassifier
+    from ..data import one_hot
+    from ..model import SoftmaxClassifier
 
     x, labels = make_classification(n_samples=600, n_features=2, n_informative=2,
                                     n_redundant=0, n_classes=3, n_clusters_per_class=1,

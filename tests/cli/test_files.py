@@ -12,9 +12,8 @@ import pytest
 from sklearn.datasets import load_wine
 
 from softmaxlab.cli import main
-from softmaxlab.persistence import load_model
-
-from .test_cli import run, run_process
+from softmaxlab.io.persistence import load_model
+from tests.helpers import run, run_process
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +28,6 @@ def wine_dir(tmp_path_factory) -> Path:
                  "--standardize", "--epochs", "40", "--out", str(d / "wine.safetensors"),
                  "-q"]) == 0
     return d
-
-
-def _files(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()}
 
 
 def test_train_prints_epoch_lines_and_metrics_and_saves(tmp_path, capsys):
@@ -108,26 +103,6 @@ def bad_files(tmp_path) -> Path:
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "pickle.safetensors").write_bytes(pickle.dumps({"w": [1, 2]}))
     return tmp_path
-
-
-@pytest.fixture()
-def fails_cleanly(capsys):
-    """Run the CLI in this process and require exit 2, one stderr line naming the
-    problem, and no new file in ``folder`` (no output, no temporary left behind)."""
-
-    def check(args, folder: Path, message: str) -> None:
-        before = _files(folder)
-        try:
-            code = main(args)
-        except SystemExit as exc:  # argparse's own errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert code == 2, out + err
-        assert err.count("\n") == 1, err
-        assert message in err
-        assert _files(folder) == before
-
-    return check
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@
  * (three launches and three passes). Columns are processed in tiles that stay in L1,
  * every loop over a tile vectorises (exp inline, below; log from glibc's libmvec), and
  * large batches split their tiles among threads (PARALLEL_MIN).
- * Built on first use by softmaxlab.native; see there.
+ * Built on first use by softmaxlab.fast.native; see there.
  */
 #include <stdint.h>
 #ifdef _OPENMP
@@ -158,9 +158,9 @@ SOFTMAX_GRAD(softmax_grad_f64, double, exp_nonpositive, log)
 SOFTMAX_GRAD(softmax_grad_f32, float, expf_nonpositive, logf)
 
 /* ------------------------------------------------------------------------------------
- * The training engine (softmaxlab.engine): mini-batch SGD on the analytic gradient, one
+ * The training engine (softmaxlab.fast.engine): mini-batch SGD on the analytic gradient, one
  * call per epoch, on the BLAS PyTorch itself uses (`gemm`: its Fortran-interface
- * dgemm/sgemm, passed in by softmaxlab.native). Parameters are kept transposed,
+ * dgemm/sgemm, passed in by softmaxlab.fast.native). Parameters are kept transposed,
  * W^T (C, N) and b (C). For each batch B of m rows (in order, or the rows `order` names):
  *
  *   X~_B   = (X_B - 1 mu^T) diag(inv_d)           gathered into `xbuf` only when rows are
@@ -184,7 +184,7 @@ typedef void (*sgemm_fn)(const char *, const char *, const int *, const int *, c
                          const int *, const float *, float *, const int *);
 
 /* Everything one engine needs, fixed for a fit (pointers into PyTorch tensors); the
- * Python side (softmaxlab.native.EngineSpec) mirrors this layout with ctypes. */
+ * Python side (softmaxlab.fast.native.EngineSpec) mirrors this layout with ctypes. */
 /* Gathering a batch's rows is shared among threads from this many values on, and
  * prefetches the rows this many ahead (rows come in random order when shuffled). */
 #define GATHER_PARALLEL_MIN 8192

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import resolve_column, select_features
-from .errors import InvalidInputError
+from ..data import resolve_column, select_features
+from ..errors import InvalidInputError
 
 __all__ = ["RowFile", "batch_shards", "owned_ranges"]
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import torch
 
-from . import functional as F
-from . import gradients as G
-from .atomic import atomic_write
+from .. import functional as F
+from .. import gradients as G
+from ..io.atomic import atomic_write
 from .engine import Engine
 
 __all__ = ["CONFIGS", "BenchConfig", "run_growth", "run_main", "run_scaling"]
@@ -81,7 +81,7 @@ class Timing:
 class MainResult:
     timings: list[Timing] = field(default_factory=list)
     validation: dict[str, float] = field(default_factory=dict)
-    #: how softmaxlab's fast path ran, per "config/dtype" (softmaxlab.engine.PATHS)
+    #: how softmaxlab's fast path ran, per "config/dtype" (softmaxlab.fast.engine.PATHS)
     fast_path: dict[str, str] = field(default_factory=dict)
 
     def get(self, config: str, dtype: str, contender: str) -> float | None:
@@ -226,7 +226,7 @@ def _torch_nn(x, y, batch, lr=0.01) -> Callable[[], Any]:
 
 
 def _keras(x, y, batch, lr=0.01) -> Callable[[], Any]:
-    from .references import KerasSoftmax
+    from ..references import KerasSoftmax
 
     ref = KerasSoftmax(x.shape[1], y.shape[1], dtype=x.dtype, seed=0)
     ref._compile(lr)
@@ -291,7 +291,7 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                                          "kronecker"),
         progress: Callable[[str], None] | None = None) -> MainResult:
     """Time one epoch of every contender for every configuration and dtype."""
-    from .references import keras_available
+    from ..references import keras_available
 
     result = MainResult()
     keras = keras and keras_available()

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from . import comm
-from .errors import CheckpointError
+from ..errors import CheckpointError
+from ..fast import comm
 
 __all__ = ["CheckpointError", "classifier_fingerprint", "fingerprint", "load_checkpoint", "save_checkpoint"]
 

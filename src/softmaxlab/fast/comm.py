@@ -1,6 +1,6 @@
 """Data-parallel context: how one rank of a run shares each SGD step with the others.
 
-Inside ``with data_parallel(comm):`` every :class:`~softmaxlab.engine.Engine` made is one
+Inside ``with data_parallel(comm):`` every :class:`~softmaxlab.fast.engine.Engine` made is one
 rank of a data-parallel run: each step computes the gradient *sums* of this rank's rows
 of the global batch, one ``all_reduce`` adds them over the ranks, and every rank divides
 by the global batch size and makes the same update. So the very fits of one process —

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
+from ..io.atomic import atomic_write
 
 
 def _plt() -> Any:
@@ -89,8 +89,8 @@ def jacobian_figure(path: str | Path, *, m: int = 4, n: int = 3, c: int = 3,
     ((m·C) × (m·C), block diagonal), beside ∂vec Z/∂vec W = I_C ⊗ X ((m·C) × (N·C))."""
     import torch
 
-    from . import functional as F
-    from . import gradients as G
+    from .. import functional as F
+    from .. import gradients as G
 
     plt = _plt()
     g = torch.Generator().manual_seed(seed)

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import functional as F
-from ._validation import resolve_device
-from ._version import __version__
+from .. import functional as F
+from .._validation import resolve_device
+from .._version import __version__
+from ..errors import InvalidInputError, InvalidTypeError, ModelFileError
 from .atomic import read_safetensors, write_safetensors_atomic
-from .errors import InvalidInputError, InvalidTypeError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
 
@@ -72,7 +72,7 @@ class SavedModel:
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         """Z = prepare(x) W + b for raw features ``x`` (n, N) → (n, C), in float64."""
-        from .model import SoftmaxClassifier
+        from ..model import SoftmaxClassifier
 
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
@@ -119,8 +119,8 @@ def save_model(
     """Write ``model`` (a :class:`~softmaxlab.SoftmaxClassifier` or a fitted
     :class:`~softmaxlab.SoftmaxRegression`) to ``path`` atomically: a temporary file in the
     same folder, fsync, then a rename, so ``path`` is never left half-written."""
-    from .estimator import SoftmaxRegression
-    from .model import SoftmaxClassifier
+    from ..estimator import SoftmaxRegression
+    from ..model import SoftmaxClassifier
 
     if isinstance(model, SoftmaxClassifier):
         w, b = model.w.detach().cpu(), model.b.detach().cpu()
@@ -195,8 +195,8 @@ def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedMod
 
 
 def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) -> SavedModel:
-    from .estimator import SoftmaxRegression
-    from .model import SoftmaxClassifier
+    from ..estimator import SoftmaxRegression
+    from ..model import SoftmaxClassifier
 
     w, b = tensors["w"], tensors["b"]
     if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] < 2:

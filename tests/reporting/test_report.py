@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from softmaxlab.cli import main
-
-from .conftest import assert_png
+from tests.helpers import assert_png
 
 
 def test_compare_report_writes_figures_markdown_and_self_contained_html(tmp_path, capsys):

@@ -27,7 +27,7 @@ __all__ = ["race", "race_table"]
 def _contenders() -> dict[str, Callable[[], Any]]:
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-    from .estimator import SoftmaxRegression
+    from ..estimator import SoftmaxRegression
 
     return {
         "LogisticRegression()": LogisticRegression,

@@ -77,7 +77,7 @@ def _one_rank_group() -> Any:
 
     import torch.distributed as dist
 
-    from .distributed import group_comm
+    from ..distributed import group_comm
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,10 +95,10 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
 
     import torch.distributed as dist
 
+    from ..estimator import SoftmaxRegression
+    from ..model import SoftmaxClassifier
     from .bench import make_data
     from .comm import data_parallel
-    from .estimator import SoftmaxRegression
-    from .model import SoftmaxClassifier
 
     x, y1h = make_data(rows, features, classes, torch.float64)
     xn, yn = x.numpy(), y1h.argmax(dim=1).numpy()

@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from softmaxlab import bench as B
 from softmaxlab.cli import main
+from softmaxlab.fast import bench as B
 
 
 def test_median_epoch_times_something():
@@ -87,7 +87,7 @@ def test_interleaved_timing_alternates_the_contenders():
 
 
 def test_fit_section_measures_every_entry_point():
-    from softmaxlab.fitcost import fit_costs
+    from softmaxlab.fast.fitcost import fit_costs
 
     out = fit_costs(rows=4000, features=20, classes=4, batch=64, repeats=1)
     seconds = out["seconds"]  # differences of timings: any sign at this size
@@ -99,7 +99,7 @@ def test_fit_section_measures_every_entry_point():
 
 
 def test_race_fits_every_contender_on_every_problem():
-    from softmaxlab.race import race, race_table
+    from softmaxlab.fast.race import race, race_table
 
     out = race(rows=2000, repeats=1, min_seconds=0)
     assert len(out["problems"]) == 5

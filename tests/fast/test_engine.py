@@ -1,4 +1,4 @@
-"""The one training engine (softmaxlab.engine): its native path equals its PyTorch path to
+"""The one training engine (softmaxlab.fast.engine): its native path equals its PyTorch path to
 1e-12 with every option, and the fused fit equals the chain rule."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import softmaxlab as sl
-from softmaxlab import native
-from softmaxlab.engine import Engine
+from softmaxlab.fast import native
+from softmaxlab.fast.engine import Engine
 
 CPU = torch.device("cpu")
 HAS_NATIVE = native.available(torch.float64, CPU)
@@ -213,7 +213,7 @@ def test_objective_and_gradient_of_a_full_pass_match_autograd(path):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("batch", [256, 3000])  # 3000: threads share the kernel's tiles
 def test_every_path_trains_to_the_same_parameters(dtype, batch):
-    from softmaxlab.bench import make_data
+    from softmaxlab.fast.bench import make_data
 
     x, y = make_data(7001, 12, 6, dtype)  # a short last batch
     out = {}

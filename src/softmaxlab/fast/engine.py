@@ -31,7 +31,7 @@ never penalised. The seed's loop is the special case s = 1, no standardisation,
 How a step runs (``path``):
 
 * ``"native"``: the whole epoch in one call into ``_softmax_grad.c``
-  (:mod:`softmaxlab.native`): per batch, gather the rows (only when shuffled or
+  (:mod:`softmaxlab.fast.native`): per batch, gather the rows (only when shuffled or
   standardised; otherwise the BLAS reads X in place), one GEMM for the logits, one fused
   pass for softmax, loss and :math:`\hat Y - Y`, one GEMM for the gradient accumulated
   straight into :math:`W^\top` (through a (C, N) buffer when momentum or a penalty need
@@ -40,9 +40,9 @@ How a step runs (``path``):
   :mod:`softmaxlab.gradients`; ``gradient != "fused"`` always runs here, one checked step
   at a time, as the seed's loop does).
 
-Both give the same parameters to rounding (``tests/test_engine.py``: 1e-12 in float64).
+Both give the same parameters to rounding (``tests/fast/test_engine.py``: 1e-12 in float64).
 
-Inside :func:`softmaxlab.comm.data_parallel` an engine is one rank of a data-parallel run:
+Inside :func:`softmaxlab.fast.comm.data_parallel` an engine is one rank of a data-parallel run:
 each step is the kernel on this rank's rows of the global batch (the weighted *sums*),
 one ``all_reduce`` of the flat gradient + loss buffer, division by the global m and the
 same update on every rank — the single-process step up to the order of the sums.
@@ -58,12 +58,12 @@ from typing import Any
 
 import torch
 
+from .. import functional as F
+from .. import gradients as G
+from ..errors import InvalidInputError, NumericalError, diverged
+from ..io.shards import shard_bounds
 from . import comm as comm_
-from . import functional as F
-from . import gradients as G
 from . import native
-from .errors import InvalidInputError, NumericalError, diverged
-from .shards import shard_bounds
 from .threads import SGD_SMALL_WORK, budget
 
 __all__ = ["PATHS", "Engine"]
@@ -141,7 +141,7 @@ class Engine:
             path = "native" if can else "torch"
         elif path == "native" and not can:
             raise InvalidInputError("path: the native engine is not available here (see "
-                                    "softmaxlab.native; it serves gradient='fused' on the CPU)")
+                                    "softmaxlab.fast.native; it serves gradient='fused' on the CPU)")
         self.path = path
         self.k = -(-n // self.batch)  # batches per epoch
         self._order: torch.Tensor | None = None
@@ -155,7 +155,7 @@ class Engine:
                 "sbuf": torch.empty(self.batch, **kw),
                 "row_loss": torch.empty(self.batch, **kw),
                 # the second buffers of a pipelined epoch (gather the next batch while
-                # this one computes: softmaxlab.threads)
+                # this one computes: softmaxlab.fast.threads)
                 "xbuf2": torch.empty(self.batch, nf, **kw),
                 "lbuf2": torch.empty(self.batch, dtype=torch.int64, device=device),
                 "sbuf2": torch.empty(self.batch, **kw),
@@ -177,7 +177,7 @@ class Engine:
             self._spec_ref = ctypes.byref(self._spec)
 
     def threads(self, *, lbfgs: bool = False) -> Any:
-        """The thread budget of a fit on this engine (:func:`softmaxlab.threads.budget`
+        """The thread budget of a fit on this engine (:func:`softmaxlab.fast.threads.budget`
         for GEMMs of batch × N × C multiply-adds). The threads the caller allows are
         noted first: an epoch that gathers its rows uses two of them, one gathering the
         next batch while the other computes, even where the GEMMs get one."""

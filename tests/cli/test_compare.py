@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from softmaxlab import gradients as G
 from softmaxlab.cli import main
 from softmaxlab.references import keras_available
-
-from .conftest import requires_keras
+from tests.helpers import requires_keras, run, run_process
 
 FAST = ["--reference", "torch", "--epochs", "3"]
-
-
-def run(*args: str) -> SimpleNamespace:
-    """The command line in this process: its exit code and what it wrote to stdout and
-    stderr, as a subprocess would report them (``run_process`` where a real process is
-    the point)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:  # argparse's own exits (--help, usage errors)
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-
-
-def run_process(*args: str) -> subprocess.CompletedProcess:
-    """``python -m softmaxlab ARGS`` in a fresh interpreter."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "softmaxlab", *args], capture_output=True,
-                          text=True, env=env, timeout=600)
 
 
 def test_default_compare_reproduces_the_seed_run_and_passes(tmp_path):

@@ -14,8 +14,8 @@ import torch
 from safetensors import safe_open
 
 import softmaxlab as sl
-from softmaxlab.checkpoint import CheckpointError
-from softmaxlab.persistence import load_model
+from softmaxlab.io.checkpoint import CheckpointError
+from softmaxlab.io.persistence import load_model
 
 
 def _data(seed=0, n=400):

@@ -12,9 +12,8 @@ import torch
 
 import softmaxlab as sl
 from softmaxlab import distributed as D
-from softmaxlab.checkpoint import CheckpointError
-
-from .test_cli import run
+from softmaxlab.io.checkpoint import CheckpointError
+from tests.helpers import run
 
 pytestmark = pytest.mark.slow  # real processes: make test-fast leaves them out
 

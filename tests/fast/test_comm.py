@@ -1,8 +1,8 @@
-"""The data-parallel step of the engine (softmaxlab.comm), with ranks as threads.
+"""The data-parallel step of the engine (softmaxlab.fast.comm), with ranks as threads.
 
 Each rank is a thread running the very fit of one process inside ``data_parallel``; their
 ``all_reduce`` meets at a barrier. No processes, so every option of the estimator is
-checked against one process in a second (tests/test_distributed.py does the same with
+checked against one process in a second (tests/distributed/test_distributed.py does the same with
 real torch.distributed processes)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sklearn.datasets import load_wine
 from sklearn.preprocessing import StandardScaler
 
 import softmaxlab as sl
-from softmaxlab.comm import Comm, agree, current, data_parallel, is_main
+from softmaxlab.fast.comm import Comm, agree, current, data_parallel, is_main
 
 
 class ThreadGroup:

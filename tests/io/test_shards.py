@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import softmaxlab as sl
-from softmaxlab.shards import RowFile, batch_shards, owned_ranges
+from softmaxlab.io.shards import RowFile, batch_shards, owned_ranges
 
 
 @settings(max_examples=60, deadline=None)
