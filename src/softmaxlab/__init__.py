@@ -15,7 +15,7 @@ Public API::
     compare                the seed experiment as a function (see ``softmaxlab compare``)
 """
 
-from . import evaluation, functional, gradients
+from . import functional, gradients, metrics
 from ._version import __version__
 from .comparison import CompareConfig, CompareResult, compare
 from .data import Dataset, load_dataset, make_dataset, one_hot
@@ -62,13 +62,13 @@ __all__ = [
     "UnknownGradientError",
     "__version__",
     "compare",
-    "evaluation",
     "functional",
     "gradients",
     "load_dataset",
     "load_model",
     "make_dataset",
     "mape",
+    "metrics",
     "one_hot",
     "save_model",
 ]

@@ -11,9 +11,10 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from ..data import Dataset, feature_matrix, load_dataset, read_table, resolve_column
+from ..data import Dataset, load_dataset
 from ..errors import InvalidInputError, UsageError
 from ..io.persistence import SavedModel, load_model
+from ..io.tables import feature_matrix, read_table, resolve_column
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 

@@ -77,7 +77,7 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from ..evaluation import evaluate_labels
+    from ..metrics import evaluate_labels
 
     if args.json is not None:
         _check_writable(args.json, "--json")

@@ -196,7 +196,7 @@ def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
     :func:`softmaxlab.load_dataset` does) and the class index of each local label."""
     import pandas as pd
 
-    from ..data import _labels
+    from ..io.tables import encode_labels
 
     parts = []
     for values in local:
@@ -206,7 +206,7 @@ def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
         parts.append(series.unique())
     gathered: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, np.concatenate(parts))
-    classes, _ = _labels(np.concatenate([g for g in gathered if len(g)]), "target column")
+    classes, _ = encode_labels(np.concatenate([g for g in gathered if len(g)]), "target column")
     index = pd.Index(classes)
     out = []
     for values in local:

@@ -14,7 +14,7 @@ nothing is kept of the rest:
   ``rows / ranks`` (``pyarrow.parquet.write_table(..., row_group_size=...)``).
 
 Columns of a ``.npy`` file are named by their index (``"0"``, ``"1"``, ...), as
-:func:`softmaxlab.data.read_table` names them.
+:func:`softmaxlab.io.tables.read_table` names them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data import resolve_column, select_features
 from ..errors import InvalidInputError
+from .tables import resolve_column, select_features
 
 __all__ = ["RowFile", "batch_shards", "owned_ranges"]
 
@@ -136,13 +136,13 @@ class RowFile:
 
     def column(self, key: Any, name: str) -> int:
         """Index of a column given by name or 0-based index (negative from the end), by
-        :func:`softmaxlab.data.resolve_column`'s rules."""
+        :func:`softmaxlab.io.tables.resolve_column`'s rules."""
 
         return self.columns.index(resolve_column(self.columns, key, name))
 
     def features(self, wanted: Any, target: int) -> list[int]:
         """Indices of the feature columns: ``wanted`` (names/indices or a comma list), else
-        every column but ``target`` (:func:`softmaxlab.data.select_features`); each must
+        every column but ``target`` (:func:`softmaxlab.io.tables.select_features`); each must
         be numeric."""
 
         cols = [self.columns.index(c)

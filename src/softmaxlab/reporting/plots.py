@@ -162,7 +162,7 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[An
 
 def reliability_diagram(bins: Sequence[Mapping[str, Any]], path: str | Path,
                         ece: float | None = None) -> None:
-    """Accuracy against confidence per bin (from ``evaluation.reliability_bins``)."""
+    """Accuracy against confidence per bin (from ``metrics.reliability_bins``)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     used = [b for b in bins if b["count"]]
