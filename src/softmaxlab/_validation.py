@@ -165,3 +165,19 @@ def as_targets(
             f"{name}: targets must be {what}; row {row} is {y[row].tolist()}"
         )
     return y
+
+
+def check_number(value: Any, name: str, *, low: float, low_open: bool = False,
+                  high: float | None = None, integer: bool = False) -> None:
+    """``value`` is a finite real (an integer when ``integer``) at least ``low`` (above it
+    when ``low_open``) and below ``high``; else an error naming ``name``."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an integer" if integer else "a number"
+        raise InvalidTypeError(f"{name}: expected {what}, got {value!r}")
+    ok = (value > low if low_open else value >= low) and (high is None or value < high)
+    if not np.isfinite(value) or not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and < {high}"
+        raise InvalidInputError(f"{name}: must be {bound}, got {value!r}")

@@ -30,14 +30,12 @@ any scale. ``coef_`` and ``intercept_`` are always in the original coordinates.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
@@ -46,12 +44,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import functional as F
 from . import gradients as G
-from ._validation import resolve_device, resolve_dtype
+from ._validation import check_number, resolve_device, resolve_dtype
 from .data import standardisation
 from .errors import InvalidInputError, InvalidTypeError
-from .fast.engine import Engine
-from .io.checkpoint import fingerprint
-from .solvers import FULL_PASS_CHUNK, Problem, SGDSolver, lbfgs
+from .solvers import Problem, solve
 
 __all__ = ["SoftmaxRegression"]
 
@@ -60,20 +56,6 @@ _AUTO_BATCH = 200
 SOLVERS = ("auto", "sgd", "lbfgs")
 #: Learning-rate schedules of the SGD solver.
 SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
-
-
-def _check_number(value: Any, name: str, *, low: float, low_open: bool = False,
-                  high: float | None = None, integer: bool = False) -> None:
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
-        what = "an integer" if integer else "a number"
-        raise InvalidTypeError(f"{name}: expected {what}, got {value!r}")
-    ok = (value > low if low_open else value >= low) and (high is None or value < high)
-    if not np.isfinite(value) or not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        if high is not None:
-            bound += f" and < {high}"
-        raise InvalidInputError(f"{name}: must be {bound}, got {value!r}")
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -217,18 +199,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> tuple[torch.dtype, torch.device]:
-        _check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
-        _check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+        check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
+        check_number(self.max_epochs, "max_epochs", low=1, integer=True)
         if self.batch_size != "auto":
-            _check_number(self.batch_size, "batch_size", low=1, integer=True)
+            check_number(self.batch_size, "batch_size", low=1, integer=True)
         if self.alpha != "auto":
-            _check_number(self.alpha, "alpha", low=0)
+            check_number(self.alpha, "alpha", low=0)
         if self.tol is not None:
-            _check_number(self.tol, "tol", low=0)
-        _check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
-        _check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
+            check_number(self.tol, "tol", low=0)
+        check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
                       high=1)
-        _check_number(self.verbose, "verbose", low=0, integer=True)
+        check_number(self.verbose, "verbose", low=0, integer=True)
         if self.solver not in SOLVERS:
             raise InvalidInputError(f"solver: expected one of {', '.join(SOLVERS)}, got "
                                     f"{self.solver!r}")
@@ -236,9 +218,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(
                 f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
             )
-        _check_number(self.power_t, "power_t", low=0)
-        _check_number(self.decay_rate, "decay_rate", low=0, low_open=True, high=1.0 + 1e-12)
-        _check_number(self.momentum, "momentum", low=0, high=1)
+        check_number(self.power_t, "power_t", low=0)
+        check_number(self.decay_rate, "decay_rate", low=0, low_open=True, high=1.0 + 1e-12)
+        check_number(self.momentum, "momentum", low=0, high=1)
         if self.nesterov and self.momentum == 0:
             raise InvalidInputError("nesterov: needs momentum > 0")
         if self.solver == "lbfgs" and self.early_stopping:
@@ -311,7 +293,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         of other data or settings, or a broken one, is refused."""
         every = 1
         if checkpoint is not None:
-            _check_number(checkpoint_every, "checkpoint_every", low=1, integer=True)
+            check_number(checkpoint_every, "checkpoint_every", low=1, integer=True)
             every = int(checkpoint_every)
         if resume and checkpoint is None:
             raise InvalidInputError("resume: needs checkpoint=PATH")
@@ -412,88 +394,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.alpha_ = self._resolve_alpha(float(s_train.sum()))
         self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
         problem.alpha = self.alpha_
-        return self._solve(problem, np_dtype=np_dtype, seed=int(rng.randint(2**31 - 1)),
+        return solve(self, problem, np_dtype=np_dtype, seed=int(rng.randint(2**31 - 1)),
                            callback=callback, epochs=epochs,
                            fingerprint_data=[xt, labels, st, train, *(valid or ())],
                            grad_weight=st / st.mean())
-
-    def _solve(self, problem: Problem, *, np_dtype: Any, seed: int, callback: Any,
-               epochs: int | None, fingerprint_data: list[Any],
-               grad_weight: torch.Tensor) -> SoftmaxRegression:
-        """Train on a prepared :class:`~softmaxlab.solvers.Problem` (with ``alpha_`` and
-        ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
-        shuffling; ``fingerprint_data`` identifies the data for checkpoints;
-        ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
-        sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
-        whose ranks each prepare a problem of their own rows."""
-        xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
-            problem.scale
-        kw: dict[str, Any] = {"dtype": xt.dtype, "device": xt.device}
-        checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
-        w0 = torch.tensor(self.coef_.T, **kw)
-        w = (w0 * d.unsqueeze(1)).contiguous()
-        b = torch.tensor(self.intercept_, **kw) + mu @ w0
-        if self.solver_ == "lbfgs":
-            if checkpointing:
-                raise InvalidInputError("checkpoint: works with solver='sgd' only")
-            res = lbfgs(self, problem, w, b, callback)
-            w, b, losses, n_iter, reason = res.w, res.b, res.losses, res.n_iter, res.reason
-            valid_losses, scores = res.valid_losses, res.scores
-            rates: list[float] = []
-            # ‖∇J‖ in the original coordinates from the last evaluation's gradient:
-            # ∂J/∂W = diag(d) ∂J̃/∂W̃ + μ (∂J̃/∂b̃)ᵀ, ∂J/∂b = ∂J̃/∂b̃ (no extra pass)
-            g = res.grad.numpy()
-            n_w = w.numel()
-            d_np, mu_np = d.double().cpu().numpy(), mu.double().cpu().numpy()
-            g_b = g[n_w:]
-            g_w = g[:n_w].reshape(w.shape[1], w.shape[0]) * d_np + np.outer(g_b, mu_np)
-            grad_norm = float(np.sqrt((g_w**2).sum() + (g_b**2).sum()))
-        else:
-            G.get(self.gradient).check_budget(batch := self._batch(problem.n_train),
-                                              xt.shape[1], len(self.classes_), xt.element_size())
-            gen = torch.Generator().manual_seed(seed)
-            solver = SGDSolver(self, problem, w, b, gen, batch)
-            solver.callback = callback
-            path, every, resume = getattr(self, "_checkpoint", (None, 1, False))
-            if path is not None:
-                settings = {k: v for k, v in self.get_params().items()
-                            if k not in ("verbose", "max_epochs", "warm_start")}
-                solver.checkpoint = (path, every, fingerprint(
-                    fingerprint_data,
-                    {**settings, "classes": [str(c) for c in self.classes_]}))
-                if resume:
-                    solver.restore()
-            reason = solver.run(self.max_epochs if epochs is None else epochs,
-                                monitor=epochs is None)
-            w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
-            rates, scores = solver.rates, solver.scores
-            valid_losses = solver.valid_losses
-        # back to the original coordinates: W = diag(d)⁻¹ W̃, b = b̃ − μᵀW
-        w_np = w.double().cpu().numpy() / d.double().cpu().numpy()[:, None]
-        b_np = b.double().cpu().numpy() - mu.double().cpu().numpy() @ w_np
-        self.loss_curve_ = [*self.loss_curve_, *losses]
-        self.n_iter_ = n_iter
-        self.stop_reason_ = reason
-        self.history_ = {"loss": losses, "learning_rate": rates,
-                         "validation_score": scores, "validation_loss": valid_losses,
-                         "stop_reason": reason}
-        if valid is not None:
-            self.validation_scores_ = scores
-        elif "validation_scores_" in self.__dict__:
-            del self.validation_scores_
-        if reason == "max_epochs" and self.tol is not None:
-            what = ("L-BFGS" if self.solver_ == "lbfgs" else
-                    "the validation accuracy" if self.early_stopping else "the objective")
-            warnings.warn(
-                f"SoftmaxRegression: max_epochs={self.max_epochs} reached before {what} "
-                f"converged (tol={self.tol}); increase max_epochs or learning_rate",
-                ConvergenceWarning, stacklevel=4,
-            )
-        self.coef_ = np.ascontiguousarray(w_np.T, dtype=np_dtype)
-        self.intercept_ = b_np.astype(np_dtype)
-        self.grad_norm_ = (grad_norm if self.solver_ == "lbfgs"
-                           else self._grad_norm(xt, labels, grad_weight))
-        return self
 
     def _eval_set(self, eval_set: Any, np_dtype: Any, kw: dict[str, Any]
                   ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -534,16 +438,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _batch(self, n: int) -> int:
         return min(_AUTO_BATCH if self.batch_size == "auto" else self.batch_size, n)
-
-    def _grad_norm(self, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
-        """‖∇J‖ (Frobenius, over W and b) at the fitted parameters, on the rows given to fit,
-        in the original coordinates (one full pass of the engine)."""
-        engine = Engine(x, labels, torch.from_numpy(self.coef_.T), torch.from_numpy(
-            self.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
-            alpha=self.alpha_)
-        with torch.no_grad(), engine.threads(lbfgs=True):
-            engine.objective()
-        return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X: Any) -> np.ndarray:

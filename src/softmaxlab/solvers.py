@@ -15,19 +15,22 @@ as :math:`(x - \mu) \odot d^{-1}` and trains :math:`\tilde W = \operatorname{dia
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
+from . import gradients as G
 from .errors import InvalidInputError, TrainingDiverged
 from .fast import comm
 from .fast.engine import Engine
-from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .io.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
 from .training import EpochRecord, EpochStats, Run, drive
 
-__all__ = ["Problem", "SGDSolver", "lbfgs"]
+__all__ = ["Problem", "SGDSolver", "grad_norm", "lbfgs", "solve"]
 
 #: rows per pass of the full-batch objective (bounds the engine's buffers)
 FULL_PASS_CHUNK = 4096
@@ -342,3 +345,92 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     return LbfgsResult(engine.w.contiguous(), engine.b.clone(), losses, max(int(res.nit), 1),
                        "converged" if res.status == 0 else "max_epochs", valid_losses,
                        scores, jac)
+
+
+def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any,
+          epochs: int | None, fingerprint_data: list[Any], grad_weight: torch.Tensor) -> Any:
+    """Train on a prepared :class:`~softmaxlab.solvers.Problem` (with ``alpha_`` and
+    ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
+    shuffling; ``fingerprint_data`` identifies the data for checkpoints;
+    ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
+    sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
+    whose ranks each prepare a problem of their own rows."""
+    xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
+        problem.scale
+    kw: dict[str, Any] = {"dtype": xt.dtype, "device": xt.device}
+    checkpointing = getattr(est, "_checkpoint", (None,))[0] is not None
+    w0 = torch.tensor(est.coef_.T, **kw)
+    w = (w0 * d.unsqueeze(1)).contiguous()
+    b = torch.tensor(est.intercept_, **kw) + mu @ w0
+    if est.solver_ == "lbfgs":
+        if checkpointing:
+            raise InvalidInputError("checkpoint: works with solver='sgd' only")
+        res = lbfgs(est, problem, w, b, callback)
+        w, b, losses, n_iter, reason = res.w, res.b, res.losses, res.n_iter, res.reason
+        valid_losses, scores = res.valid_losses, res.scores
+        rates: list[float] = []
+        # ‖∇J‖ in the original coordinates from the last evaluation's gradient:
+        # ∂J/∂W = diag(d) ∂J̃/∂W̃ + μ (∂J̃/∂b̃)ᵀ, ∂J/∂b = ∂J̃/∂b̃ (no extra pass)
+        g = res.grad.numpy()
+        n_w = w.numel()
+        d_np, mu_np = d.double().cpu().numpy(), mu.double().cpu().numpy()
+        g_b = g[n_w:]
+        g_w = g[:n_w].reshape(w.shape[1], w.shape[0]) * d_np + np.outer(g_b, mu_np)
+        lbfgs_grad_norm = float(np.sqrt((g_w**2).sum() + (g_b**2).sum()))
+    else:
+        G.get(est.gradient).check_budget(batch := est._batch(problem.n_train),
+                                          xt.shape[1], len(est.classes_), xt.element_size())
+        gen = torch.Generator().manual_seed(seed)
+        solver = SGDSolver(est, problem, w, b, gen, batch)
+        solver.callback = callback
+        path, every, resume = getattr(est, "_checkpoint", (None, 1, False))
+        if path is not None:
+            settings = {k: v for k, v in est.get_params().items()
+                        if k not in ("verbose", "max_epochs", "warm_start")}
+            solver.checkpoint = (path, every, fingerprint(
+                fingerprint_data,
+                {**settings, "classes": [str(c) for c in est.classes_]}))
+            if resume:
+                solver.restore()
+        reason = solver.run(est.max_epochs if epochs is None else epochs,
+                            monitor=epochs is None)
+        w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
+        rates, scores = solver.rates, solver.scores
+        valid_losses = solver.valid_losses
+    # back to the original coordinates: W = diag(d)⁻¹ W̃, b = b̃ − μᵀW
+    w_np = w.double().cpu().numpy() / d.double().cpu().numpy()[:, None]
+    b_np = b.double().cpu().numpy() - mu.double().cpu().numpy() @ w_np
+    est.loss_curve_ = [*est.loss_curve_, *losses]
+    est.n_iter_ = n_iter
+    est.stop_reason_ = reason
+    est.history_ = {"loss": losses, "learning_rate": rates,
+                     "validation_score": scores, "validation_loss": valid_losses,
+                     "stop_reason": reason}
+    if valid is not None:
+        est.validation_scores_ = scores
+    elif "validation_scores_" in est.__dict__:
+        del est.validation_scores_
+    if reason == "max_epochs" and est.tol is not None:
+        what = ("L-BFGS" if est.solver_ == "lbfgs" else
+                "the validation accuracy" if est.early_stopping else "the objective")
+        warnings.warn(
+            f"SoftmaxRegression: max_epochs={est.max_epochs} reached before {what} "
+            f"converged (tol={est.tol}); increase max_epochs or learning_rate",
+            ConvergenceWarning, stacklevel=4,
+        )
+    est.coef_ = np.ascontiguousarray(w_np.T, dtype=np_dtype)
+    est.intercept_ = b_np.astype(np_dtype)
+    est.grad_norm_ = (lbfgs_grad_norm if est.solver_ == "lbfgs"
+                      else grad_norm(est, xt, labels, grad_weight))
+    return est
+
+
+def grad_norm(est: Any, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
+    """‖∇J‖ (Frobenius, over W and b) at ``est``'s fitted parameters, on the rows given to fit,
+    in the original coordinates (one full pass of the engine)."""
+    engine = Engine(x, labels, torch.from_numpy(est.coef_.T), torch.from_numpy(
+        est.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
+        alpha=est.alpha_)
+    with torch.no_grad(), engine.threads(lbfgs=True):
+        engine.objective()
+    return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))

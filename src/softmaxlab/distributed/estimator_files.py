@@ -84,7 +84,7 @@ def _class_weights(est: Any, counts: torch.Tensor, classes: np.ndarray) -> torch
 
 
 def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
-    from ..solvers import Problem
+    from ..solvers import Problem, solve
 
     start_rss = peak_rss_mib()
     est = spec.estimator
@@ -137,7 +137,7 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
         digest = spec.fingerprint or agree(lambda: _digest(spec))
         try:
-            est._solve(problem, np_dtype=np_dtype, seed=0, callback=clock, epochs=None,
+            solve(est, problem, np_dtype=np_dtype, seed=0, callback=clock, epochs=None,
                        fingerprint_data=[torch.tensor(list(bytes.fromhex(digest)),
                                                       dtype=torch.uint8)],
                        grad_weight=st)

@@ -97,6 +97,7 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
 
     from ..estimator import SoftmaxRegression
     from ..model import SoftmaxClassifier
+    from ..solvers import grad_norm
     from .bench import make_data
     from .comm import data_parallel
 
@@ -137,7 +138,7 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
         fitted.fit(xn, yn)
     labels = torch.as_tensor(yn)
     ones = torch.ones(rows, dtype=torch.float64)
-    norm_pass = _median_time(lambda: fitted._grad_norm(x, labels, ones), repeats)
+    norm_pass = _median_time(lambda: grad_norm(fitted, x, labels, ones), repeats)
     say("data-parallel, one rank")
     parallel = None
     if dist.is_available() and not dist.is_initialized():
