@@ -3,6 +3,8 @@ line, the same result from Python."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,50 @@ def test_train_help_lists_the_estimator_options(capsys):
     for flag in ("--solver", "--alpha", "--C", "--class-weight", "--momentum", "--nesterov",
                  "--schedule", "--early-stopping", "--tol", "--no-shuffle", "--nproc"):
         assert flag in text
+
+
+def test_predict_evaluate_and_plot_commands_are_tasks_functions(tmp_path, capsys):
+    """predict, evaluate and plot print or write what tasks.predict, tasks.evaluate and
+    tasks.read_histories return."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    data = tmp_path / "wine.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(data), "--target", "target", "--standardize",
+                 "-q", "--out", str(model)]) == 0
+    # predict: the CSV written equals the DataFrame
+    assert main(["predict", "--model", str(model), "--data", str(data), "--proba",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    expected = tasks.predict(model, data, proba=True)
+    assert (tmp_path / "p.csv").read_text() == expected.to_csv(index=False)
+    assert list(expected.columns) == ["prediction", "p_0", "p_1", "p_2"]
+    # evaluate: the JSON written equals the report
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--target",
+                 "target", "--json", str(tmp_path / "e.json")]) == 0
+    report = tasks.evaluate(model, data, "target")
+    assert json.loads((tmp_path / "e.json").read_text()) == json.loads(
+        json.dumps(report, default=str))
+    assert report["rows"] == len(frame) and 0.9 < report["accuracy"] <= 1
+    # plot: the curves drawn are the model file's history
+    histories = tasks.read_histories(model)
+    assert list(histories) == ["softmaxlab"]
+    assert histories["softmaxlab"] == load_model(model).config["history"]
+    capsys.readouterr()
+
+
+def test_read_histories_reads_every_format_and_refuses_the_rest(tmp_path):
+    records = [{"epoch": 1, "ce": 0.9}, {"epoch": 2, "ce": 0.5}]
+    (tmp_path / "list.json").write_text(json.dumps(records))
+    assert tasks.read_histories(tmp_path / "list.json") == {"softmaxlab": records}
+    compare = {"reference_logs": {"torch": records}, "model_logs": {"torch": {"chain": records}}}
+    (tmp_path / "cmp.json").write_text(json.dumps(compare))
+    assert list(tasks.read_histories(tmp_path / "cmp.json")) == [
+        "torch", "softmaxlab (chain) from torch"]
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "empty.json").write_text("{}")
+    for name, message in [("bad.json", "is not JSON"), ("empty.json", "no epoch records"),
+                          ("missing.json", "no such file")]:
+        with pytest.raises(InvalidInputError, match=f"history: .*{message}"):
+            tasks.read_histories(tmp_path / name)

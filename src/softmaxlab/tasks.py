@@ -1,8 +1,10 @@
 """What the command line does, as Python functions: data in, results out.
 
-``softmaxlab train`` is :func:`train` plus printing; everything the command computes —
-the fitted estimator, the history, the final metrics, the model file and its recorded
-configuration — comes from here, with the same result.
+Each command is one call here plus printing, so everything a command computes is
+reachable from Python with the same result: ``softmaxlab train`` is :func:`train` (the
+fitted estimator, the history, the final metrics, the model file and its recorded
+configuration), ``predict`` is :func:`predict`, ``evaluate`` is :func:`evaluate`, and
+``plot`` draws what :func:`read_histories` reads.
 """
 
 from __future__ import annotations
@@ -16,10 +18,21 @@ import numpy as np
 from .data import load_dataset
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
-from .io.persistence import save_model
+from .io.persistence import SavedModel, load_model, save_model
+from .io.tables import feature_matrix, read_table, resolve_column
 from .training import EpochRecord
 
-__all__ = ["TrainResult", "final_metrics", "history_records", "print_epoch", "train"]
+__all__ = [
+    "TrainResult",
+    "evaluate",
+    "final_metrics",
+    "history_records",
+    "model_rows",
+    "predict",
+    "print_epoch",
+    "read_histories",
+    "train",
+]
 
 #: Options of :func:`train` that configure the estimator (``SoftmaxRegression``'s names).
 ESTIMATOR_OPTIONS = ("solver", "learning_rate", "max_epochs", "batch_size", "alpha",
@@ -173,3 +186,80 @@ def train(
         result.save(out)
     return result
 
+
+# ----------------------------------------------------------------------------- saved models
+
+
+def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
+               target: Any = None) -> tuple[SavedModel, Any, np.ndarray, str | None]:
+    """A model file (or a loaded :class:`~softmaxlab.io.persistence.SavedModel`) and a
+    data file: ``(saved, frame, x, target_column)`` where ``x`` holds the model's feature
+    columns (matched by the stored names, see ``SavedModel.feature_columns``) and
+    ``target_column`` is ``target`` resolved by name or index (``None`` without one)."""
+    saved = model if isinstance(model, SavedModel) else load_model(model)
+    frame = read_table(data)
+    column = None if target is None else resolve_column(frame, target, "target")
+    x = feature_matrix(frame, saved.feature_columns(frame, exclude=column))
+    return saved, frame, x, column
+
+
+def predict(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], *,
+            proba: bool = False) -> Any:
+    """``softmaxlab predict``: a DataFrame with one ``prediction`` (the original class
+    label) per row of ``data``, and with ``proba`` one ``p_<label>`` column per class."""
+    import pandas as pd
+
+    saved, _, x, _ = model_rows(model, data)
+    p = saved.predict_proba(x)
+    out = pd.DataFrame({"prediction": saved.classes[p.argmax(axis=1)]})
+    if proba:
+        for k, label in enumerate(saved.classes):
+            out[f"p_{label}"] = p[:, k]
+    return out
+
+
+def evaluate(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
+             target: Any) -> dict[str, Any]:
+    """``softmaxlab evaluate``: :func:`softmaxlab.metrics.evaluate_labels` of the model on
+    the labelled rows of ``data`` (accuracy, cross-entropy, Brier, ECE and its bins,
+    per-class precision and recall, the confusion matrix)."""
+    from .metrics import evaluate_labels
+
+    saved, frame, x, column = model_rows(model, data, target)
+    return evaluate_labels(saved.classes, frame[column].to_numpy(), saved.predict_log_proba(x))
+
+
+def read_histories(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:
+    """The learning curves a file holds, by run name: the history of a ``.safetensors``
+    model file written by ``train``, a JSON list of epoch records, or a
+    ``compare --json`` file (every reference's log and every softmaxlab run started from
+    it). Records are dicts with at least ``epoch`` and ``ce``; a file with none, or not
+    JSON, is an :class:`~softmaxlab.errors.InvalidInputError`."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"history: no such file: {p}")
+    if p.suffix == ".safetensors":
+        histories = {"softmaxlab": load_model(p).config.get("history")}
+    else:
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInputError(f"history: {p.name} is not JSON ({exc})") from None
+        if isinstance(data, list):
+            histories = {"softmaxlab": data}
+        elif isinstance(data, dict) and "reference_logs" in data:
+            histories = dict(data["reference_logs"])
+            for ref, per in data.get("model_logs", {}).items():
+                for g, log in per.items():
+                    histories[f"softmaxlab ({g}) from {ref}"] = log
+        else:
+            histories = {}
+    valid = {k: v for k, v in histories.items()
+             if isinstance(v, list) and v and all(isinstance(r, dict) and "epoch" in r
+                                                   and "ce" in r for r in v)}
+    if not valid:
+        raise InvalidInputError(f"history: {p.name} holds no epoch records")
+    return valid

@@ -12,9 +12,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from ..data import Dataset, load_dataset
-from ..errors import InvalidInputError, UsageError
-from ..io.persistence import SavedModel, load_model
-from ..io.tables import feature_matrix, read_table, resolve_column
+from ..errors import UsageError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
@@ -103,35 +101,6 @@ def _load(args: argparse.Namespace, *, dtype: str, device: str | None) -> Datase
         stratify=args.stratify, seed=args.seed, standardize=args.standardize, dtype=dtype,
         device=device,
     )
-
-
-def _feature_columns(saved: SavedModel, frame: Any, exclude: str | None) -> list[str]:
-    """The columns of ``frame`` that hold the model's features."""
-    names = saved.feature_names
-    cols = [c for c in frame.columns if c != exclude]
-    if names is not None and all(n in frame.columns for n in names):
-        return list(names)
-    if len(cols) == saved.n_features:
-        return cols
-    if names is not None:
-        missing = [n for n in names if n not in frame.columns]
-        raise InvalidInputError(
-            f"data: the model expects {saved.n_features} features; the file has "
-            f"{len(cols)} columns and lacks {missing[:5]}{' ...' if len(missing) > 5 else ''}"
-        )
-    raise InvalidInputError(
-        f"data: has {len(cols)} feature columns, the model expects {saved.n_features}"
-    )
-
-
-def _model_and_rows(args: argparse.Namespace, target: Any = None
-                    ) -> tuple[SavedModel, Any, Any, str | None]:
-    """The model file, the data file, its feature matrix and the resolved target column."""
-    saved = load_model(args.model)
-    frame = read_table(args.data)
-    column = None if target is None else resolve_column(frame, target, "target")
-    x = feature_matrix(frame, _feature_columns(saved, frame, exclude=column))
-    return saved, frame, x, column
 
 
 @contextlib.contextmanager

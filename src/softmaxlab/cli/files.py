@@ -11,10 +11,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from .. import tasks
 from ..errors import UsageError
 from ..io.atomic import atomic_write_text
 from ..io.persistence import load_model
-from ._common import EXIT_OK, _check_writable, _model_and_rows
+from ._common import EXIT_OK, _check_writable
 
 # ----------------------------------------------------------------------------- predict
 
@@ -38,17 +39,9 @@ def _add_predict(sub: Any) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace, console: Console) -> int:
-    import pandas as pd
-
     if args.out is not None:
         _check_writable(args.out, "--out")
-    saved, _, x, _ = _model_and_rows(args)
-    proba = saved.predict_proba(x)
-    out = pd.DataFrame({"prediction": saved.classes[proba.argmax(axis=1)]})
-    if args.proba:
-        for k, label in enumerate(saved.classes):
-            out[f"p_{label}"] = proba[:, k]
-    text = out.to_csv(index=False)
+    text = tasks.predict(args.model, args.data, proba=args.proba).to_csv(index=False)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -77,15 +70,12 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from ..metrics import evaluate_labels
-
     if args.json is not None:
         _check_writable(args.json, "--json")
     if args.plot is not None and not args.plot.is_dir():
         raise UsageError(f"--plot: {args.plot} is not a directory")
-    saved, frame, x, target = _model_and_rows(args, args.target)
-    report = evaluate_labels(saved.classes, frame[target].to_numpy(),
-                             saved.predict_log_proba(x))
+    saved = load_model(args.model)
+    report = tasks.evaluate(saved, args.data, args.target)
     console.print(f"rows: {report['rows']}  accuracy: {report['accuracy']:.4f}  "
                   f"cross-entropy: {report['cross_entropy']:.4f}  Brier: {report['brier']:.4f}  "
                   f"ECE: {report['ece']:.4f}", highlight=False)
@@ -139,29 +129,7 @@ def _cmd_plot(args: argparse.Namespace, console: Console) -> int:
 
     _check_writable(args.out, "--out")
     path = args.history
-    if not path.is_file():
-        raise UsageError(f"history: no such file: {path}")
-    if path.suffix == ".safetensors":
-        histories = {"softmaxlab": load_model(path).config.get("history")}
-    else:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"history: {path.name} is not JSON ({exc})") from None
-        if isinstance(data, list):
-            histories = {"softmaxlab": data}
-        elif isinstance(data, dict) and "reference_logs" in data:
-            histories = dict(data["reference_logs"])
-            for ref, per in data.get("model_logs", {}).items():
-                for g, log in per.items():
-                    histories[f"softmaxlab ({g}) from {ref}"] = log
-        else:
-            histories = {}
-    valid = {k: v for k, v in histories.items()
-             if isinstance(v, list) and v and all(isinstance(r, dict) and "epoch" in r
-                                                   and "ce" in r for r in v)}
-    if not valid:
-        raise UsageError(f"history: {path.name} holds no epoch records")
+    valid = tasks.read_histories(path)
     learning_curves(valid, args.out, title=f"learning curves: {path.name}")
     console.print(f"wrote {args.out}", highlight=False)
     return EXIT_OK

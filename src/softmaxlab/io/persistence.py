@@ -64,6 +64,27 @@ class SavedModel:
         m = self.model
         return int(m.n_features if hasattr(m, "n_features") else m.n_features_in_)
 
+    def feature_columns(self, frame: Any, exclude: str | None = None) -> list[str]:
+        """The columns of the DataFrame ``frame`` that hold the model's features: the
+        stored feature names when the file has them all, else every column but
+        ``exclude`` when there are exactly as many as the model has features."""
+        names = self.feature_names
+        cols = [c for c in frame.columns if c != exclude]
+        if names is not None and all(n in frame.columns for n in names):
+            return list(names)
+        if len(cols) == self.n_features:
+            return cols
+        if names is not None:
+            missing = [n for n in names if n not in frame.columns]
+            raise InvalidInputError(
+                f"data: the model expects {self.n_features} features; the file has "
+                f"{len(cols)} columns and lacks {missing[:5]}"
+                f"{' ...' if len(missing) > 5 else ''}"
+            )
+        raise InvalidInputError(
+            f"data: has {len(cols)} feature columns, the model expects {self.n_features}"
+        )
+
     def prepare(self, x: np.ndarray) -> np.ndarray:
         """Apply the stored standardisation to raw features (n, N)."""
         if self.mean is None or self.scale is None:
