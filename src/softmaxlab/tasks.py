@@ -57,6 +57,7 @@ class TrainResult:
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
     epoch_seconds: list[float] = field(default_factory=list)
+    peak_rss_mib: list[float] = field(default_factory=list)  # per rank, sharded runs
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model file (safetensors) with the labels, feature names,
@@ -107,6 +108,7 @@ def train(
     standardize: bool = False,
     seed: int = 0,
     nproc: int | None = None,
+    sharded: bool = False,
     callback: Any = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1,
@@ -125,7 +127,11 @@ def train(
     (:data:`ESTIMATOR_OPTIONS`; its defaults otherwise), or ``C`` for scikit-learn's
     inverse penalty (``alpha = 1 / (C · training rows)``). ``nproc=N`` trains
     data-parallel on N local processes, and inside a ``torchrun`` job this process is one
-    rank (:func:`softmaxlab.distributed.fit_estimator`, equal to one process).
+    rank (:func:`softmaxlab.distributed.fit_estimator`, equal to one process). With
+    ``sharded=True`` (needs ``nproc`` or torchrun, ``shuffle=False``, no ``stratify``,
+    ``alpha`` rather than ``C``) each rank reads only its own rows of a ``.npy`` or
+    ``.parquet`` file (:func:`softmaxlab.distributed.fit_file_estimator`); the last
+    ``valid`` rows (default 0.2) are held out.
     ``callback(record)`` sees each epoch (in rank 0's process when data-parallel).
     ``checkpoint``/``checkpoint_every``/``resume`` as in ``SoftmaxRegression.fit``;
     ``out`` writes the model file. Returns a :class:`TrainResult`."""
@@ -136,6 +142,12 @@ def train(
     if unknown:
         raise InvalidInputError(f"options: unknown {unknown}; expected some of "
                                 f"{', '.join(ESTIMATOR_OPTIONS)}")
+    if sharded:
+        return _train_sharded(data, target=target, columns=columns, valid=valid,
+                              shuffle=shuffle, stratify=stratify, standardize=standardize,
+                              seed=seed, nproc=nproc, C=C, callback=callback, out=out,
+                              checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                              resume=resume, options=options)
     synthetic = os.fspath(data) == "synthetic"
     dtype = options.get("dtype", "float64")
     dataset = load_dataset(
@@ -183,6 +195,52 @@ def train(
     result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
                          dataset.mean, dataset.scale, seconds)
     if out is not None:
+        result.save(out)
+    return result
+
+
+def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle: bool,
+                   stratify: bool, standardize: bool, seed: int, nproc: int | None,
+                   C: Any, callback: Any, out: Any, checkpoint: Any, checkpoint_every: int,
+                   resume: bool, options: dict[str, Any]) -> TrainResult:
+    """``train(sharded=True)``: every rank reads only its rows of the file."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from . import distributed
+
+    if nproc is None and not distributed.launched_by_torchrun():
+        raise InvalidInputError("sharded: needs nproc=N or a torchrun launch")
+    if shuffle or stratify:
+        raise InvalidInputError("sharded: rows are used in file order; pass shuffle=False "
+                                "and stratify=False, shuffling the file beforehand if it "
+                                "is sorted")
+    if C is not None:
+        raise InvalidInputError("C: give alpha with sharded=True (C needs the training "
+                                "rows' count before the file is read)")
+    model = SoftmaxRegression(shuffle=False, random_state=seed, **options)
+    with warnings.catch_warnings():  # stop_reason_ says it; the command prints it
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        run = distributed.fit_file_estimator(
+            data, model, target=target, features=columns,
+            valid=0.2 if valid is None else valid, standardize=standardize, nproc=nproc,
+            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+            resume=resume)
+    model = run.model
+    config = {
+        "data": os.fspath(data), "target": target, "valid": valid, "shuffle": False,
+        "standardize": standardize, "seed": seed, "nproc": nproc, "sharded": True,
+        "estimator": {k: v for k, v in model.get_params().items()
+                      if isinstance(v, (str, int, float, bool, type(None)))},
+        "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
+        "stop_reason": model.stop_reason_, "solver": model.solver_, "alpha": model.alpha_,
+    }
+    result = TrainResult(model, list(run.history), run.metrics, config, model.classes_,
+                         run.feature_names, run.mean, run.scale, list(run.epoch_seconds),
+                         list(run.peak_rss_mib))
+    if out is not None and (not distributed.launched_by_torchrun()
+                            or os.environ.get("RANK") == "0"):
         result.save(out)
     return result
 

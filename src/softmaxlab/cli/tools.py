@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
+from ..fast.bench import SECTIONS as BENCH_SECTIONS
 from ..io.atomic import atomic_write_text
 from ._common import EXIT_FAIL, EXIT_OK, _check_writable, _positive_int
 
@@ -82,10 +83,6 @@ def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
 # ----------------------------------------------------------------------------- bench
 
 
-#: sections of ``softmaxlab bench``
-BENCH_SECTIONS = ("main", "growth", "scaling", "fit", "race")
-
-
 def _sections(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
@@ -152,34 +149,11 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         def progress(text: str) -> None:
             bar.update(task, description=f"benchmarking: {text}", advance=1)
 
-    out: dict[str, Any] = {"threads": B.torch_threads()}
     with bar or contextlib.nullcontext():
-        if "main" in args.section:
-            configs = tuple(c.quick() for c in B.CONFIGS) if args.quick else B.CONFIGS
-            dtypes = ("float64",) if args.quick else ("float64", "float32")
-            main_result = B.run_main(configs, dtypes, repeats=args.repeats,
-                                     keras=not args.no_keras, progress=progress)
-            out["main"] = main_result.to_dict()
-        if "growth" in args.section:
-            batches = B.GROWTH_BATCHES[:6] if args.quick else B.GROWTH_BATCHES
-            out["growth"] = B.run_growth(batches, repeats=max(args.repeats, 3),
-                                         progress=progress)
-        if "scaling" in args.section:
-            rows = (5_000, 10_000, 20_000, 40_000) if args.quick else (
-                50_000, 100_000, 200_000, 400_000)
-            out["scaling"] = B.run_scaling(rows, repeats=args.repeats, progress=progress)
-        if "fit" in args.section:
-            from ..fast.fitcost import fit_costs
-
-            out["fit"] = fit_costs(rows=20_000 if args.quick else 200_000,
-                                   repeats=args.repeats, progress=progress)
-        if "race" in args.section:
-            from ..fast.race import race
-
-            out["race"] = race(rows=20_000 if args.quick else 200_000,
-                               repeats=args.repeats, progress=progress)
+        out = B.run_sections(args.section, quick=args.quick, repeats=args.repeats,
+                             keras=not args.no_keras, progress=progress)
     if "main" in out:
-        _print_main(console, main_result)
+        _print_main(console, B.MainResult.from_dict(out["main"]))
     if "growth" in out:
         _print_growth(console, out["growth"])
         if args.plot is not None:

@@ -16,7 +16,6 @@ from .. import gradients as G
 from .. import tasks
 from ..errors import UsageError
 from ..estimator import SCHEDULES, SOLVERS, SoftmaxRegression
-from ..io.persistence import save_model
 from ._common import (
     EXIT_OK,
     _add_file_options,
@@ -221,50 +220,35 @@ def _run_train(args: argparse.Namespace, console: Console, parallel: bool
 
 
 def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any) -> int:
-    """``train --sharded``: every rank reads only its rows (sharded.fit_file_estimator)."""
-    from ..distributed import fit_file_estimator
-
+    """``train --sharded``: ``tasks.train(sharded=True)``, every rank reading its rows."""
     if args.nproc is None and not distributed.launched_by_torchrun():
         raise UsageError("--sharded: needs --nproc N or a torchrun launch")
     if not args.no_shuffle or args.stratify:
         raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
                          "--stratify), shuffling the file beforehand if it is sorted")
     options = _estimator_options(args)
-    C = options.pop("C", None)
-    if C is not None:
+    if options.get("C") is not None:
         raise UsageError("--C: give --alpha with --sharded (C needs the training rows' count "
                          "before the file is read)")
-    estimator = SoftmaxRegression(shuffle=False, random_state=args.seed, **options)
-    with warnings.catch_warnings():  # reported below as "stopped after ..."
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        run = fit_file_estimator(
-            args.data, estimator, target=args.target, features=args.columns,
-            valid=0.2 if args.valid is None else args.valid,
-            standardize=args.standardize, nproc=args.nproc,
-            callback=None if args.quiet else tasks.print_epoch,
-            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-            resume=args.resume)
+    options.pop("C", None)
+    result = tasks.train(
+        args.data, target=args.target, columns=args.columns, valid=args.valid,
+        shuffle=False, standardize=args.standardize, seed=args.seed, nproc=args.nproc,
+        sharded=True, callback=None if args.quiet else tasks.print_epoch,
+        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, **options)
     if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
         return EXIT_OK  # only rank 0 reports and writes
     if args.verbose:
         console.print("peak memory per rank (MiB): "
-                      + ", ".join(f"{p:.0f}" for p in run.peak_rss_mib), highlight=False)
-    model = run.model
+                      + ", ".join(f"{p:.0f}" for p in result.peak_rss_mib), highlight=False)
+    model = result.model
     if args.verbose or model.stop_reason_ == "max_epochs":
         console.print(f"stopped after {model.n_iter_} "
                       f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
                       f"{model.stop_reason_}", highlight=False)
-    config = {
-        "data": args.data, "target": args.target, "valid": args.valid, "shuffle": False,
-        "standardize": args.standardize, "seed": args.seed, "nproc": args.nproc,
-        "sharded": True, "estimator": {k: v for k, v in model.get_params().items()
-                                       if isinstance(v, (str, int, float, bool, type(None)))},
-        "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
-        "stop_reason": model.stop_reason_, "solver": model.solver_, "alpha": model.alpha_,
-    }
-    _finish_train(args, console, run.history, run.metrics, lambda: save_model(
-        model, args.out, feature_names=run.feature_names, mean=run.mean, scale=run.scale,
-        config=config), label=f"softmaxlab ({model.solver_}, sharded)")
+    _finish_train(args, console, result.history, result.metrics,
+                  lambda: result.save(args.out), label=f"softmaxlab ({model.solver_}, sharded)")
     return EXIT_OK
 
 

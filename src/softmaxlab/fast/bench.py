@@ -26,7 +26,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -35,6 +35,7 @@ import torch
 
 from .. import functional as F
 from .. import gradients as G
+from ..errors import InvalidInputError
 from ..io.atomic import atomic_write
 from .engine import Engine
 
@@ -100,6 +101,12 @@ class MainResult:
             "ours/floor": ours / floor if ours and floor else None,
             "ours/blas floor": ours / blas if ours and blas else None,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MainResult:
+        """The result :meth:`to_dict` wrote (the ratios are recomputed)."""
+        return cls([Timing(**t) for t in d["timings"]], dict(d["validation_seconds"]),
+                   dict(d["fast_path"]))
 
     def to_dict(self) -> dict[str, Any]:
         keys = sorted({(t.config, t.dtype) for t in self.timings})
@@ -481,3 +488,43 @@ def plot_growth(growth: dict[str, Any], path: str) -> None:
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+#: The sections of ``softmaxlab bench``, in the order they run.
+SECTIONS = ("main", "growth", "scaling", "fit", "race")
+
+
+def run_sections(sections: Sequence[str] = SECTIONS, *, quick: bool = False, repeats: int = 5,
+                 keras: bool = True, progress: Any = None) -> dict[str, Any]:
+    """``softmaxlab bench``: the chosen ``sections`` measured in this process, as one
+    JSON-ready dict (``threads`` and one entry per section; ``main`` as
+    ``MainResult.to_dict()``). ``quick`` takes smaller sizes (a smoke test, not numbers to
+    publish); ``progress(text)`` is told each measurement."""
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise InvalidInputError(f"sections: unknown {unknown}; expected some of "
+                                f"{', '.join(SECTIONS)}")
+    out: dict[str, Any] = {"threads": torch_threads()}
+    if "main" in sections:
+        configs = tuple(c.quick() for c in CONFIGS) if quick else CONFIGS
+        dtypes = ("float64",) if quick else ("float64", "float32")
+        out["main"] = run_main(configs, dtypes, repeats=repeats, keras=keras,
+                               progress=progress).to_dict()
+    if "growth" in sections:
+        batches = GROWTH_BATCHES[:6] if quick else GROWTH_BATCHES
+        out["growth"] = run_growth(batches, repeats=max(repeats, 3), progress=progress)
+    if "scaling" in sections:
+        rows = (5_000, 10_000, 20_000, 40_000) if quick else (50_000, 100_000, 200_000,
+                                                             400_000)
+        out["scaling"] = run_scaling(rows, repeats=repeats, progress=progress)
+    if "fit" in sections:
+        from .fitcost import fit_costs
+
+        out["fit"] = fit_costs(rows=20_000 if quick else 200_000, repeats=repeats,
+                               progress=progress)
+    if "race" in sections:
+        from .race import race
+
+        out["race"] = race(rows=20_000 if quick else 200_000, repeats=repeats,
+                           progress=progress)
+    return out
