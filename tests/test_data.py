@@ -1,4 +1,4 @@
-"""make_dataset (S1) and one_hot."""
+"""make_dataset (docs/seed.md#data) and one_hot."""
 
 from __future__ import annotations
 

@@ -84,3 +84,55 @@ def test_distributed_doc_names_what_exists_and_has_the_measured_tables():
         assert procs in scaling
     for suffix in (".npy", ".parquet"):
         assert sum(line.startswith(f"| {suffix} | ") for line in memory.splitlines()) >= 3
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to
+    hyphens."""
+    text = re.sub(r"[^\w\s-]", "", heading.strip().lower())
+    return re.sub(r"\s", "-", text)
+
+
+def _anchors(doc: Path) -> set[str]:
+    return {_anchor(h) for h in re.findall(r"^#+ (.+)$", doc.read_text(), flags=re.M)}
+
+
+def _sections(doc: Path) -> set[int]:
+    return {int(n) for n in re.findall(r"^## (\d+)\.", doc.read_text(), flags=re.M)}
+
+
+def test_code_points_at_docs_sections_that_exist_and_has_no_spec_tags():
+    """Docstrings link code to its derivation: ``docs/X.md#anchor`` and ``docs/X.md §N``
+    name a heading that exists; no spec-style tag, S and a number in parentheses (they
+    named a specification that is not in the repository)."""
+    sources = [p for p in [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+               if p.resolve() != Path(__file__).resolve()]
+    links = sections = 0
+    for path in sources:
+        text = path.read_text()
+        assert not re.search(r"\(S\d+[,)–]", text), path
+        for doc, anchor in re.findall(r"docs/(\w+)\.md#([\w-]+)", text):
+            assert anchor in _anchors(ROOT / "docs" / f"{doc}.md"), (path, doc, anchor)
+            links += 1
+        for doc, refs in re.findall(r"docs/(\w+)\.md (§\d+(?:(?:–| and |, )§\d+)*)", text):
+            for n in re.findall(r"§(\d+)", refs):
+                assert int(n) in _sections(ROOT / "docs" / f"{doc}.md"), (path, doc, n)
+                sections += 1
+    assert links >= 20 and sections >= 10
+
+
+def test_links_between_docs_resolve():
+    """Every relative Markdown link of the docs and the README names a file that exists,
+    and its ``#anchor`` a heading of that file."""
+    checked = 0
+    for doc in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            file, _, anchor = target.partition("#")
+            path = (doc.parent / file).resolve() if file else doc
+            assert path.exists(), (doc.name, target)
+            if anchor:
+                assert anchor in _anchors(path), (doc.name, target)
+            checked += 1
+    assert checked >= 10

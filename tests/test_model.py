@@ -1,4 +1,4 @@
-"""SoftmaxClassifier: the seed's methods (S3–S8, S10), numerics and bad input."""
+"""SoftmaxClassifier: the seed's methods (docs/seed.md), numerics and bad input."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def test_inputs_are_converted_from_numpy_and_lists():
     torch.testing.assert_close(model.predict(x), model.predict(x.tolist()))
 
 
-# ----------------------------------------------------------------- copy_params (S10)
+# ----------------------------------------------------------------- copy_params (docs/seed.md#copying-parameters)
 
 
 def test_copy_params_from_nn_linear_transposes_weight():

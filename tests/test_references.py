@@ -1,4 +1,4 @@
-"""Parity with the references on real training runs (S9, S10, S12, S14)."""
+"""Parity with the references on real training runs (docs/seed.md#references, #copying-parameters, #the-comparison)."""
 
 from __future__ import annotations
 

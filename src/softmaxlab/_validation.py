@@ -34,7 +34,7 @@ def resolve_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
 
 
 def resolve_device(device: Any, name: str = "device") -> torch.device:
-    """``None`` means ``cuda`` when available, else ``cpu`` (the seed's rule, S2)."""
+    """``None`` means ``cuda`` when available, else ``cpu`` (the seed's rule, docs/seed.md#data)."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

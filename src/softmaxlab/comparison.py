@@ -1,4 +1,4 @@
-"""The seed experiment (S12) as a function: softmaxlab against its references.
+"""The seed experiment (docs/seed.md#the-comparison) as a function: softmaxlab against its references.
 
 For each reference (PyTorch nn, Keras) and each gradient formulation:
 
@@ -57,7 +57,7 @@ TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 
 @dataclass(frozen=True)
 class CompareConfig:
-    """Settings of one comparison; the defaults are the seed's run (S1, S15).
+    """Settings of one comparison; the defaults are the seed's run (docs/seed.md#data, docs/seed.md#the-comparison).
 
     ``batch_size=None`` means ``train_rows // 3`` (33 for the seed). ``gradients`` is a
     tuple of formulation names or ``("all",)``; ``references`` a tuple drawn from
@@ -208,7 +208,7 @@ def resolve_for(config: CompareConfig, data: Dataset | None) -> CompareConfig:
 
 
 def compare(config: CompareConfig | None = None, *, data: Dataset | None = None) -> CompareResult:
-    """Run the seed comparison (S12) and return every MAPE and log; prints nothing.
+    """Run the seed comparison (docs/seed.md#the-comparison) and return every MAPE and log; prints nothing.
 
     ``data`` (for example from :func:`~softmaxlab.load_dataset`) replaces the synthetic
     data set built from ``config``; the sizes in the result's configuration then come

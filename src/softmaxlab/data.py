@@ -1,4 +1,4 @@
-"""Data: the seed's synthetic set (S1), scikit-learn's bundled sets, CSV and Parquet files.
+"""Data: the seed's synthetic set (docs/seed.md#data), scikit-learn's bundled sets, CSV and Parquet files.
 
 Everything is local: the bundled sets ship inside scikit-learn, nothing is downloaded.
 No global random state is used: ``seed`` goes straight to the generators.
@@ -109,7 +109,7 @@ def make_dataset(
     dtype: Any = torch.float64,
     device: Any = None,
 ) -> Dataset:
-    """The seed's synthetic data (S1): ``make_classification`` with ``n_features - 1``
+    """The seed's synthetic data (docs/seed.md#data): ``make_classification`` with ``n_features - 1``
     informative features and none redundant, one-hot targets, and the first
     ``train_rows`` rows for training, the rest for validation.
     """

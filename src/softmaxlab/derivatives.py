@@ -44,7 +44,7 @@ __all__ = [
 def ce_grad_y_hat(
     y: torch.Tensor, y_hat: torch.Tensor, r: torch.Tensor | None = None
 ) -> torch.Tensor:
-    r"""Cross-entropy derivative :math:`\partial L/\partial \hat Y = -\frac1m\,Y \oslash \hat Y` (S6),
+    r"""Cross-entropy derivative :math:`\partial L/\partial \hat Y = -\frac1m\,Y \oslash \hat Y` (docs/math.md §4),
     or :math:`-\operatorname{diag}(r)\,(Y \oslash \hat Y)` with row weights ``r`` summing to 1.
 
     Where :math:`y_{ij} = 0` the entry is exactly 0 (the derivative of :math:`0\cdot\log\hat y`),
@@ -58,7 +58,7 @@ def ce_grad_y_hat(
 
 
 def softmax_backward(d_y_hat: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
-    r"""Chain rule through the softmax without forming its Jacobian (S6):
+    r"""Chain rule through the softmax without forming its Jacobian (docs/math.md §6):
     :math:`\partial L/\partial Z = \hat Y \odot \big(G - (G \odot \hat Y)\,\mathbf 1_{C\times C}\big)`
     with :math:`G = \partial L/\partial \hat Y`.
 
@@ -76,7 +76,7 @@ def softmax_jacobian_blocks(y_hat: torch.Tensor) -> torch.Tensor:
 
 
 def softmax_jacobian(y_hat: torch.Tensor) -> torch.Tensor:
-    r"""The full softmax Jacobian :math:`\partial \Sigma/\partial Z` (S13).
+    r"""The full softmax Jacobian :math:`\partial \Sigma/\partial Z` (docs/math.md §5).
 
     ``J[i, j, p, q]`` :math:`= \partial \hat y_{ij}/\partial z_{pq}`
     :math:`= \delta_{ip}(\delta_{jq}\hat y_{ij} - \hat y_{ij}\hat y_{iq})`: block diagonal over
@@ -93,7 +93,7 @@ def softmax_jacobian(y_hat: torch.Tensor) -> torch.Tensor:
 def linear_jacobian_w(x: torch.Tensor, n_classes: int) -> torch.Tensor:
     r""":math:`\partial Z/\partial W` as a 4-index tensor: ``D[i, j, p, q]`` :math:`= x_{ip}\,\delta_{jq}`.
 
-    This is :math:`I_C \otimes X` with its Kronecker indices kept apart (S13).
+    This is :math:`I_C \otimes X` with its Kronecker indices kept apart (docs/math.md §7).
     Shape: (m, N) → (m, C, N, C).
     """
     eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)

@@ -25,7 +25,7 @@ __all__ = [
 
 
 def logits(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r"""Weighted sum :math:`Z = XW + b` (S4).
+    r"""Weighted sum :math:`Z = XW + b` (docs/math.md §1–§2).
 
     Shape: ``x`` (m, N), ``w`` (N, C), ``b`` (C,) → (m, C).
     """
@@ -33,7 +33,7 @@ def logits(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def softmax(z: torch.Tensor) -> torch.Tensor:
-    r"""Row-wise softmax :math:`\sigma(z_{i,:})_j = e^{z_{ij}-\max_k z_{ik}} / \sum_k e^{z_{ik}-\max_k z_{ik}}` (S4).
+    r"""Row-wise softmax :math:`\sigma(z_{i,:})_j = e^{z_{ij}-\max_k z_{ik}} / \sum_k e^{z_{ik}-\max_k z_{ik}}` (docs/math.md §1–§2).
 
     Subtracting the row maximum first keeps ``exp`` from overflowing; the result is the same
     function. Shape: (m, C) → (m, C), each row non-negative and summing to 1.
@@ -53,7 +53,7 @@ def log_softmax(z: torch.Tensor) -> torch.Tensor:
 
 
 def cross_entropy(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    r"""Mean cross-entropy from logits, the stable default (S5):
+    r"""Mean cross-entropy from logits, the stable default (docs/math.md §3):
     :math:`L = -\frac1m \sum_{i,j} y_{ij}\,\log\sigma(z_{i,:})_j`.
 
     Finite for any finite logits in float32 and float64. Shape: ``y`` (m, C), ``z`` (m, C)
@@ -71,7 +71,7 @@ def cross_entropy_from_log_probs(y: torch.Tensor, log_p: torch.Tensor) -> torch.
 
 
 def cross_entropy_from_probs(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tensor:
-    r"""The seed's literal cross-entropy :math:`L = -\frac1m \operatorname{sum}(Y \odot \log \hat Y)` (S5).
+    r"""The seed's literal cross-entropy :math:`L = -\frac1m \operatorname{sum}(Y \odot \log \hat Y)` (docs/math.md §3).
 
     Kept for teaching and parity. It breaks where a probability underflows to 0:
     :math:`\log 0 = -\infty` and :math:`0\cdot\log 0 = \mathrm{NaN}`; use
@@ -81,7 +81,7 @@ def cross_entropy_from_probs(y: torch.Tensor, y_hat: torch.Tensor) -> torch.Tens
 
 
 def accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    r"""Fraction of rows whose arg-max agrees: :math:`\operatorname{mean}(\arg\max \hat Y = \arg\max Y)` (S7).
+    r"""Fraction of rows whose arg-max agrees: :math:`\operatorname{mean}(\arg\max \hat Y = \arg\max Y)` (docs/seed.md#accuracy).
 
     Shape: (m, C), (m, C) → 0-d tensor.
     """

@@ -300,7 +300,7 @@ def chain(
     class_weight: Any = None,
     alpha: float = 0.0,
 ) -> Gradients:
-    r"""The seed's chain rule (S6).
+    r"""The seed's chain rule (docs/math.md §4–§8).
 
     :math:`G = -\frac1m Y\oslash\hat Y` (:func:`ce_grad_y_hat`),
     :math:`\partial L/\partial Z = \hat Y\odot(G - (G\odot\hat Y)\mathbf 1)` (:func:`softmax_backward`),
@@ -376,7 +376,7 @@ def jacobian(
     class_weight: Any = None,
     alpha: float = 0.0,
 ) -> Gradients:
-    r"""The full-Jacobian einsum of the seed (S13).
+    r"""The full-Jacobian einsum of the seed (docs/math.md §5 and §7).
 
     :math:`\partial L/\partial z_{pq} = \sum_{ij} (\partial L/\partial\hat y_{ij})\,J_{ijpq}`
     with the (m, C, m, C) :func:`softmax_jacobian`;

@@ -1,7 +1,7 @@
 r"""Metrics: the seeds' comparison metric, and the quality of a fitted model's predictions.
 
 - :func:`mape` — the "modified" mean absolute percentage error the seeds compare
-  parameters, losses and gradients with (docs/math.md §10);
+  parameters, losses and gradients with (docs/seed.md#mape);
 - :func:`evaluate_labels`, :func:`brier_score`, :func:`expected_calibration_error`,
   :func:`reliability_bins` — a model's predictions on labelled rows, all from class
   indices ``y`` (m,) in ``0..C-1`` and probabilities (m, C) (or their logarithm for the

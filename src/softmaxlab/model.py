@@ -1,9 +1,9 @@
 r"""``SoftmaxClassifier``: the seed notebook's model, from scratch.
 
 Parameters :math:`W\in\mathbb R^{N\times C}` and :math:`b\in\mathbb R^{C}` drawn from a
-standard normal (S3); ``predict`` gives :math:`\hat Y = \Sigma(XW+b)` (S4); ``evaluate``
-the cross-entropy (S5); ``update`` one SGD step with the chosen gradient formulation
-(S6, see :mod:`softmaxlab.gradients`); ``fit`` the seed's loop (S8, see
+standard normal (docs/seed.md#parameters); ``predict`` gives :math:`\hat Y = \Sigma(XW+b)` (docs/math.md §1–§2); ``evaluate``
+the cross-entropy (docs/math.md §3); ``update`` one SGD step with the chosen gradient formulation
+(docs/math.md §4–§8, see :mod:`softmaxlab.gradients`); ``fit`` the seed's loop (docs/seed.md#the-training-loop, see
 :mod:`softmaxlab.training`). The math is in :mod:`softmaxlab.functional`; this class only
 holds the parameters and validates what it is given. A call that raises leaves ``w`` and
 ``b`` untouched.
@@ -127,7 +127,7 @@ class SoftmaxClassifier:
         return F.cross_entropy(y, F.logits(x, self.w, self.b)).item()
 
     def accuracy(self, y_true: Any, y_pred: Any) -> float:
-        """Fraction of rows where ``argmax(y_pred) == argmax(y_true)`` (S7).
+        """Fraction of rows where ``argmax(y_pred) == argmax(y_true)`` (docs/seed.md#accuracy).
         Shape: (m, C), (m, C) → float."""
         kw: dict[str, Any] = {"dtype": self.dtype, "device": self.device, "cols_name": "classes"}
         yt = as_matrix(y_true, "y_true", n_cols=self.n_classes, **kw)
@@ -141,7 +141,7 @@ class SoftmaxClassifier:
     @torch.no_grad()
     def update(self, x: Any, y_true: Any, y_pred: Any, lr: float) -> None:
         """One SGD step: ``w -= lr * dL/dW``, ``b -= lr * dL/db``, with the gradient of
-        this model's formulation evaluated at probabilities ``y_pred`` (S6).
+        this model's formulation evaluated at probabilities ``y_pred`` (docs/math.md §4–§8).
         Shape: (m, N), (m, C), (m, C), float."""
         lr = check_positive_float(lr, "lr")
         x = self._x(x)
@@ -184,7 +184,7 @@ class SoftmaxClassifier:
         checkpoint_every: int = 1,
         resume: bool = False,
     ) -> list[EpochRecord]:
-        """Train with in-order mini-batch SGD (S8) and return one record per epoch.
+        """Train with in-order mini-batch SGD (docs/seed.md#the-training-loop) and return one record per epoch.
 
         ``callback(record)``, if given, is called after each epoch (progress bars use it).
 
@@ -243,7 +243,7 @@ class SoftmaxClassifier:
                 self.b.copy_(engine.b)
 
     def copy_params(self, source: Any) -> None:
-        """Copy W and b from ``source`` so both models start equal (S10).
+        """Copy W and b from ``source`` so both models start equal (docs/seed.md#copying-parameters).
 
         ``source`` may be a ``torch.nn.Linear`` (W = weightᵀ), a Keras ``Dense`` layer or a
         Keras model holding exactly one (W = kernel), a :class:`~softmaxlab.TorchSoftmax`

@@ -1,8 +1,8 @@
 """The reference models softmaxlab is checked against, with the seed's fit/evaluate/log.
 
-* :class:`TorchSoftmax` (S9): ``nn.Linear`` + softmax, ``nn.CrossEntropyLoss`` with
+* :class:`TorchSoftmax` (docs/seed.md#references): ``nn.Linear`` + softmax, ``nn.CrossEntropyLoss`` with
   probability targets, ``torch.optim.SGD``; autograd computes the gradient.
-* :class:`KerasSoftmax` (S14): a float64 Keras model on TensorFlow, ``Dense`` with softmax
+* :class:`KerasSoftmax` (docs/seed.md#references): a float64 Keras model on TensorFlow, ``Dense`` with softmax
   activation, categorical cross-entropy, ``keras.optimizers.SGD``, trained batch by batch
   with ``train_on_batch`` on the same in-order batches. TensorFlow is imported only when a
   ``KerasSoftmax`` is built; without it a :class:`~softmaxlab.errors.MissingDependencyError`
@@ -41,7 +41,7 @@ def _check_shape_args(n_features: Any, n_classes: Any, seed: Any) -> tuple[int, 
 
 
 class TorchSoftmax(nn.Module):
-    """The PyTorch ``nn`` reference (S9): ``nn.Linear`` → softmax, trained by autograd.
+    """The PyTorch ``nn`` reference (docs/seed.md#references): ``nn.Linear`` → softmax, trained by autograd.
 
     ``forward``/``predict`` return probabilities; the loss is ``nn.CrossEntropyLoss`` on the
     logits with probability (one-hot) targets. ``seed`` seeds ``nn.Linear``'s default
@@ -107,7 +107,7 @@ class TorchSoftmax(nn.Module):
         *,
         verbose: bool = True,
     ) -> list[EpochRecord]:
-        """The seed's loop with ``loss.backward()`` and ``optim.SGD`` (S9)."""
+        """The seed's loop with ``loss.backward()`` and ``optim.SGD`` (docs/seed.md#references)."""
         data = check_fit_args(
             x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
             n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,
@@ -162,7 +162,7 @@ def _import_keras() -> Any:
 
 
 class KerasSoftmax:
-    """The Keras reference (S14): ``Dense(C, activation="softmax")`` in float64 (or
+    """The Keras reference (docs/seed.md#references): ``Dense(C, activation="softmax")`` in float64 (or
     float32), categorical cross-entropy, ``SGD``; trained on in-order batches with
     ``train_on_batch``, so each logged loss is taken before its update as in the seed.
 
@@ -248,7 +248,7 @@ class KerasSoftmax:
         *,
         verbose: bool = True,
     ) -> list[EpochRecord]:
-        """The seed's loop, one ``train_on_batch`` per in-order batch (S14)."""
+        """The seed's loop, one ``train_on_batch`` per in-order batch (docs/seed.md#references)."""
         data = check_fit_args(
             x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
             n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,

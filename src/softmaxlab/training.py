@@ -1,4 +1,4 @@
-"""The seed's training loop (S8), shared by softmaxlab's model and both references.
+"""The seed's training loop (docs/seed.md#the-training-loop), shared by softmaxlab's model and both references.
 
 Epochs x in-order mini-batches (no shuffle; the last batch may be short). The epoch's CE
 is the mean of the batch losses, each taken *before* its update; validation CE and
@@ -66,7 +66,7 @@ class FitData:
     batch_size: int
 
     def batches(self):
-        """In-order slices ``(x[s:s+B], y[s:s+B])``; the last may be short (S8)."""
+        """In-order slices ``(x[s:s+B], y[s:s+B])``; the last may be short (docs/seed.md#the-training-loop)."""
         n, size = self.x.shape[0], self.batch_size
         for start in range(0, n, size):
             yield self.x[start : start + size], self.y[start : start + size]
