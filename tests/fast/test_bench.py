@@ -9,6 +9,7 @@ import torch
 
 from softmaxlab.cli import main
 from softmaxlab.fast import bench as B
+from softmaxlab.fast import growth as GR
 
 
 def test_median_epoch_times_something():
@@ -16,7 +17,7 @@ def test_median_epoch_times_something():
 
 
 def test_peak_bytes_sees_an_allocation():
-    assert B.peak_bytes(lambda: torch.empty(10_000, dtype=torch.float64)) >= 80_000
+    assert GR.peak_bytes(lambda: torch.empty(10_000, dtype=torch.float64)) >= 80_000
 
 
 def test_main_section_measures_every_contender_and_the_ratios():
@@ -33,7 +34,7 @@ def test_main_section_measures_every_contender_and_the_ratios():
 
 def test_growth_memory_exponents_match_the_theory():
     # peak memory is counted from allocations, so it is exact and repeatable
-    growth = B.run_growth((256, 512), repeats=1, fit_from=256,
+    growth = GR.run_growth((256, 512), repeats=1, fit_from=256,
                           formulations=("chain", "blockwise", "jacobian"))
     exps = {k: v["memory"] for k, v in growth["exponents"].items()}
     assert exps["chain"] == pytest.approx(1.0, abs=0.1)  # O(B·C)
@@ -45,7 +46,7 @@ def test_growth_reports_refused_steps():
     before = B.G.get_memory_budget()
     try:
         B.G.set_memory_budget(1 << 20)
-        growth = B.run_growth((128,), repeats=1, formulations=("jacobian",))
+        growth = GR.run_growth((128,), repeats=1, formulations=("jacobian",))
     finally:
         B.G.set_memory_budget(before)
     assert growth["rows"][0]["note"].startswith("refused")

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
-from ..fast.bench import SECTIONS as BENCH_SECTIONS
+from ..fast.suite import SECTIONS as BENCH_SECTIONS
 from ..io.atomic import atomic_write_text
 from ._common import EXIT_FAIL, EXIT_OK, _check_writable, _positive_int
 
@@ -131,6 +131,8 @@ def _ms(seconds: float | None) -> str:
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from ..fast import bench as B
+    from ..fast.growth import plot_growth
+    from ..fast.suite import run_sections
 
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
@@ -150,14 +152,14 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             bar.update(task, description=f"benchmarking: {text}", advance=1)
 
     with bar or contextlib.nullcontext():
-        out = B.run_sections(args.section, quick=args.quick, repeats=args.repeats,
+        out = run_sections(args.section, quick=args.quick, repeats=args.repeats,
                              keras=not args.no_keras, progress=progress)
     if "main" in out:
         _print_main(console, B.MainResult.from_dict(out["main"]))
     if "growth" in out:
         _print_growth(console, out["growth"])
         if args.plot is not None:
-            B.plot_growth(out["growth"], str(args.plot))
+            plot_growth(out["growth"], str(args.plot))
             console.print(f"wrote {args.plot}", highlight=False)
     if "scaling" in out:
         sc = out["scaling"]

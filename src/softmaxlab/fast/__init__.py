@@ -6,5 +6,8 @@
 - :mod:`~softmaxlab.fast.comm` — ``Comm``: the reductions that make one engine a rank;
 - :mod:`~softmaxlab.fast.threads` — thread budgets for BLAS and torch;
 - :mod:`~softmaxlab.fast.fitcost` — the cost model behind batch and path choices;
-- :mod:`~softmaxlab.fast.bench`, :mod:`~softmaxlab.fast.race` — ``softmaxlab bench``.
+- :mod:`~softmaxlab.fast.suite` — ``softmaxlab bench``, running the sections of
+  :mod:`~softmaxlab.fast.bench` (epoch times), :mod:`~softmaxlab.fast.growth` (batch and
+  row growth), :mod:`~softmaxlab.fast.fitcost` (entry points) and
+  :mod:`~softmaxlab.fast.race` (defaults against scikit-learn).
 """
