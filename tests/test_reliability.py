@@ -68,6 +68,64 @@ def test_cli_train_divergence_exits_3_with_one_line_and_no_model(tmp_path, capsy
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
 
+def _scaled_iris():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import scale
+
+    x, y = load_iris(return_X_y=True)
+    return scale(x), y
+
+
+@pytest.mark.parametrize(("options", "blamed"), [
+    ({"alpha": 10.0}, r"alpha=10 makes each L2 step multiply W by"),
+    ({"learning_rate": 1e6}, r"learning_rate=1e\+06"),
+    ({"learning_rate": 1e6, "tol": None}, r"learning_rate=1e\+06"),
+])
+def test_a_rising_objective_is_divergence_never_convergence(options, blamed):
+    """SGD whose objective rose (a step too large for the L2 decay, or for the data) ends
+    in TrainingDiverged naming where it rose and what to lower, whether the stopping rule
+    or the last epoch ended it; the estimator is left unfitted."""
+    x, y = _scaled_iris()
+    est = sl.SoftmaxRegression(solver="sgd", **options)
+    with pytest.raises(sl.TrainingDiverged, match=r"objective rose from [\d.]+ \(epoch \d+\)"
+                       r" to .*" + blamed) as info:
+        est.fit(x, y)
+    assert info.value.epoch is not None
+    assert not hasattr(est, "coef_")
+
+
+def test_converging_sgd_with_momentum_and_large_steps_is_not_called_diverged():
+    """The rule leaves noisy but converging runs alone: momentum, a large stable rate,
+    tiny batches."""
+    x, y = _scaled_iris()
+    for options in ({"momentum": 0.9}, {"learning_rate": 3.0}, {"batch_size": 4},
+                    {"momentum": 0.9, "nesterov": True, "batch_size": 8}):
+        est = sl.SoftmaxRegression(solver="sgd", random_state=0, **options).fit(x, y)
+        assert est.score(x, y) > 0.9, options
+        assert est.loss_curve_[-1] <= 1.1 * min(est.loss_curve_) + 1e-2, options
+
+
+def test_a_grid_search_reports_the_diverging_alpha_instead_of_scoring_it():
+    from sklearn.model_selection import GridSearchCV
+
+    x, y = _scaled_iris()
+    search = GridSearchCV(sl.SoftmaxRegression(solver="sgd"), {"alpha": [1e-3, 10.0]}, cv=3)
+    with pytest.warns(Warning, match="fits failed"):
+        search.fit(x, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isnan(scores[1]) and scores[0] > 0.9
+    assert search.best_params_ == {"alpha": 1e-3}
+
+
+def test_cli_train_with_a_diverging_alpha_exits_3(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    code = main(["train", "--data", "iris", "--standardize", "--solver", "sgd", "--alpha",
+                 "10", "--out", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1 and "objective rose" in err
+    assert not out.exists()
+
+
 # ----------------------------------------------------------------- hostile CSV
 
 

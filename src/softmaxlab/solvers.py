@@ -35,6 +35,12 @@ __all__ = ["Problem", "SGDSolver", "grad_norm", "lbfgs", "solve"]
 #: rows per pass of the full-batch objective (bounds the engine's buffers)
 FULL_PASS_CHUNK = 4096
 
+#: An epoch objective this many times the lowest one so far stops SGD at once (diverging).
+RUNAWAY = 1e3
+#: A run that ends (stopping rule or last epoch) with its objective above
+#: ``(1 + RISE) × lowest + max(tol, RISE_FLOOR)`` did not converge: its step was too large.
+RISE, RISE_FLOOR = 0.1, 1e-2
+
 
 @dataclass
 class Problem:
@@ -84,6 +90,7 @@ class SGDSolver:
         self.stall = 0
         self.lr = est.learning_rate
         self.n_iter = 0
+        self.lowest: tuple[float, int] | None = None  # (objective, epoch) of the best epoch
 
     @property
     def w(self) -> torch.Tensor:
@@ -109,9 +116,34 @@ class SGDSolver:
         if not np.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: the objective became {value}; "
-                f"learning_rate={self.est.learning_rate:g} is probably too large (the fit "
-                "was undone)", epoch=epoch)
+                f"{self._too_large()} (the fit was undone)", epoch=epoch)
+        if self.lowest is None or value < self.lowest[0]:
+            self.lowest = (value, epoch)
+        elif value > RUNAWAY * self.lowest[0]:
+            raise self._rose(epoch, value)
         return value
+
+    def _too_large(self) -> str:
+        """What to lower: the learning rate, and say so when the L2 decay alone takes
+        steps of lr·alpha ≥ 1/2 (each step then scales W by 1 − lr·alpha ≤ 1/2 or
+        overshoots past 0)."""
+        est, alpha = self.est, self.problem.alpha
+        decay = self.lr * alpha * float((self.problem.scale**-2).max())
+        if decay >= 0.5:
+            return (f"the step is too large: learning_rate={self.lr:g} with alpha={alpha:g} "
+                    f"makes each L2 step multiply W by {1 - decay:.3g}; lower "
+                    "learning_rate"
+                    " below 1/(2·alpha) or use solver='lbfgs'")
+        return (f"learning_rate={est.learning_rate:g} is probably too large: lower it, or "
+                "use solver='lbfgs'")
+
+    def _rose(self, epoch: int, value: float) -> TrainingDiverged:
+        assert self.lowest is not None
+        low, at = self.lowest
+        return TrainingDiverged(
+            f"training diverged: the objective rose from {low:.4g} (epoch {at}) to "
+            f"{value:.4g} (epoch {epoch}); {self._too_large()} (the fit was undone)",
+            epoch=epoch)
 
     def _rate(self, epoch: int, current: float) -> float:
         est = self.est
@@ -183,7 +215,13 @@ class SGDSolver:
             run = drive(self._epoch, epochs=epochs, lr=self.lr, start=self.start,
                         schedule=self._rate, validate=valid, callbacks=callbacks)
         self.n_iter = run.epochs_done
-        return run.stop or ("max_epochs" if monitor else "partial_fit")
+        reason = run.stop or ("max_epochs" if monitor else "partial_fit")
+        floor = max(RISE_FLOOR, self.est.tol or 0.0)
+        if (reason in ("tol", "max_epochs") and self.losses and self.lowest is not None
+                and self.losses[-1] > (1 + RISE) * self.lowest[0] + floor):
+            # a rising objective is never convergence (nor a result to keep)
+            raise self._rose(len(self.losses) - 1, self.losses[-1])
+        return reason
 
     # ---------------------------------------------------------------- checkpoints
     def save(self, epochs_done: int, stopped: str | None) -> None:
@@ -228,6 +266,9 @@ class SGDSolver:
         self.losses, self.rates, self.scores = list(info["history"]), st["rates"], st["scores"]
         self.valid_losses = st.get("valid_losses", [])
         self.start = info["epoch"]
+        if self.losses:
+            low = min(self.losses)
+            self.lowest = (low, self.losses.index(low))
 
 
 @dataclass

@@ -189,6 +189,8 @@ def drive(
         try:
             loss = train_epoch(epoch, rate)
         except TrainingDiverged as exc:
+            if exc.epoch is not None:  # the epoch's own message says where
+                raise
             raise TrainingDiverged(f"training diverged at epoch {epoch}, {exc}",
                                    epoch=epoch, batch=exc.batch) from None
         except NumericalError as exc:
