@@ -60,18 +60,37 @@ class DistributedError(SoftmaxlabError, RuntimeError):
     """A rank of a data-parallel run failed (or could not start); the run was stopped."""
 
 
+class OutputError(SoftmaxlabError, OSError):
+    """An output could not be written (a full disk, a deleted folder); the message says
+    where the results went instead, if anywhere."""
+
+
 class UsageError(SoftmaxlabError):
     """Bad command-line usage found after parsing (an unwritable --json path, say)."""
 
 
 #: The command line's exit code and message prefix for each error (the first class in
 #: this order that the error is an instance of); ``softmaxlab.cli.main`` prints one line
-#: and returns the code. 0 is success, 1 a failed parity check.
+#: and returns the code. 0 is success, 1 a failed parity check. The machine's failures
+#: (a full disk, a vanished folder, no memory, input nested too deeply) are one line too.
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (TrainingDiverged, 3, ""),
     (NumericalError, 1, "numerical failure: "),
     (SoftmaxlabError, 2, "error: "),
+    (OSError, 2, "error: "),
+    (MemoryError, 2, "out of memory: "),
+    (RecursionError, 2, "error: input nested too deeply: "),
 )
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error: an OS error as "reason: file" (``No space left on device:
+    m.safetensors``), anything else by its message (or its type when it has none)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{exc.strerror}: {where}" if where else exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def exit_status(exc: BaseException) -> tuple[int, str] | None:

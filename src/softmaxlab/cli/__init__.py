@@ -8,14 +8,17 @@ stderr and exits 2 (``softmaxlab.errors.EXIT_CODES``); a parity failure exits 1.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 
 from .._version import __version__
-from ..errors import SoftmaxlabError, exit_status
-from ._common import EXIT_USAGE, _Parser
+from ..errors import SoftmaxlabError, describe, exit_status
+from ._common import EXIT_USAGE, _Parser, check_outputs
 from .compare import add_compare
 from .files import _add_evaluate, _add_plot, _add_predict
 from .tools import _add_bench, _add_gradcheck
@@ -49,20 +52,38 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- entry point
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C: temporary files
+    are removed, the last checkpoint stays as it was."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (:data:`softmaxlab.errors.EXIT_CODES`).
+    Every error is one line on stderr, never a traceback; SIGINT exits 130 and SIGTERM 143,
+    each with one line, after removing any temporary file."""
     parser = build_parser()
     args = parser.parse_args(argv)
     width = None if sys.stdout.isatty() else 200
     console = Console(width=width, highlight=False)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
+        check_outputs(args)
         return int(args.handler(args, console))
-    except SoftmaxlabError as exc:  # one line, the code of errors.EXIT_CODES
+    except (SoftmaxlabError, OSError, MemoryError, RecursionError) as exc:
         code, prefix = exit_status(exc) or (EXIT_USAGE, "error: ")
-        print(f"softmaxlab {args.command}: {prefix}{exc}", file=sys.stderr)
+        print(f"softmaxlab {args.command}: {prefix}{describe(exc)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print(f"softmaxlab {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-
+    except Terminated:
+        print(f"softmaxlab {args.command}: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from ..data import Dataset, load_dataset
-from ..errors import UsageError
+from ..errors import InvalidInputError, UsageError
+from ..io.atomic import writable_target
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
@@ -47,10 +48,35 @@ def _positive_float(text: str) -> float:
 # ----------------------------------------------------------------------------- helpers
 
 
+#: Options that name files a command reads, and files it writes.
+INPUT_OPTIONS = ("data", "model", "history")
+OUTPUT_OPTIONS = ("out", "json", "plot", "checkpoint", "report")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output option that names a file the command reads (``--out`` equal to
+    ``--data``, say): writing it would replace the input."""
+    inputs = {}
+    for name in INPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, (str, Path)) and Path(value).is_file():
+            inputs[os.path.realpath(value)] = name
+    for name in OUTPUT_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, (str, Path)) and os.path.realpath(value) in inputs:
+            raise UsageError(f"--{name}: {value} is the --{inputs[os.path.realpath(value)]} "
+                             "file this command reads; write to another file")
+
+
 def _check_writable(path: Path, option: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"{option}: {path} is a directory")
+    try:
+        target, _ = writable_target(path)
+    except InvalidInputError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    path = target
+    parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{option}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):

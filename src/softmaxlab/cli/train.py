@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import gradients as G
 from .. import tasks
-from ..errors import UsageError
+from ..errors import OutputError, UsageError, describe
 from ..estimator import SCHEDULES, SOLVERS, SoftmaxRegression
 from ._common import (
     EXIT_OK,
@@ -191,7 +192,7 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
                       f"{model.stop_reason_}", highlight=False)
     result.config["cli"] = {"gradient": args.gradient, "sharded": False}
     _finish_train(args, console, result.history, result.metrics,
-                  lambda: result.save(args.out), label=f"softmaxlab ({model.solver_})")
+                  result.save, label=f"softmaxlab ({model.solver_})")
     return EXIT_OK
 
 
@@ -248,13 +249,16 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
                       f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
                       f"{model.stop_reason_}", highlight=False)
     _finish_train(args, console, result.history, result.metrics,
-                  lambda: result.save(args.out), label=f"softmaxlab ({model.solver_}, sharded)")
+                  result.save, label=f"softmaxlab ({model.solver_}, sharded)")
     return EXIT_OK
 
 
 def _finish_train(args: argparse.Namespace, console: Console, history: list[Any],
                   metrics: dict[str, dict[str, float]], save: Any, *, label: str) -> None:
-    """The final-metrics table, the model file and the optional plot of ``train``."""
+    """The final-metrics table, the model file (``save(path)``) and the optional plot of
+    ``train``. When ``--out`` cannot be written (a full disk, a deleted folder), the
+    trained model is written to a file in the temporary folder instead and the error
+    names it: hours of training are never lost to a failed save."""
     table = Table(title="final metrics", title_justify="left")
     for col in ("split", "rows", "accuracy", "cross-entropy"):
         table.add_column(col, justify="right" if col != "split" else "left")
@@ -262,7 +266,11 @@ def _finish_train(args: argparse.Namespace, console: Console, history: list[Any]
         table.add_row(name, str(row["rows"]), f"{row['accuracy']:.4f}",
                       f"{row['cross_entropy']:.4f}")
     console.print(table)
-    save()
+    try:
+        save(args.out)
+    except OSError as exc:
+        raise OutputError(f"--out: could not write {args.out} ({describe(exc)}); "
+                          f"{_rescue(save, args)}") from None
     console.print(f"saved {args.out}", highlight=False)
     if args.plot is not None:
         from ..reporting.plots import learning_curves
@@ -272,3 +280,15 @@ def _finish_train(args: argparse.Namespace, console: Console, history: list[Any]
         console.print(f"wrote {args.plot}", highlight=False)
 
 
+
+
+def _rescue(save: Any, args: argparse.Namespace) -> str:
+    """Save the trained model where it can go; says where (or what is left)."""
+    fallback = Path(tempfile.gettempdir()) / f"softmaxlab-{Path(args.out).stem}-{os.getpid()}.safetensors"
+    try:
+        save(fallback)
+    except OSError as exc:
+        left = (f"; the last checkpoint is {args.checkpoint}" if args.checkpoint is not None
+                else "")
+        return f"the trained model could not be saved elsewhere either ({describe(exc)}){left}"
+    return f"the trained model was saved to {fallback} instead"

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import pickle
+import signal
 import socket
 import tempfile
 import time
@@ -76,6 +77,10 @@ def _enter_worker(rank: int, world: int) -> None:
         raise RuntimeError(f"rank {rank} failed on purpose (SOFTMAXLAB_FAIL_RANK)")
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: atomic writes remove their temporary files
+
+
 def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str], None],
             payload: Any, timeout: float, out: str, env: dict[str, str], cwd: str) -> None:
     """A spawned rank: take the caller's environment and working directory (a forked
@@ -84,6 +89,8 @@ def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides; it sends SIGTERM
     _enter_worker(rank, world)
     _init(rank, world, port, timeout)
     try:
@@ -140,9 +147,15 @@ def _spawn(worker: Callable[..., None], nproc: int, args: tuple[Any, ...], out: 
     level = spawn_log.level
     spawn_log.setLevel(logging.ERROR)  # not "Terminating process ..." on the console
     try:
-        mp.start_processes(worker, args=(nproc, _free_port(), *args, out, dict(os.environ),
-                                         os.getcwd()),
-                           nprocs=nproc, join=True, start_method=_start_method())
+        context = mp.start_processes(worker, args=(nproc, _free_port(), *args, out,
+                                                   dict(os.environ), os.getcwd()),
+                                     nprocs=nproc, join=False, start_method=_start_method())
+        try:
+            while not context.join(grace_period=2.0):  # a stuck rank: SIGKILL after 4 s
+                pass
+        except BaseException:  # Ctrl-C, SIGTERM or a failed rank: no rank trains on
+            _stop_ranks(context.processes)
+            raise
     except Exception as exc:
         _raise_rank_error(out)
         lines = [line for line in str(exc).splitlines() if line.strip()]
@@ -151,6 +164,20 @@ def _spawn(worker: Callable[..., None], nproc: int, args: tuple[Any, ...], out: 
         ) from None
     finally:
         spawn_log.setLevel(level)
+
+
+def _stop_ranks(processes: list[Any], grace: float = 5.0) -> None:
+    """SIGTERM every rank still running (each removes its temporary files and exits), then
+    SIGKILL those still alive after ``grace`` seconds."""
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def launched_by_torchrun() -> bool:
