@@ -17,6 +17,7 @@ permissions ``open()`` would give it (0666 less the umask); a replaced file keep
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -116,7 +117,18 @@ def write_safetensors_atomic(tensors: dict[str, Any], metadata: dict[str, str],
     from safetensors.torch import save_file
 
     cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(cpu, tmp, metadata=metadata))
+
+    def write(tmp: str) -> None:
+        try:
+            save_file(cpu, tmp, metadata=metadata)
+        except Exception as exc:  # safetensors' own error type, also for I/O failures
+            found = re.search(r"\(os error (\d+)\)", str(exc))
+            if found is None:
+                raise
+            code = int(found.group(1))
+            raise OSError(code, os.strerror(code), os.fspath(path)) from None
+
+    atomic_write(path, write)
 
 
 def read_safetensors(path: Path, error: type[Exception], message: str
