@@ -49,6 +49,7 @@ def test_a_diverging_step_of_any_formulation_changes_nothing(gradient):
 
 def test_estimator_divergence_is_a_training_diverged_error():
     x, y = _exploding_data()
+    x = x / 1e100  # |x| ~ 1e100: its spread can be standardised, the step cannot be taken
     est = sl.SoftmaxRegression(solver="sgd", learning_rate=1e300, max_epochs=3, tol=None)
     with pytest.raises(sl.TrainingDiverged, match="training diverged at epoch"):
         est.fit(x.numpy(), y.argmax(1).numpy())
@@ -57,14 +58,14 @@ def test_estimator_divergence_is_a_training_diverged_error():
 
 def test_cli_train_divergence_exits_3_with_one_line_and_no_model(tmp_path, capsys):
     x, y = _exploding_data()
-    rows = np.c_[x.numpy(), y.argmax(1).numpy()]
+    rows = np.c_[x.numpy() / 1e100, y.argmax(1).numpy()]
     path = tmp_path / "big.csv"
     np.savetxt(path, rows, delimiter=",", header="a,b,c,label", comments="")
     out = tmp_path / "m.safetensors"
     code = main(["train", "--data", str(path), "--solver", "sgd", "--lr", "1e100", "--epochs", "5",
                  "--out", str(out), "-q"])
     err = capsys.readouterr().err
-    assert code == 3 and err.count("\n") == 1 and "training diverged at epoch" in err
+    assert code == 3 and err.count("\n") == 1 and "training diverged" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
 
 
@@ -213,3 +214,64 @@ def test_mape_properties(values):
     if len(nonzero):
         assert sl.mape(2 * nonzero, nonzero) == pytest.approx(1.0)
         assert sl.mape(nonzero * 0, nonzero) == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------- silently wrong answers
+
+
+def test_prediction_that_would_overflow_is_an_error_not_label_zero(tmp_path):
+    x, y = _scaled_iris()
+    est = sl.SoftmaxRegression().fit(x, y)
+    far = x[:3].copy()
+    far[1, 2] = 1e308
+    for method in (est.predict, est.predict_proba, est.decision_function):
+        with pytest.raises(sl.InvalidInputError, match=r"X: row 2 gives non-finite logits"):
+            method(far)
+    # the same through a model file and the command line
+    model = tmp_path / "m.safetensors"
+    sl.save_model(est, model, mean=np.zeros(4), scale=np.ones(4))
+    data = tmp_path / "far.csv"
+    np.savetxt(data, far, delimiter=",", header="a,b,c,d", comments="")
+    code = main(["predict", "--model", str(model), "--data", str(data)])
+    assert code == 2
+
+
+def test_a_model_file_with_non_finite_numbers_is_neither_written_nor_read(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from softmaxlab.io.atomic import read_safetensors
+
+    x, y = _scaled_iris()
+    est = sl.SoftmaxRegression().fit(x, y)
+    broken = sl.SoftmaxRegression().fit(x, y)
+    broken.coef_ = broken.coef_.copy()
+    broken.coef_[0, 0] = np.nan
+    with pytest.raises(sl.ModelFileError, match="NaN or infinite"):
+        sl.save_model(broken, tmp_path / "nan.safetensors")
+    with pytest.raises(sl.ModelFileError, match="mean and scale: must be finite"):
+        sl.save_model(est, tmp_path / "inf.safetensors", mean=np.zeros(4),
+                      scale=np.array([1.0, np.inf, 1.0, 1.0]))
+    assert not list(tmp_path.iterdir())
+    # a file edited by hand: NaN in the stored mean
+    sl.save_model(est, tmp_path / "ok.safetensors", mean=np.zeros(4), scale=np.ones(4))
+    _, meta = read_safetensors(tmp_path / "ok.safetensors", AssertionError, "")
+    tensors = load_file(tmp_path / "ok.safetensors")
+    tensors["mean"][2] = np.nan
+    save_file(tensors, tmp_path / "edited.safetensors", metadata=meta)
+    with pytest.raises(sl.ModelFileError, match="standardisation statistics hold NaN"):
+        sl.load_model(tmp_path / "edited.safetensors")
+
+
+def test_features_too_large_to_standardise_are_refused_not_a_constant_model(tmp_path):
+    x, y = _scaled_iris()
+    huge = x.copy()
+    huge[:, 1] *= 1e300
+    with pytest.raises(sl.InvalidInputError, match=r"X: column 1 is too large to standardise"):
+        sl.SoftmaxRegression().fit(huge, y)
+    data = tmp_path / "huge.csv"
+    np.savetxt(data, np.c_[huge, y], delimiter=",", header="a,b,c,d,label", comments="")
+    with pytest.raises(sl.InvalidInputError, match=r"standardize: column 1 is too large"):
+        sl.load_dataset(data, standardize=True)
+    assert main(["train", "--data", str(data), "--standardize", "-q",
+                 "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert not (tmp_path / "m.safetensors").exists()

@@ -181,3 +181,30 @@ def check_number(value: Any, name: str, *, low: float, low_open: bool = False,
         if high is not None:
             bound += f" and < {high}"
         raise InvalidInputError(f"{name}: must be {bound}, got {value!r}")
+
+
+def check_finite_logits(z: Any, x: Any, name: str) -> None:
+    """Refuse logits Z = XW + b that overflowed (features too large for the model's
+    weights, or a standardised value beyond the float range): their probabilities would
+    be NaN and every label "the first class". ``z`` (m, C) and ``x`` (m, N) are tensors or
+    arrays; the error names the first such row of ``name`` (1-based, as in a file)."""
+    finite = np.isfinite(np.asarray(z)).all(axis=1)
+    if finite.all():
+        return
+    row = int(np.flatnonzero(~finite)[0])
+    big = float(np.nanmax(np.abs(np.asarray(x)[row]))) if np.asarray(x).shape[1] else 0.0
+    raise InvalidInputError(
+        f"{name}: row {row + 1} gives non-finite logits (its largest feature, {big:.3g} "
+        f"after any standardisation, overflows XW + b); check the data's units or values")
+
+
+def check_statistics(mean: Any, scale: Any, name: str) -> None:
+    """Refuse standardisation statistics that overflowed: a column with values near the
+    float range (|x| ~ 1e300) has an infinite spread, and dividing by it would train a
+    constant model. Call it once the data itself is known to be finite."""
+    bad = ~(np.isfinite(np.asarray(mean)) & np.isfinite(np.asarray(scale)))
+    if bad.any():
+        col = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name}: column {col} is too large to standardise (its mean or spread "
+            "overflows the float range); rescale it first")

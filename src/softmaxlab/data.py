@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._validation import check_positive_int, resolve_device, resolve_dtype
+from ._validation import check_positive_int, check_statistics, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
 from .fast import native
 from .io.tables import encode_labels, feature_matrix, read_table, resolve_column, select_features
@@ -295,6 +295,7 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
 def _standardized(data: Dataset) -> Dataset:
     """Standardise with statistics of the training rows only (:func:`standardisation`)."""
     mean, scale = standardisation(data.x_train)
+    check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
     xv = None if data.x_valid is None else (data.x_valid - mean) / scale
     return replace(data, x_train=(data.x_train - mean) / scale, x_valid=xv,
                    mean=mean.cpu().numpy(), scale=scale.cpu().numpy())
@@ -360,7 +361,9 @@ def standardisation(x: torch.Tensor, weight: torch.Tensor | None = None,
     mu = c.double() + m1 if center else torch.zeros(nf, **f64)
     var = (sums[nf:2 * nf] / total - (m1 * m1 if center else 0)).clamp_(min=0)
     d = var.sqrt()
-    d = torch.where(d > 1e-12 * (1 + mu.abs()), d, torch.ones_like(d))
+    # constant columns get d = 1; a spread that overflowed (inf, or inf - inf = NaN) stays
+    # non-finite, for the caller to refuse (check_statistics)
+    d = torch.where((d > 1e-12 * (1 + mu.abs())) | ~torch.isfinite(d), d, torch.ones_like(d))
     return mu.to(x.dtype), d.to(x.dtype)
 
 

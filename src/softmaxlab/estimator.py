@@ -44,7 +44,13 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import functional as F
 from . import gradients as G
-from ._validation import check_number, resolve_device, resolve_dtype
+from ._validation import (
+    check_finite_logits,
+    check_number,
+    check_statistics,
+    resolve_device,
+    resolve_dtype,
+)
 from .data import standardisation
 from .errors import InvalidInputError, InvalidTypeError
 from .solvers import Problem, solve
@@ -388,6 +394,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 valid is not None and eval_set is None
                 and not bool(torch.isfinite(valid[0]).all())):
             check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
+            check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
         problem = Problem(xt, labels, st, train, valid, mu, d)
         checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
         s_train = s if train is None else s[train.cpu().numpy()]
@@ -443,7 +450,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=self.coef_.dtype, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        z = X @ self.coef_.T + self.intercept_
+        check_finite_logits(z, X, "X")
+        return z
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits Z = XW + b, (n_samples, n_classes); for two classes the log-odds

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .._validation import check_positive_int
+from .._validation import check_positive_int, check_statistics
 from ..data import standardisation
 from ..errors import InvalidInputError, InvalidTypeError
 from ..fast.comm import agree, data_parallel
@@ -109,6 +109,7 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     mean = scale = None
     if spec.standardize:  # the file's standardisation, stored in the model file
         mean, scale = standardisation(xt, shift=first.to(dtype), reduce=dist.all_reduce)
+        check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
         xt, xv = xt.sub_(mean).div_(scale), xv.sub_(mean).div_(scale)
         first = ((first.to(dtype) - mean) / scale).double()
     labels = torch.as_tensor(idx_tr, dtype=torch.int64)
@@ -122,6 +123,7 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     clock = _EpochClock(spec.callback)
     with data_parallel(group_comm(shards=shards, n_rows=spec.n_train)):
         mu, d = standardisation(xt, st, shift=first.to(dtype), reduce=dist.all_reduce)
+        check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "standardize")
         problem = Problem(xt, labels, st, None, (xv, lab_v_t) if spec.n_valid else None,
                           mu, d)
         est.classes_ = classes

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .._validation import check_positive_float, check_positive_int, resolve_dtype
+from .._validation import check_positive_float, check_positive_int, check_statistics, resolve_dtype
 from ..data import n_validation_rows
 from ..errors import DistributedError, InvalidInputError
 from ..fast.comm import agree, data_parallel
@@ -111,6 +111,7 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         dist.broadcast(first, src=0)  # every rank shifts by the first training row
         shift = first.to(dtype)
         mean, scale = standardisation(xt, shift=shift, reduce=dist.all_reduce)
+        check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
         xt = xt.sub_(mean).div_(scale)
         xv = xv.sub_(mean).div_(scale)
     model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .. import functional as F
-from .._validation import resolve_device
+from .._validation import check_finite_logits, resolve_device
 from .._version import __version__
 from ..errors import InvalidInputError, InvalidTypeError, ModelFileError
 from .atomic import read_safetensors, write_safetensors_atomic
@@ -108,7 +108,9 @@ class SavedModel:
         else:
             w = torch.from_numpy(m.coef_.T.astype(np.float64))
             b = torch.from_numpy(m.intercept_.astype(np.float64))
-        return F.logits(x, w, b)
+        z = F.logits(x, w, b)
+        check_finite_logits(z, x, "data")
+        return z
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities (n, C) for raw features ``x`` (n, N)."""
@@ -166,12 +168,19 @@ def save_model(
         )
     if len(labels) != w.shape[1]:
         raise ModelFileError(f"classes: {len(labels)} labels for {w.shape[1]} classes")
+    if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+        raise ModelFileError("model: its parameters hold NaN or infinite values; such a "
+                             "file could not be used (nothing was written)")
     tensors = {"w": w.contiguous(), "b": b.contiguous()}
     if (mean is None) != (scale is None):
         raise ModelFileError("mean and scale: give both or neither")
     if mean is not None:
         tensors["mean"] = torch.as_tensor(np.asarray(mean, dtype=np.float64))
         tensors["scale"] = torch.as_tensor(np.asarray(scale, dtype=np.float64))
+        if not (torch.isfinite(tensors["mean"]).all() and torch.isfinite(tensors["scale"]).all()
+                and (tensors["scale"] > 0).all()):
+            raise ModelFileError("mean and scale: must be finite, and scale > 0 (nothing "
+                                 "was written)")
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -236,6 +245,8 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
         mean, scale = tensors["mean"].numpy(), tensors["scale"].numpy()
         if mean.shape != (n,) or scale.shape != (n,) or not np.all(scale > 0):
             raise ModelFileError("wrong standardisation statistics")
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+            raise ModelFileError("standardisation statistics hold NaN or infinite values")
     kind = meta["kind"]
     if kind == "SoftmaxClassifier":
         model = SoftmaxClassifier(n, c, gradient=meta["gradient"], dtype=meta["dtype"],
