@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import _ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -279,4 +285,71 @@ def test_a_fresh_cache_builds_the_kernel_once(monkeypatch, tmp_path):
     assert first is not None and first.parent == tmp_path
     mtime = first.stat().st_mtime_ns
     assert native.build() == first and first.stat().st_mtime_ns == mtime
-    assert [p.suffix for p in tmp_path.iterdir()] == [".so"]  # no temporary file left
+    # the kernel and its checked digest; no temporary file left
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".sha256", ".so"]
+
+
+def _fit_in_a_fresh_process(cache: Path, **env: str) -> subprocess.CompletedProcess:
+    """A SoftmaxClassifier fit (the native path when the kernel is usable) in a fresh
+    interpreter with the kernel cache ``cache``; prints which path ran."""
+    code = ("import softmaxlab as sl\n"
+            "from softmaxlab.fast import native\n"
+            "d = sl.make_dataset(300, 4, 3, train_rows=200, seed=0, device='cpu')\n"
+            "m = sl.SoftmaxClassifier(4, 3, gradient='fused', seed=0, device='cpu')\n"
+            "m.fit(d.x_train, d.y_train, 2, 0.1, 50, verbose=False)\n"
+            "print('native' if native.available(m.w.dtype, m.w.device) else 'torch')\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "SOFTMAXLAB_CACHE": str(cache),
+                                            "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_a_damaged_cached_kernel_is_rebuilt_not_loaded(tmp_path, damage):
+    """A truncated kernel used to kill the process with SIGBUS, a foreign library to raise
+    a traceback: the digest no longer matches, so it is rebuilt, with one line."""
+    first = _fit_in_a_fresh_process(tmp_path)
+    assert first.returncode == 0 and first.stdout.strip() == "native", first.stderr
+    (so,) = tmp_path.glob("*.so")
+    good = so.read_bytes()
+    if damage == "truncated":
+        so.write_bytes(good[: len(good) // 3])
+    else:
+        so.write_bytes(Path(_ctypes.__file__).read_bytes())  # a real, other library
+    again = _fit_in_a_fresh_process(tmp_path)
+    assert again.returncode == 0 and again.stdout.strip() == "native", again.stderr
+    assert again.stderr.count("\n") == 1 and "damaged or not ours; rebuilding" in again.stderr
+    assert so.read_bytes() == good  # the same build again
+
+
+def _fake_compiler(folder: Path, body: str) -> Path:
+    cc = folder / "fake-cc"
+    cc.write_text("#!/bin/sh\n" + body)
+    cc.chmod(0o755)
+    return cc
+
+
+@pytest.mark.slow
+def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path):
+    cc = _fake_compiler(tmp_path, "sleep 600\n")
+    proc = _fit_in_a_fresh_process(tmp_path / "cache", CC=str(cc),
+                                   SOFTMAXLAB_BUILD_TIMEOUT="1")
+    assert proc.returncode == 0 and proc.stdout.strip() == "torch", proc.stderr
+    assert proc.stderr.count("\n") == 1 and "took over 1 s" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path):
+    """A compiler whose output executes an illegal instruction (as code for another CPU
+    would): the probe process dies of SIGILL, this one trains on PyTorch operations."""
+    trap = tmp_path / "trap.c"
+    trap.write_text("#include <stdint.h>\nvoid softmax_grad_f64(double *z, int64_t s, "
+                    "int64_t c, int64_t m, const int64_t *l, double *loss)"
+                    "{ __builtin_trap(); }\n")
+    out = '"$(for a; do case $prev in -o) echo $a;; esac; prev=$a; done)"'
+    cc = _fake_compiler(tmp_path, f"exec cc -shared -fPIC {trap} -o {out}\n")
+    proc = _fit_in_a_fresh_process(tmp_path / "cache", CC=str(cc))
+    assert proc.returncode == 0 and proc.stdout.strip() == "torch", proc.stderr
+    assert "crashed when run (signal 4)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "cache").glob("*.so"))

@@ -14,7 +14,14 @@ When there is no compiler, the build fails, the data is not on the CPU, or
 ``sub_`` instead: same results to rounding (tested both ways), only slower.
 
 Cache folder: ``$SOFTMAXLAB_CACHE``, else ``$XDG_CACHE_HOME/softmaxlab``, else
-``~/.cache/softmaxlab``.
+``~/.cache/softmaxlab``. A cached kernel is trusted only as what was built here: its key
+includes the CPU's instruction-set flags (a cache shared with another CPU never loads
+code this one cannot run), a new build is first loaded and run on a tiny input in a
+separate process (a kernel that crashes or traps is discarded there, not here), and the
+checked build's SHA-256 is kept next to it; a cached file whose bytes no longer match (a
+truncated or replaced file) is rebuilt. A compiler that runs longer than
+``$SOFTMAXLAB_BUILD_TIMEOUT`` seconds (20 by default) is stopped. Each of these
+fallbacks prints one line on stderr.
 """
 
 from __future__ import annotations
@@ -63,32 +70,136 @@ def _compiler() -> str | None:
     return None
 
 
+def _cpu_flags() -> str:
+    """The CPU's instruction-set flags (``/proc/cpuinfo``), part of the cache key."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _say(message: str) -> None:
+    print(f"softmaxlab: {message}", file=sys.stderr, flush=True)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+#: Runs in a fresh interpreter (``python -S``): load the library and run the softmax
+#: kernel on one sample of two classes; prints the loss (ln 2).
+_PROBE = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+z = (ctypes.c_double * 2)(0.0, 0.0)
+label = (ctypes.c_int64 * 1)(0)
+loss = (ctypes.c_double * 1)(0.0)
+f = lib.softmax_grad_f64
+f.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+              ctypes.c_void_p, ctypes.c_void_p]
+f(z, 1, 2, 1, label, loss)
+print(repr(loss[0]), repr(z[0]), repr(z[1]))
+"""
+
+
+def _probe(path: Path, timeout: float) -> str | None:
+    """``None`` when the library at ``path`` loads and computes softmax − one-hot
+    correctly in a separate process; else why not."""
+    import math
+
+    try:
+        done = subprocess.run([sys.executable, "-S", "-c", _PROBE, str(path)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "it hung when run"
+    except OSError as exc:
+        return f"it could not be run ({exc})"
+    if done.returncode != 0:
+        sig = -done.returncode if done.returncode < 0 else None
+        return (f"it crashed when run (signal {sig})" if sig
+                else f"it failed to load ({(done.stderr.strip().splitlines() or ['?'])[-1]})")
+    try:
+        loss, g0, g1 = (float(v) for v in done.stdout.split())
+    except ValueError:
+        return "it printed nothing usable"
+    if not (abs(loss - math.log(2)) < 1e-12 and abs(g0 + 0.5) < 1e-12 and abs(g1 - 0.5) < 1e-12):
+        return "it computed wrong numbers"
+    return None
+
+
+def _build_timeout() -> float:
+    try:
+        return max(1.0, float(os.environ.get("SOFTMAXLAB_BUILD_TIMEOUT", "20")))
+    except ValueError:
+        return 20.0
+
+
+def _cached(target: Path) -> bool:
+    """Whether ``target`` is a kernel this machine built and checked, byte for byte."""
+    sidecar = target.with_suffix(".sha256")
+    if not target.is_file():
+        return False
+    try:
+        ok = sidecar.read_text().strip() == _digest(target)
+    except OSError:
+        ok = False
+    if not ok:
+        _say(f"the cached native kernel {target.name} is damaged or not ours; rebuilding it")
+        target.unlink(missing_ok=True)
+        sidecar.unlink(missing_ok=True)
+    return ok
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def build() -> Path | None:
     """Compile the kernel if it is not cached yet; the shared library's path, or ``None``
-    when no compiler or no flag set works. Safe when several processes build at once
-    (each writes a temporary file and renames it)."""
+    when no compiler or no flag set works (see the module docstring for the checks).
+    Safe when several processes build at once (each writes temporary files and renames
+    them)."""
     cc = _compiler()
     if cc is None or sys.platform == "win32":
         return None
     source = SOURCE.read_bytes()
+    timeout = _build_timeout()
     for flags in FLAGS if _torch_uses_libgomp() else FLAGS[1:]:
         for libs in LIBS:
             key = hashlib.sha256(source + repr((cc, flags, libs, platform.machine(),
-                                                platform.libc_ver())).encode())
+                                                platform.libc_ver(), _cpu_flags())).encode())
             target = cache_dir() / f"softmax_grad-{key.hexdigest()[:16]}.so"
-            if target.is_file():
+            if _cached(target):
                 return target
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
             os.close(fd)
             cmd = [cc, *flags, str(SOURCE), "-o", tmp, *libs]
             try:
-                done = subprocess.run(cmd, capture_output=True, timeout=120)
-            except (OSError, subprocess.TimeoutExpired):
+                done = subprocess.run(cmd, capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                Path(tmp).unlink(missing_ok=True)
+                _say(f"building the native kernel took over {timeout:g} s ({cc}); "
+                     "using PyTorch operations instead")
+                return None
+            except OSError:
                 done = None
             if done is not None and done.returncode == 0:
-                os.replace(tmp, target)
-                return target
+                why = _probe(Path(tmp), timeout)
+                if why is None:
+                    _fsync(Path(tmp))
+                    sidecar = Path(tmp).with_suffix(".sha256")
+                    sidecar.write_text(_digest(Path(tmp)) + "\n")
+                    _fsync(sidecar)
+                    os.replace(sidecar, target.with_suffix(".sha256"))
+                    os.replace(tmp, target)
+                    return target
+                _say(f"the native kernel built with {' '.join(flags)} is unusable: {why}")
             Path(tmp).unlink(missing_ok=True)
     return None
 
