@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -275,3 +277,32 @@ def test_features_too_large_to_standardise_are_refused_not_a_constant_model(tmp_
     assert main(["train", "--data", str(data), "--standardize", "-q",
                  "--out", str(tmp_path / "m.safetensors")]) == 2
     assert not (tmp_path / "m.safetensors").exists()
+
+
+# ----------------------------------------------------------------- unbounded reads
+
+
+@pytest.mark.parametrize("kind", ["zero", "fifo", "folder"])
+def test_data_model_and_checkpoint_must_be_regular_files(tmp_path, kind, capsys):
+    """A symlink to /dev/zero never ends and a FIFO blocks: both are refused before any
+    byte is read, by every reader, with one line from the CLI."""
+    target = tmp_path / "x.csv"
+    if kind == "zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.mkdir()
+    expected = "directory" if kind == "folder" else "not a regular file"
+    with pytest.raises(sl.InvalidInputError, match=f"data: .*{expected}"):
+        sl.load_dataset(target)
+    with pytest.raises(sl.ModelFileError, match=f"model: .*{expected}"):
+        sl.load_model(target)
+    with pytest.raises(sl.CheckpointError, match=f"checkpoint: .*{expected}"):
+        sl.SoftmaxRegression(solver="sgd").fit(*_scaled_iris(), checkpoint=target,
+                                                 resume=True)
+    for args in (["train", "--data", str(target), "--out", str(tmp_path / "m.safetensors")],
+                 ["predict", "--model", str(target), "--data", str(target)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err

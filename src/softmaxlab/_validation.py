@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -208,3 +209,26 @@ def check_statistics(mean: Any, scale: Any, name: str) -> None:
         raise InvalidInputError(
             f"{name}: column {col} is too large to standardise (its mean or spread "
             "overflows the float range); rescale it first")
+
+
+def check_regular_file(path: Any, name: str, error: type[Exception] = InvalidInputError,
+                       missing: str = "no such file") -> Path:
+    """``path`` as a :class:`~pathlib.Path` to an existing regular file (links followed);
+    else ``error`` naming ``name``: ``missing`` when nothing is there, and a refusal for
+    a folder, device, FIFO or socket, which could block a read forever (a FIFO) or never
+    end (``/dev/zero``)."""
+    import stat
+
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise error(f"{name}: {p}: {missing}") from None
+    except OSError as exc:
+        raise error(f"{name}: {p}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{name}: {p} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise error(f"{name}: {p} is not a regular file (a device, FIFO or socket); give "
+                    "a file on disk")
+    return p

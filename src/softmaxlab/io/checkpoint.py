@@ -86,12 +86,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
 
 def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from .._validation import check_regular_file
     from .atomic import read_safetensors
 
-    p = Path(path)
+    p = check_regular_file(path, "checkpoint", CheckpointError,
+                           missing="no such file (nothing to resume)")
     where = f"checkpoint: {p}"
-    if not p.is_file():
-        raise CheckpointError(f"{where}: no such file (nothing to resume)")
     tensors, meta = read_safetensors(p, CheckpointError, f"{where}: not a readable checkpoint")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a softmaxlab checkpoint")

@@ -25,14 +25,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .. import functional as F
-from .._validation import check_finite_logits, resolve_device
+from .._validation import check_finite_logits, check_regular_file, resolve_device
 from .._version import __version__
 from ..errors import InvalidInputError, InvalidTypeError, ModelFileError
 from .atomic import read_safetensors, write_safetensors_atomic
@@ -200,10 +199,8 @@ def save_model(
 def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedModel:
     """Read a model file written by :func:`save_model`. Nothing in the file is executed;
     anything that is not a valid model file raises :class:`ModelFileError`."""
-    p = Path(path)
+    p = check_regular_file(path, "model", ModelFileError)
     where = f"model: {p}"
-    if not p.is_file():
-        raise ModelFileError(f"{where}: no such file")
     tensors, meta = read_safetensors(p, ModelFileError, f"{where}: not a softmaxlab model file")
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{where}: not a softmaxlab model file (no format tag)")

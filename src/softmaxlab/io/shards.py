@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_regular_file
 from ..errors import InvalidInputError
 from .tables import resolve_column, select_features
 
@@ -80,9 +81,7 @@ class RowFile:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, name: str = "data") -> RowFile:
         """Read the file's layout (not its rows); errors name ``name`` and the file."""
-        p = Path(path)
-        if not p.is_file():
-            raise InvalidInputError(f"{name}: no such file: {p}")
+        p = check_regular_file(path, name)
         suffix = p.suffix.lower()
         if suffix == ".npy":
             return cls._open_npy(p, name)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_regular_file
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -32,11 +33,7 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
     :class:`InvalidInputError` naming ``name`` and the file."""
     import pandas as pd
 
-    p = Path(path)
-    if not p.exists():
-        raise InvalidInputError(f"{name}: no such file: {p}")
-    if p.is_dir():
-        raise InvalidInputError(f"{name}: {p} is a directory, not a data file")
+    p = check_regular_file(path, name)
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
