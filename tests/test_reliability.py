@@ -306,3 +306,38 @@ def test_data_model_and_checkpoint_must_be_regular_files(tmp_path, kind, capsys)
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err
+
+
+# ----------------------------------------------------------------- small ones
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["compare", "--seed", "-1", "--epochs", "1"], "seed: must be in [0, 4294967295], got -1"),
+    (["train", "--data", "synthetic", "--seed", "-1", "--out", "{d}/m.safetensors"],
+     "seed: must be in [0, 4294967295]"),
+    (["train", "--data", "iris", "--seed", "4294967296", "--out", "{d}/m.safetensors"],
+     "seed: must be in [0, 4294967295]"),
+    (["plot", "{d}/deep.json", "--out", "{d}/p.png"], "nested too deeply"),
+    (["plot", "{d}/shape.json", "--out", "{d}/p.png"], "not a compare --json file"),
+])
+def test_small_bad_inputs_are_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "shape.json").write_text('{"reference_logs": [1, 2], "model_logs": {"a": 5}}')
+    code = main([a.replace("{d}", str(tmp_path)) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.json", "shape.json"]
+
+
+def test_estimator_parameters_out_of_range_are_refused_by_name():
+    x, y = _scaled_iris()
+    for options, message in [
+        ({"class_weight": {0: -1.0}}, "class_weight: the weight of class 0 must be a finite"),
+        ({"class_weight": {1: float("nan")}}, "class_weight: the weight of class 1"),
+        ({"batch_size": 10**400}, "batch_size: must be >= 1"),
+    ]:
+        with pytest.raises(sl.InvalidInputError, match=message):
+            sl.SoftmaxRegression(solver="sgd", **options).fit(x, y)
+    # a batch larger than the data is the data: a huge integer is fine
+    est = sl.SoftmaxRegression(solver="sgd", batch_size=10**30, max_epochs=3, tol=None)
+    assert est.fit(x, y).n_iter_ == 3

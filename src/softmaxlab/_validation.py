@@ -177,7 +177,11 @@ def check_number(value: Any, name: str, *, low: float, low_open: bool = False,
         what = "an integer" if integer else "a number"
         raise InvalidTypeError(f"{name}: expected {what}, got {value!r}")
     ok = (value > low if low_open else value >= low) and (high is None or value < high)
-    if not np.isfinite(value) or not ok:
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:  # an integer beyond the float range
+        finite = False
+    if not finite or not ok:
         bound = f"> {low}" if low_open else f">= {low}"
         if high is not None:
             bound += f" and < {high}"
@@ -232,3 +236,15 @@ def check_regular_file(path: Any, name: str, error: type[Exception] = InvalidInp
         raise error(f"{name}: {p} is not a regular file (a device, FIFO or socket); give "
                     "a file on disk")
     return p
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """A random seed: ``None`` or an integer in [0, 2³² − 1] (what NumPy and
+    scikit-learn's generators take)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InvalidTypeError(f"{name}: expected an integer or None, got {seed!r}")
+    if not 0 <= seed < 2**32:
+        raise InvalidInputError(f"{name}: must be in [0, 4294967295], got {seed}")
+    return int(seed)

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._validation import check_positive_int, check_statistics, resolve_device, resolve_dtype
+from ._validation import (
+    check_positive_int,
+    check_seed,
+    check_statistics,
+    resolve_device,
+    resolve_dtype,
+)
 from .errors import InvalidInputError, InvalidTypeError
 from .fast import native
 from .io.tables import encode_labels, feature_matrix, read_table, resolve_column, select_features
@@ -117,8 +123,7 @@ def make_dataset(
     n_features = check_positive_int(n_features, "n_features")
     n_classes = check_positive_int(n_classes, "n_classes")
     train_rows = check_positive_int(train_rows, "train_rows")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise InvalidTypeError(f"seed: expected an integer or None, got {seed!r}")
+    seed = check_seed(seed)
     if n_classes < 2:
         raise InvalidInputError(f"n_classes: needs at least 2 classes, got {n_classes}")
     if n_features < 2:
@@ -266,6 +271,7 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
            dtype, device) -> Dataset:
     n = x.shape[0]
     n_valid = n_validation_rows(valid, n)
+    seed = check_seed(seed)
     if stratify and not shuffle:
         raise InvalidInputError("stratify: needs shuffle")
     order = np.arange(n)
@@ -275,8 +281,8 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
         try:
             tr, va = train_test_split(order, test_size=n_valid, random_state=seed,
                                       stratify=idx if stratify else None)
-        except ValueError as exc:
-            raise InvalidInputError(f"stratify: {exc}") from None
+        except ValueError as exc:  # too few rows of a class for a stratified split
+            raise InvalidInputError(f"{'stratify' if stratify else 'valid'}: {exc}") from None
         order = np.concatenate([tr, va])
     elif shuffle:
         order = np.random.default_rng(seed).permutation(n)

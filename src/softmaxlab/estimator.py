@@ -30,6 +30,7 @@ any scale. ``coef_`` and ``intercept_`` are always in the original coordinates.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -240,6 +241,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(
                 f"class_weight: expected None, 'balanced' or a dict, got {self.class_weight!r}"
             )
+        if isinstance(self.class_weight, dict):
+            for label, weight in self.class_weight.items():
+                if isinstance(weight, bool) or not isinstance(weight, numbers.Real) \
+                        or not np.isfinite(weight) or weight < 0:
+                    raise InvalidInputError(f"class_weight: the weight of class {label!r} must "
+                                            f"be a finite number >= 0, got {weight!r}")
         G.get(self.gradient)
         return resolve_dtype(self.dtype), resolve_device(self.device)
 

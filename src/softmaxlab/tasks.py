@@ -306,11 +306,18 @@ def read_histories(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidInputError(f"history: {p.name} is not JSON ({exc})") from None
+        except RecursionError:
+            raise InvalidInputError(f"history: {p.name} is nested too deeply") from None
         if isinstance(data, list):
             histories = {"softmaxlab": data}
         elif isinstance(data, dict) and "reference_logs" in data:
-            histories = dict(data["reference_logs"])
-            for ref, per in data.get("model_logs", {}).items():
+            refs, models = data["reference_logs"], data.get("model_logs", {})
+            if not (isinstance(refs, dict) and isinstance(models, dict)
+                    and all(isinstance(per, dict) for per in models.values())):
+                raise InvalidInputError(f"history: {p.name} is not a compare --json file "
+                                        "(reference_logs and model_logs must be objects)")
+            histories = dict(refs)
+            for ref, per in models.items():
                 for g, log in per.items():
                     histories[f"softmaxlab ({g}) from {ref}"] = log
         else:

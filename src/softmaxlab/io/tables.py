@@ -117,8 +117,8 @@ def feature_matrix(frame: Any, columns: list[str], *, name: str = "data") -> np.
                                       or pd.api.types.is_bool_dtype(frame[c]))]
     if bad:
         raise InvalidInputError(
-            f"{name}: feature columns must be numeric; {bad} are not (use --features to "
-            "choose columns)"
+            f"{name}: feature columns must be numeric; {bad} are not (choose the feature "
+            "columns with --columns, or features= in Python)"
         )
     x = frame[columns].to_numpy(dtype=np.float64)
     if not np.isfinite(x).all():
