@@ -10,6 +10,7 @@ import torch
 
 import softmaxlab as sl
 from softmaxlab.cli import main
+from tests.helpers import run
 
 
 def _exploding_data():
@@ -341,3 +342,61 @@ def test_estimator_parameters_out_of_range_are_refused_by_name():
     # a batch larger than the data is the data: a huge integer is fine
     est = sl.SoftmaxRegression(solver="sgd", batch_size=10**30, max_epochs=3, tol=None)
     assert est.fit(x, y).n_iter_ == 3
+
+
+# ----------------------------------------------------------------- found in a second pass
+
+
+def test_an_existing_checkpoint_needs_resume_to_be_touched(tmp_path, capsys):
+    ck = tmp_path / "run.ckpt"
+    args = ["train", "--data", "iris", "--solver", "sgd", "--epochs", "2", "-q",
+            "--checkpoint", str(ck), "--out", str(tmp_path / "m.safetensors")]
+    assert main(args) == 0
+    before = ck.read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists; add --resume" in err
+    assert ck.read_bytes() == before
+
+
+def test_huge_whole_float_labels_stay_distinct():
+    from softmaxlab.io.tables import encode_labels
+
+    classes, idx = encode_labels(np.array([1e19, 2e19, 1e19, 3.0]), "y")
+    assert classes.tolist() == [3.0, 1e19, 2e19] and idx.tolist() == [1, 2, 1, 0]
+    classes, _ = encode_labels(np.array([1.0, 2.0, 2.0]), "y")
+    assert classes.dtype.kind == "i"  # small whole floats are still integer labels
+
+
+def test_a_million_classes_are_refused_before_allocating():
+    x = np.random.default_rng(0).normal(size=(4, 5000))
+    est = sl.SoftmaxRegression(solver="sgd")
+    with pytest.raises(sl.InvalidInputError, match=r"y: 1,000,000 classes .* continuous"):
+        est.partial_fit(x, np.arange(4), classes=np.arange(10**6))
+    assert not hasattr(est, "classes_")
+
+
+def test_labels_with_rich_markup_and_bad_option_values_are_plain_text(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "[/]", 1: "[bold]b", 2: "c[/red]"})
+    data = tmp_path / "iris.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(data), "--target", "target", "-q", "--out",
+                 str(model)]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--target",
+                 "target"]) == 0
+    out = capsys.readouterr().out
+    assert "[/]" in out and "[bold]b" in out and "c[/red]" in out
+    for args, message in [
+        (["--valid", "inf"], "--valid: must be a finite number >= 0"),
+        (["--plot", str(tmp_path / "c.xyz")], "--plot: c.xyz: unknown figure format .xyz"),
+    ]:
+        proc = run("train", "--data", "iris", "-q", "--out", str(tmp_path / "n.safetensors"),
+                   *args)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert message in proc.stderr, proc.stderr
+    assert not (tmp_path / "n.safetensors").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,19 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     if not 0 <= seed < 2**32:
         raise InvalidInputError(f"{name}: must be in [0, 4294967295], got {seed}")
     return int(seed)
+
+
+def check_parameter_memory(n_classes: int, n_features: int) -> None:
+    """Refuse a problem whose parameters alone (W, its gradient, momentum and the
+    engine's copies: about six (N+1)×C arrays) would not fit in this machine's memory,
+    before allocating any: usually a continuous target taken for class labels."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = 6 * 8 * n_classes * (n_features + 1)
+    if need > memory:
+        raise InvalidInputError(
+            f"y: {n_classes:,} classes × {n_features:,} features need about "
+            f"{need / 2**30:,.0f} GiB for the parameters, more than this machine's "
+            f"{memory / 2**30:,.0f} GiB; is y a continuous value rather than class labels?")

@@ -48,6 +48,7 @@ from . import gradients as G
 from ._validation import (
     check_finite_logits,
     check_number,
+    check_parameter_memory,
     check_statistics,
     resolve_device,
     resolve_dtype,
@@ -361,6 +362,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"y: has only {len(labels)} class ({labels.tolist()}); a classifier "
                     "needs at least 2 classes"
                 )
+            check_parameter_memory(len(labels), X.shape[1])
             if not (self.warm_start and hasattr(self, "classes_")
                     and np.array_equal(labels, self.classes_)):
                 self.classes_ = labels

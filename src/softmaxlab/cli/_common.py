@@ -83,6 +83,21 @@ def _check_writable(path: Path, option: str) -> None:
         raise UsageError(f"{option}: directory {parent} is not writable")
 
 
+def _check_figure(path: Path, option: str) -> None:
+    """``path`` is writable and its suffix a format matplotlib can write (checked before
+    any training, not after the model is saved)."""
+    _check_writable(path, option)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UsageError(f"{option}: {path.name}: unknown figure format "
+                         f"{'.' + suffix if suffix else '(no suffix)'}; use one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+
+
 def _fmt(value: float) -> str:
     return f"{value:.2e}" if value == value else "nan"
 
@@ -96,8 +111,8 @@ def _valid_arg(text: str) -> float | int:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a row count or a fraction, got {text!r}") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    if not 0 <= value < float("inf"):  # NaN and inf too
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return int(value) if value >= 1 and value == int(value) else value
 
 

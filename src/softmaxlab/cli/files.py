@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import tasks
 from ..errors import UsageError
 from ..io.atomic import atomic_write_text
 from ..io.persistence import load_model
-from ._common import EXIT_OK, _check_writable
+from ._common import EXIT_OK, _check_figure, _check_writable
 
 # ----------------------------------------------------------------------------- predict
 
@@ -83,16 +84,16 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     for col in ("class", "precision", "recall", "support"):
         per.add_column(col, justify="left" if col == "class" else "right")
     for row in report["per_class"]:
-        per.add_row(str(row["class"]), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+        per.add_row(escape(str(row["class"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
                     str(row["support"]))
     console.print(per)
     cm = Table(title="confusion matrix (true × predicted)", title_justify="left")
     cm.add_column("")
     labels = [str(c) for c in saved.classes]
     for label in labels:
-        cm.add_column(label, justify="right")
+        cm.add_column(escape(label), justify="right")
     for label, counts in zip(labels, report["confusion_matrix"], strict=True):
-        cm.add_row(label, *(str(v) for v in counts))
+        cm.add_row(escape(label), *(str(v) for v in counts))
     console.print(cm)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report, indent=2, default=str) + "\n")
@@ -104,7 +105,7 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         reliability_diagram(report["reliability"], args.plot / "reliability.png",
                             ece=report["ece"])
         console.print(f"wrote {args.plot / 'confusion_matrix.png'} and "
-                      f"{args.plot / 'reliability.png'}", highlight=False)
+                      f"{args.plot / 'reliability.png'}", highlight=False, markup=False)
     return EXIT_OK
 
 
@@ -127,11 +128,11 @@ def _add_plot(sub: Any) -> None:
 def _cmd_plot(args: argparse.Namespace, console: Console) -> int:
     from ..reporting.plots import learning_curves
 
-    _check_writable(args.out, "--out")
+    _check_figure(args.out, "--out")
     path = args.history
     valid = tasks.read_histories(path)
     learning_curves(valid, args.out, title=f"learning curves: {path.name}")
-    console.print(f"wrote {args.out}", highlight=False)
+    console.print(f"wrote {args.out}", highlight=False, markup=False)
     return EXIT_OK
 
 

@@ -160,7 +160,7 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         _print_growth(console, out["growth"])
         if args.plot is not None:
             plot_growth(out["growth"], str(args.plot))
-            console.print(f"wrote {args.plot}", highlight=False)
+            console.print(f"wrote {args.plot}", highlight=False, markup=False)
     if "scaling" in out:
         sc = out["scaling"]
         table = Table(title=f"scaling with rows (fast path, N={sc['features']}, "

@@ -20,6 +20,7 @@ from ..estimator import SCHEDULES, SOLVERS, SoftmaxRegression
 from ._common import (
     EXIT_OK,
     _add_file_options,
+    _check_figure,
     _check_writable,
     _epoch_progress,
     _positive_float,
@@ -167,9 +168,12 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     _check_writable(args.out, "--out")
     if args.plot is not None:
-        _check_writable(args.plot, "--plot")
+        _check_figure(args.plot, "--plot")
     if args.checkpoint is not None:
         _check_writable(args.checkpoint, "--checkpoint")
+        if args.checkpoint.exists() and not args.resume:
+            raise UsageError(f"--checkpoint: {args.checkpoint} already exists; add --resume to "
+                             "continue that run, or remove the file to start over")
     if args.resume and args.checkpoint is None:
         raise UsageError("--resume: needs --checkpoint FILE")
     from .. import distributed
@@ -271,13 +275,13 @@ def _finish_train(args: argparse.Namespace, console: Console, history: list[Any]
     except OSError as exc:
         raise OutputError(f"--out: could not write {args.out} ({describe(exc)}); "
                           f"{_rescue(save, args)}") from None
-    console.print(f"saved {args.out}", highlight=False)
+    console.print(f"saved {args.out}", highlight=False, markup=False)
     if args.plot is not None:
         from ..reporting.plots import learning_curves
 
         learning_curves({label: history}, args.plot,
                         title=f"softmaxlab train --data {args.data}")
-        console.print(f"wrote {args.plot}", highlight=False)
+        console.print(f"wrote {args.plot}", highlight=False, markup=False)
 
 
 

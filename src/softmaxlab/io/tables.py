@@ -162,7 +162,8 @@ def encode_labels(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         kinds = {type(v) for v in arr}
         if len(kinds) > 1:  # mixed types sort only as text
             arr = arr.astype(str)
-    if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+    if (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))
+            and np.all(np.abs(arr) < 2.0**53)):  # whole floats that int64 holds exactly
         arr = arr.astype(np.int64)
     classes, idx = np.unique(arr, return_inverse=True)
     if len(classes) < 2:
