@@ -400,3 +400,39 @@ def test_labels_with_rich_markup_and_bad_option_values_are_plain_text(tmp_path, 
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert message in proc.stderr, proc.stderr
     assert not (tmp_path / "n.safetensors").exists()
+
+
+@pytest.mark.parametrize("kind", ["list", "struct", "datetime", "mixed"])
+def test_targets_that_cannot_round_trip_are_refused_before_training(tmp_path, kind):
+    import pandas as pd
+
+    n = 12
+    frame = pd.DataFrame({"a": np.arange(n, dtype=float), "b": np.arange(n)[::-1] * 1.0})
+    frame["label"] = {
+        "list": [[i % 2, 1] for i in range(n)],
+        "struct": [{"k": i % 2} for i in range(n)],
+        "datetime": pd.to_datetime(["2024-01-01", "2024-06-01"] * (n // 2)),
+        "mixed": [1, 1.0, "a"] * (n // 3),
+    }[kind]
+    data = tmp_path / "t.parquet"
+    if kind == "mixed":  # a CSV column of text: "1" and "1.0" are two labels, as documented
+        frame.to_csv(tmp_path / "t.csv", index=False)
+        d = sl.load_dataset(tmp_path / "t.csv", target="label")
+        assert sorted(d.classes.tolist()) == ["1", "1.0", "a"]
+        return
+    frame.to_parquet(data)
+    with pytest.raises(sl.InvalidInputError, match=r"label.*(text or numbers|cannot read)"):
+        sl.load_dataset(data, target="label")
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(data), "--target", "label", "-q", "--out",
+                 str(out)]) == 2
+    assert not out.exists()
+
+
+def test_a_model_whose_labels_cannot_be_stored_is_not_written(tmp_path):
+    x, y = _scaled_iris()
+    dates = np.array(["2024-01-01", "2024-02-01", "2024-03-01"], dtype="datetime64[D]")[y]
+    est = sl.SoftmaxRegression().fit(x, dates)  # scikit-learn takes any sortable labels
+    with pytest.raises(sl.ModelFileError, match="classes: labels of dtype datetime64"):
+        sl.save_model(est, tmp_path / "m.safetensors")
+    assert not list(tmp_path.iterdir())

@@ -125,7 +125,18 @@ class SavedModel:
 
 
 def _json_labels(classes: np.ndarray) -> str:
-    return json.dumps([c.item() if isinstance(c, np.generic) else c for c in classes.tolist()])
+    """The labels as JSON, refused unless they read back equal with their dtype."""
+    try:
+        text = json.dumps([c.item() if isinstance(c, np.generic) else c
+                           for c in classes.tolist()])
+        back = np.array(json.loads(text), dtype=classes.dtype)
+        same = back.shape == classes.shape and bool(np.all(back == classes))
+    except (TypeError, ValueError, OverflowError):
+        same = False
+    if not same:
+        raise ModelFileError(f"classes: labels of dtype {classes.dtype} cannot be stored in "
+                             "a model file and read back; use text or numbers")
+    return text
 
 
 def save_model(

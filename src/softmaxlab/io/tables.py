@@ -148,17 +148,31 @@ def select_features(frame: Any, wanted: Any, exclude: str | None, *,
 
 
 def encode_labels(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(classes, index of each row's class) for a column of labels of any type: missing
-    labels are refused, mixed types are compared as text, whole floats become integers,
-    and at least 2 classes are needed."""
+    """(classes, index of each row's class) for a column of labels: text, integers, floats
+    or booleans, so that a model file can store them and give them back. Missing labels
+    are refused, and so are lists, maps, dates and other values (convert them to text
+    first); with any text label every label is compared as text (``1`` and ``1.0`` are
+    then two labels); whole floats below 2⁵³ become integers; at least 2 classes."""
     import pandas as pd
 
-    series = pd.Series(values)
-    if series.isna().any():
-        row = int(np.flatnonzero(series.isna().to_numpy())[0])
+    try:
+        series = pd.Series(values)
+        missing = series.isna().to_numpy()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name}: cannot read the labels ({exc})") from None
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
         raise InvalidInputError(f"{name}: missing label at data row {row + 1}")
     arr = series.to_numpy()
+    if arr.dtype.kind not in "biufUSO":
+        raise InvalidInputError(f"{name}: labels must be text or numbers, not {arr.dtype} "
+                                "values; convert them to text first")
     if arr.dtype == object:
+        for row, v in enumerate(arr):
+            if not isinstance(v, (str, numbers.Real)):
+                raise InvalidInputError(
+                    f"{name}: labels must be text or numbers; data row {row + 1} holds a "
+                    f"{type(v).__name__}; convert the labels to text first")
         kinds = {type(v) for v in arr}
         if len(kinds) > 1:  # mixed types sort only as text
             arr = arr.astype(str)
