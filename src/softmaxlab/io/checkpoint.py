@@ -88,6 +88,7 @@ def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from .._validation import check_regular_file
     from .atomic import read_safetensors
+    from .schema import check_checkpoint_info
 
     p = check_regular_file(path, "checkpoint", CheckpointError,
                            missing="no such file (nothing to resume)")
@@ -106,9 +107,8 @@ def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
             "remove it or start without --resume"
         )
     try:
-        info = {"epoch": int(meta["epoch"]), "batch": int(meta["batch"]),
-                "history": json.loads(meta["history"]), "state": json.loads(meta["state"])}
-    except (KeyError, ValueError) as exc:
+        info = check_checkpoint_info(meta, kind, CheckpointError)
+    except CheckpointError as exc:
         raise CheckpointError(f"{where}: inconsistent metadata ({exc})") from None
     if not all(bool(torch.isfinite(t).all()) for t in tensors.values()
                if t.is_floating_point()):

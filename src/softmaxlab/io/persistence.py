@@ -33,8 +33,9 @@ import torch
 from .. import functional as F
 from .._validation import check_finite_logits, check_regular_file, resolve_device
 from .._version import __version__
-from ..errors import InvalidInputError, InvalidTypeError, ModelFileError
+from ..errors import InvalidInputError, InvalidTypeError, ModelFileError, SoftmaxlabError
 from .atomic import read_safetensors, write_safetensors_atomic
+from .schema import check_model_meta
 
 __all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
 
@@ -226,7 +227,7 @@ def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedMod
         )
     try:
         return _build(meta, tensors, device)
-    except ModelFileError as exc:
+    except SoftmaxlabError as exc:  # ModelFileError, or an unknown gradient or dtype
         raise ModelFileError(f"{where}: {exc}") from None
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{where}: inconsistent model file ({exc})") from None
@@ -237,17 +238,16 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
     from ..model import SoftmaxClassifier
 
     w, b = tensors["w"], tensors["b"]
-    if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] < 2:
+    if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] < 2 or w.shape[0] < 1:
         raise ModelFileError(f"wrong shapes: w {tuple(w.shape)}, b {tuple(b.shape)}")
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
         raise ModelFileError("parameters hold NaN or infinite values")
     n, c = w.shape
-    classes = np.array(json.loads(meta["classes"]), dtype=np.dtype(meta["classes_dtype"]))
+    fields = check_model_meta(meta, n, c, ModelFileError)
+    classes = np.array(fields["classes"], dtype=np.dtype(meta["classes_dtype"]))
     if classes.shape != (c,):
         raise ModelFileError(f"{classes.size} class labels for {c} classes")
-    names = json.loads(meta["feature_names"])
-    if names is not None and len(names) != n:
-        raise ModelFileError(f"{len(names)} feature names for {n} features")
+    names = fields["feature_names"]
     mean = scale = None
     if "mean" in tensors:
         mean, scale = tensors["mean"].numpy(), tensors["scale"].numpy()
@@ -262,7 +262,10 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
         model.w.copy_(w)
         model.b.copy_(b)
     elif kind == "SoftmaxRegression":
-        model = SoftmaxRegression(**json.loads(meta["params"]))
+        unknown = sorted(set(fields["params"]) - set(SoftmaxRegression().get_params()))
+        if unknown:
+            raise ModelFileError(f"params: unknown estimator parameters {unknown[:5]}")
+        model = SoftmaxRegression(**fields["params"])
         model.classes_ = classes
         model.coef_ = w.T.numpy().copy()
         model.intercept_ = b.numpy().copy()
@@ -273,5 +276,5 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
         model.loss_curve_ = []
     else:
         raise ModelFileError(f"unknown model kind {kind!r}")
-    return SavedModel(model, classes, names, mean, scale, json.loads(meta["config"]),
+    return SavedModel(model, classes, names, mean, scale, fields["config"],
                       meta.get("softmaxlab", ""))
