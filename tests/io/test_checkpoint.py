@@ -44,8 +44,10 @@ def test_checkpoint_is_safetensors_with_epoch_and_history(tmp_path):
         x, y, 3, 0.05, 32, xv, yv, verbose=False, checkpoint=ck)
     with safe_open(str(ck), framework="pt") as fh:
         meta = fh.metadata()
-        assert set(fh.keys()) == {"w", "b"}
+        assert set(fh.keys()) == {"w", "b", "__records"}
+        records = fh.get_tensor("__records")  # epoch, ce, ce_valid, acc_valid per epoch
     assert meta["epoch"] == "3" and meta["batch"] == "0" and len(meta["fingerprint"]) == 64
+    assert records.shape == (3, 4) and records[:, 0].tolist() == [0, 1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["ck.safetensors"]  # no temporaries
 
 

@@ -58,7 +58,7 @@ def _rewrite(tmp_path, original, key, value, drop):
 
 MODEL_KEYS = ["classes", "classes_dtype", "feature_names", "params", "config", "kind",
               "gradient", "dtype", "format_version"]
-CKPT_KEYS = ["epoch", "batch", "history", "state", "kind"]
+CKPT_KEYS = ["epoch", "batch", "state", "kind"]
 
 
 @settings(max_examples=120, deadline=None,
@@ -91,16 +91,23 @@ def test_checkpoint_metadata_of_any_content_gives_a_package_error(files, tmp_pat
 
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("epoch", "-3", "must be >= 0"),
-    ("history", "[1.0]", "1 entries for 2 epochs"),
-    ("history", json.dumps(["a", "b"]), "list of finite losses"),
-    ("state", json.dumps({"best": [1]}), "not the state of a SoftmaxRegression"),
-    ("history", "[" * 20 + "]" * 20, "nested deeper than 16"),
+    ("epoch", "5", "2 entries for 5 epochs"),
+    ("state", json.dumps({"best": [1]}), "expected an object of numbers and text"),
+    ("state", json.dumps({"lr": -1, "stall": 0}), "not the state of a SoftmaxRegression"),
+    ("state", "[" * 20 + "]" * 20, "nested deeper than 16"),
+    ("__history", torch.tensor([1.0, float("nan")], dtype=torch.float64), "non-finite"),
+    ("__state.rates", torch.ones(2, 2, dtype=torch.float64), "1-D float tensor"),
 ])
 def test_named_checkpoint_defects(files, tmp_path, key, value, message):
-    path, _ = _rewrite(tmp_path, files["run.ckpt"], key, value, False)
+    tensors, meta = files["run.ckpt"]
+    if isinstance(value, torch.Tensor):
+        path = tmp_path / "hostile.safetensors"
+        save_file({**{k: v.contiguous() for k, v in tensors.items()}, key: value}, path,
+                  metadata=meta)
+    else:
+        path, _ = _rewrite(tmp_path, files["run.ckpt"], key, value, False)
     with pytest.raises(sl.CheckpointError, match=message):
-        load_checkpoint(path, kind="SoftmaxRegression",
-                        fingerprint=files["run.ckpt"][1]["fingerprint"])
+        load_checkpoint(path, kind="SoftmaxRegression", fingerprint=meta["fingerprint"])
 
 
 def test_random_tensors_in_a_model_file_give_a_package_error(files, tmp_path):

@@ -85,43 +85,70 @@ def check_model_meta(meta: dict[str, str], n: int, c: int, error: type[Exception
     return out
 
 
-def _records(history: Any) -> bool:
-    """A SoftmaxClassifier history: epoch records with finite numbers."""
-    keys = {"epoch", "ce", "ce_valid", "acc_valid"}
-    return isinstance(history, list) and all(
-        isinstance(r, dict) and set(r) == keys and _count(r["epoch"]) and _real(r["ce"])
-        and all(r[k] is None or _real(r[k]) for k in ("ce_valid", "acc_valid"))
-        for r in history)
+def _floats(t: Any, error: type[Exception], name: str, *, allow_nan: bool = False
+            ) -> list[float]:
+    import torch
+
+    if not isinstance(t, torch.Tensor) or t.ndim != 1 or not t.is_floating_point():
+        raise error(f"{name}: expected a 1-D float tensor")
+    finite = torch.isfinite(t) | (torch.isnan(t) if allow_nan else torch.zeros_like(t, dtype=bool))
+    if not bool(finite.all()):
+        raise error(f"{name}: holds non-finite values")
+    return [float(v) for v in t.tolist()]
 
 
-def check_checkpoint_info(meta: dict[str, str], kind: str, error: type[Exception]
-                          ) -> dict[str, Any]:
+def check_checkpoint_info(meta: dict[str, str], kind: str, error: type[Exception], *,
+                          records: Any = None, losses: Any = None,
+                          lists: dict[str, Any] | None = None) -> dict[str, Any]:
     """``epoch``, ``batch`` (counts), ``history`` (one entry per epoch done: losses for
-    the estimator, epoch records for the classifier) and ``state`` of a checkpoint."""
+    the estimator, epoch records for the classifier, from the tensors ``losses`` /
+    ``records``) and ``state`` (the scalar state in the metadata, with the per-epoch
+    ``lists`` from their tensors) of a checkpoint."""
     try:
         epoch, batch = int(meta["epoch"]), int(meta["batch"])
     except (KeyError, ValueError):
         raise error("epoch and batch: missing or not integers") from None
     if epoch < 0 or batch < 0:
         raise error(f"epoch and batch: must be >= 0, got {epoch} and {batch}")
-    history = parse(meta, "history", error)
     state = parse(meta, "state", error)
-    if not isinstance(state, dict):
-        raise error("state: expected an object")
+    if not isinstance(state, dict) or not all(isinstance(v, _SCALAR) for v in state.values()):
+        raise error("state: expected an object of numbers and text")
+    for key, t in (lists or {}).items():
+        state[key] = _floats(t, error, f"state {key}")
+    history: list[Any]
     if kind == "SoftmaxRegression":
-        if not (isinstance(history, list) and all(_real(v) for v in history)):
-            raise error("history: expected a list of finite losses")
-        lists = ("rates", "scores", "valid_losses")
-        ok = (all(isinstance(state.get(k, []), list) and all(_real(v) for v in state.get(k, []))
-                  for k in lists)
+        if losses is None:
+            raise error("history: missing")
+        history = _floats(losses, error, "history")
+        ok = (all(isinstance(state.get(k, []), list) for k in ("rates", "scores",
+                                                               "valid_losses"))
               and (state.get("best") is None or _real(state.get("best")))
               and _count(state.get("stall")) and _real(state.get("lr"))
               and state.get("lr", 0) > 0
               and (state.get("stopped") is None or isinstance(state.get("stopped"), str)))
         if not ok:
             raise error("state: not the state of a SoftmaxRegression fit")
-    elif not _records(history):
-        raise error("history: expected a list of epoch records")
+    else:
+        history = [] if records is None and losses is not None and len(losses) == 0 \
+            else _record_list(records, error)
     if len(history) != epoch:
         raise error(f"history: {len(history)} entries for {epoch} epochs done")
     return {"epoch": epoch, "batch": batch, "history": history, "state": state}
+
+
+def _record_list(records: Any, error: type[Exception]) -> list[dict[str, Any]]:
+    """Epoch records from their (k, 4) tensor: epoch, ce, ce_valid, acc_valid (NaN: none)."""
+    import torch
+
+    if not (isinstance(records, torch.Tensor) and records.ndim == 2 and records.shape[1] == 4
+            and records.is_floating_point()):
+        raise error("history: expected a (epochs, 4) tensor of epoch records")
+    out = []
+    for e, ce, ce_v, acc_v in records.tolist():
+        if not (math.isfinite(e) and e >= 0 and e == int(e) and math.isfinite(ce)) \
+                or math.isinf(ce_v) or math.isinf(acc_v) or (math.isnan(ce_v) != math.isnan(acc_v)):
+            raise error("history: an epoch record holds invalid numbers")
+        out.append({"epoch": int(e), "ce": ce,
+                    "ce_valid": None if math.isnan(ce_v) else ce_v,
+                    "acc_valid": None if math.isnan(acc_v) else acc_v})
+    return out
