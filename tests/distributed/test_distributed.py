@@ -64,6 +64,12 @@ def test_nproc_is_validated(reference):
         D.fit(model, d.x_train, d.y_train, 1, 0.1, 100, nproc=0)
     with pytest.raises(D.DistributedError, match="start with torchrun"):
         D.fit(model, d.x_train, d.y_train, 1, 0.1, 100)
+    from softmaxlab.distributed._procs import MAX_NPROC
+
+    with pytest.raises(sl.InvalidInputError, match=f"nproc: at most {MAX_NPROC} local"):
+        D.fit(model, d.x_train, d.y_train, 1, 0.1, 100, nproc=1000)
+    proc = run("train", "--data", "iris", "--nproc", "1000", "--out", "never.safetensors")
+    assert proc.returncode == 2 and f"at most {MAX_NPROC}" in proc.stderr, proc.stderr
 
 
 def _torchrun(port: str, *args: str) -> None:
