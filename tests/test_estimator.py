@@ -261,3 +261,22 @@ def test_default_fits_the_model_of_default_logistic_regression(name):
     ref = LogisticRegression(tol=1e-10, max_iter=10_000).fit(X, y)
     assert ours.solver_ == "lbfgs"
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+
+
+def test_a_fit_never_runs_more_threads_than_the_cpus_it_may_use(monkeypatch):
+    """Under a CPU quota or an affinity mask of one CPU, PyTorch's pool (sized by the
+    machine's cores) is cut to what the process may use while the engine runs."""
+    import torch
+
+    from softmaxlab.fast import threads
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("PyTorch already runs one thread here")
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 1)
+    with threads.budget(1e12):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    monkeypatch.undo()
+    with threads.budget(1e12):  # unlimited: the caller's count stays
+        assert torch.get_num_threads() == before

@@ -23,6 +23,7 @@ import torch.distributed as dist
 from .._validation import check_positive_int
 from ..errors import DistributedError, InvalidInputError, SoftmaxlabError
 from ..fast.comm import Comm
+from ..fast.threads import usable_cpus
 
 
 def _free_port() -> int:
@@ -72,7 +73,7 @@ def _init(rank: int | None, world: int | None, port: int | None, timeout: float)
 
 
 def _enter_worker(rank: int, world: int) -> None:
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    torch.set_num_threads(max(1, usable_cpus() // world))
     if os.environ.get("SOFTMAXLAB_FAIL_RANK") == str(rank):  # fault injection for tests
         raise RuntimeError(f"rank {rank} failed on purpose (SOFTMAXLAB_FAIL_RANK)")
 

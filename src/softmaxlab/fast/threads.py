@@ -13,16 +13,22 @@ count further where threads cost more than they bring (measured on 2 cores,
   slower; scipy's BLAS gets one thread (its work is vectors of the parameters' size), and
   full passes under :data:`LBFGS_SMALL_WORK` run on one thread too.
 
+* never more OpenMP threads than the CPUs this process may actually use
+  (:func:`usable_cpus`: the affinity mask and a container's CPU quota, by joblib's
+  count): PyTorch sizes its pool by the machine's cores, and a process limited to one
+  CPU then ran epochs whose time swung 100-fold as the threads waited for each other.
+
 A budget only ever lowers limits, for the calling thread, for the duration of a fit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["LBFGS_SMALL_WORK", "SGD_SMALL_WORK", "budget"]
+__all__ = ["LBFGS_SMALL_WORK", "SGD_SMALL_WORK", "budget", "usable_cpus"]
 
 #: multiply-adds per GEMM (batch × N × C) below which SGD steps run on one thread
 SGD_SMALL_WORK = 5e5
@@ -46,23 +52,40 @@ def _ctl() -> Any:
     return _controller
 
 
+@functools.cache
+def usable_cpus() -> int:
+    """The CPUs this process may use: its affinity mask and any cgroup CPU quota
+    (``joblib.cpu_count``), at least 1."""
+    import joblib
+
+    return max(1, int(joblib.cpu_count()))
+
+
 @contextlib.contextmanager
 def budget(work: float, *, lbfgs: bool = False) -> Iterator[None]:
     """Limits for a fit whose GEMMs are ``work`` multiply-adds each (see the module
-    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS. Each library's
-    count is set to ``min(its current count, 1)`` directly through threadpoolctl's
+    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS. A library's
+    count is lowered (to 1, or to :func:`usable_cpus`) directly through threadpoolctl's
     controllers (microseconds, where ``threadpool_limits`` re-inspects every library)
-    and restored on exit."""
-    apis = (["blas"] if lbfgs else []) + (
-        ["openmp"] if work < (LBFGS_SMALL_WORK if lbfgs else SGD_SMALL_WORK) else [])
-    libs = [lc for lc in _ctl().lib_controllers if lc.user_api in apis]
-    saved = [lc.num_threads for lc in libs]
+    and restored on exit; it is never raised."""
+    small = work < (LBFGS_SMALL_WORK if lbfgs else SGD_SMALL_WORK)
+    cpus = usable_cpus()
+    libs, targets = [], []
+    for lc in _ctl().lib_controllers:
+        n = lc.num_threads
+        if lbfgs and lc.user_api == "blas":
+            target = 1
+        elif lc.user_api == "openmp":
+            target = 1 if small else min(n, cpus)
+        else:
+            continue
+        if target < n:
+            libs.append((lc, n))
+            targets.append(target)
     try:
-        for lc, n in zip(libs, saved, strict=True):
-            if n > 1:
-                lc.set_num_threads(1)
+        for (lc, _), target in zip(libs, targets, strict=True):
+            lc.set_num_threads(target)
         yield
     finally:
-        for lc, n in zip(libs, saved, strict=True):
-            if n > 1:
-                lc.set_num_threads(n)
+        for lc, n in libs:
+            lc.set_num_threads(n)
