@@ -153,9 +153,12 @@ def test_sigterm_is_one_line_exit_143_with_the_checkpoint_intact(tmp_path):
     from softmaxlab.io.checkpoint import load_checkpoint
 
     proc = _train_process(tmp_path)
-    _wait_for(lambda: (tmp_path / "run.ckpt").exists(), proc=proc)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _wait_for(lambda: (tmp_path / "run.ckpt").exists(), proc=proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:  # never leave a run training behind a failed test
+        proc.kill()
     assert proc.returncode == 143 and err == "softmaxlab train: terminated\n", err
     _, meta = read_safetensors(tmp_path / "run.ckpt", AssertionError, "unreadable")
     tensors, info = load_checkpoint(tmp_path / "run.ckpt", kind="SoftmaxRegression",
@@ -197,10 +200,17 @@ def test_interrupting_an_nproc_run_stops_every_rank(tmp_path):
                     pass
         return pids
 
-    proc = _train_process(tmp_path, "--nproc", "2", env=dict([marker.split("=")]))
+    # a shell's background job starts with SIGINT ignored, and so would this process
+    proc = _train_process(tmp_path, "--nproc", "2", env=dict([marker.split("=")]),
+                          preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for(lambda: (tmp_path / "run.ckpt").exists(), timeout=120, proc=proc)
     assert ours()  # the ranks (and the fork server) are running
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:  # never leave a run training behind a failed test
+        proc.kill()
+        for pid in ours():
+            os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 130 and err.strip().endswith("interrupted"), err
     _wait_for(lambda: not ours(), timeout=30)
