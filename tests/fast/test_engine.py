@@ -370,3 +370,54 @@ def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path):
     assert "crashed when run (signal 4)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "cache").glob("*.so"))
+
+
+def test_a_pipelined_epoch_equals_the_one_thread_epoch_bit_for_bit():
+    """The team size is chosen by timing (TeamChooser), so it must never change a result:
+    two threads and one give identical parameters."""
+    if not native.engine_available(torch.float64, torch.device("cpu")):
+        pytest.skip("no native engine here")
+    from softmaxlab.fast.engine import PIPELINE_MIN, Engine
+    from softmaxlab.fast.threads import TeamChooser
+
+    g = torch.Generator().manual_seed(3)
+    batch, nf, c = 128, PIPELINE_MIN // 128 + 8, 3
+    x = torch.randn(batch * 6 + 17, nf, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, c, (x.shape[0],), generator=g)
+    results = {}
+    for team in (2, 1):
+        engine = Engine(x, labels, torch.zeros(nf, c, dtype=torch.float64),
+                        torch.zeros(c, dtype=torch.float64), batch_size=batch, momentum=0.9,
+                        alpha=1e-3)
+        assert engine._pipelines()
+
+        class Fixed(TeamChooser):
+            def pick(self, team=team):
+                return team
+
+        engine._teams = Fixed(2)
+        order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
+        loss, _ = engine.epoch(0.1, order)
+        results[team] = (engine.w.clone(), engine.b.clone(), loss)
+    for a, b in zip(results[2], results[1], strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_team_chooser_runs_the_faster_team_and_keeps_probing():
+    from softmaxlab.fast.threads import TeamChooser
+
+    chooser = TeamChooser(2)
+    cost = {2: 0.2, 1: 0.05}  # another process holds a core: one thread is faster
+    picks = []
+    for _ in range(24):
+        team = chooser.pick()
+        picks.append(team)
+        chooser.record(team, cost[team])
+    assert picks[:2] == [2, 1]  # each timed once
+    assert picks[2:].count(1) > picks[2:].count(2) >= 2  # mostly one, probing two
+    cost = {2: 0.03, 1: 0.05}  # the load went away
+    for _ in range(24):
+        team = chooser.pick()
+        chooser.record(team, cost[team])
+    assert chooser.pick() == 2 or chooser.epochs % chooser.PROBE == chooser.PROBE - 1
+    assert TeamChooser(1).pick() == 1

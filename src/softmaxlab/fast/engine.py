@@ -42,10 +42,9 @@ How a step runs (``path``):
 
 Both give the same parameters to rounding (``tests/fast/test_engine.py``: 1e-12 in float64).
 
-Inside :func:`softmaxlab.fast.comm.data_parallel` an engine is one rank of a data-parallel run:
-each step is the kernel on this rank's rows of the global batch (the weighted *sums*),
-one ``all_reduce`` of the flat gradient + loss buffer, division by the global m and the
-same update on every rank — the single-process step up to the order of the sums.
+Inside :func:`softmaxlab.fast.comm.data_parallel` an engine is one rank: each step is the
+kernel on this rank's rows of the global batch (weighted *sums*), one ``all_reduce`` of the
+flat gradient + loss buffer, division by the global m and the same update on every rank.
 An epoch whose loss or parameters became non-finite is replayed from its start one
 checked step at a time, so that :class:`~softmaxlab.errors.TrainingDiverged` names the
 batch and the parameters stay at their last finite values.
@@ -54,6 +53,7 @@ batch and the parameters stay at their last finite values.
 from __future__ import annotations
 
 import ctypes
+import time
 from typing import Any
 
 import torch
@@ -64,7 +64,7 @@ from ..errors import InvalidInputError, NumericalError, diverged
 from ..io.shards import shard_bounds
 from . import comm as comm_
 from . import native
-from .threads import SGD_SMALL_WORK, budget
+from .threads import SGD_SMALL_WORK, TeamChooser, budget
 
 __all__ = ["PATHS", "Engine"]
 
@@ -78,7 +78,6 @@ PIPELINE_MIN = 8192
 
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
-
 
 class Engine:
     """Mini-batch SGD state of one fit (see the module docstring for the step).
@@ -120,6 +119,7 @@ class Engine:
             n = self.rows.shape[0]  # the epochs cover these rows only
         self.n, self.n_features, self.n_classes = n, nf, c
         self.batch = max(1, min(int(batch_size), n))
+        self._teams: TeamChooser | None = None  # pipelined epochs' team, by measurement
         self.formulation = G.get(gradient)
         self.weight = None if weight is None else weight.to(x).contiguous()
         self.mean = None if mean is None else mean.to(x).contiguous()
@@ -347,10 +347,17 @@ class Engine:
         start = self._snapshot()
         if self.path == "native":
             self._set_order(order)
-            self._spec.pipeline = (getattr(self, "allowed_threads", torch.get_num_threads())
-                                   if self._pipelines() else 0)
+            team = 0
+            if self._pipelines():
+                self._teams = TeamChooser.following(self._teams, getattr(
+                    self, "allowed_threads", torch.get_num_threads()))
+                team = self._teams.pick()
+            self._spec.pipeline = team
+            started = time.perf_counter()
             self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
                                self._batch_pen.data_ptr())
+            if team:
+                self._teams.record(team, time.perf_counter() - started)
             loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
         else:
             losses, pens = [], []
