@@ -236,6 +236,8 @@ def check_regular_file(path: Any, name: str, error: type[Exception] = InvalidInp
     if not stat.S_ISREG(mode):
         raise error(f"{name}: {p} is not a regular file (a device, FIFO or socket); give "
                     "a file on disk")
+    if not os.access(p, os.R_OK):
+        raise error(f"{name}: {p}: cannot be read (permission denied)")
     return p
 
 

@@ -169,6 +169,7 @@ def build() -> Path | None:
         return None
     source = SOURCE.read_bytes()
     timeout = _build_timeout()
+    unusable: str | None = None  # why the first rejected build was rejected
     for flags in FLAGS if _torch_uses_libgomp() else FLAGS[1:]:
         for libs in LIBS:
             key = hashlib.sha256(source + repr((cc, flags, libs, platform.machine(),
@@ -198,9 +199,14 @@ def build() -> Path | None:
                     _fsync(sidecar)
                     os.replace(sidecar, target.with_suffix(".sha256"))
                     os.replace(tmp, target)
+                    if unusable is not None:
+                        _say(f"{unusable}; using a build with {' '.join(flags)}")
                     return target
-                _say(f"the native kernel built with {' '.join(flags)} is unusable: {why}")
+                unusable = unusable or (f"the native kernel built with {' '.join(flags)} "
+                                        f"is unusable: {why}")
             Path(tmp).unlink(missing_ok=True)
+    if unusable is not None:
+        _say(f"{unusable}; using PyTorch operations instead")
     return None
 
 
