@@ -85,3 +85,31 @@ def test_ce_grad_y_hat_and_softmax_backward_compose_to_y_hat_minus_y():
 def test_memory_budget_must_be_positive():
     with pytest.raises(sl.InvalidInputError, match="nbytes"):
         D.set_memory_budget(0)
+
+
+def test_reshape_gives_x_kron_i_and_vec_gives_i_kron_x():
+    """docs/math.md §7a: ∂Z/∂W (m, C, N, C) reshaped row-major is X ⊗ I_C; in the
+    column-major vec order it is I_C ⊗ X. The page's m = N = C = 2 example, then random
+    shapes."""
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    d = D.linear_jacobian_w(x, 2)
+    eye = torch.eye(2, dtype=torch.float64)
+    assert torch.equal(d.reshape(4, 4), torch.kron(x, eye))
+    assert torch.equal(d.permute(1, 0, 3, 2).reshape(4, 4), torch.kron(eye, x))
+    assert torch.equal(torch.kron(x, eye), torch.tensor(
+        [[1, 0, 2, 0], [0, 1, 0, 2], [3, 0, 4, 0], [0, 3, 0, 4]], dtype=torch.float64))
+    for m, n, c in [(3, 5, 2), (4, 2, 3)]:
+        x, _, _, _ = random_problem(m, n, c, seed=m)
+        d = D.linear_jacobian_w(x, c)
+        i = torch.eye(c, dtype=x.dtype)
+        _close(d.reshape(m * c, n * c), torch.kron(x, i))
+        _close(d.permute(1, 0, 3, 2).reshape(m * c, n * c), torch.kron(i, x))
+
+
+def test_vec_z_by_b_is_i_kron_ones():
+    """docs/math.md §7: ∂vec Z/∂b = I_C ⊗ 1_m."""
+    m, c = 4, 3
+    d = D.linear_jacobian_b(m, c, dtype=torch.float64, device="cpu")  # (m, C, C)
+    vec = d.permute(1, 0, 2).reshape(m * c, c)
+    _close(vec, torch.kron(torch.eye(c, dtype=torch.float64),
+                           torch.ones(m, 1, dtype=torch.float64)))

@@ -383,7 +383,7 @@ def jacobian(
     :math:`\partial L/\partial w_{pq} = \sum_{ij} (\partial L/\partial z_{ij})\,D_{ijpq}` with
     ∂Z/∂W = I ⊗ X as the (m, C, N, C) tensor :func:`linear_jacobian_w`;
     :math:`\partial L/\partial b_q = \sum_{ij} (\partial L/\partial z_{ij})\,\delta_{jq}`.
-    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.
+    Memory grows as mC²(m + N) (the Jacobian and ∂Z/∂W); refuses steps over :func:`get_memory_budget`.
 
     Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
     ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
@@ -410,7 +410,7 @@ def kronecker(
     with the (mC x mC) :func:`kronecker_softmax_jacobian`;
     :math:`\operatorname{vec}(\partial L/\partial W) = (I_C\otimes X)^\top \operatorname{vec}(\partial L/\partial Z)`;
     :math:`\partial L/\partial b = (I_C\otimes\mathbf 1_m)^\top \operatorname{vec}(\partial L/\partial Z)`.
-    Memory grows as m²C²; refuses steps over :func:`get_memory_budget`.
+    Memory grows as mC²(3m + N) ((mC)² three times and I ⊗ X); refuses steps over :func:`get_memory_budget`.
 
     Shape: ``x`` (m, N), ``y`` (m, C), ``w`` (N, C), ``b`` (C,), ``y_hat`` (m, C) or
     ``None`` (then Σ(XW + b)), ``sample_weight`` (m,) non-negative or ``None``,
