@@ -25,119 +25,238 @@ def _records(history: Sequence[Any]) -> list[dict[str, Any]]:
     return [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in history]
 
 
-def learning_curves(histories: Mapping[str, Sequence[Any]], path: str | Path,
-                    title: str = "learning curves") -> None:
-    """Train CE, valid CE and valid accuracy per epoch, one line per named history
-    (``EpochRecord`` objects or their dicts)."""
+def _save(fig: Any, path: str | Path) -> None:
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    panels = (("ce", "train cross-entropy"), ("ce_valid", "valid cross-entropy"),
-              ("acc_valid", "valid accuracy"))
-    styles = ["-", "--", ":", "-."]
-    for i, (name, history) in enumerate(histories.items()):
-        recs = _records(history)
-        epochs = [r["epoch"] for r in recs]
-        for ax, (key, _) in zip(axes, panels, strict=True):
-            values = [r.get(key) for r in recs]
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)
+
+
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
+                           title: str = "learning curves",
+                           pairs: Sequence[tuple[str, str]] | None = None) -> Any:
+    """The figure of :func:`learning_curves` (a matplotlib ``Figure``)."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _plt()
+    names = list(histories)
+    if pairs is None:
+        pairs = [(name, names[0]) for name in names[1:]]
+    compare = bool(pairs)
+    fig, axes = plt.subplots(1, 4 if compare else 3, figsize=(17 if compare else 13, 3.9))
+    panels = (("ce", "cross-entropy (training batches)"),
+              ("ce_valid", "cross-entropy (validation)"), ("acc_valid", "accuracy (validation)"))
+    recs = {name: _records(h) for name, h in histories.items()}
+    for i, name in enumerate(names):
+        epochs = [r["epoch"] for r in recs[name]]
+        for ax, (key, _) in zip(axes, panels, strict=False):
+            values = [r.get(key) for r in recs[name]]
             if any(v is not None for v in values):
-                ax.plot(epochs, values, styles[i % len(styles)], lw=2 - 0.3 * (i % 3),
-                        label=name)
-    for ax, (_, label) in zip(axes, panels, strict=True):
-        ax.set(xlabel="epoch", title=label)
+                # hollow markers of growing size: identical curves stay visible
+                ax.plot(epochs, values, ls="-" if i == 0 else "--", marker=_MARKERS[i % 8],
+                        ms=4 + 2.5 * i, mfc="none", lw=1.5, label=name)
+    for ax, (_, label) in zip(axes, panels, strict=False):
+        ax.set(xlabel="epoch", ylabel=label.split(" (")[0], title=label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
+    if compare:
+        ax = axes[3]
+        floor = 1e-18
+        for i, (a, b) in enumerate(pairs, start=1):
+            diffs = [abs(p["ce"] - q["ce"]) for p, q in zip(recs[a], recs[b], strict=False)]
+            ax.semilogy([r["epoch"] for r in recs[a]][: len(diffs)],
+                        [max(d, floor) for d in diffs], marker=_MARKERS[i % 8], mfc="none",
+                        label=f"{a} − {b}")
+        ax.axhline(floor, color="grey", lw=0.8, ls=":")
+        ax.set_ylim(floor / 10, 1.0)
+        ticks = [t for t in ax.get_yticks() if floor * 5 < t <= 1.0]
+        ax.set_yticks([floor, *ticks], ["exactly 0", *[f"1e{round(np.log10(t))}"
+                                                       for t in ticks]])
+        ax.set(xlabel="epoch", ylabel="|difference of cross-entropy|",
+               title="how far apart the compared runs are (log)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.suptitle(title)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    plt.close(fig)
+    return fig
 
 
-def parity_chart(checks: Sequence[Any], path: str | Path) -> None:
-    """log10 MAPE per compared quantity, one bar per (reference, formulation)."""
+def learning_curves(histories: Mapping[str, Sequence[Any]], path: str | Path,
+                    title: str = "learning curves",
+                    pairs: Sequence[tuple[str, str]] | None = None) -> None:
+    """Cross-entropy (training and validation) and validation accuracy per epoch, one
+    line per named history (``EpochRecord`` objects or their dicts), with whole-number
+    epochs and hollow markers so that curves that coincide stay visible; with two or more
+    histories a fourth panel shows |cross-entropy of a − of b| on a log axis for each
+    ``(a, b)`` of ``pairs`` (default: every history against the first), with
+    differences of exactly 0 on a row marked "exactly 0"."""
+    _save(learning_curves_figure(histories, title, pairs), path)
+
+
+PARITY_FLOOR = 1e-20
+
+
+def parity_figure(checks: Sequence[Any]) -> Any:
+    """The figure of :func:`parity_chart` (a matplotlib ``Figure``)."""
     plt = _plt()
     rows = [c if isinstance(c, dict) else c.__dict__ for c in checks]
     quantities = list(dict.fromkeys(r["quantity"] for r in rows))
-    columns = list(dict.fromkeys((r["reference"], r["gradient"]) for r in rows))
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(quantities) + 4), 4.5))
-    width = 0.8 / max(len(columns), 1)
-    for j, (ref, grad) in enumerate(columns):
-        values = []
-        for q in quantities:
-            r = next((r for r in rows if (r["quantity"], r["reference"], r["gradient"])
-                      == (q, ref, grad)), None)
-            v = np.nan if r is None else r["mape"]
-            values.append(np.log10(max(v, 1e-18)) if v == v else np.nan)
-        ax.bar(np.arange(len(quantities)) + j * width, values, width, label=f"{ref} / {grad}")
+    refs = list(dict.fromkeys(r["reference"] for r in rows))
+    grads = list(dict.fromkeys(r["gradient"] for r in rows))
+    colours = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(quantities) + 5), 4.8))
+    n = max(len(refs) * len(grads), 1)
+    for a, ref in enumerate(refs):
+        for g, grad in enumerate(grads):
+            k = a * len(grads) + g
+            xs, ys = [], []
+            for q, quantity in enumerate(quantities):
+                r = next((r for r in rows if (r["quantity"], r["reference"], r["gradient"])
+                          == (quantity, ref, grad)), None)
+                if r is None or r["mape"] != r["mape"]:
+                    continue
+                xs.append(q + 0.7 * (k / max(n - 1, 1) - 0.5))
+                ys.append(np.log10(max(r["mape"], PARITY_FLOOR)))
+            ax.scatter(xs, ys, marker=_MARKERS[g % 8], color=colours(a % 10), s=36,
+                       facecolors="none" if a else colours(a % 10), label=f"{ref} / {grad}")
     thresholds = sorted({r.get("threshold", 0) for r in rows if r.get("threshold")})
     for t in thresholds:
-        ax.axhline(np.log10(t), color="red", lw=1, ls="--")
-    ax.set_xticks(np.arange(len(quantities)) + 0.4 - width / 2, quantities, rotation=20,
-                  ha="right", fontsize=8)
-    ax.set(ylabel="log10 MAPE (0 = 1, −16 = rounding)",
-           title="parity with the references (dashed: pass thresholds)")
+        ax.axhline(np.log10(t), color="red", lw=1, ls="--", label=f"pass below {t:g}")
+    ax.axhline(np.log10(PARITY_FLOOR), color="grey", lw=0.8, ls=":")
+    ax.set_xticks(range(len(quantities)), quantities, rotation=20, ha="right", fontsize=8)
+    ticks = [t for t in ax.get_yticks() if t > np.log10(PARITY_FLOOR) + 0.5]
+    ax.set_yticks([np.log10(PARITY_FLOOR), *ticks],
+                  ["exactly 0", *[f"1e{int(t)}" for t in ticks]])
+    ax.set(ylabel="MAPE (a fraction; log scale)", xlabel="compared quantity",
+           title="parity with the references (colour: reference, marker: formulation)")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    plt.close(fig)
+    return fig
 
 
-def jacobian_figure(path: str | Path, *, m: int = 4, n: int = 3, c: int = 3,
-                    seed: int = 0) -> None:
-    """The softmax Jacobian ∂Σ/∂Z of a small batch, flattened sample by sample
-    ((m·C) × (m·C), block diagonal), beside ∂vec Z/∂vec W = I_C ⊗ X ((m·C) × (N·C))."""
+def parity_chart(checks: Sequence[Any], path: str | Path) -> None:
+    """MAPE (a fraction, log scale) of each compared quantity: one point per (reference,
+    formulation), colour for the reference and marker for the formulation, the pass
+    threshold dashed, and MAPE = 0 drawn on its own row marked "exactly 0" (never
+    clipped silently); the legend sits outside the axes."""
+    _save(parity_figure(checks), path)
+
+
+def jacobian_figure_of(y_hat: Any, x: Any) -> Any:
+    """The figure of :func:`jacobian_figure` for a batch's probabilities ``y_hat`` (m, C)
+    and inputs ``x`` (m, N) (a matplotlib ``Figure``)."""
     import torch
 
-    from .. import functional as F
     from .. import gradients as G
 
     plt = _plt()
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(m, n, generator=g, dtype=torch.float64)
-    w = torch.randn(n, c, generator=g, dtype=torch.float64)
-    y_hat = F.softmax(F.logits(x, w, torch.zeros(c, dtype=torch.float64)))
+    m, c = y_hat.shape
+    n = x.shape[1]
     jac = G.softmax_jacobian(y_hat).reshape(m * c, m * c).numpy()
-    kron = torch.kron(torch.eye(c, dtype=torch.float64), x).numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    kron = torch.kron(torch.eye(c, dtype=x.dtype), x).numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
     lim = np.abs(jac).max()
     im = axes[0].imshow(jac, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[0].set_title(f"softmax Jacobian ∂Σ/∂Z, m={m}, C={c}\n(rows and columns: sample, "
-                      "then class; blocks diag(ŷᵢ) − ŷᵢŷᵢᵀ)")
-    for k in range(1, m):
-        axes[0].axhline(k * c - 0.5, color="k", lw=0.5)
-        axes[0].axvline(k * c - 0.5, color="k", lw=0.5)
-    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    axes[0].set_title(f"∂Ŷ/∂Z flattened sample by sample (m={m}, C={c}):\nblock i is "
+                      "diag(ŷᵢ) − ŷᵢŷᵢᵀ, zero outside the blocks", fontsize=10)
+    edges = [k * c - 0.5 for k in range(1, m)]
+    for e in edges:
+        axes[0].axhline(e, color="k", lw=0.6)
+        axes[0].axvline(e, color="k", lw=0.6)
+    centres = [k * c + (c - 1) / 2 for k in range(m)]
+    axes[0].set_xticks(centres, [f"sample {k + 1}" for k in range(m)], fontsize=8)
+    axes[0].set_yticks(centres, [f"sample {k + 1}" for k in range(m)], fontsize=8)
+    axes[0].set(xlabel="logit z (sample, then class)", ylabel="probability ŷ (sample, then class)")
+    fig.colorbar(im, ax=axes[0], fraction=0.046, label="∂ŷ/∂z")
     lim = np.abs(kron).max()
     im = axes[1].imshow(kron, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[1].set_title(f"∂vec Z/∂vec W = I_C ⊗ X, N={n}\n(column-major vec: one copy of X "
-                      "per class)")
-    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    axes[1].set_title(f"∂vec Z/∂vec W = I_C ⊗ X (N={n}), column-major vec:\none copy of X "
+                      "per class on the diagonal", fontsize=10)
+    axes[1].set(xlabel="weight w (class, then feature)", ylabel="logit z (class, then sample)")
+    fig.colorbar(im, ax=axes[1], fraction=0.046, label="∂z/∂w = x")
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    plt.close(fig)
+    return fig
 
 
-def decision_regions(model: Any, x: np.ndarray, labels: np.ndarray, path: str | Path,
-                     title: str = "decision regions") -> None:
-    """Coloured regions of ``model.predict`` (probabilities) over a 2-feature plane, with
-    the points ``x`` (m, 2) coloured by their class index ``labels``."""
+def jacobian_figure(path: str | Path, *, y_hat: Any = None, x: Any = None, m: int = 4,
+                    n: int = 3, c: int = 3, seed: int = 0) -> None:
+    """The softmax Jacobian ∂Ŷ/∂Z of a batch, flattened sample by sample ((m·C) × (m·C),
+    block diagonal, block edges and samples on the ticks, a labelled colour bar), beside
+    ∂vec Z/∂vec W = I_C ⊗ X ((m·C) × (N·C), column-major vec). Give the batch's ``y_hat``
+    (m, C) and ``x`` (m, N) (the notebook passes its own), or a random batch of m × N
+    with C classes is drawn from ``seed``."""
     import torch
 
+    from .. import functional as F
+
+    if y_hat is None or x is None:
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(m, n, generator=g, dtype=torch.float64)
+        w = torch.randn(n, c, generator=g, dtype=torch.float64)
+        y_hat = F.softmax(F.logits(x, w, torch.zeros(c, dtype=torch.float64)))
+    _save(jacobian_figure_of(y_hat.detach().cpu(), x.detach().cpu()), path)
+
+
+def decision_regions_figure(model: Any, x: np.ndarray, labels: np.ndarray, *,
+                            x_valid: np.ndarray | None = None,
+                            labels_valid: np.ndarray | None = None,
+                            title: str = "decision regions") -> Any:
+    """The figure of :func:`decision_regions` (a matplotlib ``Figure``)."""
+    import torch
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     plt = _plt()
+    pts = x if x_valid is None else np.r_[x, x_valid]
     pad = 0.5
-    (x0, y0), (x1, y1) = x.min(axis=0) - pad, x.max(axis=0) + pad
+    (x0, y0), (x1, y1) = pts.min(axis=0) - pad, pts.max(axis=0) + pad
     gx, gy = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     grid = torch.tensor(np.c_[gx.ravel(), gy.ravel()], dtype=model.dtype)
     pred = model.predict(grid).argmax(dim=1).cpu().numpy().reshape(gx.shape)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.contourf(gx, gy, pred, alpha=0.25, cmap="viridis",
+    cmap = plt.get_cmap("viridis", model.n_classes)
+    fig, ax = plt.subplots(figsize=(7.2, 5.4))
+    ax.contourf(gx, gy, pred, alpha=0.25, cmap=cmap,
                 levels=np.arange(model.n_classes + 1) - 0.5)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, s=12, cmap="viridis", edgecolor="k", lw=0.3)
-    ax.set(xlabel="feature 0", ylabel="feature 1", title=title)
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    plt.close(fig)
+    ax.scatter(x[:, 0], x[:, 1], c=labels, s=14, cmap=cmap, vmin=-0.5,
+               vmax=model.n_classes - 0.5, edgecolor="k", lw=0.3)
+
+    def accuracy(points: np.ndarray, truth: np.ndarray) -> float:
+        p = model.predict(torch.tensor(points, dtype=model.dtype)).argmax(dim=1)
+        return float((p.cpu().numpy() == truth).mean())
+
+    handles: list[Any] = [Patch(color=cmap(k), alpha=0.6, label=f"class {k}")
+                          for k in range(model.n_classes)]
+    summary = f"training accuracy {accuracy(x, labels):.2f}"
+    handles.append(Line2D([], [], ls="", marker="o", mec="k", mfc="w", label="training rows"))
+    if x_valid is not None and labels_valid is not None:
+        ax.scatter(x_valid[:, 0], x_valid[:, 1], c=labels_valid, s=26, cmap=cmap,
+                   vmin=-0.5, vmax=model.n_classes - 0.5, marker="^", edgecolor="k", lw=0.5)
+        summary += f", held-out accuracy {accuracy(x_valid, labels_valid):.2f}"
+        handles.append(Line2D([], [], ls="", marker="^", mec="k", mfc="w",
+                              label="held-out rows"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set(xlabel="feature 1", ylabel="feature 2", title=f"{title}\n{summary}")
+    fig.text(0.01, 0.01, "A boundary is where two classes' logits are equal: "
+             "(w_j − w_k)·x + b_j − b_k = 0, a straight line.", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def decision_regions(model: Any, x: np.ndarray, labels: np.ndarray, path: str | Path,
+                     title: str = "decision regions", *, x_valid: np.ndarray | None = None,
+                     labels_valid: np.ndarray | None = None) -> None:
+    """Coloured regions of ``model.predict`` over a 2-feature plane with a class legend,
+    the training points ``x`` (m, 2) by their class index ``labels`` (circles) and
+    optional held-out points (triangles), the accuracies in the title, and a caption: the
+    boundaries are where two logits are equal (straight lines for a linear model)."""
+    _save(decision_regions_figure(model, x, labels, x_valid=x_valid,
+                                  labels_valid=labels_valid, title=title), path)
 
 
 def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any],
