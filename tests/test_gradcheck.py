@@ -40,3 +40,12 @@ def test_gradcheck_in_float32_and_bad_sizes():
     assert all(r.passed for r in gradcheck(5, 4, 3, dtype="float32"))
     with pytest.raises(ValueError, match="classes: needs at least 2"):
         gradcheck(5, 4, 1)
+
+
+def test_gradcheck_says_its_finite_difference_step_and_names_every_column(capsys):
+    from softmaxlab.gradcheck import FD_STEP
+
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert f"step h = {FD_STEP:g}" in out and "near 1e-9" in out
+    assert "result" in out.splitlines()[2]  # the header row names the pass/FAIL column

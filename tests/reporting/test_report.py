@@ -12,14 +12,21 @@ def test_compare_report_writes_figures_markdown_and_self_contained_html(tmp_path
     out = tmp_path / "report"
     assert main(["compare", "--reference", "torch,sklearn", "--gradient", "chain,fused",
                  "--epochs", "4", "-q", "--report", str(out)]) == 0
-    figures = ["learning_curves.png", "parity.png", "jacobian.png", "decision_regions.png"]
+    figures = ["learning_curves.png", "parity.png", "jacobian.png", "decision_regions.png",
+               "gradient.png", "flattenings.png"]
     for name in figures:
         assert_png(out / name)
+    from PIL import Image
+
+    with Image.open(out / "training.gif") as gif:  # an animation of the training run
+        assert gif.format == "GIF" and gif.n_frames == 13
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    for name in figures:
+    for name in [*figures, "training.gif"]:
         assert f"]({name})" in md
     assert html.count("src='data:image/png;base64,") == len(figures)
+    assert html.count("src='data:image/gif;base64,") == 1
+    assert "MAPE is a fraction" in md and "predictions before copy (info)" in md
     assert not re.search(r"src=['\"](?!data:)", html)  # nothing outside the file
     for text in ("predictions after training", "W after training", "coef_ (centred)"):
         assert text in md and text in html

@@ -203,6 +203,90 @@ def jacobian_figure(path: str | Path, *, y_hat: Any = None, x: Any = None, m: in
     _save(jacobian_figure_of(y_hat.detach().cpu(), x.detach().cpu()), path)
 
 
+def flattenings_figure(y_hat: Any) -> Any:
+    """The same ∂Ŷ/∂Z of a batch (m, C) flattened two ways (docs/math.md §7a): sample by
+    sample (row-major, what ``reshape`` gives: block diagonal) and column by column (the
+    vec layout: the same numbers, spread m apart)."""
+    from .. import gradients as G
+
+    plt = _plt()
+    m, c = y_hat.shape
+    full = G.softmax_jacobian(y_hat.detach().cpu())
+    layouts = {
+        "sample by sample (reshape): index (i−1)C + j": full.reshape(m * c, m * c),
+        "column by column (vec): index (j−1)m + i": full.permute(1, 0, 3, 2).reshape(m * c,
+                                                                                     m * c),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 5))
+    lim = float(full.abs().max())
+    for ax, (title, mat) in zip(axes, layouts.items(), strict=True):
+        im = ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"∂Ŷ/∂Z, m={m}, C={c}\n{title}", fontsize=10)
+        ax.set(xlabel="logit z (flattened)", ylabel="probability ŷ (flattened)")
+        fig.colorbar(im, ax=ax, fraction=0.046, label="∂ŷ/∂z")
+    fig.tight_layout()
+    return fig
+
+
+def gradient_figure(y: Any, y_hat: Any) -> Any:
+    """∂L/∂Z = (Ŷ − Y)/m of a batch as a heatmap (samples × classes), the true class of
+    each row ringed: negative (blue) where the step raises a logit (the true class), positive
+    (red) where it lowers one (the others, in proportion to their probability)."""
+    plt = _plt()
+    y, y_hat = y.detach().cpu(), y_hat.detach().cpu()
+    m, c = y.shape
+    d_z = ((y_hat - y) / m).numpy()
+    fig, ax = plt.subplots(figsize=(4 + 0.4 * c, 1.5 + 0.28 * m))
+    lim = float(np.abs(d_z).max())
+    im = ax.imshow(d_z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    rows, cols = np.nonzero(y.numpy() == y.numpy().max(axis=1, keepdims=True))
+    ax.scatter(cols, rows, s=60, facecolors="none", edgecolors="k", lw=1.2,
+               label="true class")
+    ax.set(xlabel="class", ylabel="sample", title="∂L/∂Z = (Ŷ − Y)/m of one batch")
+    ax.set_xticks(range(c))
+    fig.colorbar(im, ax=ax, label="∂L/∂z (blue: the step raises z, red: lowers it)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12))
+    fig.tight_layout()
+    return fig
+
+
+def training_animation(frames: Sequence[tuple[Any, float]], x: np.ndarray,
+                       labels: np.ndarray, path: str | Path, *, n_classes: int) -> None:
+    """A GIF of training: for each ``(predict, loss)`` frame (a function from an (n, 2)
+    array to class indices, and the epoch's loss), the decision regions over the points
+    ``x`` (m, 2) and the loss curve so far."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    plt = _plt()
+    pad = 0.5
+    (x0, y0), (x1, y1) = x.min(axis=0) - pad, x.max(axis=0) + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 90), np.linspace(y0, y1, 90))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    cmap = plt.get_cmap("viridis", n_classes)
+    losses = [loss for _, loss in frames]
+    fig, (ax, lx) = plt.subplots(1, 2, figsize=(9, 4))
+
+    def draw(k: int) -> list[Any]:
+        ax.clear()
+        lx.clear()
+        predict, _ = frames[k]
+        ax.contourf(gx, gy, predict(grid).reshape(gx.shape), alpha=0.3, cmap=cmap,
+                    levels=np.arange(n_classes + 1) - 0.5)
+        ax.scatter(x[:, 0], x[:, 1], c=labels, s=10, cmap=cmap, vmin=-0.5,
+                   vmax=n_classes - 0.5, edgecolor="k", lw=0.2)
+        ax.set(xlabel="feature 1", ylabel="feature 2", title=f"decision regions, epoch {k}")
+        lx.plot(range(k + 1), losses[: k + 1], "o-", ms=3)
+        lx.set(xlim=(-0.5, len(frames) - 0.5), ylim=(0, max(losses) * 1.05), xlabel="epoch",
+               ylabel="cross-entropy", title="training loss")
+        lx.grid(alpha=0.3)
+        return []
+
+    anim = FuncAnimation(fig, draw, frames=len(frames), blit=False)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: anim.save(tmp, writer=PillowWriter(fps=4)))
+    plt.close(fig)
+
+
 def decision_regions_figure(model: Any, x: np.ndarray, labels: np.ndarray, *,
                             x_valid: np.ndarray | None = None,
                             labels_valid: np.ndarray | None = None,

@@ -28,11 +28,20 @@ FIGURES = {
     "decision_regions.png": "Decision regions of a 2-feature, 3-class run (fast path): "
                             "straight boundaries where two logits are equal, training and "
                             "held-out points, and both accuracies.",
+    "training.gif": "The same run as it trains: the boundaries turn into place while the "
+                    "loss falls (one frame every 8 epochs).",
+    "gradient.png": "∂L/∂Z = (Ŷ − Y)/m of one batch of the seed data: the step raises "
+                    "each true class's logit (blue, ringed) and lowers the others (red) in "
+                    "proportion to their probability.",
+    "flattenings.png": "The same ∂Ŷ/∂Z flattened sample by sample (reshape: block "
+                       "diagonal) and column by column (vec: not block diagonal); mixing "
+                       "the two gives wrong gradients without an error.",
 }
 
 
-def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
-    """A 2-feature, 3-class model trained on 450 rows of 600 (the rest held out)."""
+def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray, list[Any]]:
+    """A 2-feature, 3-class model trained on 450 rows of 600 (the rest held out), and
+    its state every 8 epochs (``(predict, loss)`` frames for the animation)."""
     import torch
     from sklearn.datasets import make_classification
 
@@ -44,9 +53,17 @@ def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray]:
                                     random_state=seed)
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     model = SoftmaxClassifier(2, 3, gradient="fused", seed=seed, device="cpu")
-    model.fit(torch.from_numpy(x[:450]), one_hot(labels[:450], 3, device="cpu"), 100, 0.1,
-              32, verbose=False)
-    return model, x, labels  # rows 450-599 are held out
+    xt, yt = torch.from_numpy(x[:450]), one_hot(labels[:450], 3, device="cpu")
+
+    def frame(loss: float) -> tuple[Any, float]:
+        w, b = model.w.detach().clone().numpy(), model.b.detach().clone().numpy()
+        return (lambda grid: (grid @ w + b).argmax(axis=1)), loss
+
+    frames = [frame(model.evaluate(xt, yt))]
+    for _ in range(12):
+        model.fit(xt, yt, 8, 0.1, 32, verbose=False)
+        frames.append(frame(model.evaluate(xt, yt)))
+    return model, x, labels, frames  # rows 450-599 are held out
 
 
 def _markdown_table(result: CompareResult) -> str:
@@ -69,6 +86,20 @@ def _markdown_table(result: CompareResult) -> str:
     return "\n".join(lines)
 
 
+def _teaching_figures(seed: int, out: Path) -> None:
+    """∂L/∂Z of a batch of the seed data, and ∂Ŷ/∂Z of its first rows in both layouts."""
+    from .. import functional as F
+    from ..data import make_dataset
+    from ..model import SoftmaxClassifier
+
+    data = make_dataset(seed=seed, device="cpu")
+    model = SoftmaxClassifier(data.n_features, data.n_classes, seed=seed, device="cpu")
+    x, y = data.x_train[:12], data.y_train[:12]
+    y_hat = F.softmax(F.logits(x, model.w, model.b)).detach()
+    plots._save(plots.gradient_figure(y, y_hat), out / "gradient.png")
+    plots._save(plots.flattenings_figure(y_hat[:4]), out / "flattenings.png")
+
+
 def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
     """Write the figures, ``report.md`` and ``report.html`` into ``directory`` (created if
     needed); returns the paths written."""
@@ -87,10 +118,13 @@ def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
                           pairs=list(zip(names[::2], names[1::2], strict=True)))
     plots.parity_chart(result.checks, out / "parity.png")
     plots.jacobian_figure(out / "jacobian.png", seed=cfg.seed)
-    model, x, labels = _two_feature_run(cfg.seed)
+    model, x, labels, frames = _two_feature_run(cfg.seed)
     plots.decision_regions(model, x[:450], labels[:450], out / "decision_regions.png",
                            title="decision regions, 2 features, 3 classes",
                            x_valid=x[450:], labels_valid=labels[450:])
+    plots.training_animation(frames, x[:450], labels[:450], out / "training.gif",
+                             n_classes=3)
+    _teaching_figures(cfg.seed, out)
     verdict = "PASS" if result.ok else "FAIL: " + "; ".join(
         f"{c.quantity} ({c.reference}, {c.gradient})" for c in result.failures)
     config_rows = "\n".join(f"| {k} | {v} |" for k, v in asdict(cfg).items())
@@ -141,8 +175,9 @@ def _html(result: CompareResult, verdict: str, histories: dict[str, Any], out: P
     figures = []
     for name, caption in FIGURES.items():
         data = base64.b64encode((out / name).read_bytes()).decode("ascii")
+        kind = "gif" if name.endswith(".gif") else "png"
         figures.append(f"<figure><img alt='{html.escape(caption)}' "
-                       f"src='data:image/png;base64,{data}'>"
+                       f"src='data:image/{kind};base64,{data}'>"
                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     finals = "".join(f"<li>{html.escape(n)}: <code>{html.escape(h[-1].line())}</code></li>"
                      for n, h in histories.items())
