@@ -27,6 +27,7 @@ def test_math_doc_names_only_functions_and_tests_that_exist():
     text = (ROOT / "docs" / "math.md").read_text()
     for module, name in re.findall(r"`(functional|gradients)\.(\w+)`", text):
         assert hasattr({"functional": functional, "gradients": gradients}[module], name), name
+    assert "derivatives.softmax_jacobian" in text
     tests = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
     assert len(tests) >= 15
     for path, name in tests:
@@ -136,3 +137,20 @@ def test_links_between_docs_resolve():
                 assert anchor in _anchors(path), (doc.name, target)
             checked += 1
     assert checked >= 10
+
+
+def test_code_links_in_the_docs_name_what_the_linked_module_defines():
+    """[`module.name`](../src/softmaxlab/module.py): the module file exists (the links
+    test) and defines ``name``; the other direction, code to docs, is
+    test_code_points_at_docs_sections_that_exist_and_has_no_spec_tags."""
+    import importlib
+
+    found = 0
+    for doc in (ROOT / "docs").glob("*.md"):
+        for module, name, path in re.findall(
+                r"\[`(\w+)\.(\w+)`\]\(\.\./src/softmaxlab/([\w/]+)\.py\)", doc.read_text()):
+            assert path.split("/")[-1] == module, (doc.name, module, path)
+            mod = importlib.import_module("softmaxlab." + path.replace("/", "."))
+            assert hasattr(mod, name), (doc.name, module, name)
+            found += 1
+    assert found >= 15
