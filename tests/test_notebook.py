@@ -26,7 +26,7 @@ def test_example_notebook_executes():
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "epoch: 15 - CE:" in text and "all parity checks pass: True" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 2
+    assert len(images) == 3  # ∂L/∂Z of its batch, its learning curves, its Jacobian
     # it teaches the loop: the ten lines equal fit and PyTorch, the start is checked
     # against ln C, and the learning rate it trains with learns
     equal = next(c for c in nb.cells if c.cell_type == "code"
