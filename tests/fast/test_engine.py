@@ -320,23 +320,40 @@ def built_cache(tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("damage", ["truncated", "foreign"])
-def test_a_damaged_cached_kernel_is_rebuilt_not_loaded(built_cache, tmp_path, damage):
-    """A truncated kernel used to kill the process with SIGBUS, a foreign library to raise
-    a traceback: the digest no longer matches, so it is rebuilt, with one line."""
+def _damaged_copy(built_cache: Path, folder: Path, damage: str) -> tuple[Path, bytes]:
     for f in built_cache.iterdir():
-        (tmp_path / f.name).write_bytes(f.read_bytes())
-    (so,) = tmp_path.glob("*.so")
+        (folder / f.name).write_bytes(f.read_bytes())
+    (so,) = folder.glob("*.so")
     good = so.read_bytes()
     if damage == "truncated":
         so.write_bytes(good[: len(good) // 3])
     else:
         so.write_bytes(Path(_ctypes.__file__).read_bytes())  # a real, other library
+    return so, good
+
+
+@pytest.mark.slow
+def test_a_truncated_cached_kernel_no_longer_kills_the_process(built_cache, tmp_path):
+    """A truncated kernel used to kill the process with SIGBUS when loaded: a fit in a
+    fresh process now rebuilds it (one line) and trains on it."""
+    so, good = _damaged_copy(built_cache, tmp_path, "truncated")
     again = _fit_in_a_fresh_process(tmp_path)
     assert again.returncode == 0 and again.stdout.strip() == "native", again.stderr
     assert again.stderr.count("\n") == 1 and "damaged or not ours; rebuilding" in again.stderr
     assert so.read_bytes() == good  # the same build again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_a_damaged_cached_kernel_is_rebuilt_before_it_is_loaded(built_cache, tmp_path,
+                                                                monkeypatch, capsys, damage):
+    """build() checks the digest before anything loads the file: a truncated file or
+    another library (which used to raise a traceback) is rebuilt, with one line."""
+    so, good = _damaged_copy(built_cache, tmp_path, damage)
+    monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path))
+    assert native.build() == so
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "damaged or not ours; rebuilding" in err
+    assert so.read_bytes() == good
 
 
 def _fake_compiler(folder: Path, body: str) -> Path:
@@ -346,30 +363,33 @@ def _fake_compiler(folder: Path, body: str) -> Path:
     return cc
 
 
-@pytest.mark.slow
-def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path):
+def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path, monkeypatch,
+                                                                  capsys):
     cc = _fake_compiler(tmp_path, "sleep 600\n")
-    proc = _fit_in_a_fresh_process(tmp_path / "cache", CC=str(cc),
-                                   SOFTMAXLAB_BUILD_TIMEOUT="1")
-    assert proc.returncode == 0 and proc.stdout.strip() == "torch", proc.stderr
-    assert proc.stderr.count("\n") == 1 and "took over 1 s" in proc.stderr
+    monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("SOFTMAXLAB_BUILD_TIMEOUT", "1")
+    assert native.build() is None  # the engine then runs on PyTorch operations
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "took over 1 s" in err
 
 
-@pytest.mark.slow
-def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path):
+def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path, monkeypatch,
+                                                                    capsys):
     """A compiler whose output executes an illegal instruction (as code for another CPU
-    would): the probe process dies of SIGILL, this one trains on PyTorch operations."""
+    would): the probe process dies of SIGILL, this one never loads the library."""
     trap = tmp_path / "trap.c"
     trap.write_text("#include <stdint.h>\nvoid softmax_grad_f64(double *z, int64_t s, "
                     "int64_t c, int64_t m, const int64_t *l, double *loss)"
                     "{ __builtin_trap(); }\n")
     out = '"$(for a; do case $prev in -o) echo $a;; esac; prev=$a; done)"'
     cc = _fake_compiler(tmp_path, f"exec cc -shared -fPIC {trap} -o {out}\n")
-    proc = _fit_in_a_fresh_process(tmp_path / "cache", CC=str(cc))
-    assert proc.returncode == 0 and proc.stdout.strip() == "torch", proc.stderr
-    assert proc.stderr.count("\n") == 1 and "crashed when run (signal 4)" in proc.stderr
-    assert "using PyTorch operations instead" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(cc))
+    assert native.build() is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "crashed when run (signal 4)" in err
+    assert "using PyTorch operations instead" in err
     assert not list((tmp_path / "cache").glob("*.so"))
 
 
