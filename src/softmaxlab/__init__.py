@@ -15,7 +15,7 @@ Public API::
     compare                the seed experiment as a function (see ``softmaxlab compare``)
 """
 
-from . import functional, gradients, metrics
+from . import functional, gradients, inference, metrics
 from ._version import __version__
 from .comparison import CompareConfig, CompareResult, compare
 from .data import Dataset, load_dataset, make_dataset, one_hot
@@ -66,6 +66,7 @@ __all__ = [
     "compare",
     "functional",
     "gradients",
+    "inference",
     "load_dataset",
     "load_model",
     "make_dataset",

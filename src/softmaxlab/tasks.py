@@ -31,6 +31,7 @@ __all__ = [
     "predict",
     "print_epoch",
     "read_histories",
+    "summary",
     "train",
 ]
 
@@ -285,6 +286,25 @@ def evaluate(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike
 
     saved, frame, x, column = model_rows(model, data, target)
     return evaluate_labels(saved.classes, frame[column].to_numpy(), saved.predict_log_proba(x))
+
+
+def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
+            target: Any) -> Any:
+    """``softmaxlab evaluate --summary``: :func:`softmaxlab.inference.summarize` of the
+    model file's estimator on the labelled rows of ``data`` (standardised as the model
+    file says), against the first class."""
+    from .errors import ModelFileError
+    from .estimator import SoftmaxRegression
+    from .inference import summarize
+
+    saved, frame, x, column = model_rows(model, data, target)
+    if not isinstance(saved.model, SoftmaxRegression):
+        raise ModelFileError("model: --summary needs a model trained by softmaxlab train "
+                             "(a SoftmaxRegression)")
+    labels = frame[column].to_numpy()
+    if saved.classes.dtype.kind in "iuf":
+        labels = labels.astype(saved.classes.dtype)
+    return summarize(saved.model, saved.prepare(x), labels)
 
 
 def read_histories(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:

@@ -67,6 +67,10 @@ def _add_evaluate(sub: Any) -> None:
                    help="also write every metric as JSON")
     p.add_argument("--plot", type=Path, default=None, metavar="DIR",
                    help="write confusion_matrix.png and reliability.png to DIR")
+    p.add_argument("--summary", action="store_true",
+                   help="also print coefficients against the first class with standard "
+                   "errors, z, p-values and 95%% intervals (a model trained with --alpha 0; "
+                   "softmaxlab.inference.summarize)")
     p.set_defaults(handler=_cmd_evaluate)
 
 
@@ -95,6 +99,9 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     for label, counts in zip(labels, report["confusion_matrix"], strict=True):
         cm.add_row(escape(label), *(str(v) for v in counts))
     console.print(cm)
+    if args.summary:
+        console.print(str(tasks.summary(saved, args.data, args.target)), highlight=False,
+                      markup=False)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(report, indent=2, default=str) + "\n")
     if args.plot is not None:

@@ -274,6 +274,10 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
             model.feature_names_in_ = np.array(names, dtype=object)
         model.n_iter_ = 0
         model.loss_curve_ = []
+        for key in ("stop_reason", "alpha", "solver"):  # what the run recorded, if it did
+            value = fields["config"].get(key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                setattr(model, f"{key}_", value)
     else:
         raise ModelFileError(f"unknown model kind {kind!r}")
     return SavedModel(model, classes, names, mean, scale, fields["config"],
