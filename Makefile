@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[keras,dev,export]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,9 +15,8 @@ unbiased estimate :math:`\frac{1}{|B|}\sum_{i\in B} \frac{s_i}{\bar s}\ell_i` wi
 exactly; the gradient comes from any formulation of :mod:`softmaxlab.gradients`
 (``"fused"`` by default).
 
-Parameters start at zero (the problem is convex, no random start is needed); the only
-randomness is the shuffling of rows and the validation split, both driven by
-``random_state``.
+Parameters start at zero (the problem is convex); the only randomness, the shuffling of
+rows and the validation split, is driven by ``random_state``.
 
 SGD runs in standardised coordinates: with the (weighted) column means :math:`\mu` and
 standard deviations :math:`d` of the training rows, it updates
@@ -43,6 +42,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import export
 from . import functional as F
 from . import gradients as G
 from ._validation import (
@@ -476,6 +476,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """σ(XW + b): class probabilities, rows summing to 1. Shape (n_samples, n_classes)."""
         return F.softmax(torch.from_numpy(self._logits(X))).numpy()
+
+    def to_sklearn(self) -> Any:
+        """A fitted ``LogisticRegression`` with the same ``predict_proba`` (:mod:`.export`)."""
+        return export.to_sklearn(self)
+
+    def to_onnx(self, path: Any) -> None:
+        """Write this model as an ONNX graph: ``x`` in, ``label`` and ``probabilities`` out."""
+        export.to_onnx(self, path)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label of each row, from ``classes_``."""

@@ -25,6 +25,7 @@ from .training import EpochRecord
 __all__ = [
     "TrainResult",
     "evaluate",
+    "export_onnx",
     "final_metrics",
     "history_records",
     "model_rows",
@@ -305,6 +306,22 @@ def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     if saved.classes.dtype.kind in "iuf":
         labels = labels.astype(saved.classes.dtype)
     return summarize(saved.model, saved.prepare(x), labels)
+
+
+def export_onnx(model: str | os.PathLike[str] | SavedModel,
+                out: str | os.PathLike[str]) -> SavedModel:
+    """``softmaxlab export --onnx``: the model file's estimator as an ONNX graph, its
+    standardisation folded into the weights, so that the graph takes raw features."""
+    from .errors import ModelFileError
+    from .estimator import SoftmaxRegression
+    from .export import to_onnx
+
+    saved = model if isinstance(model, SavedModel) else load_model(model)
+    if not isinstance(saved.model, SoftmaxRegression):
+        raise ModelFileError("model: export needs a model trained by softmaxlab train "
+                             "(a SoftmaxRegression)")
+    to_onnx(saved.model, out, saved.mean, saved.scale)
+    return saved
 
 
 def read_histories(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]:

@@ -50,7 +50,7 @@ def _positive_float(text: str) -> float:
 
 #: Options that name files a command reads, and files it writes.
 INPUT_OPTIONS = ("data", "model", "history")
-OUTPUT_OPTIONS = ("out", "json", "plot", "checkpoint", "report")
+OUTPUT_OPTIONS = ("out", "json", "plot", "checkpoint", "report", "onnx")
 
 
 def check_outputs(args: argparse.Namespace) -> None:

@@ -116,6 +116,32 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- export
+
+
+def _add_export(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a model file as an ONNX graph",
+        description="Write a model file trained by `softmaxlab train` as an ONNX graph: input "
+        "`x` (float32 raw features, the stored standardisation folded into the weights), "
+        "outputs `label` (the original class labels) and `probabilities`. Needs the onnx "
+        "package (pip install 'softmaxlab[export]'). From Python, "
+        "SoftmaxRegression.to_onnx(path) and .to_sklearn() (a fitted LogisticRegression).",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--onnx", type=Path, required=True, metavar="OUT", help="ONNX file to write")
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace, console: Console) -> int:
+    _check_writable(args.onnx, "--onnx")
+    saved = tasks.export_onnx(args.model, args.onnx)
+    console.print(f"wrote {args.onnx} ({saved.n_features} features, "
+                  f"{len(saved.classes)} classes)", highlight=False, markup=False)
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- plot
 
 
