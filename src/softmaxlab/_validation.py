@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,12 @@ def check_parameter_memory(n_classes: int, n_features: int) -> None:
             f"y: {n_classes:,} classes × {n_features:,} features need about "
             f"{need / 2**30:,.0f} GiB for the parameters, more than this machine's "
             f"{memory / 2**30:,.0f} GiB; is y a continuous value rather than class labels?")
+
+
+def as_shared_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``x`` as a tensor, sharing its memory where it can (a CPU array of the right dtype,
+    read-only ones included: the engine never writes to it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch warns on read-only arrays
+        t = torch.from_numpy(np.asarray(x))
+    return t.to(dtype=dtype, device=device)

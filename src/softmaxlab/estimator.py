@@ -30,7 +30,6 @@ any scale. ``coef_`` and ``intercept_`` are always in the original coordinates.
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any
 
 import numpy as np
@@ -42,10 +41,11 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import export
+from . import certificate, export
 from . import functional as F
 from . import gradients as G
 from ._validation import (
+    as_shared_tensor,
     check_finite_logits,
     check_number,
     check_parameter_memory,
@@ -380,7 +380,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         s = self._weights(y_idx, sample_weight, len(y), whole=epochs is None)
 
         kw: dict[str, Any] = {"dtype": dtype, "device": device}
-        xt = _as_tensor(X, **kw)  # shares X's memory on the CPU: no copy
+        xt = as_shared_tensor(X, **kw)  # shares X's memory on the CPU: no copy
         labels = torch.as_tensor(y_idx, dtype=torch.int64, device=device)
         st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
         rng = check_random_state(self.random_state)
@@ -431,7 +431,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"eval_set: labels {unseen.tolist()} are not among the "
                                     f"classes {self.classes_.tolist()}")
         idx = np.searchsorted(self.classes_, yv)
-        return (_as_tensor(xv, **kw),
+        return (as_shared_tensor(xv, **kw),
                 torch.as_tensor(idx, dtype=torch.int64, device=kw["device"]))
 
     def _resolve_alpha(self, total_weight: float) -> float:
@@ -477,6 +477,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """σ(XW + b): class probabilities, rows summing to 1. Shape (n_samples, n_classes)."""
         return F.softmax(torch.from_numpy(self._logits(X))).numpy()
 
+    def certify(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """A proven bound on the gap to the optimum, on the training rows (:mod:`.certificate`)."""
+        return certificate.certify(self, X, y, sample_weight)
+
     def to_sklearn(self) -> Any:
         """A fitted ``LogisticRegression`` with the same ``predict_proba`` (:mod:`.export`)."""
         return export.to_sklearn(self)
@@ -489,12 +493,3 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """The most probable class label of each row, from ``classes_``."""
         z = self._logits(X)
         return self.classes_[np.argmax(z, axis=1)]
-
-
-def _as_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``x`` as a tensor, sharing its memory where it can (a CPU array of the right dtype,
-    read-only ones included: the engine never writes to it)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch warns on read-only arrays
-        t = torch.from_numpy(np.asarray(x))
-    return t.to(dtype=dtype, device=device)

@@ -242,6 +242,14 @@ class SoftmaxClassifier:
                 self.w.copy_(engine.w)
                 self.b.copy_(engine.b)
 
+    def certify(self, x: Any, y: Any) -> Any:
+        """The :class:`~softmaxlab.certificate.Certificate` of these parameters on the rows
+        ``x`` with one-hot targets ``y``: objective, ‖∇‖, and (no penalty here) an
+        infinite gap bound."""
+        from .certificate import certify
+
+        return certify(self, x, y)
+
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (docs/seed.md#copying-parameters).
 

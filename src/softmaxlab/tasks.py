@@ -24,6 +24,7 @@ from .training import EpochRecord
 
 __all__ = [
     "TrainResult",
+    "certify",
     "evaluate",
     "export_onnx",
     "final_metrics",
@@ -306,6 +307,25 @@ def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     if saved.classes.dtype.kind in "iuf":
         labels = labels.astype(saved.classes.dtype)
     return summarize(saved.model, saved.prepare(x), labels)
+
+
+def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
+            target: Any) -> Any:
+    """``softmaxlab certify``: :func:`softmaxlab.certificate.certify` of the model file's
+    estimator on the labelled rows of ``data`` (standardised as the model file says):
+    the rows it was trained on, for a bound on its own training objective."""
+    from .certificate import certify as certify_model
+    from .errors import ModelFileError
+    from .estimator import SoftmaxRegression
+
+    saved, frame, x, column = model_rows(model, data, target)
+    if not isinstance(saved.model, SoftmaxRegression):
+        raise ModelFileError("model: certify needs a model trained by softmaxlab train "
+                             "(a SoftmaxRegression)")
+    labels = frame[column].to_numpy()
+    if saved.classes.dtype.kind in "iuf":
+        labels = labels.astype(saved.classes.dtype)
+    return certify_model(saved.model, saved.prepare(x), labels)
 
 
 def export_onnx(model: str | os.PathLike[str] | SavedModel,

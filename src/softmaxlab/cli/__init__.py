@@ -20,7 +20,7 @@ from .._version import __version__
 from ..errors import SoftmaxlabError, describe, exit_status
 from ._common import EXIT_USAGE, _Parser, check_outputs
 from .compare import add_compare
-from .files import _add_evaluate, _add_export, _add_plot, _add_predict
+from .files import _add_certify, _add_evaluate, _add_export, _add_plot, _add_predict
 from .tools import _add_bench, _add_gradcheck
 from .train import _add_train
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_predict(sub)
     _add_evaluate(sub)
+    _add_certify(sub)
     _add_export(sub)
     _add_bench(sub)
     _add_gradcheck(sub)

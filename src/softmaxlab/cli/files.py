@@ -116,6 +116,32 @@ def _cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------- certify
+
+
+def _add_certify(sub: Any) -> None:
+    p = sub.add_parser(
+        "certify",
+        help="prove how close a trained model is to the optimum of its training objective",
+        description="Compute a duality-gap certificate of a model file on the rows it was "
+        "trained on (--data, --target): the objective, the gradient norm, a proven upper "
+        "bound on the gap to the optimum, how much any predicted probability can still "
+        "change, and how many rows could still change label. See docs/certificate.md.",
+    )
+    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE",
+                   help="the training rows (the objective is theirs)")
+    p.add_argument("--target", required=True, metavar="COL",
+                   help="the target column, by name or 0-based index")
+    p.set_defaults(handler=_cmd_certify)
+
+
+def _cmd_certify(args: argparse.Namespace, console: Console) -> int:
+    cert = tasks.certify(args.model, args.data, args.target)
+    console.print(str(cert), highlight=False, markup=False)
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------- export
 
 
