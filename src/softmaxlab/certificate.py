@@ -117,34 +117,27 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
     classifier's one-hot rows)."""
     from sklearn.utils.validation import check_is_fitted
 
-    from .model import SoftmaxClassifier
-
-    if isinstance(model, SoftmaxClassifier):
-        x = model._x(X).double().cpu().numpy()
-        y_idx = model._y(y, x.shape[0]).argmax(dim=1).cpu().numpy()
-        w = model.w.detach().double().cpu().numpy()
-        b = model.b.detach().double().cpu().numpy()
-        weight = (np.ones(len(x)) if sample_weight is None
-                  else np.asarray(sample_weight, dtype=np.float64))
-        alpha = 0.0
-    else:
-        check_is_fitted(model)
-        x = np.asarray(X, dtype=np.float64)
-        labels = np.asarray(y)
-        if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
-            raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and "
-                                    f"n labels, got {x.shape} and {labels.shape}")
-        unknown = np.setdiff1d(np.unique(labels), model.classes_)
-        if unknown.size:
-            raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the "
-                                    "model")
-        y_idx = np.searchsorted(model.classes_, labels)
-        weight = model._weights(y_idx, sample_weight, len(x), whole=False)
-        w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
-        alpha = getattr(model, "alpha_", None)
-        if alpha is None or alpha == "auto":
-            raise InvalidInputError("model: its L2 strength is unknown (alpha_ is missing); "
-                                    "certify the estimator that was fitted")
+    if not hasattr(model, "get_params"):  # the seed's SoftmaxClassifier: its own method
+        if sample_weight is not None:
+            raise InvalidInputError("sample_weight: SoftmaxClassifier has no row weights")
+        return model.certify(X, y)
+    check_is_fitted(model)
+    x = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
+        raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and "
+                                f"n labels, got {x.shape} and {labels.shape}")
+    unknown = np.setdiff1d(np.unique(labels), model.classes_)
+    if unknown.size:
+        raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the "
+                                "model")
+    y_idx = np.searchsorted(model.classes_, labels)
+    weight = model._weights(y_idx, sample_weight, len(x), whole=False)
+    w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
+    alpha = getattr(model, "alpha_", None)
+    if alpha is None or alpha == "auto":
+        raise InvalidInputError("model: its L2 strength is unknown (alpha_ is missing); "
+                                "certify the estimator that was fitted")
     if weight.shape != (len(x),) or not np.all(np.isfinite(weight)) or np.any(weight < 0):
         raise InvalidInputError(f"sample_weight: expected {len(x)} finite weights >= 0")
     return certify_arrays(x, y_idx, w, b, float(alpha), weight)
