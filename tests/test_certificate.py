@@ -120,3 +120,7 @@ def test_certify_from_the_command_line_and_bad_input(tmp_path, capsys):
         est.certify(scale(x), np.full(len(y), 7))
     with pytest.raises(sl.InvalidInputError, match="X, y"):
         est.certify(scale(x)[:, :3], y)
+    bad = scale(x)
+    bad[3, 2] = np.nan
+    with pytest.raises(sl.InvalidInputError, match="X: contains NaN"):
+        est.certify(bad, y)

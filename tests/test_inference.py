@@ -112,6 +112,10 @@ def test_a_penalised_fit_and_bad_arguments_are_refused():
             summarize(est, x, y, **kwargs)
     with pytest.raises(sl.InvalidInputError, match="y: labels"):
         summarize(est, x, np.full(len(y), 9))
+    bad = x.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(sl.InvalidInputError, match="X: contains NaN or infinite"):
+        summarize(est, bad, y)
 
 
 def test_evaluate_summary_from_the_command_line(tmp_path, capsys):

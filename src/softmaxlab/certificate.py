@@ -127,6 +127,8 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
     if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
         raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and "
                                 f"n labels, got {x.shape} and {labels.shape}")
+    if not np.isfinite(x).all():
+        raise InvalidInputError("X: contains NaN or infinite values")
     unknown = np.setdiff1d(np.unique(labels), model.classes_)
     if unknown.size:
         raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the "

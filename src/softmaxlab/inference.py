@@ -139,6 +139,8 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
     if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
         raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and n "
                                 f"labels, got {x.shape} and {labels.shape}")
+    if not np.isfinite(x).all():
+        raise InvalidInputError("X: contains NaN or infinite values")
     classes = model.classes_
     unknown = np.setdiff1d(np.unique(labels), classes)
     if unknown.size:
