@@ -277,3 +277,20 @@ def as_shared_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device)
         warnings.simplefilter("ignore", UserWarning)  # torch warns on read-only arrays
         t = torch.from_numpy(np.asarray(x))
     return t.to(dtype=dtype, device=device)
+
+
+def labelled_rows(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n, N) as finite float64 rows for a fitted estimator with ``n_features_in_``
+    and ``classes_``, and the class index of each label of ``y`` (n,); errors name ``X``,
+    ``y`` or both."""
+    x = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(y)
+    if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
+        raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and n "
+                                f"labels, got {x.shape} and {labels.shape}")
+    if not np.isfinite(x).all():
+        raise InvalidInputError("X: contains NaN or infinite values")
+    unknown = np.setdiff1d(np.unique(labels), model.classes_)
+    if unknown.size:
+        raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the model")
+    return x, np.searchsorted(model.classes_, labels)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import labelled_rows
 from .errors import InvalidInputError
 
 __all__ = ["Certificate", "certify", "certify_arrays", "feasible_dual"]
@@ -122,18 +123,7 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
             raise InvalidInputError("sample_weight: SoftmaxClassifier has no row weights")
         return model.certify(X, y)
     check_is_fitted(model)
-    x = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(y)
-    if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
-        raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and "
-                                f"n labels, got {x.shape} and {labels.shape}")
-    if not np.isfinite(x).all():
-        raise InvalidInputError("X: contains NaN or infinite values")
-    unknown = np.setdiff1d(np.unique(labels), model.classes_)
-    if unknown.size:
-        raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the "
-                                "model")
-    y_idx = np.searchsorted(model.classes_, labels)
+    x, y_idx = labelled_rows(model, X, y)
     weight = model._weights(y_idx, sample_weight, len(x), whole=False)
     w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
     alpha = getattr(model, "alpha_", None)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import labelled_rows
 from .errors import InvalidInputError
 
 __all__ = ["SeparationWarning", "Summary", "information_matrix", "separated_pair", "summarize"]
@@ -134,17 +135,8 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
             "(softmaxlab train --alpha 0)")
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence: must be in (0, 1), got {confidence!r}")
-    x = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(y)
-    if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
-        raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and n "
-                                f"labels, got {x.shape} and {labels.shape}")
-    if not np.isfinite(x).all():
-        raise InvalidInputError("X: contains NaN or infinite values")
+    x, idx = labelled_rows(model, X, y)
     classes = model.classes_
-    unknown = np.setdiff1d(np.unique(labels), classes)
-    if unknown.size:
-        raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the model")
     ref = 0 if reference is None else np.flatnonzero(classes == reference)
     if reference is not None and len(ref) != 1:
         raise InvalidInputError(f"reference: {reference!r} is not a class of the model "
@@ -153,7 +145,6 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
     w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if w.shape != (len(x),) or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise InvalidInputError(f"sample_weight: expected {len(x)} finite weights >= 0")
-    idx = np.searchsorted(classes, labels)
     log_p = model.predict_log_proba(x)
     proba = np.exp(log_p)
     ll = float(w @ log_p[np.arange(len(x)), idx])

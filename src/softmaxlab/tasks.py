@@ -295,18 +295,10 @@ def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     """``softmaxlab evaluate --summary``: :func:`softmaxlab.inference.summarize` of the
     model file's estimator on the labelled rows of ``data`` (standardised as the model
     file says), against the first class."""
-    from .errors import ModelFileError
-    from .estimator import SoftmaxRegression
     from .inference import summarize
 
-    saved, frame, x, column = model_rows(model, data, target)
-    if not isinstance(saved.model, SoftmaxRegression):
-        raise ModelFileError("model: --summary needs a model trained by softmaxlab train "
-                             "(a SoftmaxRegression)")
-    labels = frame[column].to_numpy()
-    if saved.classes.dtype.kind in "iuf":
-        labels = labels.astype(saved.classes.dtype)
-    return summarize(saved.model, saved.prepare(x), labels)
+    saved, x, labels = _estimator_rows(model, data, target, "--summary")
+    return summarize(saved.model, x, labels)
 
 
 def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
@@ -315,17 +307,26 @@ def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     estimator on the labelled rows of ``data`` (standardised as the model file says):
     the rows it was trained on, for a bound on its own training objective."""
     from .certificate import certify as certify_model
+
+    saved, x, labels = _estimator_rows(model, data, target, "certify")
+    return certify_model(saved.model, x, labels)
+
+
+def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
+                    target: Any, what: str) -> tuple[SavedModel, np.ndarray, np.ndarray]:
+    """The model file's estimator, the rows of ``data`` standardised as the file says,
+    and their labels in the classes' type; ``what`` names the command in the error."""
     from .errors import ModelFileError
     from .estimator import SoftmaxRegression
 
     saved, frame, x, column = model_rows(model, data, target)
     if not isinstance(saved.model, SoftmaxRegression):
-        raise ModelFileError("model: certify needs a model trained by softmaxlab train "
+        raise ModelFileError(f"model: {what} needs a model trained by softmaxlab train "
                              "(a SoftmaxRegression)")
     labels = frame[column].to_numpy()
     if saved.classes.dtype.kind in "iuf":
         labels = labels.astype(saved.classes.dtype)
-    return certify_model(saved.model, saved.prepare(x), labels)
+    return saved, saved.prepare(x), labels
 
 
 def export_onnx(model: str | os.PathLike[str] | SavedModel,
