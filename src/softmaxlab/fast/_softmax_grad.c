@@ -503,3 +503,6 @@ int column_stats_##SFX(const T *x, int64_t ldx, int64_t n, int64_t nf,          
 
 COLUMN_STATS(f64, double)
 COLUMN_STATS(f32, float)
+
+/* CSR rows: the sparse engine (softmaxlab.fast.sparse) */
+#include "_sparse.c"

@@ -459,11 +459,8 @@ class Engine:
                 lo, hi = shard_bounds(0, self.n, comm.rank, comm.world)
             else:
                 n = int(comm.n_rows or self.n)
-        total = 0.0
         self.flat.zero_()
-        for s in range(lo, hi, chunk):
-            m = min(chunk, hi - s)
-            total += self.gradient(s, m, 1.0 / n, accumulate=True)
+        total = self._pass(lo, hi, n, chunk)
         if comm is not None:
             self.flat[-1] = total
             comm.all_reduce(self.flat)
@@ -475,6 +472,11 @@ class Engine:
         # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product
         return total / n + 0.5 * self.alpha * float(torch.dot(pen.reshape(-1),
                                                               self.wt.reshape(-1)))
+
+    def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
+        """Data gradient of rows lo .. hi, over ``n``, added to gw, gb; Σ s_i ℓ_i."""
+        return sum(self.gradient(s, min(chunk, hi - s), 1.0 / n, accumulate=True)
+                   for s in range(lo, hi, chunk))
 
     def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as

@@ -40,10 +40,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["EngineSpec", "available", "build", "cache_dir", "engine", "engine_available",
-           "softmax_grad"]
+__all__ = ["EngineSpec", "SparseSpec", "available", "build", "cache_dir", "engine", "engine_available",
+           "softmax_grad", "sparse"]
 
 SOURCE = Path(__file__).with_name("_softmax_grad.c")
+#: included by SOURCE (the sparse engine's kernels); part of the cache key
+SPARSE_SOURCE = Path(__file__).with_name("_sparse.c")
 _BASE = ["-O3", "-fno-math-errno", "-fPIC", "-shared"]
 #: tried in order: threads from PyTorch's OpenMP runtime (only where PyTorch itself runs
 #: on libgomp, see _torch_uses_libgomp), then single-threaded, then without -march=native
@@ -167,7 +169,7 @@ def build() -> Path | None:
     cc = _compiler()
     if cc is None or sys.platform == "win32":
         return None
-    source = SOURCE.read_bytes()
+    source = SOURCE.read_bytes() + SPARSE_SOURCE.read_bytes()
     timeout = _build_timeout()
     unusable: str | None = None  # why the first rejected build was rejected
     for flags in FLAGS if _torch_uses_libgomp() else FLAGS[1:]:
@@ -241,7 +243,21 @@ class EngineSpec(ctypes.Structure):
     ]
 
 
+class SparseSpec(ctypes.Structure):
+    """The C ``sparse_spec`` of ``_sparse.c``: what one sparse engine works on
+    (:mod:`softmaxlab.fast.sparse`)."""
+
+    _fields_ = [
+        ("c", _I), ("nf", _I), ("n", _I), ("batch", _I), ("indptr", _P), ("indices", _P),
+        ("data", _P), ("order", _P), ("labels", _P), ("weight", _P), ("w", _P), ("b", _P),
+        ("vw", _P), ("vb", _P), ("momentum", _D), ("nesterov", _I), ("alpha", _D),
+        ("pen", _P), ("z", _P), ("gw", _P), ("gb", _P), ("last", _P), ("touched", _P),
+        ("mark", _P), ("threads", _I), ("scratch", _P),
+    ]
+
+
 _SPEC = ctypes.POINTER(EngineSpec)
+_SPARSE = ctypes.POINTER(SparseSpec)
 _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "softmax_grad": ([_P, _I, _I, _I, _P, _P], None),
     "epoch": ([_SPEC, _D, _P, _P], None),
@@ -249,6 +265,8 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "update": ([_SPEC, _D], None),
     "gemm_floor": ([_SPEC], None),
     "column_stats": ([_P, _I, _I, _I, _P, _P, _P, _P], ctypes.c_int),
+    "sparse_epoch": ([_SPARSE, _D, _P, _P], None),
+    "sparse_pass": ([_SPARSE, _I, _I, _D, _P, _P], _D),
 }
 
 
@@ -327,6 +345,16 @@ def engine(dtype: torch.dtype) -> tuple[Any, int]:
     fns = {stem: getattr(lib, f"{stem}_{sfx}") for stem in ("epoch", "gradient", "update",
                                                           "gemm_floor")}
     return fns, _blas()[dtype]
+
+
+def sparse(dtype: torch.dtype) -> dict[str, Any]:
+    """``{"epoch", "pass"}`` of the sparse engine for ``dtype``, taking a
+    :class:`SparseSpec` (see ``_sparse.c``). Call only when :func:`available`."""
+    lib = _library()
+    assert lib is not None
+    sfx = _suffix(dtype)
+    return {"epoch": getattr(lib, f"sparse_epoch_{sfx}"),
+            "pass": getattr(lib, f"sparse_pass_{sfx}")}
 
 
 def column_stats(dtype: torch.dtype) -> Any:

@@ -1,0 +1,272 @@
+r"""The training engine on sparse rows: :class:`SparseEngine`, and :func:`make_engine`.
+
+The same SGD step, penalty, momentum, row weights, data-parallel epochs and full passes
+as :class:`softmaxlab.fast.engine.Engine` (whose docstring states the mathematics), for X
+held as CSR (:class:`softmaxlab.sparse.SparseRows`), never densified:
+
+* ``"native"`` (the default where the kernel builds): a whole epoch in one call into
+  ``_sparse.c``. Logits are sparse × dense (each stored value adds one row of W, kept as
+  (N, C) so that row is contiguous); the gradient scatters into the rows of W that the
+  batch's features name, and only those rows are updated. The L2 decay and the momentum
+  of every other row are applied lazily — a row untouched for k steps gets the k-th
+  power of its 2 × 2 recurrence when it is next read, and every row at the epoch's end
+  — so the parameters equal the dense update's to rounding, while a step costs O(nnz of
+  the batch × C) instead of O(N × C). Full passes (L-BFGS, ‖∇J‖) share the rows among
+  threads, each scattering into a gradient of its own.
+* ``"torch"``: each batch as a torch sparse COO tensor and PyTorch's sparse × dense
+  products, with dense updates (and the formulations ``chain``, ``blockwise`` and
+  ``autograd``, which take sparse batches; ``jacobian`` and ``kronecker`` materialise
+  dense Jacobians and refuse sparse input).
+
+The per-batch penalty an epoch reports is the one at the epoch's start (the rows of W
+are only all current there); the parameters are exact. Standardisation scales the stored
+values once (``inv_scale``) and never centres (``mean`` must be zero or ``None``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import gradients as G
+from ..errors import InvalidInputError
+from ..sparse import SparseRows
+from . import comm as comm_
+from . import native
+from .engine import Engine
+from .threads import budget
+
+__all__ = ["DENSE_ONLY", "SparseEngine", "make_engine"]
+
+#: Threads of a full pass at most (each holds an (N, C) gradient of its own).
+MAX_PASS_THREADS = 8
+#: Formulations that materialise dense (m, C, m, C)-sized Jacobians of X: not for sparse rows.
+DENSE_ONLY = ("jacobian", "kronecker")
+
+
+def make_engine(x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
+                **kw: Any) -> Engine:
+    """An :class:`Engine` for dense rows ``x``, a :class:`SparseEngine` for
+    :class:`~softmaxlab.sparse.SparseRows` (the same arguments)."""
+    cls = SparseEngine if isinstance(x, SparseRows) else Engine
+    return cls(x, labels, w, b, **kw)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+class SparseEngine(Engine):
+    """:class:`Engine` on :class:`~softmaxlab.sparse.SparseRows` (module docstring). W is
+    stored (N, C); :attr:`wt`, :attr:`vw` are its (C, N) views, as the dense engine's."""
+
+    def __init__(self, x: SparseRows, labels: torch.Tensor, w: torch.Tensor,
+                 b: torch.Tensor, *, batch_size: int, gradient: str = "fused",
+                 weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
+                 inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
+                 alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
+                 rows: torch.Tensor | None = None, path: str = "auto") -> None:
+        self.formulation = G.get(gradient)
+        if gradient in DENSE_ONLY:
+            raise InvalidInputError(
+                f"gradient: {gradient!r} materialises dense Jacobians and cannot take sparse "
+                f"rows; use one of {', '.join(n for n in G.names() if n not in DENSE_ONLY)}")
+        if mean is not None and bool((mean != 0).any()):
+            raise InvalidInputError("mean: sparse rows are scaled, never centred")
+        if path not in ("auto", "native", "torch"):
+            raise InvalidInputError(f"path: one of auto, native, torch, got {path!r}")
+        self.comm = comm_.current()
+        if self.comm is not None and self.comm.world == 1:
+            self.comm = None
+        if self.comm is not None and gradient != "fused":
+            raise InvalidInputError(f"gradient: data-parallel training uses the fused "
+                                    f"gradient, got {gradient!r}")
+        n, nf = x.shape
+        c = w.shape[1]
+        dtype = x.dtype
+        self.inv_scale_sparse = None if inv_scale is None else inv_scale.to(dtype)
+        self.x = x.scaled(self.inv_scale_sparse)
+        self.mean = self.inv_scale = None  # applied to the stored values once
+        self.labels = labels.to(dtype=torch.int64).contiguous()
+        self.rows = None if rows is None else rows.to(dtype=torch.int64).contiguous()
+        if self.rows is not None:
+            n = self.rows.shape[0]
+        self.n, self.n_features, self.n_classes = n, nf, c
+        self.batch = max(1, min(int(batch_size), n))
+        self._teams = None
+        self.weight = None if weight is None else weight.to(dtype).contiguous()
+        self.penalty = None if penalty is None else penalty.to(dtype).contiguous()
+        self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
+        self._w = w.detach().to(dtype).contiguous().clone()  # (N, C)
+        self.b = b.detach().to(dtype).clone()
+        self._vw = self.vb = None
+        if self.momentum:
+            self._vw, self.vb = torch.zeros_like(self._w), torch.zeros_like(self.b)
+        self.flat = torch.zeros(c * nf + c + 1, dtype=dtype)
+        self.gw = self.flat[: c * nf].view(c, nf)
+        self.gb = self.flat[c * nf: c * nf + c]
+        can = native.available(dtype, torch.device("cpu")) and gradient == "fused"
+        if path == "auto":
+            path = "native" if can else "torch"
+        elif path == "native" and not can:
+            raise InvalidInputError("path: the native engine is not available here (see "
+                                    "softmaxlab.fast.native; it serves gradient='fused')")
+        self.path = path
+        self.k = -(-n // self.batch)
+        self._order: torch.Tensor | None = None
+        self._nc = torch.zeros(nf, c, dtype=dtype)  # a gradient in W's (N, C) layout
+        if path == "native":
+            self._fns = native.sparse(dtype)
+            self._buffers = {
+                "z": torch.empty(self.batch, c, dtype=dtype),
+                "gw": torch.zeros(nf, c, dtype=dtype),
+                "gb": torch.zeros(MAX_PASS_THREADS * c, dtype=dtype),
+                "last": torch.zeros(nf, dtype=torch.int64),
+                "touched": torch.empty(nf, dtype=torch.int64),
+                "mark": torch.zeros(nf, dtype=torch.uint8),
+            }
+            self._batch_loss = torch.empty(self.k, dtype=torch.float64)
+            self._batch_pen = torch.empty(self.k, dtype=torch.float64)
+            buf, xs = self._buffers, self.x
+            self._spec = native.SparseSpec(
+                c=c, nf=nf, n=self.n, batch=self.batch, indptr=xs.indptr.data_ptr(),
+                indices=xs.indices.data_ptr(), data=xs.data.data_ptr(), order=None,
+                labels=self.labels.data_ptr(), weight=_ptr(self.weight),
+                w=self._w.data_ptr(), b=self.b.data_ptr(), vw=_ptr(self._vw),
+                vb=_ptr(self.vb), momentum=self.momentum, nesterov=int(self.nesterov),
+                alpha=self.alpha, pen=_ptr(self.penalty), z=buf["z"].data_ptr(),
+                gw=buf["gw"].data_ptr(), gb=buf["gb"].data_ptr(),
+                last=buf["last"].data_ptr(), touched=buf["touched"].data_ptr(),
+                mark=buf["mark"].data_ptr(), threads=1, scratch=None)
+            self._spec_ref = ctypes.byref(self._spec)
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def wt(self) -> torch.Tensor:  # type: ignore[override]
+        """Wᵀ (C, N), a view of the (N, C) storage."""
+        return self._w.T
+
+    @property
+    def w(self) -> torch.Tensor:
+        return self._w
+
+    @property
+    def vw(self) -> torch.Tensor | None:  # type: ignore[override]
+        return None if self._vw is None else self._vw.T
+
+    def threads(self, *, lbfgs: bool = False) -> Any:
+        self.allowed_threads = torch.get_num_threads()
+        per_row = self.x.nnz / max(self.x.shape[0], 1)
+        return budget(self.batch * per_row * self.n_classes, lbfgs=lbfgs)
+
+    def _set_order(self, order: torch.Tensor | None) -> None:
+        if order is None:
+            order = self.rows
+        if order is not None:
+            order = order.to(dtype=torch.int64).contiguous()
+        self._order = order
+        self._spec.order = None if order is None else order.data_ptr()
+
+    def _rows(self, s: int, m: int, order: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Rows s .. s+m of the epoch as a sparse COO batch (scaled), labels, weights."""
+        if order is None:
+            order = self.rows
+        idx = torch.arange(s, s + m) if order is None else order[s:s + m]
+        xb = self.x.coo(None if order is None else order, s, m)
+        wb = None if self.weight is None else self.weight[idx]
+        return xb, self.labels[idx], wb
+
+    # ------------------------------------------------------------------ gradients
+    def gradient(self, s: int, m: int, coef: float, *, accumulate: bool = False,
+                 order: torch.Tensor | None = None) -> float:
+        if not 0 < m <= self.batch or not 0 <= s <= self.n - m:
+            raise InvalidInputError(f"m: rows {s}..{s + m} do not fit batches of "
+                                    f"{self.batch} in {self.n} rows")
+        if not accumulate:
+            self.flat[:-1].zero_()
+        return self._accumulate(s, m, coef, order, threads=1)
+
+    def _accumulate(self, s: int, m: int, coef: float, order: torch.Tensor | None, *,
+                    threads: int) -> float:
+        """gw += coef Xᵀ G and gb += coef Gᵀ1 over rows s .. s+m; Σ s_i ℓ_i."""
+        nc = self._nc
+        nc.zero_()
+        if self.path == "native":
+            self._set_order(order)
+            gb = torch.zeros_like(self.gb)
+            threads = max(1, min(threads, self.batch, MAX_PASS_THREADS))
+            scratch = None
+            if threads > 1:
+                scratch = torch.empty((threads - 1) * self.n_features * self.n_classes,
+                                      dtype=nc.dtype)
+            self._spec.threads = threads
+            self._spec.scratch = _ptr(scratch)
+            try:
+                total = float(self._fns["pass"](self._spec_ref, s, m, coef, nc.data_ptr(),
+                                                gb.data_ptr()))
+            finally:
+                self._spec.threads, self._spec.scratch = 1, None
+            self.gb.add_(gb)
+        else:
+            xb, lab, wb = self._rows(s, m, order)
+            z = torch.addmm(self.b, xb, self._w)
+            log_p = torch.log_softmax(z, dim=1)
+            rows = -log_p.gather(1, lab.unsqueeze(1))[:, 0]
+            g = log_p.exp_()
+            g[torch.arange(m), lab] -= 1
+            if wb is not None:
+                g.mul_(wb.unsqueeze(1))
+                rows = rows * wb
+            nc.add_(xb.T @ g, alpha=coef)
+            self.gb.add_(g.sum(dim=0), alpha=coef)
+            total = float(rows.sum())
+        self.gw.add_(nc.T)
+        return total
+
+    def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
+        if self.path != "native" or hi <= lo:
+            return super()._pass(lo, hi, n, chunk)
+        threads = max(1, min(torch.get_num_threads(), (hi - lo) // 256 or 1))
+        return self._accumulate(lo, hi - lo, 1.0 / n, None, threads=threads)
+
+    def update(self, lr: float, *, batch: int = 0, checked: bool = False) -> None:
+        super().update(lr, batch=batch, checked=True if self.path == "native" else checked)
+
+    # ------------------------------------------------------------------ epochs
+    def epoch(self, lr: float, order: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.comm is not None or self.formulation.name != "fused" or self.path != "native":
+            return super().epoch(lr, order)
+        start = self._snapshot()
+        self._set_order(order)
+        self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
+                           self._batch_pen.data_ptr())
+        loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
+        if not bool(torch.isfinite(loss).all() & torch.isfinite(pen).all()
+                    & torch.isfinite(self._w).all() & torch.isfinite(self.b).all()):
+            self._restore(start)
+            self._replay(lr, order)
+        return loss, pen
+
+    def metrics(self, x: Any, labels: torch.Tensor) -> tuple[float, float]:
+        """Mean CE and accuracy on rows ``x`` (:class:`SparseRows`, scaled as the training
+        rows are) with class indices ``labels``."""
+        rows = x.scaled(self.inv_scale_sparse) if isinstance(x, SparseRows) else x
+        z = torch.from_numpy(np.asarray(rows.csr @ self._w.numpy())) + self.b
+        labels = labels.to(torch.int64)
+        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))
+        hits = (z.argmax(dim=1) == labels).to(z.dtype)
+        if self.comm is not None and self.comm.shards is not None:
+            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]),
+                                                                   dtype=z.dtype)])
+            self.comm.all_reduce(sums)
+            return float(sums[0] / sums[2]), float(sums[1] / sums[2])
+        return ce.mean().item(), hits.mean().item()
+
+    def gemm_floor(self) -> None:
+        raise InvalidInputError("gemm_floor: dense rows only")
+
