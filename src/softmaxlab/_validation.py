@@ -199,7 +199,8 @@ def check_finite_logits(z: Any, x: Any, name: str) -> None:
     if finite.all():
         return
     row = int(np.flatnonzero(~finite)[0])
-    big = float(np.nanmax(np.abs(np.asarray(x)[row]))) if np.asarray(x).shape[1] else 0.0
+    xr = x[row].toarray() if hasattr(x, "toarray") else np.asarray(x)[row]
+    big = float(np.nanmax(np.abs(xr))) if np.size(xr) else 0.0
     raise InvalidInputError(
         f"{name}: row {row + 1} gives non-finite logits (its largest feature, {big:.3g} "
         f"after any standardisation, overflows XW + b); check the data's units or values")
@@ -283,6 +284,9 @@ def labelled_rows(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """``X`` (n, N) as finite float64 rows for a fitted estimator with ``n_features_in_``
     and ``classes_``, and the class index of each label of ``y`` (n,); errors name ``X``,
     ``y`` or both."""
+    if hasattr(X, "toarray") or (isinstance(X, torch.Tensor) and X.layout != torch.strided):
+        raise InvalidInputError("X: summaries and certificates take dense rows; pass "
+                                "X.toarray() for a sparse matrix that fits in memory")
     x = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y)
     if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._inputs import row_weights
 from ._validation import labelled_rows
 from .errors import InvalidInputError
 
@@ -124,7 +125,7 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
         return model.certify(X, y)
     check_is_fitted(model)
     x, y_idx = labelled_rows(model, X, y)
-    weight = model._weights(y_idx, sample_weight, len(x), whole=False)
+    weight = row_weights(model, y_idx, sample_weight, len(x), whole=False)
     w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
     alpha = getattr(model, "alpha_", None)
     if alpha is None or alpha == "auto":

@@ -33,19 +33,19 @@ import numbers
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import certificate, export
 from . import functional as F
 from . import gradients as G
+from ._inputs import check_rows, eval_rows, row_weights, scale_stats, take, tensor_rows
 from ._validation import (
-    as_shared_tensor,
     check_finite_logits,
     check_number,
     check_parameter_memory,
@@ -53,7 +53,6 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .data import standardisation
 from .errors import InvalidInputError, InvalidTypeError
 from .solvers import Problem, solve
 
@@ -251,42 +250,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         G.get(self.gradient)
         return resolve_dtype(self.dtype), resolve_device(self.device)
 
-    def _weights(self, y_idx: np.ndarray, sample_weight: Any, n: int, *,
-                 whole: bool) -> np.ndarray:
-        if sample_weight is None:
-            s = np.ones(n)
-        else:
-            s = np.asarray(sample_weight, dtype=np.float64)
-            if s.ndim == 0:
-                s = np.full(n, float(s))
-            if s.shape != (n,):
-                raise InvalidInputError(
-                    f"sample_weight: expected shape ({n},), got {s.shape}"
-                )
-            if not np.all(np.isfinite(s)) or np.any(s < 0):
-                raise InvalidInputError("sample_weight: must be finite and non-negative")
-        if self.class_weight is not None:
-            cw = self.class_weight
-            if isinstance(cw, dict):  # keys are original labels; map onto indices
-                lookup = {label: i for i, label in enumerate(self.classes_)}
-                unknown = [k for k in cw if k not in lookup]
-                if unknown:
-                    raise InvalidInputError(
-                        f"class_weight: labels {unknown} are not among the classes "
-                        f"{self.classes_.tolist()}"
-                    )
-                cw = {lookup[k]: v for k, v in cw.items()}
-            s = s * compute_sample_weight(cw, y_idx)
-        if not s.sum() > 0:
-            raise InvalidInputError("sample_weight: all weights are zero")
-        weighted = np.bincount(y_idx, weights=s, minlength=len(self.classes_))
-        if whole and np.count_nonzero(weighted > 0) < 2:
-            raise InvalidInputError(
-                "sample_weight: fewer than 2 classes have non-zero weight; a classifier "
-                "needs at least 2 classes"
-            )
-        return s
-
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: Any = None,
             callback: Any = None, checkpoint: Any = None, checkpoint_every: int = 1,
@@ -347,7 +310,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         # finiteness is checked on the standardisation statistics below (a sum over X
         # that is finite exactly when X is, short of overflow): no pass of its own
-        X, y = validate_data(self, X, y, dtype=np_dtype, reset=reset, ensure_all_finite=False)
+        X, y = check_rows(self, X, y, dtype=np_dtype, reset=reset)
+        if sp.issparse(X):
+            device = torch.device("cpu")  # sparse rows train on the CPU (docs/text.md)
         if y.dtype.kind not in "iuUSb":  # integer or string labels are classes already
             check_classification_targets(y)
         y_idx = None
@@ -377,17 +342,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"{self.classes_.tolist()} given at the first partial_fit"
                 )
             y_idx = np.searchsorted(self.classes_, y)
-        s = self._weights(y_idx, sample_weight, len(y), whole=epochs is None)
+        s = row_weights(self, y_idx, sample_weight, len(y), whole=epochs is None)
 
         kw: dict[str, Any] = {"dtype": dtype, "device": device}
-        xt = as_shared_tensor(X, **kw)  # shares X's memory on the CPU: no copy
+        xt = tensor_rows(X, **kw)  # shares X's memory on the CPU: no copy
         labels = torch.as_tensor(y_idx, dtype=torch.int64, device=device)
         st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
         rng = check_random_state(self.random_state)
         train = valid = None
         eval_set, callback = getattr(self, "_extras", (None, None))
         if eval_set is not None:
-            valid = self._eval_set(eval_set, np_dtype, kw)
+            valid = eval_rows(self, eval_set, np_dtype, kw, sparse=sp.issparse(X))
         elif self.early_stopping and epochs is None:
             train_idx, valid_idx = train_test_split(
                 np.arange(len(y)), test_size=self.validation_fraction, stratify=y_idx,
@@ -395,12 +360,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
             train = torch.as_tensor(np.sort(train_idx), device=device)
             vi = torch.as_tensor(valid_idx, device=device)
-            valid = (xt[vi], labels[vi])
+            valid = (take(xt, vi), labels[vi])
             st = st / st[train].mean()
         # standardised coordinates, statistics of the training rows (see the module docstring)
-        mu, d = standardisation(xt, st, train)
+        mu, d = scale_stats(xt, st, train)
         if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
-                valid is not None and eval_set is None
+                valid is not None and eval_set is None and not sp.issparse(X)
                 and not bool(torch.isfinite(valid[0]).all())):
             check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
             check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
@@ -410,29 +375,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.alpha_ = self._resolve_alpha(float(s_train.sum()))
         self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
         problem.alpha = self.alpha_
+        if sp.issparse(X) and self.solver_ == "lbfgs":
+            # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
+            # slowed it (53 vs 35 iterations on the text benchmark, docs/text.md)
+            problem.scale = torch.ones_like(d)
         return solve(self, problem, np_dtype=np_dtype, seed=int(rng.randint(2**31 - 1)),
                            callback=callback, epochs=epochs,
                            fingerprint_data=[xt, labels, st, train, *(valid or ())],
                            grad_weight=st / st.mean())
-
-    def _eval_set(self, eval_set: Any, np_dtype: Any, kw: dict[str, Any]
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``eval_set=(X_valid, y_valid)`` checked and encoded as the training rows are."""
-        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
-            raise InvalidInputError("eval_set: expected a pair (X_valid, y_valid)")
-        xv_raw, yv_raw = eval_set
-        xv = validate_data(self, xv_raw, dtype=np_dtype, reset=False)
-        yv = np.asarray(yv_raw)
-        if yv.ndim != 1 or yv.shape[0] != xv.shape[0]:
-            raise InvalidInputError(f"eval_set: y_valid must be 1-D with {xv.shape[0]} "
-                                    f"labels, got shape {yv.shape}")
-        unseen = np.setdiff1d(np.unique(yv), self.classes_)
-        if unseen.size:
-            raise InvalidInputError(f"eval_set: labels {unseen.tolist()} are not among the "
-                                    f"classes {self.classes_.tolist()}")
-        idx = np.searchsorted(self.classes_, yv)
-        return (as_shared_tensor(xv, **kw),
-                torch.as_tensor(idx, dtype=torch.int64, device=kw["device"]))
 
     def _resolve_alpha(self, total_weight: float) -> float:
         """``alpha``, or for "auto" ``LogisticRegression()``'s C = 1 in softmaxlab's mean
@@ -452,14 +402,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                        or self.batch_size != "auto")
         return "sgd" if sgd_only or sgd_options else "lbfgs"
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy/torch sparse X, never densified (docs/text.md)
+        return tags
+
     def _batch(self, n: int) -> int:
         return min(_AUTO_BATCH if self.batch_size == "auto" else self.batch_size, n)
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=self.coef_.dtype, reset=False)
-        z = X @ self.coef_.T + self.intercept_
+        X = check_rows(self, X, dtype=self.coef_.dtype, reset=False)
+        z = np.asarray(X @ self.coef_.T) + self.intercept_  # sparse × dense for sparse X
         check_finite_logits(z, X, "X")
         return z
 

@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import gradients as G
 from .errors import InvalidInputError, TrainingDiverged
 from .fast import comm
-from .fast.engine import Engine
+from .fast.sparse import make_engine
 from .io.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
 from .training import EpochRecord, EpochStats, Run, drive
 
@@ -74,7 +74,7 @@ class SGDSolver:
                  gen: torch.Generator, batch: int) -> None:
         self.est, self.problem, self.gen = est, problem, gen
         p = problem
-        self.engine = Engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
+        self.engine = make_engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
                              weight=p.weight, mean=p.mean, inv_scale=1 / p.scale,
                              penalty=p.scale**-2, alpha=p.alpha, momentum=est.momentum,
                              nesterov=est.nesterov, rows=p.train)
@@ -298,7 +298,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     from scipy.optimize import minimize
 
     p = problem
-    engine = Engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
+    engine = make_engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
                     weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
                     alpha=p.alpha, rows=p.train)
     n_w = engine.wt.numel()
@@ -314,7 +314,8 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
 
     # float64 CPU parameters are loaded through numpy views of the engine's tensors (an
     # evaluation then costs the pass and a few microseconds); anything else through torch
-    views = engine.wt.dtype == torch.float64 and engine.wt.device.type == "cpu"
+    views = (engine.wt.dtype == torch.float64 and engine.wt.device.type == "cpu"
+             and engine.wt.is_contiguous())
     wt_np = engine.wt.numpy() if views else None
     b_np = engine.b.numpy() if views else None
 
@@ -335,7 +336,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             engine.b.copy_(torch.stack([-t[nf] / 2, t[nf] / 2]))
         else:
             t = torch.from_numpy(theta)
-            engine.wt.view(-1).copy_(t[:n_w])
+            engine.wt.copy_(t[:n_w].view(engine.wt.shape))
             engine.b.copy_(t[n_w:])
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -469,7 +470,7 @@ def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any
 def grad_norm(est: Any, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
     """‖∇J‖ (Frobenius, over W and b) at ``est``'s fitted parameters, on the rows given to fit,
     in the original coordinates (one full pass of the engine)."""
-    engine = Engine(x, labels, torch.from_numpy(est.coef_.T), torch.from_numpy(
+    engine = make_engine(x, labels, torch.from_numpy(est.coef_.T), torch.from_numpy(
         est.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
         alpha=est.alpha_)
     with torch.no_grad(), engine.threads(lbfgs=True):

@@ -9,7 +9,7 @@ logits are sparse × dense products, :math:`Z = XW + b`, and gradients scatter i
 rows of W that a row's features name.
 
 Standardisation of sparse rows scales without centring — :math:`\tilde X = X
-\operatorname{diag}(d^{-1})` with :math:`d` the (weighted) root mean square of each column
+\operatorname{diag}(d^{-1})` with :math:`d` the largest absolute value of each column
 (:func:`column_scale`) — because subtracting a mean would make every zero non-zero.
 """
 
@@ -130,19 +130,19 @@ class SparseRows:
 
 def column_scale(x: SparseRows, weight: torch.Tensor | None = None,
                  rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""``(mu, d)`` of sparse rows: :math:`\mu = 0` and :math:`d_k = \sqrt{\sum_i s_i
-    x_{ik}^2 / \sum_i s_i}`, the weighted root mean square (1 for an all-zero column) —
-    the scaling of the sparse standardisation (module docstring), over the rows ``rows``
-    (all for ``None``), in float64 and returned in ``x``'s dtype."""
+    r"""``(mu, d)`` of sparse rows: :math:`\mu = 0` and :math:`d_k = \max_i |x_{ik}|` over
+    the rows ``rows`` (all for ``None``) of non-zero ``weight`` — scikit-learn's
+    ``MaxAbsScaler`` (1 for an all-zero column), in ``x``'s dtype. Every scaled value
+    lies in [-1, 1], so no row is longer than its count of stored values: a scale that
+    suits SGD, unlike the root mean square, which blows a rare word up by √n."""
     csr = x.csr if rows is None else x.csr[rows.cpu().numpy()]
-    s = (np.ones(csr.shape[0]) if weight is None else
-         (weight.double().cpu().numpy() if rows is None
-          else weight.double().cpu().numpy()[rows.cpu().numpy()]))
-    sq = csr.astype(np.float64, copy=True)
-    sq.data **= 2
-    total = max(float(s.sum()), np.finfo(np.float64).tiny)
-    d = np.sqrt(np.asarray(sq.T @ s).reshape(-1) / total)
-    d[~(d > 1e-12)] = 1.0
+    if weight is not None:
+        s = weight.cpu().numpy() if rows is None else weight.cpu().numpy()[rows.cpu().numpy()]
+        if not (s > 0).all():
+            csr = csr[np.flatnonzero(s > 0)]
+    d = np.zeros(x.shape[1])
+    np.maximum.at(d, csr.indices, np.abs(csr.data))
+    d[~(d > 0)] = 1.0
     return (torch.zeros(x.shape[1], dtype=x.dtype),
             torch.from_numpy(d).to(x.dtype))
 

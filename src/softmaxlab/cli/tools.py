@@ -108,7 +108,9 @@ def _add_bench(sub: Any) -> None:
         "entry point — estimator epoch, set-up, one-rank data-parallel epoch, peak memory — "
         "against the fused epoch (fit); and the race of SoftmaxRegression against "
         "scikit-learn's LogisticRegression and SGDClassifier, each after StandardScaler, on a "
-        "200 000 x 100 problem and the bundled sets (race). Results vary with the machine; "
+        "200 000 x 100 problem and the bundled sets (race); and the same three on a "
+        "generated bag-of-words corpus, 50 000 documents x 50 000 terms x 20 classes, "
+        "as sparse TF-IDF (text). Results vary with the machine; "
         "benchmarks/README.md records a run.",
     )
     p.add_argument("--section", type=_sections, default=list(BENCH_SECTIONS),
@@ -182,6 +184,12 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
         console.print("the race (make_pipeline(StandardScaler(), contender), defaults)",
                       highlight=False)
         console.print(race_table(out["race"]), highlight=False, markup=False)
+    if "text" in out:
+        from ..fast.textbench import text_table
+
+        console.print("text classification (generated corpus, TF-IDF, CSR input)",
+                      highlight=False)
+        console.print(text_table(out["text"]), highlight=False, markup=False)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return EXIT_OK

@@ -14,7 +14,7 @@ __all__ = ["SECTIONS", "run_sections"]
 
 
 #: The sections of ``softmaxlab bench``, in the order they run.
-SECTIONS = ("main", "growth", "scaling", "fit", "race")
+SECTIONS = ("main", "growth", "scaling", "fit", "race", "text")
 
 
 def run_sections(sections: Sequence[str] = SECTIONS, *, quick: bool = False, repeats: int = 5,
@@ -50,4 +50,9 @@ def run_sections(sections: Sequence[str] = SECTIONS, *, quick: bool = False, rep
 
         out["race"] = race(rows=20_000 if quick else 200_000, repeats=repeats,
                            progress=progress)
+    if "text" in sections:
+        from .textbench import run_text
+
+        n = 5_000 if quick else 50_000
+        out["text"] = run_text(n_docs=n, n_terms=n, progress=progress)
     return out

@@ -38,6 +38,8 @@ def fingerprint(data: list[torch.Tensor | Path | None], settings: dict[str, Any]
     and dtypes, or a file's bytes (streamed in 1 MiB blocks: constant memory) — and of
     ``settings``."""
     h = hashlib.sha256()
+    # sparse rows (softmaxlab.sparse.SparseRows) count as their index and value tensors
+    data = [u for t in data for u in (t.tensors() if hasattr(t, "tensors") else [t])]
     for t in data:
         if t is None:
             h.update(b"none")
