@@ -30,8 +30,9 @@ from ._validation import (
     resolve_dtype,
 )
 from .errors import InvalidInputError, InvalidTypeError, diverged
-from .fast.engine import Engine
+from .fast.sparse import make_engine
 from .io.checkpoint import classifier_fingerprint
+from .sparse import is_sparse, sparse_rows
 from .training import (
     CheckpointPlan,
     EpochRecord,
@@ -101,6 +102,9 @@ class SoftmaxClassifier:
 
     # ------------------------------------------------------------------ checks
     def _x(self, x: Any, name: str = "x") -> torch.Tensor:
+        if is_sparse(x):  # a torch sparse COO batch: XW is a sparse × dense product
+            rows = sparse_rows(x, name, n_cols=self.n_features, dtype=self.dtype)
+            return rows.coo(None, 0, rows.shape[0]).to(self.device)
         return as_matrix(
             x, name, dtype=self.dtype, device=self.device, n_cols=self.n_features,
             cols_name="features",
@@ -228,7 +232,7 @@ class SoftmaxClassifier:
             start, done = resume_params(plan, self.w, self.b, data.epochs)
         # every formulation trains on the one engine (softmaxlab.fast.engine): "fused" on its
         # native path when available, the others one checked PyTorch step at a time
-        engine = Engine(data.x, data.y.argmax(dim=1), self.w, self.b,
+        engine = make_engine(data.x, data.y.argmax(dim=1), self.w, self.b,
                         batch_size=data.batch_size, gradient=self.gradient)
         valid = None
         if data.x_valid is not None and data.y_valid is not None:

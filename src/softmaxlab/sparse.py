@@ -23,7 +23,8 @@ import torch
 
 from .errors import InvalidInputError, InvalidTypeError
 
-__all__ = ["SparseRows", "column_scale", "is_sparse", "logits", "to_csr"]
+__all__ = ["SparseRows", "column_scale", "is_sparse", "logits", "nonempty", "sparse_rows",
+           "to_csr", "to_scipy"]
 
 
 def is_sparse(x: Any) -> bool:
@@ -126,6 +127,19 @@ class SparseRows:
         i = torch.from_numpy(np.vstack([part.row, part.col]).astype(np.int64))
         return torch.sparse_coo_tensor(i, torch.from_numpy(part.data), (m, self.shape[1]),
                                        is_coalesced=True)
+
+
+def sparse_rows(x: Any, name: str, *, n_cols: int, dtype: torch.dtype) -> SparseRows:
+    """Sparse ``x`` checked as rows of ``n_cols`` features (finite stored values, at
+    least one row) and laid out for the engine; errors name ``name``."""
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    csr = to_csr(x, name, dtype=np_dtype)
+    if csr.shape[1] != n_cols:
+        raise InvalidInputError(f"{name}: expected {n_cols} features (columns), got "
+                                f"{csr.shape[1]}")
+    if csr.shape[0] == 0:
+        raise InvalidInputError(f"{name}: has no rows")
+    return SparseRows(csr)
 
 
 def column_scale(x: SparseRows, weight: torch.Tensor | None = None,

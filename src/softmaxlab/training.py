@@ -16,12 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._validation import as_matrix, as_targets, check_positive_float, check_positive_int
 from .errors import InvalidInputError, InvalidTypeError, NumericalError, TrainingDiverged
 from .fast import comm
 from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .sparse import is_sparse, sparse_rows, to_scipy
 
 __all__ = ["Callback", "CheckpointPlan", "EpochRecord", "EpochStats", "FitData", "Run",
            "check_fit_args", "drive", "fit_engine", "resume_params", "run_epochs", "stepwise"]
@@ -91,14 +94,24 @@ def check_fit_args(
     lr = check_positive_float(lr, "lr")
     batch_size = check_positive_int(batch_size, "batch_size")
     kw: dict[str, Any] = {"dtype": dtype, "device": device}
-    x = as_matrix(x_train, "x_train", n_cols=n_features, cols_name="features", **kw)
+    sparse = is_sparse(x_train)
+    if sparse:  # CSR rows on the CPU, never densified (softmaxlab.sparse)
+        kw["device"] = torch.device("cpu")
+        x = sparse_rows(x_train, "x_train", n_cols=n_features, dtype=dtype)
+    else:
+        x = as_matrix(x_train, "x_train", n_cols=n_features, cols_name="features", **kw)
     y = as_targets(y_train, "y_train", n_rows=x.shape[0], n_classes=n_classes, **kw)
     if (x_valid is None) != (y_valid is None):
         given, missing = ("x_valid", "y_valid") if y_valid is None else ("y_valid", "x_valid")
         raise InvalidInputError(f"{missing}: must be given together with {given}")
     xv = yv = None
     if x_valid is not None:
-        xv = as_matrix(x_valid, "x_valid", n_cols=n_features, cols_name="features", **kw)
+        if sparse:
+            xv = sparse_rows(x_valid if is_sparse(x_valid) else sp.csr_matrix(
+                np.asarray(x_valid)), "x_valid", n_cols=n_features, dtype=dtype)
+        else:
+            xv = as_matrix(to_scipy(x_valid).toarray() if is_sparse(x_valid) else x_valid,
+                           "x_valid", n_cols=n_features, cols_name="features", **kw)
         yv = as_targets(y_valid, "y_valid", n_rows=xv.shape[0], n_classes=n_classes, **kw)
     return FitData(x, y, xv, yv, epochs, lr, batch_size)
 

@@ -36,9 +36,8 @@ How a step runs (``path``):
   pass for softmax, loss and :math:`\hat Y - Y`, one GEMM for the gradient accumulated
   straight into :math:`W^\top` (through a (C, N) buffer when momentum or a penalty need
   it), on the BLAS routine ``torch.mm`` itself uses.
-* ``"torch"``: the same mathematics in PyTorch operations (any device, any formulation of
-  :mod:`softmaxlab.gradients`; ``gradient != "fused"`` always runs here, one checked step
-  at a time, as the seed's loop does).
+* ``"torch"``: the same mathematics in PyTorch operations (any device, any formulation;
+  ``gradient != "fused"`` always runs here, one checked step at a time, as the seed's).
 
 Both give the same parameters to rounding (``tests/fast/test_engine.py``: 1e-12 in float64).
 
@@ -67,7 +66,6 @@ from . import native
 from .threads import SGD_SMALL_WORK, TeamChooser, budget
 
 __all__ = ["PATHS", "Engine"]
-
 #: How an engine can run, fastest first ("auto": the first available here).
 PATHS = ("auto", "native", "torch")
 #: Batch values (rows × features) from which a native epoch gathers the next batch on a
@@ -475,8 +473,8 @@ class Engine:
 
     def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
         """Data gradient of rows lo .. hi, over ``n``, added to gw, gb; Σ s_i ℓ_i."""
-        return sum(self.gradient(s, min(chunk, hi - s), 1.0 / n, accumulate=True)
-                   for s in range(lo, hi, chunk))
+        return sum(self.gradient(s, min(chunk, hi - s), 1 / n, accumulate=True) for s in
+                   range(lo, hi, chunk))
 
     def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as

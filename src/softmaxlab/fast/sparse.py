@@ -36,7 +36,7 @@ from ..errors import InvalidInputError
 from ..sparse import SparseRows
 from . import comm as comm_
 from . import native
-from .engine import Engine
+from .engine import Engine, _ptr
 from .threads import budget
 
 __all__ = ["DENSE_ONLY", "SparseEngine", "make_engine"]
@@ -53,10 +53,6 @@ def make_engine(x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
     :class:`~softmaxlab.sparse.SparseRows` (the same arguments)."""
     cls = SparseEngine if isinstance(x, SparseRows) else Engine
     return cls(x, labels, w, b, **kw)
-
-
-def _ptr(t: torch.Tensor | None) -> int | None:
-    return None if t is None else t.data_ptr()
 
 
 class SparseEngine(Engine):
