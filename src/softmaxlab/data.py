@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._validation import (
@@ -24,6 +25,7 @@ from ._validation import (
 )
 from .errors import InvalidInputError, InvalidTypeError
 from .fast import native
+from .io.sparse_files import is_sparse_file, read_sparse
 from .io.tables import encode_labels, feature_matrix, read_table, resolve_column, select_features
 
 __all__ = [
@@ -199,6 +201,7 @@ def load_dataset(
     standardize: bool = False,
     dtype: Any = torch.float64,
     device: Any = None,
+    n_features: int | None = None,
     **synthetic: Any,
 ) -> Dataset:
     """Load a data set by name or from a file, split it, optionally standardise it.
@@ -219,7 +222,13 @@ def load_dataset(
         stratify: keep class proportions in both parts (needs ``shuffle``).
         standardize: subtract the mean and divide by the standard deviation of the
             *training* rows (constant columns are left unscaled); the statistics are kept in
-            ``Dataset.mean`` / ``Dataset.scale``.
+            ``Dataset.mean`` / ``Dataset.scale``. Sparse files are scaled by each column's
+            largest absolute value and never centred (``mean`` is 0).
+        n_features: for sparse files, the column count (a test file may use fewer).
+
+    Sparse files — svmlight/libsvm (``.svm``, ``.libsvm``, ``.svmlight``, svmlight
+    ``.txt``) and scipy ``.npz`` matrices with ``target`` naming a file of labels — give
+    a Dataset whose ``x_train``/``x_valid`` are scipy CSR matrices (docs/text.md).
 
     Raises:
         InvalidInputError: unknown name, missing/empty/unreadable file, missing target
@@ -227,6 +236,8 @@ def load_dataset(
             training rows.
     """
     key = os.fspath(name_or_path)
+    if n_features is not None and not is_sparse_file(key):
+        synthetic["n_features"] = n_features  # make_dataset's own argument
     if key == "synthetic":
         if valid is not None or shuffle or stratify:
             raise InvalidInputError(
@@ -250,6 +261,12 @@ def load_dataset(
         if target is not None or features is not None:
             raise InvalidInputError(f"data: target/features apply to files, not to {key!r}")
         classes, idx = encode_labels(bunch.target, "target")
+    elif is_sparse_file(key):  # svmlight or .npz: CSR rows, never densified
+        x, labels = read_sparse(key, n_features=n_features, labels=target)
+        if features is not None:
+            raise InvalidInputError("features: sparse files use every column")
+        names = tuple(f"x{i}" for i in range(x.shape[1]))
+        classes, idx = encode_labels(labels, "labels")
     elif Path(key).suffix or os.sep in key or Path(key).exists():
         frame = read_table(key)
         target_col = resolve_column(frame, -1 if target is None else target, "target")
@@ -288,7 +305,10 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
         order = np.random.default_rng(seed).permutation(n)
     n_train = n - n_valid
     dtype, device = resolve_dtype(dtype), resolve_device(device)
-    xt = torch.from_numpy(np.ascontiguousarray(x[order])).to(dtype=dtype, device=device)
+    if sp.issparse(x):
+        xt = x[order].astype(np.float64 if dtype == torch.float64 else np.float32)
+    else:
+        xt = torch.from_numpy(np.ascontiguousarray(x[order])).to(dtype=dtype, device=device)
     y = one_hot(idx[order], len(classes), dtype=dtype, device=device)
     data = Dataset(
         xt[:n_train], y[:n_train], xt[n_train:] if n_valid else None,
@@ -299,7 +319,16 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
 
 
 def _standardized(data: Dataset) -> Dataset:
-    """Standardise with statistics of the training rows only (:func:`standardisation`)."""
+    """Standardise with statistics of the training rows only (:func:`standardisation`;
+    sparse rows: scaled by their largest absolute value, never centred)."""
+    if sp.issparse(data.x_train):
+        from .sparse import SparseRows, column_scale, to_csr
+
+        _, d = column_scale(SparseRows(to_csr(data.x_train, "data")))
+        inv = sp.diags(1.0 / d.double().numpy())
+        xv = None if data.x_valid is None else (data.x_valid @ inv).tocsr()
+        return replace(data, x_train=(data.x_train @ inv).tocsr(), x_valid=xv,
+                       mean=np.zeros(d.shape[0]), scale=d.double().numpy())
     mean, scale = standardisation(data.x_train)
     check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
     xv = None if data.x_valid is None else (data.x_valid - mean) / scale

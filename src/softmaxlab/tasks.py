@@ -19,6 +19,7 @@ from .data import load_dataset
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
 from .io.persistence import SavedModel, load_model, save_model
+from .io.sparse_files import is_sparse_file, is_svmlight, read_sparse
 from .io.tables import feature_matrix, read_table, resolve_column
 from .training import EpochRecord
 
@@ -112,6 +113,7 @@ def train(
     seed: int = 0,
     nproc: int | None = None,
     sharded: bool = False,
+    n_features: int | None = None,
     callback: Any = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1,
@@ -156,15 +158,15 @@ def train(
     dataset = load_dataset(
         data, target=target, features=columns, valid=valid,
         shuffle=None if synthetic and shuffle else shuffle, stratify=stratify, seed=seed,
-        standardize=standardize, dtype=dtype, device="cpu")
+        standardize=standardize, dtype=dtype, device="cpu", n_features=n_features)
     classes = dataset.classes if dataset.classes is not None \
         else np.arange(dataset.n_classes)
-    x_train = dataset.x_train.numpy()
+    x_train = _array(dataset.x_train)
     y_train = classes[dataset.y_train.argmax(dim=1).numpy()]
     eval_set = None
     parts = {"train": (x_train, y_train)}
     if dataset.x_valid is not None and dataset.y_valid is not None:
-        eval_set = (dataset.x_valid.numpy(), classes[dataset.y_valid.argmax(dim=1).numpy()])
+        eval_set = (_array(dataset.x_valid), classes[dataset.y_valid.argmax(dim=1).numpy()])
         parts["valid"] = eval_set
     elif options.get("early_stopping"):
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
@@ -200,6 +202,11 @@ def train(
     if out is not None:
         result.save(out)
     return result
+
+
+def _array(x: Any) -> Any:
+    """Rows of a Dataset for the estimator: a tensor's array, or the CSR matrix itself."""
+    return x if hasattr(x, "tocsr") else x.numpy()
 
 
 def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle: bool,
@@ -258,6 +265,12 @@ def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLi
     columns (matched by the stored names, see ``SavedModel.feature_columns``) and
     ``target_column`` is ``target`` resolved by name or index (``None`` without one)."""
     saved = model if isinstance(model, SavedModel) else load_model(model)
+    if is_sparse_file(data):  # svmlight/.npz: the labels come with the rows
+        import pandas as pd
+
+        x, labels = read_sparse(data, n_features=saved.n_features,
+                                labels=None if is_svmlight(data) else target)
+        return saved, pd.DataFrame({"label": labels}), x, "label"
     frame = read_table(data)
     column = None if target is None else resolve_column(frame, target, "target")
     x = feature_matrix(frame, saved.feature_columns(frame, exclude=column))
@@ -287,6 +300,9 @@ def evaluate(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike
     from .metrics import evaluate_labels
 
     saved, frame, x, column = model_rows(model, data, target)
+    if column is None:
+        raise InvalidInputError("target: name the label column (svmlight files carry "
+                                "their labels)")
     return evaluate_labels(saved.classes, frame[column].to_numpy(), saved.predict_log_proba(x))
 
 

@@ -61,8 +61,9 @@ def _add_evaluate(sub: Any) -> None:
     )
     p.add_argument("--model", type=Path, required=True, metavar="FILE")
     p.add_argument("--data", type=Path, required=True, metavar="FILE")
-    p.add_argument("--target", required=True, metavar="COL",
-                   help="the target column, by name or 0-based index")
+    p.add_argument("--target", default=None, metavar="COL",
+                   help="the target column, by name or 0-based index (svmlight files "
+                   "carry their labels; for a .npz matrix, the file of its labels)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="also write every metric as JSON")
     p.add_argument("--plot", type=Path, default=None, metavar="DIR",

@@ -75,7 +75,12 @@ def _add_train(sub: Any) -> None:
     )
     data = p.add_argument_group("data")
     data.add_argument("--data", required=True, metavar="NAME|FILE",
-                      help="synthetic, iris, wine, digits, breast_cancer, or a .csv/.parquet/.npy file")
+                      help="synthetic, iris, wine, digits, breast_cancer, a .csv/.parquet/.npy "
+                      "file, or a sparse file: svmlight (.svm/.libsvm/.svmlight/.txt) or a "
+                      "scipy .npz matrix with --target naming its label file")
+    data.add_argument("--n-features", type=_positive_int, default=None, metavar="N",
+                      help="sparse files: the number of columns, when the file's highest "
+                      "column index is lower (default: what the file holds)")
     _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
                       "not shuffle the rows each epoch")
     hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
@@ -210,6 +215,7 @@ def _run_train(args: argparse.Namespace, console: Console, parallel: bool
         "target": args.target, "columns": args.columns, "valid": args.valid,
         "shuffle": not args.no_shuffle, "stratify": args.stratify,
         "standardize": args.standardize, "seed": args.seed, "checkpoint": args.checkpoint,
+        "n_features": args.n_features,
         "checkpoint_every": args.checkpoint_every, "resume": args.resume,
         **_estimator_options(args),
     }

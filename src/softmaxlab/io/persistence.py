@@ -89,26 +89,35 @@ class SavedModel:
         """Apply the stored standardisation to raw features (n, N)."""
         if self.mean is None or self.scale is None:
             return x
+        if hasattr(x, "tocsr"):  # sparse rows: scaled, never centred (docs/text.md)
+            import scipy.sparse as sp
+
+            if np.any(self.mean):
+                raise InvalidInputError("data: sparse rows cannot be centred; this model "
+                                        "was trained on standardised dense rows")
+            return (x @ sp.diags(1.0 / self.scale)).tocsr()
         return (x - self.mean) / self.scale
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         """Z = prepare(x) W + b for raw features ``x`` (n, N) → (n, C), in float64."""
         from ..model import SoftmaxClassifier
 
-        x = np.asarray(x, dtype=np.float64)
+        sparse = hasattr(x, "tocsr")
+        x = x.astype(np.float64) if sparse else np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise InvalidInputError(
                 f"data: has {x.shape[-1] if x.ndim else 0} feature columns, the model "
                 f"expects {self.n_features}"
             )
-        x = torch.from_numpy(self.prepare(x))
+        x = self.prepare(x) if sparse else torch.from_numpy(self.prepare(x))
         m = self.model
         if isinstance(m, SoftmaxClassifier):
             w, b = m.w.detach().cpu().double(), m.b.detach().cpu().double()
         else:
             w = torch.from_numpy(m.coef_.T.astype(np.float64))
             b = torch.from_numpy(m.intercept_.astype(np.float64))
-        z = F.logits(x, w, b)
+        # sparse rows: one sparse × dense product (softmaxlab.sparse.logits)
+        z = torch.from_numpy(np.asarray(x @ w.numpy())) + b if sparse else F.logits(x, w, b)
         check_finite_logits(z, x, "data")
         return z
 
