@@ -32,7 +32,7 @@ def files(tmp_path_factory):
 
 
 def test_load_dataset_reads_svmlight_and_npz_as_csr(files):
-    folder, x, y = files
+    folder, _, _ = files
     data = sl.load_dataset(folder / "train.svm", valid=0.2, standardize=True)
     assert sp.issparse(data.x_train) and data.x_train.shape == (560, 200)
     assert not data.mean.any() and (data.scale > 0).all()
@@ -45,7 +45,7 @@ def test_load_dataset_reads_svmlight_and_npz_as_csr(files):
 
 
 def test_train_on_svmlight_predicts_a_narrower_test_file(files, tmp_path, capsys):
-    folder, x, y = files
+    folder, _, _ = files
     model = tmp_path / "m.safetensors"
     assert main(["train", "--data", str(folder / "train.svm"), "--standardize",
                  "--out", str(model), "--quiet"]) == 0
@@ -88,5 +88,5 @@ def test_npz_label_count_must_match(files, tmp_path):
     folder, _, _ = files
     short = tmp_path / "short.txt"
     short.write_text("a\nb\n")
-    with pytest.raises(InvalidInputError, match="short.txt holds 2 labels for 700 rows"):
+    with pytest.raises(InvalidInputError, match=r"short\.txt holds 2 labels for 700 rows"):
         sl.load_dataset(folder / "train.npz", target=short)
