@@ -284,9 +284,11 @@ def load_dataset(
                   standardize=standardize, dtype=dtype, device=device)
 
 
-def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
-           dtype, device) -> Dataset:
-    n = x.shape[0]
+def split_order(n: int, idx: np.ndarray, *, valid: Any, shuffle: bool, stratify: bool,
+                seed: Any) -> tuple[np.ndarray, int]:
+    """The row order of a train/valid split of ``n`` rows with class indices ``idx``
+    (training rows first) and the number of training rows: ``load_dataset``'s split,
+    also used by ``train --text`` before it fits the vectorizer on the training rows."""
     n_valid = n_validation_rows(valid, n)
     seed = check_seed(seed)
     if stratify and not shuffle:
@@ -303,7 +305,14 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
         order = np.concatenate([tr, va])
     elif shuffle:
         order = np.random.default_rng(seed).permutation(n)
-    n_train = n - n_valid
+    return order, n - n_valid
+
+
+def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
+           dtype, device) -> Dataset:
+    order, n_train = split_order(x.shape[0], idx, valid=valid, shuffle=shuffle,
+                                 stratify=stratify, seed=seed)
+    n_valid = x.shape[0] - n_train
     dtype, device = resolve_dtype(dtype), resolve_device(device)
     if sp.issparse(x):
         xt = x[order].astype(np.float64 if dtype == torch.float64 else np.float32)

@@ -62,12 +62,13 @@ class TrainResult:
     scale: np.ndarray | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     peak_rss_mib: list[float] = field(default_factory=list)  # per rank, sharded runs
+    text: Any = None  # softmaxlab.text.TextFeatures of a --text run
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model file (safetensors) with the labels, feature names,
         standardisation statistics and this run's configuration and metrics."""
         save_model(self.model, path, feature_names=self.feature_names, mean=self.mean,
-                   scale=self.scale, config=self.config)
+                   scale=self.scale, config=self.config, text=self.text)
 
 
 def print_epoch(record: EpochRecord) -> None:
@@ -114,6 +115,8 @@ def train(
     nproc: int | None = None,
     sharded: bool = False,
     n_features: int | None = None,
+    text: Any = None,
+    text_options: dict[str, Any] | None = None,
     callback: Any = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 1,
@@ -139,7 +142,10 @@ def train(
     ``valid`` rows (default 0.2) are held out.
     ``callback(record)`` sees each epoch (in rank 0's process when data-parallel).
     ``checkpoint``/``checkpoint_every``/``resume`` as in ``SoftmaxRegression.fit``;
-    ``out`` writes the model file. Returns a :class:`TrainResult`."""
+    ``out`` writes the model file. ``n_features`` widens a sparse file (svmlight,
+    ``.npz``). ``text`` names a text column: its TF-IDF terms are the features
+    (``text_options`` as :data:`softmaxlab.text.TEXT_OPTIONS`), fitted on the training
+    rows and stored in the model file (docs/text.md). Returns a :class:`TrainResult`."""
     C = options.pop("C", None)
     if C is not None and "alpha" in options:
         raise InvalidInputError("C: give alpha or C, not both")
@@ -147,6 +153,9 @@ def train(
     if unknown:
         raise InvalidInputError(f"options: unknown {unknown}; expected some of "
                                 f"{', '.join(ESTIMATOR_OPTIONS)}")
+    if sharded and (text is not None or n_features is not None):
+        raise InvalidInputError("sharded: reads dense .npy/.parquet rows; give no text or "
+                                "n_features")
     if sharded:
         return _train_sharded(data, target=target, columns=columns, valid=valid,
                               shuffle=shuffle, stratify=stratify, standardize=standardize,
@@ -155,10 +164,22 @@ def train(
                               resume=resume, options=options)
     synthetic = os.fspath(data) == "synthetic"
     dtype = options.get("dtype", "float64")
-    dataset = load_dataset(
-        data, target=target, features=columns, valid=valid,
-        shuffle=None if synthetic and shuffle else shuffle, stratify=stratify, seed=seed,
-        standardize=standardize, dtype=dtype, device="cpu", n_features=n_features)
+    features = None
+    if text is not None:  # raw text: TF-IDF fitted on the training rows (softmaxlab.text)
+        from .text import text_dataset
+
+        if columns is not None or n_features is not None:
+            raise InvalidInputError("text: the features are the text column's terms; "
+                                    "give no columns or n_features")
+        dataset, features = text_dataset(
+            data, text, target=target, valid=valid, shuffle=shuffle, stratify=stratify,
+            seed=seed, standardize=standardize, dtype=dtype, options=text_options or {})
+    else:
+        dataset = load_dataset(
+            data, target=target, features=columns, valid=valid,
+            shuffle=None if synthetic and shuffle else shuffle, stratify=stratify,
+            seed=seed, standardize=standardize, dtype=dtype, device="cpu",
+            n_features=n_features)
     classes = dataset.classes if dataset.classes is not None \
         else np.arange(dataset.n_classes)
     x_train = _array(dataset.x_train)
@@ -197,8 +218,10 @@ def train(
     config |= {"metrics": metrics, "history": [r.as_dict() for r in history],
                "stop_reason": model.stop_reason_, "solver": model.solver_,
                "alpha": model.alpha_}
+    if features is not None:
+        config["text"] = {"column": features.column, "terms": features.n_features}
     result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
-                         dataset.mean, dataset.scale, seconds)
+                         dataset.mean, dataset.scale, seconds, text=features)
     if out is not None:
         result.save(out)
     return result
@@ -265,6 +288,13 @@ def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLi
     columns (matched by the stored names, see ``SavedModel.feature_columns``) and
     ``target_column`` is ``target`` resolved by name or index (``None`` without one)."""
     saved = model if isinstance(model, SavedModel) else load_model(model)
+    if saved.text is not None:  # a --text model: the stored vectorizer makes the rows
+        from .text import text_column
+
+        frame = read_table(data)
+        _, docs = text_column(frame, saved.text.column)
+        column = None if target is None else resolve_column(frame, target, "target")
+        return saved, frame, saved.text.transform(docs.to_numpy()), column
     if is_sparse_file(data):  # svmlight/.npz: the labels come with the rows
         import pandas as pd
 

@@ -53,6 +53,29 @@ def _fraction_arg(text: str) -> float:
     return value
 
 
+def _ngram_arg(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX (e.g. 1,2), got {text}") from None
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 1 <= MIN <= MAX, got {text}")
+    return lo, hi
+
+
+def _df_arg(text: str) -> int | float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text}") from None
+    if value >= 1 and value == int(value):
+        return int(value)
+    if 0 < value <= 1:
+        return value
+    raise argparse.ArgumentTypeError(f"expected a count >= 1 or a fraction in (0, 1], got "
+                                     f"{text}")
+
+
 def _add_train(sub: Any) -> None:
     est = SoftmaxRegression()
     p = sub.add_parser(
@@ -83,6 +106,24 @@ def _add_train(sub: Any) -> None:
                       "column index is lower (default: what the file holds)")
     _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
                       "not shuffle the rows each epoch")
+    text = p.add_argument_group(
+        "raw text (--text COL: TF-IDF features of a text column, fitted on the training "
+        "rows and stored in the model file; predict/evaluate then take the same column)")
+    text.add_argument("--text", default=None, metavar="COL",
+                      help="the text column, by name or 0-based index")
+    text.add_argument("--ngrams", type=_ngram_arg, default=(1, 1), metavar="MIN,MAX",
+                      help="word n-gram lengths, e.g. 1,2 for words and pairs "
+                      "(default: 1,1)")
+    text.add_argument("--min-df", type=_df_arg, default=1, metavar="DF",
+                      help="drop terms in fewer documents: a count, or a fraction in (0, 1) "
+                      "(default: %(default)s)")
+    text.add_argument("--max-df", type=_df_arg, default=1.0, metavar="DF",
+                      help="drop terms in more documents: a count, or a fraction in (0, 1] "
+                      "(default: %(default)s)")
+    text.add_argument("--max-features", type=_positive_int, default=None, metavar="K",
+                      help="keep the K most frequent terms (default: all)")
+    text.add_argument("--sublinear-tf", action="store_true",
+                      help="use 1 + log(tf) instead of the raw term count")
     hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
     hp.add_argument("--solver", choices=SOLVERS, default=est.solver,
                     help="mini-batch SGD, full-batch L-BFGS to the optimum, or auto: "
@@ -183,6 +224,9 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--resume: needs --checkpoint FILE")
     from .. import distributed
 
+    if args.sharded and (args.text is not None or args.n_features is not None):
+        raise UsageError("--sharded: reads dense .npy/.parquet rows; give no --text or "
+                         "--n-features")
     if args.sharded:
         return _train_sharded(args, console, distributed)
     parallel = args.nproc is not None or distributed.launched_by_torchrun()
@@ -215,7 +259,10 @@ def _run_train(args: argparse.Namespace, console: Console, parallel: bool
         "target": args.target, "columns": args.columns, "valid": args.valid,
         "shuffle": not args.no_shuffle, "stratify": args.stratify,
         "standardize": args.standardize, "seed": args.seed, "checkpoint": args.checkpoint,
-        "n_features": args.n_features,
+        "n_features": args.n_features, "text": args.text,
+        "text_options": {"ngram_range": args.ngrams, "min_df": args.min_df,
+                         "max_df": args.max_df, "max_features": args.max_features,
+                         "sublinear_tf": args.sublinear_tf} if args.text else None,
         "checkpoint_every": args.checkpoint_every, "resume": args.resume,
         **_estimator_options(args),
     }

@@ -58,6 +58,7 @@ class SavedModel:
     scale: np.ndarray | None = None
     config: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    text: Any = None  # softmaxlab.text.TextFeatures of a --text model: raw text in
 
     @property
     def n_features(self) -> int:
@@ -158,10 +159,13 @@ def save_model(
     mean: Any = None,
     scale: Any = None,
     config: dict[str, Any] | None = None,
+    text: Any = None,
 ) -> None:
     """Write ``model`` (a :class:`~softmaxlab.SoftmaxClassifier` or a fitted
     :class:`~softmaxlab.SoftmaxRegression`) to ``path`` atomically: a temporary file in the
-    same folder, fsync, then a rename, so ``path`` is never left half-written."""
+    same folder, fsync, then a rename, so ``path`` is never left half-written. ``text``
+    (:class:`~softmaxlab.text.TextFeatures`) stores a text model's vocabulary and idf
+    weights as tensors and its options as JSON."""
     from ..estimator import SoftmaxRegression
     from ..model import SoftmaxClassifier
 
@@ -201,7 +205,14 @@ def save_model(
                 and (tensors["scale"] > 0).all()):
             raise ModelFileError("mean and scale: must be finite, and scale > 0 (nothing "
                                  "was written)")
+    text_meta = {}
+    if text is not None:
+        if text.n_features != w.shape[0]:
+            raise ModelFileError(f"text: {text.n_features} terms for {w.shape[0]} features")
+        text_tensors, text_meta["text"] = text.to_stored()
+        tensors |= text_tensors
     metadata = {
+        **text_meta,
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "kind": kind,
@@ -289,5 +300,12 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
                 setattr(model, f"{key}_", value)
     else:
         raise ModelFileError(f"unknown model kind {kind!r}")
+    text = None
+    if "text" in meta:
+        from ..text import TextFeatures
+
+        if "text_vocabulary" not in tensors or "text_idf" not in tensors:
+            raise ModelFileError("text: the vocabulary or idf tensor is missing")
+        text = TextFeatures.from_stored(tensors, meta["text"], n)
     return SavedModel(model, classes, names, mean, scale, fields["config"],
-                      meta.get("softmaxlab", ""))
+                      meta.get("softmaxlab", ""), text)
