@@ -101,7 +101,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Per-class weights multiplying ``sample_weight``.
     solver : {"auto", "sgd", "lbfgs"}, default="auto"
-        Mini-batch SGD, or full-batch L-BFGS (scipy) on the analytic objective and
+        Mini-batch SGD, or full-batch L-BFGS (softmaxlab.optim) on the analytic objective and
         gradient, which takes the model to the optimum (``tol`` is then the gradient
         tolerance and ``max_epochs`` the iteration limit). "auto" is L-BFGS — in the race
         of benchmarks/README.md it was both faster and more accurate than SGD's default

@@ -4,8 +4,8 @@ r"""The solvers of ``SoftmaxRegression``, both on the one engine (:mod:`softmaxl
   — rows shuffled each epoch, the learning-rate schedule, momentum, the L2 penalty, row
   weights, stopping on the objective or on held-out accuracy (restoring the best weights),
   checkpoints with exact resume.
-* :func:`lbfgs`: full-batch L-BFGS (scipy) whose objective and gradient are one full pass
-  of the engine (:meth:`Engine.objective`).
+* :func:`lbfgs`: full-batch L-BFGS (:mod:`softmaxlab.optim`) whose objective and
+  gradient are one full pass of the engine (:meth:`Engine.objective`).
 
 Both work in standardised coordinates without ever copying X: the engine reads each row
 as :math:`(x - \mu) \odot d^{-1}` and trains :math:`\tilde W = \operatorname{diag}(d) W`,
@@ -28,6 +28,7 @@ from .errors import InvalidInputError, TrainingDiverged
 from .fast import comm
 from .fast.sparse import make_engine
 from .io.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
+from .optim import minimize_lbfgs
 from .training import EpochRecord, EpochStats, Run, drive
 
 __all__ = ["Problem", "SGDSolver", "grad_norm", "lbfgs", "solve"]
@@ -289,14 +290,13 @@ class LbfgsResult:
 
 def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
           callback: Any = None) -> LbfgsResult:
-    """Full-batch L-BFGS (scipy's L-BFGS-B) on the penalised objective, each evaluation
+    """Full-batch L-BFGS (:func:`softmaxlab.optim.minimize_lbfgs`) on the penalised
+    objective, each evaluation
     one full pass of the engine. The parameter vector is laid out as the engine's flat
     gradient buffer (Wᵀ row by row, then b), so an evaluation is one copy in, one pass,
     one copy out. After each iteration the held-out rows (if any) are scored and
     ``callback(record)`` sees an :class:`EpochRecord` (iteration, objective, held-out CE
     and accuracy)."""
-    from scipy.optimize import minimize
-
     p = problem
     engine = make_engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
                     weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
@@ -349,7 +349,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             out[nf] = g[n_w + 1] - g[n_w]
             out *= 0.5
             return value, out
-        return value, g.astype(np.float64)
+        return value, g if g.dtype == np.float64 else g.astype(np.float64)
 
     def record(intermediate_result: Any) -> None:
         losses.append(float(intermediate_result.fun))
@@ -370,12 +370,8 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
                        if binary else [engine.wt.reshape(-1), engine.b]
                        ).cpu().numpy().astype(np.float64)
     with torch.no_grad(), engine.threads(lbfgs=True):
-        res = minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", callback=record,
-            options={"maxiter": est.max_epochs, "maxls": 50,
-                     "gtol": 0.0 if est.tol is None else est.tol,
-                     "ftol": 64 * np.finfo(np.float64).eps},
-        )
+        res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
+                             gtol=0.0 if est.tol is None else est.tol)
     if not np.isfinite(res.fun):
         raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
     load(res.x)

@@ -8,9 +8,9 @@ count further where threads cost more than they bring (measured on 2 cores,
 
 * a GEMM smaller than :data:`SGD_SMALL_WORK` multiply-adds (batch × N × C) runs fastest
   on one thread: the OpenMP threads' start and spin-wait cost more than the split saves;
-* while scipy's L-BFGS runs, its BLAS (OpenBLAS) threads and PyTorch's OpenMP threads
-  spin-wait against each other on the same cores, which made full-batch fits 2-15×
-  slower; scipy's BLAS gets one thread (its work is vectors of the parameters' size), and
+* while L-BFGS runs, the BLAS threads (scipy's OpenBLAS) of its vector algebra and
+  PyTorch's OpenMP threads spin-wait against each other on the same cores, which made
+  full-batch fits 2-15× slower; scipy's BLAS gets one thread (its work is vectors of the parameters' size), and
   full passes under :data:`LBFGS_SMALL_WORK` run on one thread too.
 
 * never more OpenMP threads than the CPUs this process may actually use
@@ -64,7 +64,7 @@ def usable_cpus() -> int:
 @contextlib.contextmanager
 def budget(work: float, *, lbfgs: bool = False) -> Iterator[None]:
     """Limits for a fit whose GEMMs are ``work`` multiply-adds each (see the module
-    docstring); ``lbfgs`` for a fit that alternates with scipy's L-BFGS. A library's
+    docstring); ``lbfgs`` for a fit that alternates with L-BFGS's vector algebra. A library's
     count is lowered (to 1, or to :func:`usable_cpus`) directly through threadpoolctl's
     controllers (microseconds, where ``threadpool_limits`` re-inspects every library)
     and restored on exit; it is never raised."""

@@ -1,0 +1,206 @@
+r"""softmaxlab's own L-BFGS: the full-batch solver of ``SoftmaxRegression(solver="lbfgs")``.
+
+Unconstrained limited-memory BFGS (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
+Algorithms 7.4 and 7.5) with a strong-Wolfe line search (their Algorithms 3.5 and 3.6,
+cubic interpolation in the zoom). With the last m pairs
+:math:`s_k = x_{k+1} - x_k`, :math:`y_k = \nabla f_{k+1} - \nabla f_k`, the direction is
+:math:`d = -H\nabla f` by the two-loop recursion, with :math:`H_0 = \gamma I`,
+:math:`\gamma = s^\top y / y^\top y` of the newest pair; a pair with
+:math:`s^\top y \le \epsilon\, y^\top y` is skipped (H stays positive definite).
+
+Why not scipy's L-BFGS-B: its Fortran routine handles bounds this problem does not have,
+and at 10⁶ parameters (a 50 000-term × 20-class text model) it spends about 43 ms per
+iteration outside the objective — as long as the objective's whole sparse pass. The
+recursion here is 4m BLAS level-1 calls on contiguous float64 vectors
+(docs/text.md#measured-against-scikit-learn).
+
+It stops as L-BFGS-B does: when :math:`\max_i |\nabla f_i| \le` ``gtol``, when the
+relative decrease :math:`(f_k - f_{k+1})/\max(|f_k|, |f_{k+1}|, 1) \le` ``ftol``, or after
+``maxiter`` iterations (status 1); status 2 is a line search that found no acceptable
+step (the objective cannot be lowered in floating point any more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from scipy.linalg import blas
+
+__all__ = ["LbfgsOutcome", "minimize_lbfgs"]
+
+Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass
+class LbfgsOutcome:
+    """The result: ``x``, ``fun`` and ``jac`` at it, iterations ``nit``, objective
+    evaluations ``nfev``, ``status`` (0 converged, 1 iteration limit, 2 line search
+    failed) and a ``message``."""
+
+    x: np.ndarray
+    fun: float
+    jac: np.ndarray
+    nit: int
+    nfev: int
+    status: int
+    message: str
+
+
+def _cubic_min(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float:
+    """The minimiser of the cubic through (a, fa, da) and (b, fb, db), or the midpoint
+    where it has none."""
+    d1 = da + db - 3.0 * (fa - fb) / (a - b)
+    disc = d1 * d1 - da * db
+    if not disc >= 0:
+        return 0.5 * (a + b)
+    d2 = np.copysign(np.sqrt(disc), b - a)
+    denom = db - da + 2.0 * d2
+    if denom == 0:
+        return 0.5 * (a + b)
+    return b - (b - a) * (db + d2 - d1) / denom
+
+
+class _Line:
+    """φ(α) = f(x + α d) and φ'(α) = ∇f(x + α d)ᵀd, keeping the last trial's point and
+    gradient (the accepted step's, once the search ends)."""
+
+    def __init__(self, fun: Objective, x: np.ndarray, d: np.ndarray) -> None:
+        self.fun, self.x, self.d = fun, x, d
+        self.point = np.empty_like(x)
+        self.grad = np.empty_like(x)
+        self.evaluations = 0
+        self.alpha = self.value = None
+
+    def __call__(self, alpha: float) -> tuple[float, float]:
+        np.multiply(self.d, alpha, out=self.point)
+        self.point += self.x
+        f, g = self.fun(self.point)
+        self.evaluations += 1
+        self.grad[:] = g
+        self.alpha, self.value = alpha, float(f)
+        return float(f), float(blas.ddot(self.grad, self.d))
+
+
+def _wolfe(phi: _Line, f0: float, d0: float, alpha: float, *, c1: float = 1e-4,
+           c2: float = 0.9, maxls: int = 50) -> tuple[float, float] | None:
+    """A step satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5), as
+    ``(alpha, f)`` with φ evaluated last at it; ``None`` when none is found."""
+    a_prev, f_prev, d_prev = 0.0, f0, d0
+    for i in range(maxls):
+        f, d = phi(alpha)
+        if not np.isfinite(f) or not np.isfinite(d):
+            alpha = a_prev + 0.1 * (alpha - a_prev)  # overflow: come back towards x
+            continue
+        if f > f0 + c1 * alpha * d0 or (i > 0 and f >= f_prev):
+            return _zoom(phi, (a_prev, f_prev, d_prev), (alpha, f, d), f0, d0, c1, c2,
+                         maxls - i)
+        if abs(d) <= -c2 * d0:
+            return alpha, f
+        if d >= 0:
+            return _zoom(phi, (alpha, f, d), (a_prev, f_prev, d_prev), f0, d0, c1, c2,
+                         maxls - i)
+        a_prev, f_prev, d_prev = alpha, f, d
+        alpha *= 2.5  # still descending steeply: go further
+    return None
+
+
+def _zoom(phi: _Line, lo: tuple[float, float, float], hi: tuple[float, float, float],
+          f0: float, d0: float, c1: float, c2: float, maxls: int
+          ) -> tuple[float, float] | None:
+    """Nocedal & Wright, Alg. 3.6: shrink [lo, hi] (lo the best point so far) by
+    safeguarded cubic interpolation until a step satisfies the strong Wolfe conditions."""
+    for _ in range(max(maxls, 1)):
+        (a_lo, f_lo, d_lo), (a_hi, f_hi, d_hi) = lo, hi
+        width = a_hi - a_lo
+        alpha = _cubic_min(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi)
+        if not (min(a_lo, a_hi) + 0.1 * abs(width) <= alpha
+                <= max(a_lo, a_hi) - 0.1 * abs(width)):
+            alpha = a_lo + 0.5 * width  # the cubic is unreliable here: bisect
+        if abs(width) <= 1e-12 * max(1.0, abs(a_lo)):
+            break
+        f, d = phi(alpha)
+        if not np.isfinite(f) or f > f0 + c1 * alpha * d0 or f >= f_lo:
+            hi = (alpha, f, d)
+        else:
+            if abs(d) <= -c2 * d0:
+                return alpha, f
+            if d * width >= 0:
+                hi = lo
+            lo = (alpha, f, d)
+    if lo[0] > 0 and lo[1] < f0:  # no Wolfe point, but a decrease: take the best one
+        if phi.alpha != lo[0]:
+            phi(lo[0])
+        return lo[0], lo[1]
+    return None
+
+
+def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
+                   ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
+                   callback: Callable[[Any], None] | None = None) -> LbfgsOutcome:
+    """Minimise ``fun`` (``x -> (f, ∇f)``, float64 vectors) from ``x0`` (module
+    docstring). ``callback(state)`` is called after every iteration with ``state.x``
+    and ``state.fun``, as scipy's ``intermediate_result``."""
+    x = np.array(x0, dtype=np.float64)
+    n = x.shape[0]
+    f, g = fun(x)
+    f, g = float(f), np.array(g, dtype=np.float64)
+    nfev = 1
+    s_mem, y_mem = np.empty((m, n)), np.empty((m, n))
+    rho, alphas = np.empty(m), np.empty(m)
+    pairs: list[int] = []  # slots of the stored pairs, oldest first
+    d = np.empty(n)
+    if not np.isfinite(f) or not np.isfinite(g).all():
+        return LbfgsOutcome(x, f, g, 0, nfev, 2, "the objective is not finite at the start")
+    if np.abs(g).max() <= gtol:
+        return LbfgsOutcome(x, f, g, 0, nfev, 0, "the gradient is below gtol at the start")
+    status, message, nit = 1, "iteration limit", 0
+    for it in range(1, maxiter + 1):
+        nit = it
+        # d = -H g by the two-loop recursion
+        np.negative(g, out=d)
+        for j in reversed(pairs):
+            alphas[j] = rho[j] * blas.ddot(s_mem[j], d)
+            blas.daxpy(y_mem[j], d, a=-alphas[j])
+        if pairs:
+            new = pairs[-1]
+            d *= 1.0 / (rho[new] * blas.ddot(y_mem[new], y_mem[new]))
+        for j in pairs:
+            beta = rho[j] * blas.ddot(y_mem[j], d)
+            blas.daxpy(s_mem[j], d, a=alphas[j] - beta)
+        slope = float(blas.ddot(g, d))
+        if not slope < 0:  # not a descent direction (rounding): restart from -g
+            pairs.clear()
+            np.negative(g, out=d)
+            slope = -float(blas.ddot(g, g))
+        first = 1.0 if pairs else min(1.0, 1.0 / np.sqrt(-slope))
+        phi = _Line(fun, x, d)
+        found = _wolfe(phi, f, slope, first)
+        nfev += phi.evaluations
+        if found is None:
+            status, message = 2, "the line search found no lower point"
+            break
+        step, f_new = found
+        slot = (pairs[-1] + 1) % m if pairs else 0
+        if len(pairs) == m:
+            slot = pairs.pop(0)
+        np.multiply(d, step, out=s_mem[slot])
+        np.subtract(phi.grad, g, out=y_mem[slot])
+        sy = float(blas.ddot(s_mem[slot], y_mem[slot]))
+        if sy > np.finfo(np.float64).eps * float(blas.ddot(y_mem[slot], y_mem[slot])):
+            rho[slot] = 1.0 / sy
+            pairs.append(slot)
+        x, g = phi.point, phi.grad
+        f_old, f = f, f_new
+        if callback is not None:
+            callback(SimpleNamespace(x=x, fun=f))
+        if np.abs(g).max() <= gtol:
+            status, message = 0, "the gradient is below gtol"
+            break
+        if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
+            status, message = 0, "the relative decrease is below ftol"
+            break
+    return LbfgsOutcome(x, f, g, nit, nfev, status, message)
