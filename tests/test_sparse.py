@@ -47,8 +47,10 @@ def test_every_sparse_format_fits_and_predicts_as_csr(text, fmt):
     assert got.score(as_fmt, y) == ref.score(x, y)
 
 
-def test_lbfgs_on_sparse_rows_reaches_the_dense_optimum(text):
+@pytest.mark.parametrize("binary", [False, True])
+def test_lbfgs_on_sparse_rows_reaches_the_dense_optimum(text, binary):
     x, y = text
+    y = y % 2 if binary else y
     sparse = SoftmaxRegression(solver="lbfgs", alpha=1e-3, tol=1e-9).fit(x, y)
     dense = SoftmaxRegression(solver="lbfgs", alpha=1e-3, tol=1e-9).fit(x.toarray(), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)

@@ -312,11 +312,13 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     # same function, ∂J/∂d = (∂J/∂w₁ − ∂J/∂w₀)/2.
     binary = engine.n_classes == 2
 
-    # float64 CPU parameters are loaded through numpy views of the engine's tensors (an
-    # evaluation then costs the pass and a few microseconds); anything else through torch
-    views = (engine.wt.dtype == torch.float64 and engine.wt.device.type == "cpu"
-             and engine.wt.is_contiguous())
-    wt_np = engine.wt.numpy() if views else None
+    # The parameter vector follows the engine's storage of W (``w_store``: Wᵀ (C, N) on
+    # dense rows, W (N, C) on sparse ones) then b, as its flat gradient buffer does, so an
+    # evaluation is one copy in, one pass, one copy out. float64 CPU parameters are loaded
+    # through numpy views of the engine's tensors; anything else through torch.
+    views = engine.wt.dtype == torch.float64 and engine.wt.device.type == "cpu"
+    store_np = engine.w_store.numpy() if views else None
+    wt_np = engine.wt.numpy() if views else None  # (C, N), a view in any layout
     b_np = engine.b.numpy() if views else None
 
     def load(theta: np.ndarray) -> None:
@@ -326,7 +328,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             b_np[1] = 0.5 * theta[nf]
             b_np[0] = -b_np[1]
         elif views:
-            wt_np.reshape(-1)[:] = theta[:n_w]
+            store_np.reshape(-1)[:] = theta[:n_w]
             b_np[:] = theta[n_w:]
         elif binary:
             t = torch.from_numpy(theta)
@@ -336,19 +338,20 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             engine.b.copy_(torch.stack([-t[nf] / 2, t[nf] / 2]))
         else:
             t = torch.from_numpy(theta)
-            engine.wt.copy_(t[:n_w].view(engine.wt.shape))
+            engine.w_store.view(-1).copy_(t[:n_w])
             engine.b.copy_(t[n_w:])
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         load(theta)
         value = engine.objective()
-        g = engine.flat[:-1].cpu().numpy()
         if binary:
+            gw = engine.gw.double().cpu().numpy()  # (C, N), any layout
             out = np.empty(nf + 1)
-            np.subtract(g[nf:n_w], g[:nf], out=out[:nf])
-            out[nf] = g[n_w + 1] - g[n_w]
+            np.subtract(gw[1], gw[0], out=out[:nf])
+            out[nf] = float(engine.gb[1] - engine.gb[0])
             out *= 0.5
             return value, out
+        g = engine.flat[:-1].cpu().numpy()
         return value, g if g.dtype == np.float64 else g.astype(np.float64)
 
     def record(intermediate_result: Any) -> None:
@@ -367,7 +370,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
                 callback(rec)
 
     theta0 = torch.cat([engine.wt[1] - engine.wt[0], (engine.b[1] - engine.b[0]).reshape(1)]
-                       if binary else [engine.wt.reshape(-1), engine.b]
+                       if binary else [engine.w_store.reshape(-1), engine.b]
                        ).cpu().numpy().astype(np.float64)
     with torch.no_grad(), engine.threads(lbfgs=True):
         res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
@@ -380,6 +383,9 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     jac = torch.from_numpy(np.asarray(res.jac, dtype=np.float64))
     if binary:  # at centred weights ∂J/∂w₀ = −∂J/∂w₁ = −∂J/∂d (likewise for b)
         jac = torch.cat([-jac[:nf], jac[:nf], -jac[nf:], jac[nf:]])
+    elif engine.w_store is not engine.wt:  # W's storage is (N, C): Wᵀ (C, N) first
+        c = engine.n_classes
+        jac = torch.cat([jac[:n_w].view(nf, c).T.reshape(-1), jac[n_w:]])
     return LbfgsResult(engine.w.contiguous(), engine.b.clone(), losses, max(int(res.nit), 1),
                        "converged" if res.status == 0 else "max_epochs", valid_losses,
                        scores, jac)

@@ -112,7 +112,7 @@ class SparseRows:
 
     def scaled(self, inv_scale: torch.Tensor | None) -> SparseRows:
         """``X diag(inv_scale)`` (one copy of the values; the indices are shared)."""
-        if inv_scale is None:
+        if inv_scale is None or bool((inv_scale == 1).all()):
             return self
         s = inv_scale.to(self.data).numpy()
         out = sp.csr_matrix((self.csr.data * s[self.csr.indices], self.csr.indices,

@@ -112,3 +112,29 @@ def test_race_fits_every_contender_on_every_problem():
                    for c in problem["contenders"].values())
     table = race_table(out)
     assert table.count("\n| ") == 4 * 5 and "vs LR time" in table
+
+
+def test_text_section_runs_every_contender_on_a_generated_and_a_real_corpus(tmp_path):
+    import gzip
+
+    from softmaxlab.fast.textbench import man_corpus, run_text, text_table
+
+    for section, words in (("1", "command option flag usage"),
+                           ("3", "function pointer argument return")):
+        folder = tmp_path / f"man{section}"
+        folder.mkdir()
+        for i in range(60):
+            page = f'.TH "PAGE{i}" {section}\n.SH NAME\n' + f"{words} page {i} " * 20
+            (folder / f"p{i}.{section}.gz").write_bytes(gzip.compress(page.encode()))
+    docs, labels = man_corpus(str(tmp_path), per_section=40)
+    assert len(docs) == 80 and set(labels) == {"man1", "man3"}
+    assert not any(f" {s}\n" in d or "TH" in d for d in docs for s in "13")  # title gone
+
+    out = run_text(n_docs=3000, n_terms=1500, n_classes=4, real=False)
+    names = [r["model"] for r in out["rows"]]
+    assert names == ["SoftmaxRegression()", "SoftmaxRegression(solver='sgd')",
+                     "SoftmaxRegression(solver='lbfgs')", "LogisticRegression()",
+                     "SGDClassifier(log_loss)"]
+    assert all(r["accuracy"] > 0.5 and r["seconds"] > 0 for r in out["rows"])
+    table = text_table(out)
+    assert table.count("\n| SoftmaxRegression") == 3 and "generated corpus: 2,400 training" in table

@@ -39,14 +39,16 @@ typedef struct {
     int64_t nesterov;
     double alpha;
     const void *pen;            /* (N) per-feature penalty factor, or NULL: all 1 */
-    void *z;                    /* (batch, C) logits, then g; a row per thread in a pass */
+    void *z;                    /* (batch, C) logits, then g */
     void *gw;                   /* (N, C) gradient of the touched rows; zero between steps */
-    void *gb;                   /* (C) step sums; (threads, C) in a full pass */
+    void *gb;                   /* (C) step sums */
     int64_t *last;              /* (N) the step each row of W is current to */
     int64_t *touched;           /* (N) the rows of W the batch touches */
     uint8_t *mark;              /* (N) */
     int64_t threads;            /* threads of a full pass */
     void *scratch;              /* ((threads - 1) N C) private gradients of a full pass */
+    void *pass_buf;             /* (threads, 2, stride) each pass thread's logits and sums */
+    int64_t stride;             /* >= C, padded so that no two threads share a cache line */
 } sparse_spec;
 
 /* M^k for a 2 x 2 matrix m (row-major), by repeated squaring. */
@@ -109,6 +111,7 @@ static double row_grad_##SFX(const sparse_spec *e, int64_t r, T *z, const T *w) 
     for (int64_t p = e->indptr[r]; p < e->indptr[r + 1]; p++) {                        \
         const T v = data[p];                                                           \
         const T *wj = w + (int64_t)e->indices[p] * c;                                  \
+        _Pragma("omp simd")                                                            \
         for (int64_t q = 0; q < c; q++) z[q] += v * wj[q];                             \
     }                                                                                  \
     T top = z[0];                                                                      \
@@ -225,9 +228,9 @@ void sparse_epoch_##SFX(const sparse_spec *e, double lr, double *batch_loss,    
                                                                                        \
 /* out_w (N, C) += coef sum_i x_i^T g_i and out_b (C) += coef sum_i g_i over rows       \
  * s .. s+m of the epoch (no penalty); returns sum_i s_i l_i. Rows are shared among     \
- * e->threads threads (at most the batch size), each with its own gradient (thread 0:   \
- * out_w itself; the others in e->scratch), its own row of e->z and its own C sums in  \
- * e->gb (threads x C), summed at the end. */                                          \
+ * e->threads threads, each with its own gradient (thread 0: out_w itself; the others  \
+ * in e->scratch) and its own logits and C sums in e->pass_buf (padded: threads that    \
+ * wrote to one cache line made two threads slower than one), summed at the end. */     \
 double sparse_pass_##SFX(const sparse_spec *e, int64_t s, int64_t m, double coef,      \
                          T *out_w, T *out_b)                                           \
 {                                                                                      \
@@ -235,15 +238,16 @@ double sparse_pass_##SFX(const sparse_spec *e, int64_t s, int64_t m, double coef
     const T cf = (T)coef;                                                              \
     const T *w = (const T *)e->w, *data = (const T *)e->data;                          \
     const int64_t teams = e->threads > 1 && e->scratch ? e->threads : 1;               \
-    T *bsum = (T *)e->gb;                                                              \
+    const int64_t st = e->stride;                                                      \
+    T *buf = (T *)e->pass_buf;                                                         \
     double total = 0;                                                                  \
-    memset(bsum, 0, (size_t)(teams * c) * sizeof(T));                                  \
+    memset(buf, 0, (size_t)(teams * 2 * st) * sizeof(T));                             \
     if (teams > 1) memset(e->scratch, 0, (size_t)((teams - 1) * nf * c) * sizeof(T));  \
     _Pragma("omp parallel num_threads(teams) reduction(+ : total) if (teams > 1)")     \
     {                                                                                  \
         const int64_t id = THREAD_ID(), team = TEAM_SIZE();                            \
         T *gw = id == 0 ? out_w : (T *)e->scratch + (id - 1) * nf * c;                 \
-        T *gbias = bsum + id * c, *z = (T *)e->z + id * c;                             \
+        T *z = buf + id * 2 * st, *gbias = z + st;                                     \
         const int64_t lo = s + m * id / team, hi = s + m * (id + 1) / team;            \
         for (int64_t i = lo; i < hi; i++) {                                            \
             const int64_t r = e->order ? e->order[i] : i;                              \
@@ -252,6 +256,7 @@ double sparse_pass_##SFX(const sparse_spec *e, int64_t s, int64_t m, double coef
             for (int64_t p = e->indptr[r]; p < e->indptr[r + 1]; p++) {                \
                 T *gj = gw + (int64_t)e->indices[p] * c;                               \
                 const T v = cf * data[p];                                              \
+                _Pragma("omp simd")                                                    \
                 for (int64_t q = 0; q < c; q++) gj[q] += v * z[q];                     \
             }                                                                          \
         }                                                                              \
@@ -261,7 +266,7 @@ double sparse_pass_##SFX(const sparse_spec *e, int64_t s, int64_t m, double coef
         for (int64_t k = 0; k < nf * c; k++) out_w[k] += part[k];                      \
     }                                                                                  \
     for (int64_t id = 0; id < teams; id++)                                             \
-        for (int64_t q = 0; q < c; q++) out_b[q] += cf * bsum[id * c + q];             \
+        for (int64_t q = 0; q < c; q++) out_b[q] += cf * buf[id * 2 * st + st + q];    \
     return total;                                                                      \
 }
 

@@ -197,10 +197,10 @@ class Engine:
         """The current W (N, C) (a view of the engine's Wᵀ)."""
         return self.wt.T
 
-    def set_params(self, w: torch.Tensor, b: torch.Tensor) -> None:
-        """Load W (N, C) and b (C,) in place."""
-        self.wt.copy_(w.T)
-        self.b.copy_(b)
+    @property
+    def w_store(self) -> torch.Tensor:
+        """The contiguous tensor holding W (here Wᵀ (C, N)); ``flat[:-C-1]`` has its layout."""
+        return self.wt
 
     def state(self) -> dict[str, torch.Tensor]:
         """Parameters and velocity, as tensors a checkpoint can hold."""
@@ -467,9 +467,8 @@ class Engine:
             return total / n
         pen = self.wt if self.penalty is None else self.wt * self.penalty
         self.gw.add_(pen, alpha=self.alpha)
-        # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product
-        return total / n + 0.5 * self.alpha * float(torch.dot(pen.reshape(-1),
-                                                              self.wt.reshape(-1)))
+        # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product (any layout of W)
+        return total / n + 0.5 * self.alpha * float((pen * self.wt).sum())
 
     def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
         """Data gradient of rows lo .. hi, over ``n``, added to gw, gb; Σ s_i ℓ_i."""

@@ -252,7 +252,7 @@ class SparseSpec(ctypes.Structure):
         ("data", _P), ("order", _P), ("labels", _P), ("weight", _P), ("w", _P), ("b", _P),
         ("vw", _P), ("vb", _P), ("momentum", _D), ("nesterov", _I), ("alpha", _D),
         ("pen", _P), ("z", _P), ("gw", _P), ("gb", _P), ("last", _P), ("touched", _P),
-        ("mark", _P), ("threads", _I), ("scratch", _P),
+        ("mark", _P), ("threads", _I), ("scratch", _P), ("pass_buf", _P), ("stride", _I),
     ]
 
 

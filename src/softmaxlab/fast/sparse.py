@@ -55,6 +55,12 @@ def make_engine(x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
     return cls(x, labels, w, b, **kw)
 
 
+def _stride(c: int) -> int:
+    """Per-thread stride of a pass's logits and sums: C rounded up to 16 values, plus 16
+    (no two threads on one cache line)."""
+    return -(-c // 16) * 16 + 16
+
+
 class SparseEngine(Engine):
     """:class:`Engine` on :class:`~softmaxlab.sparse.SparseRows` (module docstring). W is
     stored (N, C); :attr:`wt`, :attr:`vw` are its (C, N) views, as the dense engine's."""
@@ -102,7 +108,8 @@ class SparseEngine(Engine):
         if self.momentum:
             self._vw, self.vb = torch.zeros_like(self._w), torch.zeros_like(self.b)
         self.flat = torch.zeros(c * nf + c + 1, dtype=dtype)
-        self.gw = self.flat[: c * nf].view(c, nf)
+        self._g = self.flat[: c * nf].view(nf, c)  # the gradient in W's (N, C) layout
+        self.gw = self._g.T
         self.gb = self.flat[c * nf: c * nf + c]
         can = native.available(dtype, torch.device("cpu")) and gradient == "fused"
         if path == "auto":
@@ -113,13 +120,13 @@ class SparseEngine(Engine):
         self.path = path
         self.k = -(-n // self.batch)
         self._order: torch.Tensor | None = None
-        self._nc = torch.zeros(nf, c, dtype=dtype)  # a gradient in W's (N, C) layout
         if path == "native":
             self._fns = native.sparse(dtype)
             self._buffers = {
                 "z": torch.empty(self.batch, c, dtype=dtype),
                 "gw": torch.zeros(nf, c, dtype=dtype),
-                "gb": torch.zeros(MAX_PASS_THREADS * c, dtype=dtype),
+                "gb": torch.zeros(c, dtype=dtype),
+                "pass": torch.zeros(MAX_PASS_THREADS * 2 * _stride(c), dtype=dtype),
                 "last": torch.zeros(nf, dtype=torch.int64),
                 "touched": torch.empty(nf, dtype=torch.int64),
                 "mark": torch.zeros(nf, dtype=torch.uint8),
@@ -136,7 +143,8 @@ class SparseEngine(Engine):
                 alpha=self.alpha, pen=_ptr(self.penalty), z=buf["z"].data_ptr(),
                 gw=buf["gw"].data_ptr(), gb=buf["gb"].data_ptr(),
                 last=buf["last"].data_ptr(), touched=buf["touched"].data_ptr(),
-                mark=buf["mark"].data_ptr(), threads=1, scratch=None)
+                mark=buf["mark"].data_ptr(), threads=1, scratch=None,
+                pass_buf=buf["pass"].data_ptr(), stride=_stride(c))
             self._spec_ref = ctypes.byref(self._spec)
 
     # ------------------------------------------------------------------ layout
@@ -147,6 +155,11 @@ class SparseEngine(Engine):
 
     @property
     def w(self) -> torch.Tensor:
+        return self._w
+
+    @property
+    def w_store(self) -> torch.Tensor:
+        """W (N, C) itself; ``flat[:-C-1]`` has its layout."""
         return self._w
 
     @property
@@ -189,21 +202,19 @@ class SparseEngine(Engine):
     def _accumulate(self, s: int, m: int, coef: float, order: torch.Tensor | None, *,
                     threads: int) -> float:
         """gw += coef Xᵀ G and gb += coef Gᵀ1 over rows s .. s+m; Σ s_i ℓ_i."""
-        nc = self._nc
-        nc.zero_()
         if self.path == "native":
             self._set_order(order)
             gb = torch.zeros_like(self.gb)
-            threads = max(1, min(threads, self.batch, MAX_PASS_THREADS))
+            threads = max(1, min(threads, MAX_PASS_THREADS))
             scratch = None
             if threads > 1:
                 scratch = torch.empty((threads - 1) * self.n_features * self.n_classes,
-                                      dtype=nc.dtype)
+                                      dtype=self._w.dtype)
             self._spec.threads = threads
             self._spec.scratch = _ptr(scratch)
             try:
-                total = float(self._fns["pass"](self._spec_ref, s, m, coef, nc.data_ptr(),
-                                                gb.data_ptr()))
+                total = float(self._fns["pass"](self._spec_ref, s, m, coef,
+                                                self._g.data_ptr(), gb.data_ptr()))
             finally:
                 self._spec.threads, self._spec.scratch = 1, None
             self.gb.add_(gb)
@@ -217,10 +228,9 @@ class SparseEngine(Engine):
             if wb is not None:
                 g.mul_(wb.unsqueeze(1))
                 rows = rows * wb
-            nc.add_(xb.T @ g, alpha=coef)
+            self._g.add_(xb.T @ g, alpha=coef)
             self.gb.add_(g.sum(dim=0), alpha=coef)
             total = float(rows.sum())
-        self.gw.add_(nc.T)
         return total
 
     def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
