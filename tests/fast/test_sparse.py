@@ -98,3 +98,35 @@ def test_sparse_rows_are_never_centred(problem):
     with pytest.raises(InvalidInputError, match="mean: sparse rows are scaled"):
         SparseEngine(SparseRows(to_csr(x)), labels, w, b, batch_size=8,
                      mean=torch.ones(N_FEATURES, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("alpha,l1", [(0.0, 0.01), (0.03, 0.01), (0.03, 0.5)])
+def test_proximal_l1_steps_equal_the_dense_engines_on_every_path(problem, path, alpha, l1):
+    x, labels, w, b, extras = problem
+    q = extras["inv_scale"]
+    kw = {"batch_size": 32, "alpha": alpha, "penalty": q**2, "l1": l1, "l1_penalty": q,
+          "weight": extras["weight"]}
+    sparse = SparseEngine(SparseRows(to_csr(x)), labels, w, b, path=path, **kw)
+    dense = Engine(torch.from_numpy(x.toarray()), labels, w, b, path="torch", **kw)
+    engines = [sparse, dense]
+    if HAS_NATIVE and path == "native":
+        engines.append(Engine(torch.from_numpy(x.toarray()), labels, w, b, path="native", **kw))
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        order = torch.randperm(N_ROWS, generator=gen)
+        results = [e.epoch(0.4, order) for e in engines]
+    for e, (loss, _) in zip(engines[::2], results[::2], strict=True):
+        torch.testing.assert_close(e.w, dense.w, rtol=0, atol=1e-12)
+        torch.testing.assert_close(loss, results[1][0], rtol=0, atol=1e-12)
+    if len(engines) == 3:
+        torch.testing.assert_close(results[2][1], results[1][1], rtol=0, atol=1e-12)
+    zeros = dense.w == 0
+    assert zeros.any() and torch.equal(sparse.w == 0, zeros)  # exact zeros, the same ones
+
+
+def test_l1_refuses_momentum(problem):
+    x, labels, w, b, _ = problem
+    for cls, rows in ((SparseEngine, SparseRows(to_csr(x))), (Engine, torch.from_numpy(x.toarray()))):
+        with pytest.raises(InvalidInputError, match="momentum: proximal SGD"):
+            cls(rows, labels, w, b, batch_size=8, l1=0.1, momentum=0.9)

@@ -216,6 +216,8 @@ typedef struct {
     void *sbuf2;                /* (batch) */
     int64_t pipeline;           /* threads allowed: >= 2 gathers the next batch on a second
                                    thread while the first computes (needs OpenMP) */
+    double l1;                  /* L1 strength: proximal step (soft-threshold) after each update */
+    const void *pen1;           /* (N) per-feature factor of the L1 penalty, or NULL: all 1 */
 } engine_spec;
 
 #define ENGINE(SFX, T, GEMM_T)                                                         \
@@ -322,15 +324,16 @@ static double grad_##SFX(const engine_spec *e, int64_t s, int64_t m, T *out_w,  
 /* alpha/2 sum pen_l W_kl^2 */                                                         \
 static double penalty_##SFX(const engine_spec *e)                                      \
 {                                                                                      \
-    if (e->alpha == 0) return 0;                                                       \
-    const T *w = (const T *)e->wt, *pen = (const T *)e->pen;                           \
-    double total = 0;                                                                  \
+    if (e->alpha == 0 && e->l1 == 0) return 0;                                         \
+    const T *w = (const T *)e->wt, *pen = (const T *)e->pen, *pen1 = (const T *)e->pen1; \
+    double total = 0, abs_total = 0;                                                   \
     for (int64_t q = 0; q < e->c; q++)                                                 \
         for (int64_t l = 0; l < e->nf; l++) {                                          \
             const double v = w[q * e->nf + l];                                         \
             total += (pen ? (double)pen[l] : 1.0) * v * v;                             \
+            abs_total += (pen1 ? (double)pen1[l] : 1.0) * fabs(v);                     \
         }                                                                              \
-    return 0.5 * e->alpha * total;                                                     \
+    return 0.5 * e->alpha * total + e->l1 * abs_total;                                 \
 }                                                                                      \
                                                                                        \
 /* One update from the data gradient in gw, gb (penalty, momentum, step). */           \
@@ -358,6 +361,15 @@ void update_##SFX(const engine_spec *e, double lr)                              
         for (int64_t i = 0; i < cw; i++) w[i] -= eta * gw[i];                          \
         for (int64_t q = 0; q < e->c; q++) b[q] -= eta * gb[q];                        \
     }                                                                                  \
+    if (e->l1 != 0) { /* proximal step of the L1 term: W <- sign(W) max(|W| - t, 0) */ \
+        const T *pen1 = (const T *)e->pen1;                                            \
+        for (int64_t q = 0; q < e->c; q++)                                             \
+            for (int64_t l = 0; l < nf; l++) {                                         \
+                const T t = (T)(lr * e->l1) * (pen1 ? pen1[l] : (T)1);                 \
+                T *x = w + q * nf + l;                                                 \
+                *x = *x > t ? *x - t : (*x < -t ? *x + t : (T)0);                      \
+            }                                                                          \
+    }                                                                                  \
 }                                                                                      \
                                                                                        \
 /* The data gradient of rows s .. s+m scaled by `coef` into gw, gb (accumulating when  \
@@ -375,7 +387,7 @@ static void step_##SFX(const engine_spec *e, double lr, const T *xb,            
                        double *batch_loss, double *batch_pen)                          \
 {                                                                                      \
     batch_pen[j] = penalty_##SFX(e);                                                   \
-    if (e->vw == NULL && e->alpha == 0) {                                              \
+    if (e->vw == NULL && e->alpha == 0 && e->l1 == 0) {                                \
         batch_loss[j] = grad_rows_##SFX(e, xb, lab, wgt, m, (T *)e->wt, (T *)e->b,     \
                                         (T)(-lr / m), 1) / m;                          \
     } else {                                                                           \
@@ -424,7 +436,7 @@ static void pipelined_##SFX(const engine_spec *e, double lr, double *batch_loss,
  * batch_pen (k). */                                                                   \
 void epoch_##SFX(const engine_spec *e, double lr, double *batch_loss, double *batch_pen) \
 {                                                                                      \
-    const int direct = e->vw == NULL && e->alpha == 0;                                 \
+    const int direct = e->vw == NULL && e->alpha == 0 && e->l1 == 0;                   \
     if (e->pipeline >= 2 && e->n > e->batch) {                                         \
         pipelined_##SFX(e, lr, batch_loss, batch_pen);                                 \
         return;                                                                        \

@@ -49,6 +49,8 @@ typedef struct {
     void *scratch;              /* ((threads - 1) N C) private gradients of a full pass */
     void *pass_buf;             /* (threads, 2, stride) each pass thread's logits and sums */
     int64_t stride;             /* >= C, padded so that no two threads share a cache line */
+    double l1;                  /* L1 strength: soft-threshold after each step (no momentum) */
+    const void *pen1;           /* (N) per-feature factor of the L1 penalty, or NULL: all 1 */
 } sparse_spec;
 
 /* M^k for a 2 x 2 matrix m (row-major), by repeated squaring. */
@@ -80,6 +82,18 @@ static void catch_up_##SFX(const sparse_spec *e, int64_t j, int64_t t, double lr
     T *w = (T *)e->w + j * c;                                                          \
     const double p = e->pen ? (double)((const T *)e->pen)[j] : 1.0;                    \
     const double ap = e->alpha * p, a = lr * ap, mu = e->momentum;                     \
+    if (e->vw == NULL && e->l1 != 0) {                                                 \
+        /* k steps of |w| <- max((1 - a)|w| - t, 0): (1-a)^k |w| - t sum_{i<k} (1-a)^i  \
+           while positive, and 0 once it is not (or at once when a >= 1) */             \
+        const double t = lr * e->l1 * (e->pen1 ? (double)((const T *)e->pen1)[j] : 1.0); \
+        const double f = a < 1 ? pow(1.0 - a, (double)k) : 0.0;                        \
+        const double shift = a == 0 ? t * (double)k : (a < 1 ? t * (1.0 - f) / a : 0.0); \
+        for (int64_t q = 0; q < c; q++) {                                              \
+            const double v = fabs((double)w[q]) * f - shift;                           \
+            w[q] = v > 0 && a < 1 ? (T)copysign(v, (double)w[q]) : (T)0;               \
+        }                                                                              \
+        return;                                                                        \
+    }                                                                                  \
     if (e->vw == NULL) {                                                               \
         if (e->alpha == 0) return;                                                     \
         const T f = (T)pow(1.0 - a, (double)k);                                        \
@@ -133,7 +147,7 @@ static double sparse_step_##SFX(const sparse_spec *e, int64_t t, int64_t s, int6
                                 double lr)                                             \
 {                                                                                      \
     const int64_t c = e->c;                                                            \
-    const int lazy = e->alpha != 0 || e->vw != NULL;                                   \
+    const int lazy = e->alpha != 0 || e->vw != NULL || e->l1 != 0;                     \
     T *w = (T *)e->w, *z = (T *)e->z, *gw = (T *)e->gw, *gb = (T *)e->gb;              \
     T *b = (T *)e->b;                                                                  \
     const T *data = (const T *)e->data;                                                \
@@ -175,6 +189,11 @@ static double sparse_step_##SFX(const sparse_spec *e, int64_t t, int64_t s, int6
         } else {                                                                       \
             for (int64_t q = 0; q < c; q++) wj[q] -= step * gj[q];                     \
         }                                                                              \
+        if (e->l1 != 0) {                                                              \
+            const T t = (T)(lr * e->l1) * (e->pen1 ? ((const T *)e->pen1)[j] : (T)1);  \
+            for (int64_t q = 0; q < c; q++)                                            \
+                wj[q] = wj[q] > t ? wj[q] - t : (wj[q] < -t ? wj[q] + t : (T)0);       \
+        }                                                                              \
         for (int64_t q = 0; q < c; q++) gj[q] = 0;                                     \
         e->mark[j] = 0;                                                                \
         if (lazy) e->last[j] = t + 1;                                                  \
@@ -195,15 +214,19 @@ static double sparse_step_##SFX(const sparse_spec *e, int64_t t, int64_t s, int6
 /* alpha/2 sum_j pen_j |W_j|^2 (every row current) */                                  \
 static double sparse_penalty_##SFX(const sparse_spec *e)                               \
 {                                                                                      \
-    if (e->alpha == 0) return 0;                                                       \
-    const T *w = (const T *)e->w, *pen = (const T *)e->pen;                            \
-    double total = 0;                                                                  \
+    if (e->alpha == 0 && e->l1 == 0) return 0;                                         \
+    const T *w = (const T *)e->w, *pen = (const T *)e->pen, *pen1 = (const T *)e->pen1; \
+    double total = 0, abs_total = 0;                                                   \
     for (int64_t j = 0; j < e->nf; j++) {                                              \
-        double row = 0;                                                                \
-        for (int64_t q = 0; q < e->c; q++) row += (double)w[j * e->c + q] * w[j * e->c + q]; \
+        double row = 0, row1 = 0;                                                      \
+        for (int64_t q = 0; q < e->c; q++) {                                           \
+            row += (double)w[j * e->c + q] * w[j * e->c + q];                          \
+            row1 += fabs((double)w[j * e->c + q]);                                     \
+        }                                                                              \
         total += pen ? (double)pen[j] * row : row;                                     \
+        abs_total += pen1 ? (double)pen1[j] * row1 : row1;                             \
     }                                                                                  \
-    return 0.5 * e->alpha * total;                                                     \
+    return 0.5 * e->alpha * total + e->l1 * abs_total;                                 \
 }                                                                                      \
                                                                                        \
 /* One epoch of SGD over the batches (rows in `order`, or in order). batch_loss[t] is   \
@@ -219,7 +242,7 @@ void sparse_epoch_##SFX(const sparse_spec *e, double lr, double *batch_loss,    
         batch_loss[t] = sparse_step_##SFX(e, t, s, m, lr) / (double)m;                 \
         batch_pen[t] = pen;                                                            \
     }                                                                                  \
-    if (e->alpha != 0 || e->vw != NULL)                                                \
+    if (e->alpha != 0 || e->vw != NULL || e->l1 != 0)                                  \
         for (int64_t j = 0; j < e->nf; j++) {                                          \
             catch_up_##SFX(e, j, t, lr);                                               \
             e->last[j] = 0;                                                            \

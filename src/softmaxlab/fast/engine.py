@@ -25,7 +25,10 @@ momentum), as ``torch.optim.SGD`` does. :math:`\mu`/:math:`d` (``mean``/``inv_sc
 standardise the rows as they are read, so X is never copied; :math:`p` (``penalty``) is a
 per-feature factor of the L2 penalty :math:`\frac\alpha2\sum_{kl} p_k W_{kl}^2` (the
 estimator uses :math:`p = d^{-2}`, the penalty on the original coordinates); the bias is
-never penalised. The seed's loop is the special case s = 1, no standardisation,
+never penalised. An L1 term :math:`\lambda \sum_{kl} q_k |W_{kl}|` (``l1``,
+``l1_penalty`` = q, :math:`d^{-1}` in the estimator) is trained by proximal SGD: after
+each step :math:`W_{kl} \leftarrow \operatorname{sign}(W_{kl})\max(|W_{kl}| - \eta\lambda
+q_k, 0)`, which gives exact zeros (no momentum with it). The seed's loop is the special case s = 1, no standardisation,
 :math:`\alpha = \mu = 0`, rows in order.
 
 How a step runs (``path``):
@@ -63,6 +66,7 @@ from ..errors import InvalidInputError, NumericalError, diverged
 from ..io.shards import shard_bounds
 from . import comm as comm_
 from . import native
+from .parallel import ParallelEpochs
 from .threads import SGD_SMALL_WORK, TeamChooser, budget
 
 __all__ = ["PATHS", "Engine"]
@@ -77,7 +81,14 @@ PIPELINE_MIN = 8192
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
-class Engine:
+
+def check_l1(l1: float, momentum: float) -> None:
+    """The L1 term is trained by proximal SGD: plain steps, then a soft-threshold."""
+    if l1 and momentum:
+        raise InvalidInputError("momentum: proximal SGD for an L1 penalty takes plain "
+                                "steps; set momentum=0 (or use solver='lbfgs')")
+
+class Engine(ParallelEpochs):
     """Mini-batch SGD state of one fit (see the module docstring for the step).
 
     ``x`` (n, N) floating rows, kept by reference (made contiguous only if it is not);
@@ -96,7 +107,9 @@ class Engine:
                  weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
                  inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
                  alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
-                 rows: torch.Tensor | None = None, path: str = "auto") -> None:
+                 rows: torch.Tensor | None = None, path: str = "auto", l1: float = 0.0,
+                 l1_penalty: torch.Tensor | None = None) -> None:
+        check_l1(l1, momentum)
         if path not in PATHS:
             raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
         self.comm = comm_.current()
@@ -124,6 +137,8 @@ class Engine:
         self.inv_scale = None if inv_scale is None else inv_scale.to(x).contiguous()
         self.penalty = None if penalty is None else penalty.to(x).contiguous()
         self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
+        self.l1 = float(l1)
+        self.l1_penalty = None if l1_penalty is None else l1_penalty.to(x).contiguous()
         self.wt = w.detach().T.to(x).contiguous().clone()  # (C, N)
         self.b = b.detach().to(x).clone()
         self.vw = self.vb = None
@@ -171,7 +186,8 @@ class Engine:
                 z=buf["z"].data_ptr(), gw=self.gw.data_ptr(), gb=self.gb.data_ptr(),
                 lbuf=buf["lbuf"].data_ptr(), sbuf=buf["sbuf"].data_ptr(),
                 row_loss=buf["row_loss"].data_ptr(), xbuf2=buf["xbuf2"].data_ptr(),
-                lbuf2=buf["lbuf2"].data_ptr(), sbuf2=buf["sbuf2"].data_ptr(), pipeline=0)
+                lbuf2=buf["lbuf2"].data_ptr(), sbuf2=buf["sbuf2"].data_ptr(), pipeline=0,
+                l1=self.l1, pen1=_ptr(self.l1_penalty))
             self._spec_ref = ctypes.byref(self._spec)
 
     def threads(self, *, lbfgs: bool = False) -> Any:
@@ -236,13 +252,13 @@ class Engine:
         return xb, lab, wb
 
     def penalty_value(self) -> float:
-        """α/2 Σ p_k W_kl² at the current parameters."""
-        if not self.alpha:
-            return 0.0
-        sq = self.wt * self.wt
-        if self.penalty is not None:
-            sq = sq * self.penalty
-        return 0.5 * self.alpha * float(sq.sum())
+        """α/2 Σ p_k W_kl² + λ Σ q_k |W_kl| (``l1``, ``l1_penalty``) at the current W."""
+        sq = self.wt * self.wt if self.penalty is None else self.wt * self.wt * self.penalty
+        out = 0.5 * self.alpha * float(sq.sum()) if self.alpha else 0.0
+        if self.l1:
+            ab = self.wt.abs() if self.l1_penalty is None else self.wt.abs() * self.l1_penalty
+            out += self.l1 * float(ab.sum())
+        return out
 
     # ------------------------------------------------------------------ one step
     def gradient(self, s: int, m: int, coef: float, *, accumulate: bool = False,
@@ -290,6 +306,9 @@ class Engine:
             else:
                 gw, gb = vw, vb
         wt, b = self.wt - lr * gw, self.b - lr * gb
+        if self.l1:  # the L1 term's proximal step: soft-threshold by lr·λ·q_k
+            t = lr * self.l1 * (1.0 if self.l1_penalty is None else self.l1_penalty)
+            wt = wt.sign() * (wt.abs() - t).clamp_min(0)
         if checked and not bool(torch.isfinite(wt).all() & torch.isfinite(b).all()):
             raise diverged(lr, batch, "the parameters")
         self.wt.copy_(wt)
@@ -361,7 +380,7 @@ class Engine:
             losses, pens = [], []
             for s in range(0, self.n, self.batch):
                 m = min(self.batch, self.n - s)
-                pens.append(self.penalty_value() if self.alpha else 0.0)
+                pens.append(self.penalty_value() if self.alpha or self.l1 else 0.0)
                 losses.append(self.gradient(s, m, 1.0 / m, order=order) / m)
                 self.update(lr)
             loss = torch.tensor(losses, dtype=torch.float64)
@@ -389,51 +408,6 @@ class Engine:
                 self.path = saved_path
         raise diverged(lr, self.k - 1, "the loss")  # not reached in exact arithmetic
 
-    # ------------------------------------------------------------------ data-parallel
-    def _shards(self) -> list[tuple[int, int, int]]:
-        """This rank's ``(position, count, m)`` in each global batch of the epoch."""
-        comm = self.comm
-        assert comm is not None
-        if comm.shards is not None:
-            return list(comm.shards)
-        out = []
-        for s in range(0, self.n, self.batch):
-            m = min(self.batch, self.n - s)
-            lo, hi = shard_bounds(s, m, comm.rank, comm.world)
-            out.append((lo, hi - lo, m))
-        return out
-
-    def _parallel_epoch(self, lr: float, order: torch.Tensor | None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One epoch as one rank: per global batch, this rank's gradient sums, one
-        ``all_reduce``, division by m, the update. Every rank sees the same reduced loss,
-        so all of them stop together on a non-finite one (parameters back at the epoch's
-        start)."""
-        comm = self.comm
-        assert comm is not None
-        start = self._snapshot()
-        flat = self.flat
-        losses, pens = [], []
-        for j, (pos, count, m) in enumerate(self._shards()):
-            pens.append(self.penalty_value())
-            if count:
-                flat[-1] = self.gradient(pos, count, 1.0, order=order)
-            else:  # this rank owns no row of the batch
-                flat.zero_()
-            comm.all_reduce(flat)
-            flat.div_(m)
-            loss = float(flat[-1])
-            losses.append(loss)
-            finite = loss == loss and abs(loss) != float("inf")
-            if finite:
-                self.update(lr)
-            if not finite or not bool(torch.isfinite(self.wt).all()
-                                      & torch.isfinite(self.b).all()):
-                self._restore(start)
-                raise diverged(lr, j, "the loss" if not finite else "the parameters")
-        return (torch.tensor(losses, dtype=torch.float64),
-                torch.tensor(pens, dtype=torch.float64))
-
     def batch_sizes(self) -> torch.Tensor:
         """Rows of each batch of an epoch (float64, (k,)): the global batches of a
         data-parallel run, whichever rows this rank holds."""
@@ -446,9 +420,9 @@ class Engine:
 
     # ------------------------------------------------------------------ full passes
     def objective(self, chunk: int | None = None) -> float:
-        """The training objective at the current parameters, with its gradient left in
-        :attr:`gw`, :attr:`gb` (penalty included): Σ s_i ℓ_i / n + α/2 Σ p W², in
-        passes of ``chunk`` rows (at most, and by default, the batch size)."""
+        """The smooth training objective at the current parameters, with its gradient left
+        in :attr:`gw`, :attr:`gb` (L2 included, the L1 term not: OWL-QN adds it): Σ s_i ℓ_i
+        / n + α/2 Σ p W², in passes of ``chunk`` rows (at most, and by default, the batch)."""
         chunk = min(chunk or self.batch, self.batch)
         lo, hi, n = 0, self.n, self.n
         comm = self.comm

@@ -239,7 +239,7 @@ class EngineSpec(ctypes.Structure):
         ("weight", _P), ("wt", _P), ("b", _P), ("vw", _P), ("vb", _P), ("momentum", _D),
         ("nesterov", _I), ("alpha", _D), ("pen", _P), ("xbuf", _P), ("z", _P), ("gw", _P),
         ("gb", _P), ("lbuf", _P), ("sbuf", _P), ("row_loss", _P), ("xbuf2", _P),
-        ("lbuf2", _P), ("sbuf2", _P), ("pipeline", _I),
+        ("lbuf2", _P), ("sbuf2", _P), ("pipeline", _I), ("l1", _D), ("pen1", _P),
     ]
 
 
@@ -253,6 +253,7 @@ class SparseSpec(ctypes.Structure):
         ("vw", _P), ("vb", _P), ("momentum", _D), ("nesterov", _I), ("alpha", _D),
         ("pen", _P), ("z", _P), ("gw", _P), ("gb", _P), ("last", _P), ("touched", _P),
         ("mark", _P), ("threads", _I), ("scratch", _P), ("pass_buf", _P), ("stride", _I),
+        ("l1", _D), ("pen1", _P),
     ]
 
 

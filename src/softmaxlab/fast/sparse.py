@@ -18,6 +18,10 @@ held as CSR (:class:`softmaxlab.sparse.SparseRows`), never densified:
   ``autograd``, which take sparse batches; ``jacobian`` and ``kronecker`` materialise
   dense Jacobians and refuse sparse input).
 
+An L1 term is trained by proximal steps (soft-thresholding after each step); a row
+untouched for k steps gets k steps of decay and shrinking in closed form,
+:math:`|w| \leftarrow (1-a)^k |w| - t \sum_{i<k} (1-a)^i` while positive, else 0.
+
 The per-batch penalty an epoch reports is the one at the epoch's start (the rows of W
 are only all current there); the parameters are exact. Standardisation scales the stored
 values once (``inv_scale``) and never centres (``mean`` must be zero or ``None``).
@@ -36,7 +40,7 @@ from ..errors import InvalidInputError
 from ..sparse import SparseRows
 from . import comm as comm_
 from . import native
-from .engine import Engine, _ptr
+from .engine import Engine, _ptr, check_l1
 from .threads import budget
 
 __all__ = ["DENSE_ONLY", "SparseEngine", "make_engine"]
@@ -70,7 +74,9 @@ class SparseEngine(Engine):
                  weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
                  inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
                  alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
-                 rows: torch.Tensor | None = None, path: str = "auto") -> None:
+                 rows: torch.Tensor | None = None, path: str = "auto", l1: float = 0.0,
+                 l1_penalty: torch.Tensor | None = None) -> None:
+        check_l1(l1, momentum)
         self.formulation = G.get(gradient)
         if gradient in DENSE_ONLY:
             raise InvalidInputError(
@@ -102,6 +108,8 @@ class SparseEngine(Engine):
         self.weight = None if weight is None else weight.to(dtype).contiguous()
         self.penalty = None if penalty is None else penalty.to(dtype).contiguous()
         self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
+        self.l1 = float(l1)
+        self.l1_penalty = None if l1_penalty is None else l1_penalty.to(dtype).contiguous()
         self._w = w.detach().to(dtype).contiguous().clone()  # (N, C)
         self.b = b.detach().to(dtype).clone()
         self._vw = self.vb = None
@@ -144,7 +152,8 @@ class SparseEngine(Engine):
                 gw=buf["gw"].data_ptr(), gb=buf["gb"].data_ptr(),
                 last=buf["last"].data_ptr(), touched=buf["touched"].data_ptr(),
                 mark=buf["mark"].data_ptr(), threads=1, scratch=None,
-                pass_buf=buf["pass"].data_ptr(), stride=_stride(c))
+                pass_buf=buf["pass"].data_ptr(), stride=_stride(c), l1=self.l1,
+                pen1=_ptr(self.l1_penalty))
             self._spec_ref = ctypes.byref(self._spec)
 
     # ------------------------------------------------------------------ layout
