@@ -124,6 +124,9 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
             raise InvalidInputError("sample_weight: SoftmaxClassifier has no row weights")
         return model.certify(X, y)
     check_is_fitted(model)
+    if getattr(model, "penalty", "l2") not in ("l2", None):
+        raise InvalidInputError(f"model: certificates cover the L2 penalty; this model has "
+                                f"penalty={model.penalty!r}")
     x, y_idx = labelled_rows(model, X, y)
     weight = row_weights(model, y_idx, sample_weight, len(x), whole=False)
     w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)

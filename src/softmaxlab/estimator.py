@@ -61,6 +61,8 @@ __all__ = ["SoftmaxRegression"]
 _AUTO_BATCH = 200
 #: Solvers of SoftmaxRegression.
 SOLVERS = ("auto", "sgd", "lbfgs")
+#: Penalties of SoftmaxRegression (docs/conventions.md#the-objective).
+PENALTIES = ("l2", "l1", "elasticnet", None)
 #: Learning-rate schedules of the SGD solver.
 SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
 
@@ -83,8 +85,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         Seeds the shuffling and the validation split.
     gradient : str, default="fused"
         Gradient formulation (``softmaxlab.gradients.names()``).
+    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        The penalty on the weights (never the bias): ``alpha · (ρ‖W‖₁ + (1−ρ)/2 ‖W‖²)``
+        with ρ = 0 ("l2"), 1 ("l1") or ``l1_ratio`` ("elasticnet"); None fits without
+        one. L1 terms give exact zeros in ``coef_``: L-BFGS becomes OWL-QN, SGD takes
+        proximal steps (docs/estimator.md#penalties).
+    l1_ratio : float in [0, 1] or None, default=None
+        ρ of the elastic net (needed by, and only used with, ``penalty="elasticnet"``).
     alpha : float or "auto", default="auto"
-        L2 penalty ``alpha/2 * ||W||²`` on the weights (not the bias). "auto" is
+        Strength of the penalty (``alpha/2 * ||W||²`` for "l2"). "auto" is
         ``1 / Σ s_i`` over the training rows (``1 / n_samples`` unweighted; twice that
         for two classes): the objective of scikit-learn's ``LogisticRegression()``
         (C=1) divided by Σ s_i, so that by default both fit the same model
@@ -165,6 +174,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         random_state: Any = None,
         gradient: str = "fused",
         alpha: float | str = "auto",
+        penalty: str | None = "l2",
+        l1_ratio: float | None = None,
         tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
         early_stopping: bool = False,
@@ -188,6 +199,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.gradient = gradient
         self.alpha = alpha
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -212,6 +225,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             check_number(self.batch_size, "batch_size", low=1, integer=True)
         if self.alpha != "auto":
             check_number(self.alpha, "alpha", low=0)
+        if self.penalty not in PENALTIES:
+            raise InvalidInputError(f"penalty: expected one of 'l2', 'l1', 'elasticnet' or "
+                                    f"None, got {self.penalty!r}")
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise InvalidInputError("l1_ratio: penalty='elasticnet' needs l1_ratio in [0, 1]")
+        if self.l1_ratio is not None:
+            check_number(self.l1_ratio, "l1_ratio", low=0)
+            if self.l1_ratio > 1:
+                raise InvalidInputError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
+        if self.penalty is None and self.alpha not in ("auto", 0, 0.0):
+            raise InvalidInputError(f"alpha: penalty=None fits without a penalty; got "
+                                    f"alpha={self.alpha!r}")
+        if self._rho() > 0 and self.momentum:
+            raise InvalidInputError("momentum: proximal SGD for an L1 penalty takes plain "
+                                    "steps; set momentum=0 (or use solver='lbfgs')")
         if self.tol is not None:
             check_number(self.tol, "tol", low=0)
         check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
@@ -374,7 +402,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         s_train = s if train is None else s[train.cpu().numpy()]
         self.alpha_ = self._resolve_alpha(float(s_train.sum()))
         self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
-        problem.alpha = self.alpha_
+        rho = self._rho()
+        problem.alpha, problem.l1 = self.alpha_ * (1 - rho), self.alpha_ * rho
         if sp.issparse(X) and self.solver_ == "lbfgs":
             # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
             # slowed it (53 vs 35 iterations on the text benchmark, docs/text.md)
@@ -384,14 +413,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                            fingerprint_data=[xt, labels, st, train, *(valid or ())],
                            grad_weight=st / st.mean())
 
+    def _rho(self) -> float:
+        """The L1 share ρ of the penalty (1 for "l1", ``l1_ratio`` for "elasticnet")."""
+        return {"l1": 1.0, "elasticnet": float(self.l1_ratio or 0.0)}.get(self.penalty, 0.0)
+
     def _resolve_alpha(self, total_weight: float) -> float:
         """``alpha``, or for "auto" ``LogisticRegression()``'s C = 1 in softmaxlab's mean
         form: 1 / Σ s_i over the training rows, and 2 / Σ s_i for two classes, where
         scikit-learn penalises the one log-odds vector d = w₁ − w₀ and softmaxlab's two
         centred vectors carry α/4 ‖d‖² (docs/conventions.md, "Two classes")."""
+        if self.penalty is None:
+            return 0.0
         if self.alpha != "auto":
             return float(self.alpha)
-        return (2.0 if len(self.classes_) == 2 else 1.0) / total_weight
+        binary_l2 = len(self.classes_) == 2 and self._rho() == 0
+        return (2.0 if binary_l2 else 1.0) / total_weight
 
     def _resolve_solver(self, *, sgd_only: bool) -> str:
         """The solver a fit uses: ``solver``, or for "auto" L-BFGS unless an SGD option

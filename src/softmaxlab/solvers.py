@@ -28,7 +28,7 @@ from .errors import InvalidInputError, TrainingDiverged
 from .fast import comm
 from .fast.sparse import make_engine
 from .io.checkpoint import CheckpointError, fingerprint, load_checkpoint, save_checkpoint
-from .optim import minimize_lbfgs
+from .optim import minimize_lbfgs, minimize_owlqn, pseudo_gradient
 from .training import EpochRecord, EpochStats, Run, drive
 
 __all__ = ["Problem", "SGDSolver", "grad_norm", "lbfgs", "solve"]
@@ -57,7 +57,8 @@ class Problem:
     valid: tuple[torch.Tensor, torch.Tensor] | None
     mean: torch.Tensor
     scale: torch.Tensor
-    alpha: float = 0.0  # the L2 strength of the objective (SoftmaxRegression.alpha_)
+    alpha: float = 0.0  # the L2 strength of the objective: alpha_ · (1 − ρ)
+    l1: float = 0.0  # the L1 strength: alpha_ · ρ (SoftmaxRegression.penalty, l1_ratio)
 
     @property
     def n_train(self) -> int:
@@ -78,7 +79,8 @@ class SGDSolver:
         self.engine = make_engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
                              weight=p.weight, mean=p.mean, inv_scale=1 / p.scale,
                              penalty=p.scale**-2, alpha=p.alpha, momentum=est.momentum,
-                             nesterov=est.nesterov, rows=p.train)
+                             nesterov=est.nesterov, rows=p.train, l1=p.l1,
+                             l1_penalty=1 / p.scale)
         self.losses: list[float] = []
         self.rates: list[float] = []
         self.scores: list[float] = []
@@ -372,9 +374,21 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     theta0 = torch.cat([engine.wt[1] - engine.wt[0], (engine.b[1] - engine.b[0]).reshape(1)]
                        if binary else [engine.w_store.reshape(-1), engine.b]
                        ).cpu().numpy().astype(np.float64)
+    gtol = 0.0 if est.tol is None else est.tol
     with torch.no_grad(), engine.threads(lbfgs=True):
-        res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
-                             gtol=0.0 if est.tol is None else est.tol)
+        if p.l1:  # OWL-QN: |W_kl| = |W̃_kl| / d_k, in the parameter vector's layout
+            per_feature = (p.l1 / p.scale).double().cpu().numpy()
+            c = engine.n_classes
+            weights = (per_feature if binary else np.repeat(per_feature, c)
+                       if engine.w_store is not engine.wt else np.tile(per_feature, c))
+            l1 = np.concatenate([weights, np.zeros(1 if binary else c)])
+            # ftol=0: stop on gtol, or when f stops decreasing at all (an L1 optimum of an
+            # ill-conditioned problem is reached by many tiny decreases)
+            res = minimize_owlqn(fun, theta0, l1, maxiter=est.max_epochs, callback=record,
+                                 gtol=gtol, ftol=0.0)
+        else:
+            res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
+                                 gtol=gtol)
     if not np.isfinite(res.fun):
         raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
     load(res.x)
@@ -472,9 +486,14 @@ def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any
 def grad_norm(est: Any, x: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> float:
     """‖∇J‖ (Frobenius, over W and b) at ``est``'s fitted parameters, on the rows given to fit,
     in the original coordinates (one full pass of the engine)."""
+    rho = est._rho()
     engine = make_engine(x, labels, torch.from_numpy(est.coef_.T), torch.from_numpy(
         est.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
-        alpha=est.alpha_)
+        alpha=est.alpha_ * (1 - rho))
     with torch.no_grad(), engine.threads(lbfgs=True):
         engine.objective()
-    return float(torch.sqrt((engine.gw**2).sum() + (engine.gb**2).sum()))
+    gw = engine.gw.double().cpu().numpy()
+    if rho:  # the L1 term's part: the pseudo-gradient (0 exactly at the optimum)
+        gw = pseudo_gradient(est.coef_.astype(np.float64), gw,
+                             np.full(gw.shape, est.alpha_ * rho))
+    return float(np.sqrt((gw**2).sum() + float((engine.gb.double()**2).sum())))
