@@ -61,7 +61,7 @@ __all__ = ["SoftmaxRegression"]
 _AUTO_BATCH = 200
 #: Solvers of SoftmaxRegression.
 SOLVERS = ("auto", "sgd", "lbfgs")
-#: Penalties of SoftmaxRegression (docs/conventions.md#the-objective).
+#: Penalties of SoftmaxRegression (docs/conventions.md#2a-the-objective-with-l1-and-elastic-net).
 PENALTIES = ("l2", "l1", "elasticnet", None)
 #: Learning-rate schedules of the SGD solver.
 SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
