@@ -9,6 +9,8 @@ Public API::
     gradients              every gradient formulation + REGISTRY
     mape                   the seeds' comparison metric
     SoftmaxRegression      scikit-learn estimator over the same engine
+    SoftmaxRegressionCV    the same with its penalty chosen by cross-validation
+    regularization_path    fits along a decreasing sequence of penalties (warm starts)
     make_dataset, one_hot  the seed's data
     load_dataset           bundled sets and CSV/Parquet files
     save_model, load_model safetensors model files
@@ -18,6 +20,7 @@ Public API::
 from . import functional, gradients, inference, metrics
 from ._version import __version__
 from .comparison import CompareConfig, CompareResult, compare
+from .cv import SoftmaxRegressionCV
 from .data import Dataset, load_dataset, make_dataset, one_hot
 from .errors import (
     CheckpointError,
@@ -37,6 +40,7 @@ from .estimator import SoftmaxRegression
 from .io.persistence import SavedModel, load_model, save_model
 from .metrics import mape
 from .model import SoftmaxClassifier
+from .path import RegularizationPath, regularization_path
 from .references import KerasSoftmax, TorchSoftmax
 from .training import EpochRecord
 
@@ -55,9 +59,11 @@ __all__ = [
     "ModelFileError",
     "NumericalError",
     "OutputError",
+    "RegularizationPath",
     "SavedModel",
     "SoftmaxClassifier",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "SoftmaxlabError",
     "TorchSoftmax",
     "TrainingDiverged",
@@ -73,5 +79,6 @@ __all__ = [
     "mape",
     "metrics",
     "one_hot",
+    "regularization_path",
     "save_model",
 ]
