@@ -17,7 +17,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from _markers import replace_block
 from sklearn import datasets
 from sklearn.linear_model import LogisticRegressionCV
