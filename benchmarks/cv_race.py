@@ -54,9 +54,10 @@ def measure(l1_ratios=None, sets=SETS) -> str:
         kw = {} if l1_ratios is None else {"l1_ratios": l1_ratios}
         sk_kw = {"solver": "saga", "max_iter": 5000, **kw} if l1_ratios else {
             "max_iter": 1000}
-        ref, t_ref = _best_time(lambda: LogisticRegressionCV(Cs=10, cv=5, **sk_kw),
+        ref, t_ref = _best_time(lambda sk_kw=sk_kw: LogisticRegressionCV(Cs=10, cv=5, **sk_kw),
                                 x_tr, y_tr)
-        ours, t_ours = _best_time(lambda: SoftmaxRegressionCV(Cs=10, cv=5, **kw), x_tr, y_tr)
+        ours, t_ours = _best_time(lambda kw=kw: SoftmaxRegressionCV(Cs=10, cv=5, **kw),
+                                  x_tr, y_tr)
         acc_ref, acc_ours = ref.score(x_te, y_te), ours.score(x_te, y_te)
         c_ref, c_ours = ref[-1].C_[0], ours[-1].C_[0]
         rows.append(f"| {name} | {acc_ref:.4f} | {acc_ours:.4f} | {t_ref:.2f} s | "
