@@ -70,7 +70,7 @@ def test_bad_l1_ratios_are_refused_by_name(wine):
     x, y = wine
     with pytest.raises(InvalidInputError, match="l1_ratio: must be in \\[0, 1\\], got 2"):
         regularization_path(x, y, l1_ratio=2)
-    with pytest.raises(InvalidInputError, match="l1_ratio: must be in \\[0, 1\\], got 1.5"):
+    with pytest.raises(InvalidInputError, match=r"l1_ratio: must be in \[0, 1\], got 1\.5"):
         SoftmaxRegressionCV(l1_ratios=[0.5, 1.5]).fit(x, y)
     est = SoftmaxRegressionCV(l1_ratios=[])
     with pytest.raises(InvalidInputError, match="l1_ratios: give at least one value"):

@@ -21,6 +21,7 @@ from .estimator import SoftmaxRegression
 from .io.persistence import SavedModel, load_model, save_model
 from .io.sparse_files import is_sparse_file, is_svmlight, read_sparse
 from .io.tables import feature_matrix, read_table, resolve_column
+from .selection import choose_c
 from .training import EpochRecord
 
 __all__ = [
@@ -40,8 +41,9 @@ __all__ = [
 
 #: Options of :func:`train` that configure the estimator (``SoftmaxRegression``'s names).
 ESTIMATOR_OPTIONS = ("solver", "learning_rate", "max_epochs", "batch_size", "alpha",
-                     "class_weight", "momentum", "nesterov", "schedule", "early_stopping",
-                     "tol", "n_iter_no_change", "gradient", "dtype", "device")
+                     "penalty", "l1_ratio", "class_weight", "momentum", "nesterov",
+                     "schedule", "early_stopping", "tol", "n_iter_no_change", "gradient",
+                     "dtype", "device")
 
 
 @dataclass
@@ -147,8 +149,15 @@ def train(
     (``text_options`` as :data:`softmaxlab.text.TEXT_OPTIONS`), fitted on the training
     rows and stored in the model file (docs/text.md). Returns a :class:`TrainResult`."""
     C = options.pop("C", None)
+    cv = options.pop("cv", None)
+    Cs = options.pop("Cs", 10)
     if C is not None and "alpha" in options:
         raise InvalidInputError("C: give alpha or C, not both")
+    if cv is not None and (C is not None or "alpha" in options):
+        raise InvalidInputError("cv: chooses C itself; give no alpha or C")
+    if cv is not None and (sharded or options.get("penalty", "l2") is None):
+        raise InvalidInputError("cv: needs a penalty to choose, and the rows in memory "
+                                "(not sharded, not penalty=None)")
     unknown = sorted(set(options) - set(ESTIMATOR_OPTIONS))
     if unknown:
         raise InvalidInputError(f"options: unknown {unknown}; expected some of "
@@ -191,6 +200,10 @@ def train(
         parts["valid"] = eval_set
     elif options.get("early_stopping"):
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
+    cv_result = None
+    if cv is not None:  # choose C on the training rows' folds (SoftmaxRegressionCV)
+        cv_result = choose_c(x_train, y_train, cv=cv, Cs=Cs, options=options, seed=seed)
+        C = cv_result["C"]
     if C is not None:  # scikit-learn's C: alpha = 1 / (C n)
         if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 \
                 or not np.isfinite(C):
@@ -220,6 +233,8 @@ def train(
                "alpha": model.alpha_}
     if features is not None:
         config["text"] = {"column": features.column, "terms": features.n_features}
+    if cv_result is not None:
+        config["cv"] = cv_result
     result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
                          dataset.mean, dataset.scale, seconds, text=features)
     if out is not None:

@@ -21,6 +21,7 @@ from ..errors import SoftmaxlabError, describe, exit_status
 from ._common import EXIT_USAGE, _Parser, check_outputs
 from .compare import add_compare
 from .files import _add_certify, _add_evaluate, _add_export, _add_plot, _add_predict
+from .path import _add_path
 from .tools import _add_bench, _add_gradcheck
 from .train import _add_train
 
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_gradcheck(sub)
     _add_plot(sub)
+    _add_path(sub)
     return parser
 
 

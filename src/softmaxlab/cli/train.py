@@ -53,6 +53,53 @@ def _fraction_arg(text: str) -> float:
     return value
 
 
+def _folds_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of folds, got {text}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text}")
+    return value
+
+
+def _cs_arg(text: str) -> int | list[float]:
+    try:
+        if "," not in text and "." not in text and "e" not in text.lower():
+            value: int | list[float] = int(text)
+        else:
+            value = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or a comma list of Cs, got "
+                                         f"{text}") from None
+    if (isinstance(value, int) and value < 1) or (
+            isinstance(value, list) and not all(0 < v < float("inf") for v in value)):
+        raise argparse.ArgumentTypeError(f"Cs must be positive, got {text}")
+    return value
+
+
+def _unit_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _print_cv(console: Console, cv: dict[str, Any]) -> None:
+    """The table of ``train --cv``: mean fold accuracy per C, the chosen one marked."""
+    table = Table(title=f"{cv['folds']}-fold CV, chosen C = {cv['C']:.4g}",
+                  title_justify="left")
+    for col in ("C", "accuracy", "std", ""):
+        table.add_column(col, justify="right")
+    for row in cv["table"]:
+        table.add_row(f"{row['C']:.4g}", f"{row['accuracy']:.4f}", f"{row['std']:.4f}",
+                      "◀" if row["C"] == cv["C"] else "")
+    console.print(table)
+
+
 def _ngram_arg(text: str) -> tuple[int, int]:
     try:
         lo, hi = (int(v) for v in text.split(","))
@@ -141,6 +188,17 @@ def _add_train(sub: Any) -> None:
                      "objective of scikit-learn's LogisticRegression())")
     pen.add_argument("--C", type=_positive_float, default=None, dest="C",
                      help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
+    pen.add_argument("--cv", type=_folds_arg, default=None, metavar="K",
+                     help="choose C by K-fold cross-validation on the training rows "
+                     "(SoftmaxRegressionCV over --Cs), report the table, then train at it")
+    hp.add_argument("--Cs", type=_cs_arg, default=10, metavar="CS", dest="Cs",
+                    help="with --cv: how many Cs log-spaced over [1e-4, 1e4], or a comma "
+                    "list of them (default: %(default)s)")
+    hp.add_argument("--penalty", choices=("l2", "l1", "elasticnet", "none"), default="l2",
+                    help="alpha (l1_ratio |W|_1 + (1 - l1_ratio)/2 |W|^2): l2, l1 (exact "
+                    "zeros), elasticnet (needs --l1-ratio), or none (default: %(default)s)")
+    hp.add_argument("--l1-ratio", type=_unit_arg, default=None, metavar="R",
+                    help="the elastic net's L1 share, in [0, 1]")
     hp.add_argument("--class-weight", choices=("balanced",), default=None,
                     help="weight rows inversely to their class frequency")
     hp.add_argument("--momentum", type=_fraction_arg, default=est.momentum,
@@ -208,6 +266,11 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         options["alpha"] = args.alpha
     if args.C is not None:
         options["C"] = args.C
+    options["penalty"] = None if args.penalty == "none" else args.penalty
+    if args.l1_ratio is not None:
+        options["l1_ratio"] = args.l1_ratio
+    if args.cv is not None:
+        options |= {"cv": args.cv, "Cs": args.Cs}
     return options
 
 
@@ -243,6 +306,8 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         console.print(f"stopped after {model.n_iter_} "
                       f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
                       f"{model.stop_reason_}", highlight=False)
+    if "cv" in result.config:
+        _print_cv(console, result.config["cv"])
     result.config["cli"] = {"gradient": args.gradient, "sharded": False}
     _finish_train(args, console, result.history, result.metrics,
                   result.save, label=f"softmaxlab ({model.solver_})")

@@ -381,3 +381,44 @@ def reliability_diagram(bins: Sequence[Mapping[str, Any]], path: str | Path,
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
+
+
+def path_figure(result: Mapping[str, Any]) -> Any:
+    """The regularisation path of ``softmaxlab path`` (:func:`softmaxlab.selection.path`):
+    every weight against log10 C (one colour per class) above the cross-validated
+    accuracy against log10 C (mean ± std over the folds), the chosen C marked on both."""
+    plt = _plt()
+    rows = result["table"]
+    log_c = np.log10([r["C"] for r in rows])
+    coefs = np.asarray(result["coefs"])  # (n_Cs, n_classes, n_features)
+    best = np.log10(result["best_C"])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, label in enumerate(result["classes"]):
+        colour = colours[k % len(colours)]
+        for j in range(coefs.shape[2]):
+            top.plot(log_c, coefs[:, k, j], color=colour, lw=0.8, alpha=0.7,
+                     label=f"class {label}" if j == 0 else None)
+    top.axhline(0, color="black", lw=0.6)
+    ratio = result.get("l1_ratio")
+    top.set_title(f"regularisation path ({'L2' if ratio is None else f'l1_ratio={ratio}'}):"
+                  f" {result['data']}")
+    top.set_ylabel("coefficient (standardised features)")
+    top.legend(fontsize=8, loc="upper left")
+    mean = np.array([r["cv_accuracy"] for r in rows])
+    std = np.array([r["cv_std"] for r in rows])
+    bottom.plot(log_c, mean, marker="o", color="C0")
+    bottom.fill_between(log_c, mean - std, mean + std, color="C0", alpha=0.2)
+    bottom.set_ylabel(f"{result['folds']}-fold CV accuracy")
+    bottom.set_xlabel("log10 C   (alpha = 1 / (C n): stronger penalty to the left)")
+    for ax in (top, bottom):
+        ax.axvline(best, color="grey", ls="--", lw=1)
+    bottom.annotate(f"chosen C = {result['best_C']:.3g}", (best, float(mean.min())),
+                    xytext=(5, 5), textcoords="offset points", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def path_plot(result: Mapping[str, Any], path: str | Path) -> None:
+    """Write :func:`path_figure` as a PNG."""
+    _save(path_figure(result), path)
