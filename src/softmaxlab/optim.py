@@ -39,9 +39,37 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-__all__ = ["LbfgsOutcome", "minimize_lbfgs", "minimize_owlqn", "pseudo_gradient"]
+__all__ = ["LbfgsOutcome", "Memory", "minimize_lbfgs", "minimize_owlqn", "pseudo_gradient"]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass
+class Memory:
+    """The curvature pairs of a run (``s``, ``y`` (m, n), ``rho`` (m,), the slots in use
+    oldest first), handed to the next run of a regularisation path. Between two
+    strengths only the L2 term changes, by a known diagonal Hessian h (per coordinate),
+    so :meth:`shift` makes the pairs exact for the new one: y ← y + Δ·h ⊙ s."""
+
+    s: np.ndarray
+    y: np.ndarray
+    rho: np.ndarray
+    pairs: list[int]
+
+    @classmethod
+    def empty(cls, m: int, n: int) -> Memory:
+        return cls(np.empty((m, n)), np.empty((m, n)), np.empty(m), [])
+
+    def shift(self, delta_h: np.ndarray) -> None:
+        """Add ``delta_h ⊙ s`` to every stored y; drop pairs that lose curvature."""
+        kept = []
+        for j in self.pairs:
+            self.y[j] += delta_h * self.s[j]
+            sy = float(blas.ddot(self.s[j], self.y[j]))
+            if sy > np.finfo(np.float64).eps * float(blas.ddot(self.y[j], self.y[j])):
+                self.rho[j] = 1.0 / sy
+                kept.append(j)
+        self.pairs[:] = kept
 
 
 @dataclass
@@ -57,6 +85,7 @@ class LbfgsOutcome:
     nfev: int
     status: int
     message: str
+    memory: Memory | None = None
 
 
 def _cubic_min(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float:
@@ -149,7 +178,8 @@ def _zoom(phi: _Line, lo: tuple[float, float, float], hi: tuple[float, float, fl
 
 def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
                    ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
-                   callback: Callable[[Any], None] | None = None) -> LbfgsOutcome:
+                   callback: Callable[[Any], None] | None = None,
+                   memory: Memory | None = None) -> LbfgsOutcome:
     """Minimise ``fun`` (``x -> (f, ∇f)``, float64 vectors) from ``x0`` (module
     docstring). ``callback(state)`` is called after every iteration with ``state.x``
     and ``state.fun``, as scipy's ``intermediate_result``."""
@@ -158,9 +188,10 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
     f, g = fun(x)
     f, g = float(f), np.array(g, dtype=np.float64)
     nfev = 1
-    s_mem, y_mem = np.empty((m, n)), np.empty((m, n))
-    rho, alphas = np.empty(m), np.empty(m)
-    pairs: list[int] = []  # slots of the stored pairs, oldest first
+    if memory is None or memory.s.shape != (m, n):
+        memory = Memory.empty(m, n)
+    s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
+    alphas = np.empty(m)
     d = np.empty(n)
     if not np.isfinite(f) or not np.isfinite(g).all():
         return LbfgsOutcome(x, f, g, 0, nfev, 2, "the objective is not finite at the start")
@@ -212,7 +243,7 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
         if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
             status, message = 0, "the relative decrease is below ftol"
             break
-    return LbfgsOutcome(x, f, g, nit, nfev, status, message)
+    return LbfgsOutcome(x, f, g, nit, nfev, status, message, memory)
 
 
 def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: np.ndarray) -> np.ndarray:
@@ -230,8 +261,8 @@ def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: np.ndarray) -> np.ndarray:
 
 def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: int,
                    gtol: float, ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
-                   callback: Callable[[Any], None] | None = None, maxls: int = 60
-                   ) -> LbfgsOutcome:
+                   callback: Callable[[Any], None] | None = None, maxls: int = 60,
+                   memory: Memory | None = None) -> LbfgsOutcome:
     """Minimise ``fun(x) + Σ l1_i |x_i|`` (``fun``: ``x -> (f, ∇f)`` of the smooth part;
     ``l1`` (n,) >= 0, 0 for unpenalised coordinates) from ``x0`` by OWL-QN (module
     docstring). ``fun`` and ``jac`` of the outcome are the whole objective and its
@@ -243,9 +274,10 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
     g = np.array(g, dtype=np.float64)
     f = float(smooth) + float(l1 @ np.abs(x))
     nfev = 1
-    s_mem, y_mem = np.empty((m, n)), np.empty((m, n))
-    rho, alphas = np.empty(m), np.empty(m)
-    pairs: list[int] = []
+    if memory is None or memory.s.shape != (m, n):
+        memory = Memory.empty(m, n)
+    s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
+    alphas = np.empty(m)
     d = np.empty(n)
     pg = pseudo_gradient(x, g, l1)
     if not np.isfinite(f) or not np.isfinite(g).all():
@@ -306,4 +338,4 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
         if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
             status, message = 0, "the relative decrease is below ftol"
             break
-    return LbfgsOutcome(x, f, pg, nit, nfev, status, message)
+    return LbfgsOutcome(x, f, pg, nit, nfev, status, message, memory)

@@ -82,25 +82,27 @@ class RegularizationPath:
 
 def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = None
              ) -> list[Any]:
-    """Fit ``base`` (an unfitted ``SoftmaxRegression``) at each C of ``cs`` (increasing)
-    with warm starts; returns a fitted copy per C. ``alpha = 1/(C Σ s_i)``."""
+    """Fit ``base`` (an unfitted ``SoftmaxRegression``) at each C of ``cs`` (increasing),
+    ``alpha = 1/(C Σ s_i)``: the rows are checked and standardised once, then each fit
+    starts from the previous one's optimum and its L-BFGS curvature pairs. Returns a
+    fitted copy per C."""
     import copy
 
     from sklearn.base import clone
 
     n = float(len(y) if sample_weight is None else np.sum(sample_weight))
-    est = clone(base).set_params(warm_start=True)
-    fitted = []
+    alphas = [1.0 / (float(c) * n) for c in cs]
+    est = clone(base)
+    est._path_alphas, est._path_memory = alphas, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for c in cs:
-            est.set_params(alpha=1.0 / (float(c) * n))
-            est.fit(X, y, sample_weight)
-            # a fit only ever reassigns its attributes (SoftmaxRegression._fit), so a
-            # shallow copy of them is this C's model, unchanged by the next fit
-            snap = copy.copy(est)
-            snap.__dict__ = {**est.__dict__, "warm_start": False}
-            fitted.append(snap)
+        est.fit(X, y, sample_weight)
+    fitted = []
+    for alpha, state in zip(alphas, est._path_fits, strict=True):
+        snap = copy.copy(est)
+        snap.__dict__ = {k: v for k, v in state.items() if not k.startswith("_path")}
+        snap.alpha = alpha
+        fitted.append(snap)
     return fitted
 
 

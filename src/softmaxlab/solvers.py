@@ -375,20 +375,36 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
                        if binary else [engine.w_store.reshape(-1), engine.b]
                        ).cpu().numpy().astype(np.float64)
     gtol = 0.0 if est.tol is None else est.tol
+    c = engine.n_classes
+
+    def layout(per_feature: np.ndarray) -> np.ndarray:
+        """A per-feature vector laid out as the parameter vector (0 for intercepts)."""
+        weights = (per_feature if binary else np.repeat(per_feature, c)
+                   if engine.w_store is not engine.wt else np.tile(per_feature, c))
+        return np.concatenate([weights, np.zeros(1 if binary else c)])
+
+    # Along a regularisation path (softmaxlab.path.fit_path) the curvature pairs of the
+    # previous C are kept: only the L2 term changed, by Δα·h (h: its Hessian at α = 1,
+    # p/2 on the log-odds of two classes), so the shifted pairs are exact here.
+    carried = getattr(est, "_path_memory", None)
+    memory = None
+    key = (theta0.shape[0], float(p.scale.double().sum()))
+    if carried is not None and carried[0] == key and carried[2] is not None:
+        memory = carried[2]
+        pen = (p.scale.double() ** -2).cpu().numpy() * (0.5 if binary else 1.0)
+        memory.shift((p.alpha - carried[1]) * layout(pen))
     with torch.no_grad(), engine.threads(lbfgs=True):
         if p.l1:  # OWL-QN: |W_kl| = |W̃_kl| / d_k, in the parameter vector's layout
-            per_feature = (p.l1 / p.scale).double().cpu().numpy()
-            c = engine.n_classes
-            weights = (per_feature if binary else np.repeat(per_feature, c)
-                       if engine.w_store is not engine.wt else np.tile(per_feature, c))
-            l1 = np.concatenate([weights, np.zeros(1 if binary else c)])
+            l1 = layout((p.l1 / p.scale).double().cpu().numpy())
             # ftol=0: stop on gtol, or when f stops decreasing at all (an L1 optimum of an
             # ill-conditioned problem is reached by many tiny decreases)
             res = minimize_owlqn(fun, theta0, l1, maxiter=est.max_epochs, callback=record,
-                                 gtol=gtol, ftol=0.0)
+                                 gtol=gtol, ftol=0.0, memory=memory)
         else:
             res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
-                                 gtol=gtol)
+                                 gtol=gtol, memory=memory)
+    if carried is not None or hasattr(est, "_path_memory"):
+        est._path_memory = (key, p.alpha, res.memory or memory)
     if not np.isfinite(res.fun):
         raise InvalidInputError("solver: L-BFGS reached a non-finite objective")
     load(res.x)
