@@ -44,6 +44,15 @@ def test_warm_started_path_equals_cold_fits(wine, l1_ratio):
         assert path.n_nonzero[0] == (path.coefs[0] != 0).sum()
 
 
+def test_warm_starts_and_carried_curvature_save_iterations(wine):
+    x, y = wine
+    cs = np.logspace(-2, 2, 8)
+    path = regularization_path(x, y, Cs=cs)
+    cold = [SoftmaxRegression(solver="lbfgs", alpha=1 / (c * len(y))).fit(x, y).n_iter_
+            for c in cs]
+    assert path.n_iter.sum() < 0.7 * sum(cold)
+
+
 def test_path_takes_sparse_rows_and_int_cs(wine):
     x, y = wine
     assert np.allclose(regularization_path(x, y, Cs=3).Cs, np.logspace(-4, 4, 3))
