@@ -41,11 +41,11 @@ def _saga(x, y, l1_ratio, C, tol):
 
 CASES = [pytest.param(name, r, C, 1e-9, id=f"{name}-l1_ratio={r}-C={C}")
          for name in ("iris", "wine") for r in (0.2, 0.5, 1.0) for C in (0.1, 1.0)]
-# saga needs 15-270 s on digits at C >= 0.1 and tol 1e-9; at C <= 0.01 and tol 1e-7 it
-# is within 4e-6 of its optimum in about a second
+# saga needs 15-270 s on digits at C >= 0.1 and tol 1e-9; at C = 0.003 and tol 1e-7 it
+# is within 4e-6 of its optimum in under a second (C = 0.01 was checked too: 1.2-1.6 s)
 CASES += [pytest.param("digits", r, C, 1e-7, marks=pytest.mark.slow,
                        id=f"digits-l1_ratio={r}-C={C}")
-          for r, C in ((0.2, 0.003), (0.5, 0.003), (1.0, 0.003), (0.5, 0.01))]
+          for r, C in ((0.2, 0.003), (0.5, 0.003), (1.0, 0.003))]
 
 
 @pytest.mark.parametrize("name,l1_ratio,C,saga_tol", CASES)
