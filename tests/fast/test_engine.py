@@ -343,6 +343,7 @@ def test_a_truncated_cached_kernel_no_longer_kills_the_process(built_cache, tmp_
     assert so.read_bytes() == good  # the same build again
 
 
+@pytest.mark.slow  # two rebuilds of the kernel (~2 s each, with the sparse kernels)
 @pytest.mark.parametrize("damage", ["truncated", "foreign"])
 def test_a_damaged_cached_kernel_is_rebuilt_before_it_is_loaded(built_cache, tmp_path,
                                                                 monkeypatch, capsys, damage):
