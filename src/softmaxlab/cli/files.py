@@ -28,7 +28,9 @@ def _add_predict(sub: Any) -> None:
         description="Read a model file and a CSV/Parquet file of features and write one "
         "prediction per input row, as the original class labels, to --out or stdout. "
         "Feature columns are matched by the names stored in the model; a file with exactly "
-        "as many columns as the model has features is used as it is.",
+        "as many columns as the model has features is used as it is. Sparse files "
+        "(svmlight, .npz) are read at the model's width, and a model trained with --text "
+        "reads its text column.",
     )
     p.add_argument("--model", type=Path, required=True, metavar="FILE")
     p.add_argument("--data", type=Path, required=True, metavar="FILE")

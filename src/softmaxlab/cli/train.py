@@ -184,8 +184,9 @@ def _add_train(sub: Any) -> None:
                     help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)")
     pen = hp.add_mutually_exclusive_group()
     pen.add_argument("--alpha", type=_non_negative_float, default=None,
-                     help="L2 penalty alpha/2 ||W||^2 (default: 1 / train rows, the "
-                     "objective of scikit-learn's LogisticRegression())")
+                     help="penalty strength (alpha/2 ||W||^2 for l2; see --penalty) "
+                     "(default: 1 / train rows, the objective of scikit-learn's "
+                     "LogisticRegression())")
     pen.add_argument("--C", type=_positive_float, default=None, dest="C",
                      help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
     pen.add_argument("--cv", type=_folds_arg, default=None, metavar="K",
