@@ -42,6 +42,7 @@ from scipy.linalg import blas
 __all__ = ["LbfgsOutcome", "Memory", "minimize_lbfgs", "minimize_owlqn", "pseudo_gradient"]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass
@@ -301,19 +302,27 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
         if not np.any(d):
             pairs.clear()
             np.negative(pg, out=d)
-        orthant = np.where(x != 0, np.sign(x), -np.sign(pg))
+        orthant = np.sign(x)
+        free = orthant == 0
+        orthant[free] = -np.sign(pg[free])
         step = 1.0 if pairs else min(1.0, 1.0 / float(np.sqrt(pg @ pg)))
+        pg_x = float(pg @ x)
         found = None
         for _ in range(maxls):
             trial = x + step * d
-            trial[np.sign(trial) != orthant] = 0.0  # stay in the orthant: exact zeros
+            trial[trial * orthant <= 0] = 0.0  # stay in the orthant: exact zeros
             t_smooth, t_g = fun(trial)
             nfev += 1
             t_f = float(t_smooth) + float(l1 @ np.abs(trial))
-            if np.isfinite(t_f) and t_f <= f + 1e-4 * float(pg @ (trial - x)):
+            decrease = float(pg @ trial) - pg_x
+            if np.isfinite(t_f) and t_f <= f + 1e-4 * decrease:
                 found = trial, t_f, np.array(t_g, dtype=np.float64)
                 break
-            step *= 0.5
+            # safeguarded quadratic backtracking: the minimiser of the parabola through
+            # f, its slope along the step and t_f, kept within [0.1, 0.5] of the step
+            curve = t_f - f - decrease
+            shrink = -decrease / (2 * curve) if np.isfinite(t_f) and curve > 0 else 0.5
+            step *= min(0.5, max(0.1, shrink))
         if found is None:
             status, message = 2, "the line search found no lower point"
             break
@@ -324,7 +333,7 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
         np.subtract(x_new, x, out=s_mem[slot])
         np.subtract(g_new, g, out=y_mem[slot])
         sy = float(blas.ddot(s_mem[slot], y_mem[slot]))
-        if sy > np.finfo(np.float64).eps * float(blas.ddot(y_mem[slot], y_mem[slot])):
+        if sy > _EPS * float(blas.ddot(y_mem[slot], y_mem[slot])):
             rho[slot] = 1.0 / sy
             pairs.append(slot)
         x, g = x_new, g_new

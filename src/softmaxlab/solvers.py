@@ -386,7 +386,7 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
     # Along a regularisation path (softmaxlab.path.fit_path) the curvature pairs of the
     # previous C are kept: only the L2 term changed, by Δα·h (h: its Hessian at α = 1,
     # p/2 on the log-odds of two classes), so the shifted pairs are exact here.
-    carried = getattr(est, "_path_memory", None)
+    carried = None if p.l1 else getattr(est, "_path_memory", None)
     memory = None
     key = (theta0.shape[0], float(p.scale.double().sum()))
     if carried is not None and carried[0] == key and carried[2] is not None:
@@ -398,8 +398,10 @@ def lbfgs(est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
             l1 = layout((p.l1 / p.scale).double().cpu().numpy())
             # ftol=0: stop on gtol, or when f stops decreasing at all (an L1 optimum of an
             # ill-conditioned problem is reached by many tiny decreases)
+            # (no curvature carried: after the orthants change between Cs, old pairs
+            # cost OWL-QN iterations — 445 against 307 along iris's elastic-net path)
             res = minimize_owlqn(fun, theta0, l1, maxiter=est.max_epochs, callback=record,
-                                 gtol=gtol, ftol=0.0, memory=memory)
+                                 gtol=gtol, ftol=0.0)
         else:
             res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
                                  gtol=gtol, memory=memory)
