@@ -89,6 +89,24 @@ class LbfgsOutcome:
     memory: Memory | None = None
 
 
+def two_loop(v: np.ndarray, memory: Memory, out: np.ndarray) -> None:
+    """``out = H v``: the L-BFGS inverse-Hessian approximation of the stored pairs times
+    ``v`` (Nocedal & Wright, Alg. 7.4), H₀ = γI with γ = sᵀy / yᵀy of the newest pair."""
+    s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
+    out[:] = v
+    if not pairs:
+        return
+    alphas = np.empty(len(s_mem))
+    for j in reversed(pairs):
+        alphas[j] = rho[j] * blas.ddot(s_mem[j], out)
+        blas.daxpy(y_mem[j], out, a=-alphas[j])
+    new = pairs[-1]
+    out *= 1.0 / (rho[new] * blas.ddot(y_mem[new], y_mem[new]))
+    for j in pairs:
+        beta = rho[j] * blas.ddot(y_mem[j], out)
+        blas.daxpy(s_mem[j], out, a=alphas[j] - beta)
+
+
 def _cubic_min(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float:
     """The minimiser of the cubic through (a, fa, da) and (b, fb, db), or the midpoint
     where it has none."""
@@ -192,7 +210,6 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
     if memory is None or memory.s.shape != (m, n):
         memory = Memory.empty(m, n)
     s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
-    alphas = np.empty(m)
     d = np.empty(n)
     if not np.isfinite(f) or not np.isfinite(g).all():
         return LbfgsOutcome(x, f, g, 0, nfev, 2, "the objective is not finite at the start")
@@ -202,16 +219,7 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
     for it in range(1, maxiter + 1):
         nit = it
         # d = -H g by the two-loop recursion
-        np.negative(g, out=d)
-        for j in reversed(pairs):
-            alphas[j] = rho[j] * blas.ddot(s_mem[j], d)
-            blas.daxpy(y_mem[j], d, a=-alphas[j])
-        if pairs:
-            new = pairs[-1]
-            d *= 1.0 / (rho[new] * blas.ddot(y_mem[new], y_mem[new]))
-        for j in pairs:
-            beta = rho[j] * blas.ddot(y_mem[j], d)
-            blas.daxpy(s_mem[j], d, a=alphas[j] - beta)
+        two_loop(-g, memory, d)
         slope = float(blas.ddot(g, d))
         if not slope < 0:  # not a descent direction (rounding): restart from -g
             pairs.clear()
@@ -278,7 +286,6 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
     if memory is None or memory.s.shape != (m, n):
         memory = Memory.empty(m, n)
     s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
-    alphas = np.empty(m)
     d = np.empty(n)
     pg = pseudo_gradient(x, g, l1)
     if not np.isfinite(f) or not np.isfinite(g).all():
@@ -288,16 +295,7 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
     status, message, nit = 1, "iteration limit", 0
     for it in range(1, maxiter + 1):
         nit = it
-        np.negative(pg, out=d)
-        for j in reversed(pairs):
-            alphas[j] = rho[j] * blas.ddot(s_mem[j], d)
-            blas.daxpy(y_mem[j], d, a=-alphas[j])
-        if pairs:
-            new = pairs[-1]
-            d *= 1.0 / (rho[new] * blas.ddot(y_mem[new], y_mem[new]))
-        for j in pairs:
-            beta = rho[j] * blas.ddot(y_mem[j], d)
-            blas.daxpy(s_mem[j], d, a=alphas[j] - beta)
+        two_loop(-pg, memory, d)
         d[d * pg >= 0] = 0.0  # keep only the components that descend along -pg
         if not np.any(d):
             pairs.clear()
