@@ -270,6 +270,9 @@ SHARDED_OPTIONS = {
                              max_epochs=4, tol=None),
     "early stopping": dict(early_stopping=True, batch_size=16, n_iter_no_change=2,
                            max_epochs=30),
+    "proximal L1": dict(solver="sgd", penalty="elasticnet", l1_ratio=0.5, alpha=0.02,
+                        batch_size=32, max_epochs=4, tol=None),
+    "OWL-QN": dict(solver="lbfgs", penalty="l1", alpha=0.01, max_epochs=30),
 }
 
 

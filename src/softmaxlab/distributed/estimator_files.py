@@ -135,7 +135,8 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         est.loss_curve_ = []
         est.alpha_ = est._resolve_alpha(float(total))
         est.solver_ = est._resolve_solver(sgd_only=spec.checkpoint is not None)
-        problem.alpha = est.alpha_
+        rho = est._rho()  # the L1 share of the penalty (SoftmaxRegression.penalty)
+        problem.alpha, problem.l1 = est.alpha_ * (1 - rho), est.alpha_ * rho
         est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
         digest = spec.fingerprint or agree(lambda: _digest(spec))
         try:
