@@ -129,10 +129,11 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
     if alpha is None:
         alpha = model.alpha
     if alpha == "auto" or float(alpha) != 0.0:
+        penalty = getattr(model, "penalty", "l2")
         raise InvalidInputError(
-            f"model: fitted with an L2 penalty (alpha={alpha}); these standard errors are "
-            "those of the unpenalised maximum-likelihood fit: refit with alpha=0 "
-            "(softmaxlab train --alpha 0)")
+            f"model: fitted with an {str(penalty).upper()} penalty (alpha={alpha}); these "
+            "standard errors are those of the unpenalised maximum-likelihood fit: refit "
+            "with alpha=0 or penalty=None (softmaxlab train --alpha 0)")
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence: must be in (0, 1), got {confidence!r}")
     x, idx = labelled_rows(model, X, y)
