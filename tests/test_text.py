@@ -84,3 +84,13 @@ def test_bad_text_columns_fail_cleanly(corpus, tmp_path, fails_cleanly, case):
         "min_df": (["--text", "body", "--min-df", "5000"], "text: column 'body'"),
     }[case]
     fails_cleanly([*base, *args], tmp_path, message)
+
+
+def test_export_of_a_text_model_says_the_graph_takes_tfidf_features(corpus, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(corpus / "docs.csv"), "--target", "label",
+                 "--text", "body", "--out", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["export", "--model", str(model), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "note: this model reads the text column 'body'" in capsys.readouterr().out

@@ -373,6 +373,10 @@ def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     return certify_model(saved.model, x, labels)
 
 
+#: The largest dense copy of sparse rows that ``certify`` / ``evaluate --summary`` make.
+DENSE_LIMIT = 1 << 30
+
+
 def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
                     target: Any, what: str) -> tuple[SavedModel, np.ndarray, np.ndarray]:
     """The model file's estimator, the rows of ``data`` standardised as the file says,
@@ -387,7 +391,15 @@ def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.P
     labels = frame[column].to_numpy()
     if saved.classes.dtype.kind in "iuf":
         labels = labels.astype(saved.classes.dtype)
-    return saved, saved.prepare(x), labels
+    x = saved.prepare(x)
+    if hasattr(x, "toarray"):  # summaries and certificates work on dense rows
+        dense_bytes = 8 * x.shape[0] * x.shape[1]
+        if dense_bytes > DENSE_LIMIT:
+            raise InvalidInputError(f"data: {what} works on dense rows, and these "
+                                    f"{x.shape[0]} × {x.shape[1]} would take "
+                                    f"{dense_bytes / 2**30:.1f} GiB")
+        x = x.toarray()
+    return saved, x, labels
 
 
 def export_onnx(model: str | os.PathLike[str] | SavedModel,

@@ -90,3 +90,14 @@ def test_npz_label_count_must_match(files, tmp_path):
     short.write_text("a\nb\n")
     with pytest.raises(InvalidInputError, match=r"short\.txt holds 2 labels for 700 rows"):
         sl.load_dataset(folder / "train.npz", target=short)
+
+
+def test_certify_and_summary_take_sparse_files_as_dense_rows(files, tmp_path, capsys):
+    folder, _, _ = files
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--data", str(folder / "train.svm"), "--alpha", "0.01",
+                 "--out", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["certify", "--model", str(model), "--data", str(folder / "train.svm"),
+                 "--target", "label"]) == 0
+    assert "gap to the optimum at most" in capsys.readouterr().out

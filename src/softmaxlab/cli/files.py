@@ -168,6 +168,10 @@ def _cmd_export(args: argparse.Namespace, console: Console) -> int:
     saved = tasks.export_onnx(args.model, args.onnx)
     console.print(f"wrote {args.onnx} ({saved.n_features} features, "
                   f"{len(saved.classes)} classes)", highlight=False, markup=False)
+    if saved.text is not None:
+        console.print(f"note: this model reads the text column {saved.text.column!r}; the "
+                      f"graph takes its {saved.n_features} TF-IDF features, not raw text",
+                      highlight=False, markup=False)
     return EXIT_OK
 
 
