@@ -54,6 +54,7 @@ from ._validation import (
     resolve_dtype,
 )
 from .errors import InvalidInputError, InvalidTypeError
+from .fast.engine import check_l1
 from .solvers import Problem, solve
 
 __all__ = ["SoftmaxRegression"]
@@ -237,9 +238,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if self.penalty is None and self.alpha not in ("auto", 0, 0.0):
             raise InvalidInputError(f"alpha: penalty=None fits without a penalty; got "
                                     f"alpha={self.alpha!r}")
-        if self._rho() > 0 and self.momentum:
-            raise InvalidInputError("momentum: proximal SGD for an L1 penalty takes plain "
-                                    "steps; set momentum=0 (or use solver='lbfgs')")
+        check_l1(self._rho(), self.momentum)  # before any data is read
         if self.tol is not None:
             check_number(self.tol, "tol", low=0)
         check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)

@@ -63,14 +63,29 @@ class Memory:
 
     def shift(self, delta_h: np.ndarray) -> None:
         """Add ``delta_h ⊙ s`` to every stored y; drop pairs that lose curvature."""
-        kept = []
         for j in self.pairs:
             self.y[j] += delta_h * self.s[j]
-            sy = float(blas.ddot(self.s[j], self.y[j]))
-            if sy > np.finfo(np.float64).eps * float(blas.ddot(self.y[j], self.y[j])):
-                self.rho[j] = 1.0 / sy
-                kept.append(j)
-        self.pairs[:] = kept
+        self.pairs[:] = [j for j in self.pairs if self._curved(j)]
+
+    def add(self, x_new: np.ndarray, x: np.ndarray, g_new: np.ndarray, g: np.ndarray) -> None:
+        """Store s = x_new − x, y = g_new − g in the oldest slot when the memory is full;
+        kept only with positive curvature sᵀy > ε yᵀy (so H stays positive definite)."""
+        m = len(self.s)
+        slot = (self.pairs[-1] + 1) % m if self.pairs else 0
+        if len(self.pairs) == m:
+            slot = self.pairs.pop(0)
+        np.subtract(x_new, x, out=self.s[slot])
+        np.subtract(g_new, g, out=self.y[slot])
+        if self._curved(slot):
+            self.pairs.append(slot)
+
+    def _curved(self, j: int) -> bool:
+        """Whether pair j has curvature; sets its ρ = 1/sᵀy."""
+        sy = float(blas.ddot(self.s[j], self.y[j]))
+        if sy > _EPS * float(blas.ddot(self.y[j], self.y[j])):
+            self.rho[j] = 1.0 / sy
+            return True
+        return False
 
 
 @dataclass
@@ -209,7 +224,7 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
     nfev = 1
     if memory is None or memory.s.shape != (m, n):
         memory = Memory.empty(m, n)
-    s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
+    pairs = memory.pairs
     d = np.empty(n)
     if not np.isfinite(f) or not np.isfinite(g).all():
         return LbfgsOutcome(x, f, g, 0, nfev, 2, "the objective is not finite at the start")
@@ -232,16 +247,8 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
         if found is None:
             status, message = 2, "the line search found no lower point"
             break
-        step, f_new = found
-        slot = (pairs[-1] + 1) % m if pairs else 0
-        if len(pairs) == m:
-            slot = pairs.pop(0)
-        np.multiply(d, step, out=s_mem[slot])
-        np.subtract(phi.grad, g, out=y_mem[slot])
-        sy = float(blas.ddot(s_mem[slot], y_mem[slot]))
-        if sy > np.finfo(np.float64).eps * float(blas.ddot(y_mem[slot], y_mem[slot])):
-            rho[slot] = 1.0 / sy
-            pairs.append(slot)
+        _, f_new = found
+        memory.add(phi.point, x, phi.grad, g)
         x, g = phi.point, phi.grad
         f_old, f = f, f_new
         if callback is not None:
@@ -285,7 +292,7 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
     nfev = 1
     if memory is None or memory.s.shape != (m, n):
         memory = Memory.empty(m, n)
-    s_mem, y_mem, rho, pairs = memory.s, memory.y, memory.rho, memory.pairs
+    pairs = memory.pairs
     d = np.empty(n)
     pg = pseudo_gradient(x, g, l1)
     if not np.isfinite(f) or not np.isfinite(g).all():
@@ -325,15 +332,7 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
             status, message = 2, "the line search found no lower point"
             break
         x_new, f_new, g_new = found
-        slot = (pairs[-1] + 1) % m if pairs else 0
-        if len(pairs) == m:
-            slot = pairs.pop(0)
-        np.subtract(x_new, x, out=s_mem[slot])
-        np.subtract(g_new, g, out=y_mem[slot])
-        sy = float(blas.ddot(s_mem[slot], y_mem[slot]))
-        if sy > _EPS * float(blas.ddot(y_mem[slot], y_mem[slot])):
-            rho[slot] = 1.0 / sy
-            pairs.append(slot)
+        memory.add(x_new, x, g_new, g)
         x, g = x_new, g_new
         f_old, f = f, f_new
         pg = pseudo_gradient(x, g, l1)

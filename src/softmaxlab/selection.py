@@ -12,10 +12,12 @@ import numpy as np
 from .data import load_dataset
 from .errors import InvalidInputError
 
-__all__ = ["choose_c", "path"]
+__all__ = ["choose_c", "dataset_rows", "path"]
 
 
-def _rows(x: Any) -> Any:
+def dataset_rows(x: Any) -> Any:
+    """Rows of a :class:`~softmaxlab.Dataset` for the estimator: a tensor's array, or the
+    CSR matrix itself."""
     return x if hasattr(x, "tocsr") else x.numpy()
 
 
@@ -63,7 +65,7 @@ def path(data: str | os.PathLike[str], *, target: Any = None, columns: Any = Non
                            seed=seed, device="cpu")
     classes = dataset.classes if dataset.classes is not None \
         else np.arange(dataset.n_classes)
-    x = _rows(dataset.x_train)
+    x = dataset_rows(dataset.x_train)
     y = classes[dataset.y_train.argmax(dim=1).numpy()]
     found = regularization_path(x, y, Cs=Cs, l1_ratio=l1_ratio)
     search = SoftmaxRegressionCV(Cs=found.Cs, l1_ratios=None if l1_ratio is None

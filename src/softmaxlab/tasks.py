@@ -21,7 +21,7 @@ from .estimator import SoftmaxRegression
 from .io.persistence import SavedModel, load_model, save_model
 from .io.sparse_files import is_sparse_file, is_svmlight, read_sparse
 from .io.tables import feature_matrix, read_table, resolve_column
-from .selection import choose_c
+from .selection import choose_c, dataset_rows
 from .training import EpochRecord
 
 __all__ = [
@@ -191,12 +191,12 @@ def train(
             n_features=n_features)
     classes = dataset.classes if dataset.classes is not None \
         else np.arange(dataset.n_classes)
-    x_train = _array(dataset.x_train)
+    x_train = dataset_rows(dataset.x_train)
     y_train = classes[dataset.y_train.argmax(dim=1).numpy()]
     eval_set = None
     parts = {"train": (x_train, y_train)}
     if dataset.x_valid is not None and dataset.y_valid is not None:
-        eval_set = (_array(dataset.x_valid), classes[dataset.y_valid.argmax(dim=1).numpy()])
+        eval_set = (dataset_rows(dataset.x_valid), classes[dataset.y_valid.argmax(dim=1).numpy()])
         parts["valid"] = eval_set
     elif options.get("early_stopping"):
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
@@ -240,11 +240,6 @@ def train(
     if out is not None:
         result.save(out)
     return result
-
-
-def _array(x: Any) -> Any:
-    """Rows of a Dataset for the estimator: a tensor's array, or the CSR matrix itself."""
-    return x if hasattr(x, "tocsr") else x.numpy()
 
 
 def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle: bool,

@@ -456,13 +456,17 @@ class Engine(ParallelEpochs):
             x = x - self.mean
         if self.inv_scale is not None:
             x = x * self.inv_scale
-        z = F.logits(x, self.wt.T, self.b)
-        labels = labels.to(z.device)
+        return self._scores(F.logits(x, self.wt.T, self.b), labels)
+
+    def _scores(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+        """Mean CE and accuracy of logits ``z`` (m, C) against class indices ``labels``
+        (reduced over the ranks when each holds its own validation rows)."""
+        labels = labels.to(device=z.device, dtype=torch.int64)
         ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))
         hits = (z.argmax(dim=1) == labels).to(z.dtype)
         if self.comm is not None and self.comm.shards is not None:
             # each rank holds its own validation rows: reduce the sums and the count
-            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(x.shape[0]),
+            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]),
                                                                    dtype=z.dtype)])
             self.comm.all_reduce(sums)
             return float(sums[0] / sums[2]), float(sums[1] / sums[2])

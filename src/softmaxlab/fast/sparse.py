@@ -271,16 +271,8 @@ class SparseEngine(Engine):
         """Mean CE and accuracy on rows ``x`` (:class:`SparseRows`, scaled as the training
         rows are) with class indices ``labels``."""
         rows = x.scaled(self.inv_scale_sparse) if isinstance(x, SparseRows) else x
-        z = torch.from_numpy(np.asarray(rows.csr @ self._w.numpy())) + self.b
-        labels = labels.to(torch.int64)
-        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))
-        hits = (z.argmax(dim=1) == labels).to(z.dtype)
-        if self.comm is not None and self.comm.shards is not None:
-            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]),
-                                                                   dtype=z.dtype)])
-            self.comm.all_reduce(sums)
-            return float(sums[0] / sums[2]), float(sums[1] / sums[2])
-        return ce.mean().item(), hits.mean().item()
+        return self._scores(torch.from_numpy(np.asarray(rows.csr @ self._w.numpy())) + self.b,
+                            labels)
 
     def gemm_floor(self) -> None:
         raise InvalidInputError("gemm_floor: dense rows only")
