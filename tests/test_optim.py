@@ -1,6 +1,6 @@
 """softmaxlab's L-BFGS (softmaxlab.optim): it reaches the minimiser that scipy's L-BFGS-B
 reaches, stops by the same rules, and reports an iteration limit or a failed line search
-by its status."""
+by its status; its OWL-QN reaches the closed-form minimiser of an L1-penalised quadratic."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, rosen, rosen_der
 
-from softmaxlab.optim import _cubic_min, minimize_lbfgs
+from softmaxlab.optim import _cubic_min, minimize_lbfgs, minimize_owlqn
 
 
 def _rosen(x):
@@ -70,3 +70,32 @@ def test_a_function_that_cannot_be_lowered_stops_with_status_2():
 def test_cubic_interpolation_finds_a_cubics_minimiser():
     # f(a) = (a - 0.3)^2 sampled at 0 and 1: the minimiser is 0.3
     assert _cubic_min(0.0, 0.09, -0.6, 1.0, 0.49, 1.4) == pytest.approx(0.3)
+
+
+def _separable_quadratic(a, h):
+    """f(x) = ½ Σ h_i (x_i − a_i)² and its gradient."""
+    return lambda x: (0.5 * float(h @ (x - a) ** 2), h * (x - a))
+
+
+def test_owlqn_reaches_the_soft_thresholded_minimiser_with_exact_zeros():
+    # argmin ½ h (x − a)² + λ|x| = sign(a) max(|a| − λ/h, 0), coordinate by coordinate
+    rng = np.random.default_rng(0)
+    a, h = rng.normal(size=12) * 2, rng.uniform(0.5, 4, size=12)
+    l1 = rng.uniform(0, 3, size=12)
+    l1[:3] = 0.0  # unpenalised coordinates
+    res = minimize_owlqn(_separable_quadratic(a, h), np.ones(12), l1, maxiter=200, gtol=1e-10)
+    expected = np.sign(a) * np.maximum(np.abs(a) - l1 / h, 0)
+    assert res.status == 0, res.message
+    np.testing.assert_allclose(res.x, expected, atol=1e-9)
+    assert np.array_equal(res.x == 0, expected == 0) and (expected == 0).any()
+
+
+def test_owlqn_lets_an_unpenalised_coordinate_cross_zero():
+    # x₀ (λ = 0, an intercept) must go from 0.5 to −3; projecting it onto its starting
+    # orthant would clamp it at exactly 0 after the first step
+    f = _separable_quadratic(np.array([-3.0, 2.0]), np.ones(2))
+    seen = []
+    res = minimize_owlqn(f, np.array([0.5, 1.0]), np.array([0.0, 0.5]), maxiter=50,
+                         gtol=1e-10, callback=lambda state: seen.append(state.x.copy()))
+    assert seen[0][0] < 0
+    np.testing.assert_allclose(res.x, [-3.0, 1.5], atol=1e-9)
