@@ -23,7 +23,9 @@ backtracking line search asks for sufficient decrease of the whole objective. Th
 (s, y) stay those of the smooth part f. Unpenalised coordinates (:math:`\lambda_i = 0`:
 the intercepts) are neither sign-filtered nor projected: f is smooth in them, and
 clamping an intercept at 0 each time it changes sign had tripled the OWL-QN iterations
-of iris's elastic-net cross-validation (8491 → 2616).
+of iris's elastic-net cross-validation (8491 → 2616). The pairs leave out the
+coordinates the L1 term holds at 0 (:meth:`Memory.add`'s ``inactive``): 2616 → 2318
+there, and 713 → 2 iterations where every weight is 0.
 
 Both stop as L-BFGS-B does: when :math:`\max_i |\nabla f_i| \le` ``gtol``, when the
 relative decrease :math:`(f_k - f_{k+1})/\max(|f_k|, |f_{k+1}|, 1) \le` ``ftol``, or after
@@ -70,15 +72,21 @@ class Memory:
             self.y[j] += delta_h * self.s[j]
         self.pairs[:] = [j for j in self.pairs if self._curved(j)]
 
-    def add(self, x_new: np.ndarray, x: np.ndarray, g_new: np.ndarray, g: np.ndarray) -> None:
+    def add(self, x_new: np.ndarray, x: np.ndarray, g_new: np.ndarray, g: np.ndarray,
+            inactive: np.ndarray | None = None) -> None:
         """Store s = x_new − x, y = g_new − g in the oldest slot when the memory is full;
-        kept only with positive curvature sᵀy > ε yᵀy (so H stays positive definite)."""
+        kept only with positive curvature sᵀy > ε yᵀy (so H stays positive definite).
+        ``inactive`` (a mask) zeroes y there: coordinates that stay out of the problem
+        (OWL-QN's zeros that the L1 term holds), whose gradient changes are no curvature
+        of the part that moves."""
         m = len(self.s)
         slot = (self.pairs[-1] + 1) % m if self.pairs else 0
         if len(self.pairs) == m:
             slot = self.pairs.pop(0)
         np.subtract(x_new, x, out=self.s[slot])
         np.subtract(g_new, g, out=self.y[slot])
+        if inactive is not None:
+            self.y[slot][inactive] = 0.0
         if self._curved(slot):
             self.pairs.append(slot)
 
@@ -337,10 +345,13 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
             status, message = 2, "the line search found no lower point"
             break
         x_new, f_new, g_new = found
-        memory.add(x_new, x, g_new, g)
+        pg = pseudo_gradient(x_new, g_new, l1)
+        # a zero the L1 term holds (0 before and after, pseudo-gradient 0) is out of the
+        # problem: its gradient change would swamp yᵀy and shrink γ = sᵀy / yᵀy — a text
+        # path's first C (all 200 000 weights 0, 10 intercepts) took 713 iterations, 2 now
+        memory.add(x_new, x, g_new, g, inactive=(x_new == 0) & (x == 0) & (pg == 0))
         x, g = x_new, g_new
         f_old, f = f, f_new
-        pg = pseudo_gradient(x, g, l1)
         if callback is not None:
             callback(SimpleNamespace(x=x, fun=f))
         if np.abs(pg).max() <= gtol:
