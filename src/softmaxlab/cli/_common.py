@@ -116,13 +116,18 @@ def _valid_arg(text: str) -> float | int:
     return int(value) if value >= 1 and value == int(value) else value
 
 
-def _add_file_options(group: Any, *, shuffle_help: str = "split in file order instead of "
-                     "shuffling (with --seed)") -> None:
+def _add_column_options(group: Any) -> None:
+    """--target and --columns: which columns of a data file are read."""
     group.add_argument("--target", default=None, metavar="COL",
                        help="files: the target column, by name or 0-based index "
                        "(default: the last column)")
     group.add_argument("--columns", default=None, metavar="COLS",
                        help="files: comma list of feature columns (default: all but the target)")
+
+
+def _add_file_options(group: Any, *, shuffle_help: str = "split in file order instead of "
+                     "shuffling (with --seed)") -> None:
+    _add_column_options(group)
     group.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
                        help="validation rows: a count, or a fraction in (0, 1) "
                        "(default: 0.2; synthetic data keeps the seed's split)")

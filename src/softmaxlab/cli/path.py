@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..io.atomic import atomic_write_text
-from ._common import EXIT_OK, _check_figure, _check_writable, _valid_arg
+from ._common import EXIT_OK, _add_column_options, _check_figure, _check_writable, _valid_arg
 from .train import _cs_arg, _folds_arg, _unit_arg
 
 
@@ -31,11 +31,7 @@ def _add_path(sub: Any) -> None:
     )
     p.add_argument("--data", required=True, metavar="NAME|FILE",
                    help="a bundled set (iris, wine, digits, breast_cancer), or a file")
-    p.add_argument("--target", default=None, metavar="COL",
-                   help="files: the target column, by name or 0-based index (default: the "
-                   "last column)")
-    p.add_argument("--columns", default=None, metavar="COLS",
-                   help="files: comma list of feature columns (default: all but the target)")
+    _add_column_options(p)
     p.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
                    help="rows held out of the path: a count or a fraction (default: none)")
     p.add_argument("--seed", type=int, default=0,

@@ -105,6 +105,9 @@ class SparseEngine(Engine):
         self.n, self.n_features, self.n_classes = n, nf, c
         self.batch = max(1, min(int(batch_size), n))
         self._teams = None
+        # a full pass's intercept sums and the other threads' gradients, allocated once
+        self._pass_gb: torch.Tensor | None = None
+        self._pass_scratch: torch.Tensor | None = None
         self.weight = None if weight is None else weight.to(dtype).contiguous()
         self.penalty = None if penalty is None else penalty.to(dtype).contiguous()
         self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
@@ -213,12 +216,17 @@ class SparseEngine(Engine):
         """gw += coef Xᵀ G and gb += coef Gᵀ1 over rows s .. s+m; Σ s_i ℓ_i."""
         if self.path == "native":
             self._set_order(order)
-            gb = torch.zeros_like(self.gb)
+            gb = self._pass_gb
+            if gb is None:
+                gb = self._pass_gb = torch.empty_like(self.gb)
+            gb.zero_()
             threads = max(1, min(threads, MAX_PASS_THREADS))
             scratch = None
-            if threads > 1:
-                scratch = torch.empty((threads - 1) * self.n_features * self.n_classes,
-                                      dtype=self._w.dtype)
+            if threads > 1:  # the other threads' W-gradient buffers, kept between passes
+                size = (threads - 1) * self.n_features * self.n_classes
+                if self._pass_scratch is None or self._pass_scratch.numel() < size:
+                    self._pass_scratch = torch.empty(size, dtype=self._w.dtype)
+                scratch = self._pass_scratch
             self._spec.threads = threads
             self._spec.scratch = _ptr(scratch)
             try:
