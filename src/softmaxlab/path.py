@@ -114,9 +114,12 @@ def regularization_path(X: Any, y: Any, *, Cs: Any = 10, l1_ratio: float | None 
     weakest, each fit warm-started at the previous optimum. ``l1_ratio=None`` is the L2
     path; a number in [0, 1] the elastic net's (1: L1). ``X`` dense or sparse."""
     from .estimator import SoftmaxRegression
+    from .sparse import is_sparse, to_csr
 
     cs = check_cs(Cs)
     penalty, ratio = penalty_of(l1_ratio)
+    if is_sparse(X):  # canonical CSR once: the fit and the losses below would each sort it
+        X = to_csr(X)
     base = SoftmaxRegression(solver="lbfgs", penalty=penalty, l1_ratio=ratio, tol=tol,
                              max_epochs=max_epochs, class_weight=class_weight)
     started = time.perf_counter()
