@@ -49,9 +49,11 @@ def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
     ``callback(record)`` sees an :class:`EpochRecord` (iteration, objective, held-out CE
     and accuracy)."""
     p = problem
+    # unscaled rows (sparse L-BFGS): no per-feature scaling or penalty weights to apply
+    unit = bool((p.scale == 1).all())
     engine = make_engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
-                    weight=p.weight, mean=p.mean, inv_scale=1 / p.scale, penalty=p.scale**-2,
-                    alpha=p.alpha, rows=p.train)
+                         weight=p.weight, mean=p.mean, inv_scale=None if unit else 1 / p.scale,
+                         penalty=None if unit else p.scale**-2, alpha=p.alpha, rows=p.train)
     n_w = engine.wt.numel()
     nf = engine.n_features
     losses: list[float] = []

@@ -439,7 +439,10 @@ class Engine(ParallelEpochs):
             total = float(self.flat[-1])
         if not self.alpha:
             return total / n
-        pen = self.wt if self.penalty is None else self.wt * self.penalty
+        if self.penalty is None:  # α/2 ‖W‖², without a temporary the size of W
+            self.gw.add_(self.wt, alpha=self.alpha)
+            return total / n + 0.5 * self.alpha * float(torch.linalg.vector_norm(self.wt))**2
+        pen = self.wt * self.penalty
         self.gw.add_(pen, alpha=self.alpha)
         # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product (any layout of W)
         return total / n + 0.5 * self.alpha * float((pen * self.wt).sum())
