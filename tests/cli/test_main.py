@@ -214,3 +214,16 @@ def test_interrupting_an_nproc_run_stops_every_rank(tmp_path):
             os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 130 and err.strip().endswith("interrupted"), err
     _wait_for(lambda: not ours(), timeout=30)
+
+
+def test_every_option_of_every_command_explains_itself():
+    import argparse
+
+    from softmaxlab.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [f"{name} {'/'.join(action.option_strings)}"
+              for name, sub in commands.choices.items() for action in sub._actions
+              if action.option_strings and not action.help]
+    assert len(commands.choices) >= 10 and not silent, silent

@@ -32,8 +32,10 @@ def _add_predict(sub: Any) -> None:
         "(svmlight, .npz) are read at the model's width, and a model trained with --text "
         "reads its text column.",
     )
-    p.add_argument("--model", type=Path, required=True, metavar="FILE")
-    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--model", type=Path, required=True, metavar="FILE",
+                   help="a model file written by `softmaxlab train` (.safetensors)")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE",
+                   help="CSV, Parquet, svmlight or .npz rows (the model's columns)")
     p.add_argument("--proba", action="store_true",
                    help="add one probability column per class")
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
@@ -59,10 +61,12 @@ def _add_evaluate(sub: Any) -> None:
     p = sub.add_parser(
         "evaluate",
         help="accuracy, cross-entropy, per-class precision/recall and confusion matrix",
-        description="Evaluate a model file on a labelled CSV/Parquet file.",
+        description="Evaluate a model file on a labelled CSV, Parquet, svmlight or .npz file.",
     )
-    p.add_argument("--model", type=Path, required=True, metavar="FILE")
-    p.add_argument("--data", type=Path, required=True, metavar="FILE")
+    p.add_argument("--model", type=Path, required=True, metavar="FILE",
+                   help="a model file written by `softmaxlab train` (.safetensors)")
+    p.add_argument("--data", type=Path, required=True, metavar="FILE",
+                   help="CSV, Parquet, svmlight or .npz rows (the model's columns)")
     p.add_argument("--target", default=None, metavar="COL",
                    help="the target column, by name or 0-based index (svmlight files "
                    "carry their labels; for a .npz matrix, the file of its labels)")
@@ -131,7 +135,8 @@ def _add_certify(sub: Any) -> None:
         "bound on the gap to the optimum, how much any predicted probability can still "
         "change, and how many rows could still change label. See docs/certificate.md.",
     )
-    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--model", type=Path, required=True, metavar="FILE",
+                   help="a model file written by `softmaxlab train` (.safetensors)")
     p.add_argument("--data", type=Path, required=True, metavar="FILE",
                    help="the training rows (the objective is theirs)")
     p.add_argument("--target", required=True, metavar="COL",
@@ -158,7 +163,8 @@ def _add_export(sub: Any) -> None:
         "package (pip install 'softmaxlab[export]'). From Python, "
         "SoftmaxRegression.to_onnx(path) and .to_sklearn() (a fitted LogisticRegression).",
     )
-    p.add_argument("--model", type=Path, required=True, metavar="FILE")
+    p.add_argument("--model", type=Path, required=True, metavar="FILE",
+                   help="a model file written by `softmaxlab train` (.safetensors)")
     p.add_argument("--onnx", type=Path, required=True, metavar="OUT", help="ONNX file to write")
     p.set_defaults(handler=_cmd_export)
 
