@@ -221,6 +221,27 @@ def _zoom(phi: _Line, lo: tuple[float, float, float], hi: tuple[float, float, fl
     return None
 
 
+def _start_verdict(f: float, g: np.ndarray, grad: np.ndarray, gtol: float
+                   ) -> tuple[int, str] | None:
+    """Status and message when a run ends before its first iteration: a non-finite
+    objective or gradient ``g`` at the start (2), or ``grad`` already within ``gtol`` (0)."""
+    if not np.isfinite(f) or not np.isfinite(g).all():
+        return 2, "the objective is not finite at the start"
+    if np.abs(grad).max() <= gtol:
+        return 0, "the gradient is below gtol at the start"
+    return None
+
+
+def _stop_verdict(grad: np.ndarray, f_old: float, f: float, gtol: float, ftol: float
+                  ) -> tuple[int, str] | None:
+    """L-BFGS-B's stopping rules after an iteration (module docstring), or ``None``."""
+    if np.abs(grad).max() <= gtol:
+        return 0, "the gradient is below gtol"
+    if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
+        return 0, "the relative decrease is below ftol"
+    return None
+
+
 def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
                    ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
                    callback: Callable[[Any], None] | None = None,
@@ -237,10 +258,8 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
         memory = Memory.empty(m, n)
     pairs = memory.pairs
     d = np.empty(n)
-    if not np.isfinite(f) or not np.isfinite(g).all():
-        return LbfgsOutcome(x, f, g, 0, nfev, 2, "the objective is not finite at the start")
-    if np.abs(g).max() <= gtol:
-        return LbfgsOutcome(x, f, g, 0, nfev, 0, "the gradient is below gtol at the start")
+    if (verdict := _start_verdict(f, g, g, gtol)) is not None:
+        return LbfgsOutcome(x, f, g, 0, nfev, *verdict)
     status, message, nit = 1, "iteration limit", 0
     for it in range(1, maxiter + 1):
         nit = it
@@ -264,11 +283,8 @@ def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
         f_old, f = f, f_new
         if callback is not None:
             callback(SimpleNamespace(x=x, fun=f))
-        if np.abs(g).max() <= gtol:
-            status, message = 0, "the gradient is below gtol"
-            break
-        if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
-            status, message = 0, "the relative decrease is below ftol"
+        if (verdict := _stop_verdict(g, f_old, f, gtol, ftol)) is not None:
+            status, message = verdict
             break
     return LbfgsOutcome(x, f, g, nit, nfev, status, message, memory)
 
@@ -307,10 +323,8 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
     d = np.empty(n)
     penalised = l1 > 0
     pg = pseudo_gradient(x, g, l1)
-    if not np.isfinite(f) or not np.isfinite(g).all():
-        return LbfgsOutcome(x, f, pg, 0, nfev, 2, "the objective is not finite at the start")
-    if np.abs(pg).max() <= gtol:
-        return LbfgsOutcome(x, f, pg, 0, nfev, 0, "the gradient is below gtol at the start")
+    if (verdict := _start_verdict(f, g, pg, gtol)) is not None:
+        return LbfgsOutcome(x, f, pg, 0, nfev, *verdict)
     status, message, nit = 1, "iteration limit", 0
     for it in range(1, maxiter + 1):
         nit = it
@@ -354,10 +368,7 @@ def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: i
         f_old, f = f, f_new
         if callback is not None:
             callback(SimpleNamespace(x=x, fun=f))
-        if np.abs(pg).max() <= gtol:
-            status, message = 0, "the gradient is below gtol"
-            break
-        if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
-            status, message = 0, "the relative decrease is below ftol"
+        if (verdict := _stop_verdict(pg, f_old, f, gtol, ftol)) is not None:
+            status, message = verdict
             break
     return LbfgsOutcome(x, f, pg, nit, nfev, status, message, memory)
