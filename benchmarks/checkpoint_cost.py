@@ -33,8 +33,10 @@ def main() -> None:
                 est.fit(x, y, checkpoint=ck)
                 times[ck is not None] = time.perf_counter() - start
         per = (times[True] - times[False]) / n * 1e3
-        print(f"{n} epochs: {times[False]:.2f} s without, {times[True]:.2f} s with a "
-              f"checkpoint every epoch ({per:.2f} ms per checkpoint)")
+        print(
+            f"{n} epochs: {times[False]:.2f} s without, {times[True]:.2f} s with a "
+            f"checkpoint every epoch ({per:.2f} ms per checkpoint)"
+        )
 
 
 if __name__ == "__main__":

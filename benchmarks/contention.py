@@ -25,8 +25,9 @@ def _runs(x, y) -> dict[str, list[float]]:
     chosen = threads.TeamChooser.pick
     out = {}
     for mode in ("always two threads", "chosen by timing"):
-        threads.TeamChooser.pick = ((lambda self: self.threads) if mode.startswith("always")
-                                    else chosen)
+        threads.TeamChooser.pick = (
+            (lambda self: self.threads) if mode.startswith("always") else chosen
+        )
         times = []
         for _ in range(3):
             start = time.perf_counter()
@@ -49,8 +50,7 @@ def main() -> None:
         hog.kill()
     for load, runs in results.items():
         for mode, times in runs.items():
-            print(f"{load:>14} | {mode:<19} | 20 epochs: "
-                  + " ".join(f"{t:.2f} s" for t in times))
+            print(f"{load:>14} | {mode:<19} | 20 epochs: " + " ".join(f"{t:.2f} s" for t in times))
 
 
 if __name__ == "__main__":

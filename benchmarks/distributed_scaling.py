@@ -47,14 +47,26 @@ def steady(seconds: list[float]) -> float:
 
 def scaling(batches: tuple[int, ...]) -> tuple[list[dict], str]:
     x, y = make_data(200_000, 100, 10, torch.float64)
-    results, rows = [], ["| batch | run | epoch (s), steady state | vs one process | "
-                         "start-up (s) |", "|---|---|---|---|---|"]
+    results, rows = (
+        [],
+        [
+            "| batch | run | epoch (s), steady state | vs one process | start-up (s) |",
+            "|---|---|---|---|---|",
+        ],
+    )
     for batch in batches:
         stamps: list[float] = []
         model = sl.SoftmaxClassifier(100, 10, gradient="fused", seed=0, device="cpu")
         start = time.perf_counter()
-        model.fit(x, y, 4, 0.05, batch, verbose=False,
-                  callback=lambda _, stamps=stamps: stamps.append(time.perf_counter()))
+        model.fit(
+            x,
+            y,
+            4,
+            0.05,
+            batch,
+            verbose=False,
+            callback=lambda _, stamps=stamps: stamps.append(time.perf_counter()),
+        )
         base = steady(np.diff([start, *stamps]).tolist())
         results.append({"batch": batch, "run": "one process", "epoch_s": base})
         rows.append(f"| {batch} | one process, fast path | {base:.3f} | 1.00× | – |")
@@ -66,11 +78,19 @@ def scaling(batches: tuple[int, ...]) -> tuple[list[dict], str]:
             total = time.perf_counter() - start
             epoch = steady(seconds)
             startup = total - sum(seconds)
-            results.append({"batch": batch, "run": f"{nproc} processes", "epoch_s": epoch,
-                            "startup_s": startup})
-            rows.append(f"| {batch} | distributed, {nproc} process"
-                        f"{'es' if nproc > 1 else ''} | {epoch:.3f} | {base / epoch:.2f}× | "
-                        f"{startup:.1f} |")
+            results.append(
+                {
+                    "batch": batch,
+                    "run": f"{nproc} processes",
+                    "epoch_s": epoch,
+                    "startup_s": startup,
+                }
+            )
+            rows.append(
+                f"| {batch} | distributed, {nproc} process"
+                f"{'es' if nproc > 1 else ''} | {epoch:.3f} | {base / epoch:.2f}× | "
+                f"{startup:.1f} |"
+            )
     return results, "\n".join(rows) + f"\n\nMeasured on {os.cpu_count()} cores.\n"
 
 
@@ -90,9 +110,12 @@ def memory(rows: int) -> tuple[list[dict], str]:
     table = np.column_stack([x.numpy(), y.argmax(1).numpy().astype(np.float64)])
     mib = table.nbytes / 2**20
     results = []
-    out = [f"Table: {rows} rows x 101 columns, float64, {mib:.0f} MiB.", "",
-           "| file | processes | rows per rank | peak per rank (MiB) | after start-up "
-           "(MiB) |", "|---|---|---|---|---|"]
+    out = [
+        f"Table: {rows} rows x 101 columns, float64, {mib:.0f} MiB.",
+        "",
+        "| file | processes | rows per rank | peak per rank (MiB) | after start-up (MiB) |",
+        "|---|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp) / "table.npy"
         np.save(npy, table)
@@ -100,25 +123,40 @@ def memory(rows: int) -> tuple[list[dict], str]:
         import pyarrow.parquet as pq
 
         parquet = Path(tmp) / "table.parquet"
-        pq.write_table(pa.table({str(j): table[:, j] for j in range(table.shape[1])}),
-                       parquet, row_group_size=16_384)
+        pq.write_table(
+            pa.table({str(j): table[:, j] for j in range(table.shape[1])}),
+            parquet,
+            row_group_size=16_384,
+        )
         del x, y, table
-        one = subprocess.run([sys.executable, "-c", ONE_PROCESS, str(npy)], check=True,
-                             capture_output=True, text=True)
+        one = subprocess.run(
+            [sys.executable, "-c", ONE_PROCESS, str(npy)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         peak_one = float(one.stdout.split()[-1])
-        results.append({"file": ".npy", "processes": "one, load_dataset",
-                        "peak_mib": [peak_one]})
+        results.append({"file": ".npy", "processes": "one, load_dataset", "peak_mib": [peak_one]})
         out.append(f"| .npy | one process, `load_dataset` | {rows} | {peak_one:.0f} | – |")
         for path in (npy, parquet):
             for nproc in PROCS:
-                run = distributed.fit_file(path, epochs=1, lr=0.05, batch_size=4096,
-                                           valid=0.2, nproc=nproc)
+                run = distributed.fit_file(
+                    path, epochs=1, lr=0.05, batch_size=4096, valid=0.2, nproc=nproc
+                )
                 peaks = run.peak_rss_mib
                 grown = [p - s for p, s in zip(peaks, run.start_rss_mib, strict=True)]
-                results.append({"file": path.suffix, "processes": nproc, "peak_mib": peaks,
-                                "after_startup_mib": grown})
-                out.append(f"| {path.suffix} | {nproc} | {rows // nproc} | "
-                           f"{max(peaks):.0f} | {max(grown):.0f} |")
+                results.append(
+                    {
+                        "file": path.suffix,
+                        "processes": nproc,
+                        "peak_mib": peaks,
+                        "after_startup_mib": grown,
+                    }
+                )
+                out.append(
+                    f"| {path.suffix} | {nproc} | {rows // nproc} | "
+                    f"{max(peaks):.0f} | {max(grown):.0f} |"
+                )
     return results, "\n".join(out) + "\n"
 
 
@@ -127,8 +165,12 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="markdown file with the marker blocks")
     parser.add_argument("--json", type=Path, help="write the measurements as JSON")
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
-    parser.add_argument("--section", choices=("scaling", "memory"), action="append",
-                        help="run only this part (repeatable; default: both)")
+    parser.add_argument(
+        "--section",
+        choices=("scaling", "memory"),
+        action="append",
+        help="run only this part (repeatable; default: both)",
+    )
     args = parser.parse_args()
     sections = args.section or ["scaling", "memory"]
     results, blocks = {}, []

@@ -53,6 +53,7 @@ if __name__ == "__main__":
         print(f"{measure(sys.argv[1]):.3f}")
     else:
         for name in ("softmaxlab", "sklearn"):
-            out = subprocess.run([sys.executable, __file__, name], capture_output=True,
-                                 text=True, check=True).stdout.split()[-1]
+            out = subprocess.run(
+                [sys.executable, __file__, name], capture_output=True, text=True, check=True
+            ).stdout.split()[-1]
             print(f"{name:<11} peak extra memory of fit / size of X: {out}")

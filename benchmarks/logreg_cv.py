@@ -52,9 +52,11 @@ def measure() -> str:
             f"{acc_lr.mean():.4f} ± {acc_lr.std():.4f} | {acc_sm.mean():.4f} ± {acc_sm.std():.4f} | "
             f"{1000 * t_lr.mean():.0f} ms | {1000 * t_sm.mean():.0f} ms |"
         )
-    env = (f"softmaxlab {softmaxlab.__version__}, scikit-learn {sklearn.__version__}, "
-           f"torch {torch.__version__}, Python {platform.python_version()}, "
-           f"{torch.get_num_threads()} threads")
+    env = (
+        f"softmaxlab {softmaxlab.__version__}, scikit-learn {sklearn.__version__}, "
+        f"torch {torch.__version__}, Python {platform.python_version()}, "
+        f"{torch.get_num_threads()} threads"
+    )
     return "\n".join(rows) + f"\n\nMean ± std over the 5 folds; fit time per fold. {env}.\n"
 
 

@@ -31,9 +31,14 @@ BEGIN, END = "<!-- path_cost:begin -->", "<!-- path_cost:end -->"
 def _single(x, y, ratio, c, tol):
     """One cold fit at C, its seconds and iterations."""
     t0 = time.perf_counter()
-    model = SoftmaxRegression(solver="lbfgs", penalty="l2" if ratio is None else "elasticnet",
-                              l1_ratio=ratio, alpha=1 / (c * x.shape[0]), tol=tol,
-                              max_epochs=20_000).fit(x, y)
+    model = SoftmaxRegression(
+        solver="lbfgs",
+        penalty="l2" if ratio is None else "elasticnet",
+        l1_ratio=ratio,
+        alpha=1 / (c * x.shape[0]),
+        tol=tol,
+        max_epochs=20_000,
+    ).fit(x, y)
     return time.perf_counter() - t0, model.n_iter_
 
 
@@ -59,8 +64,7 @@ def _sklearn_ratio(x, y, cs, repeats, tol):
 def _row(name, x, y, ratio, repeats, tol):
     best_path = best_single = np.inf
     for _ in range(repeats):
-        found = regularization_path(x, y, Cs=10, l1_ratio=ratio, tol=tol,
-                                    max_epochs=20_000)
+        found = regularization_path(x, y, Cs=10, l1_ratio=ratio, tol=tol, max_epochs=20_000)
         best_path = min(best_path, found.seconds)
         seconds, n_single = _single(x, y, ratio, found.Cs[-1], tol)
         best_single = min(best_single, seconds)
@@ -68,16 +72,20 @@ def _row(name, x, y, ratio, repeats, tol):
     cold_s, cold_it = sum(s for s, _ in cold), sum(it for _, it in cold)
     penalty = "l2" if ratio is None else f"l1_ratio={ratio}"
     sk = "—" if ratio is not None else f"{_sklearn_ratio(x, y, found.Cs, repeats, tol):.1f}×"
-    return (f"| {name} | {penalty} | {best_path * 1e3:.0f} ms | {best_single * 1e3:.0f} ms | "
-            f"{best_path / best_single:.1f}× | {found.n_iter.sum()} / {n_single} | "
-            f"{cold_s / best_path:.1f}× ({cold_it} iterations) | {sk} |")
+    return (
+        f"| {name} | {penalty} | {best_path * 1e3:.0f} ms | {best_single * 1e3:.0f} ms | "
+        f"{best_path / best_single:.1f}× | {found.n_iter.sum()} / {n_single} | "
+        f"{cold_s / best_path:.1f}× ({cold_it} iterations) | {sk} |"
+    )
 
 
 def measure(text: bool = False, tol: float = 1e-4) -> str:
-    rows = ["| data set | penalty | path (10 Cs) | one fit at C = 1e4 | ratio | "
-            "iterations (path / one fit) | 10 cold fits vs the path | "
-            "scikit-learn's ratio (lbfgs, warm_start) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| data set | penalty | path (10 Cs) | one fit at C = 1e4 | ratio | "
+        "iterations (path / one fit) | 10 cold fits vs the path | "
+        "scikit-learn's ratio (lbfgs, warm_start) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     data = []
     for name in SETS:
         x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
@@ -100,10 +108,15 @@ def measure(text: bool = False, tol: float = 1e-4) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text", action="store_true",
-                        help="add a TF-IDF corpus of this machine's manual pages")
-    parser.add_argument("--tol", type=float, default=1e-4,
-                        help="every fit's tol (default: %(default)s, the estimators')")
+    parser.add_argument(
+        "--text", action="store_true", help="add a TF-IDF corpus of this machine's manual pages"
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-4,
+        help="every fit's tol (default: %(default)s, the estimators')",
+    )
     parser.add_argument("--write", type=Path, help="replace the table between the markers")
     args = parser.parse_args()
     warnings.simplefilter("ignore")

@@ -71,8 +71,10 @@ def newton(objective, hessian, theta, alpha, gtol=1e-4, maxiter=500):
 
 
 def main() -> None:
-    print("| data set | parameters | Newton iterations per C | path / one fit at C = 1e4 "
-          "(iterations) | path / one fit (time, best of 3) |")
+    print(
+        "| data set | parameters | Newton iterations per C | path / one fit at C = 1e4 "
+        "(iterations) | path / one fit (time, best of 3) |"
+    )
     print("|---|---:|---|---:|---:|")
     for name in ("iris", "wine", "digits", "breast_cancer"):
         x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
@@ -90,8 +92,10 @@ def main() -> None:
             t0 = time.perf_counter()
             _, single = newton(objective, hessian, np.zeros(size), 1 / (cs[-1] * len(y)))
             best_single = min(best_single, time.perf_counter() - t0)
-        print(f"| {name} | {size} | {per_c} | {sum(per_c)} / {single} = "
-              f"{sum(per_c) / single:.1f}× | {best_path / best_single:.1f}× |")
+        print(
+            f"| {name} | {size} | {per_c} | {sum(per_c)} / {single} = "
+            f"{sum(per_c) / single:.1f}× | {best_path / best_single:.1f}× |"
+        )
 
 
 if __name__ == "__main__":

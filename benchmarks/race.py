@@ -35,8 +35,11 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="replace the race block of this file")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
     args = parser.parse_args()
-    result = race(rows=20_000 if args.quick else 200_000, repeats=args.repeats,
-                  progress=lambda text: print(text, file=sys.stderr))
+    result = race(
+        rows=20_000 if args.quick else 200_000,
+        repeats=args.repeats,
+        progress=lambda text: print(text, file=sys.stderr),
+    )
     table = race_table(result)
     print(table)
     if args.json:

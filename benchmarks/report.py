@@ -1,7 +1,7 @@
 """Turn a ``softmaxlab bench --json`` file into the markdown tables of benchmarks/README.md.
 
-    softmaxlab bench --json benchmarks/results/bench.json --plot benchmarks/results/growth.png
-    python benchmarks/report.py benchmarks/results/bench.json --write benchmarks/README.md
+softmaxlab bench --json benchmarks/results/bench.json --plot benchmarks/results/growth.png
+python benchmarks/report.py benchmarks/results/bench.json --write benchmarks/README.md
 """
 
 from __future__ import annotations
@@ -30,8 +30,14 @@ def render(data: dict) -> str:
         for name in names:
             cells = []
             for c, d in keys:
-                t = next((t for t in main["timings"]
-                          if (t["config"], t["dtype"], t["contender"]) == (c, d, name)), None)
+                t = next(
+                    (
+                        t
+                        for t in main["timings"]
+                        if (t["config"], t["dtype"], t["contender"]) == (c, d, name)
+                    ),
+                    None,
+                )
                 if t is None:
                     cells.append("")
                 elif t["seconds"] is None:
@@ -39,9 +45,11 @@ def render(data: dict) -> str:
                 else:
                     cells.append(_ms(t["seconds"]) + (" *" if t["note"] else ""))
             out.append(f"| {name} | " + " | ".join(cells) + " |")
-        for label, key in (("**PyTorch nn / softmaxlab**", "pytorch/ours"),
-                           ("**softmaxlab / GEMM floor**", "ours/floor"),
-                           ("softmaxlab / BLAS floor", "ours/blas floor")):
+        for label, key in (
+            ("**PyTorch nn / softmaxlab**", "pytorch/ours"),
+            ("**softmaxlab / GEMM floor**", "ours/floor"),
+            ("softmaxlab / BLAS floor", "ours/blas floor"),
+        ):
             values = [main["ratios"][f"{c}/{d}"].get(key) for c, d in keys]
             if all(v is None for v in values):
                 continue
@@ -52,48 +60,58 @@ def render(data: dict) -> str:
         out.append("| validation pass (one, no autograd) | " + " | ".join(cells) + " |")
         paths = main.get("fast_path", {})
         if paths:
-            out.append("| fast path | " + " | ".join(paths.get(f"{c}/{d}", "")
-                                                   for c, d in keys) + " |")
+            out.append(
+                "| fast path | " + " | ".join(paths.get(f"{c}/{d}", "") for c, d in keys) + " |"
+            )
         out.append("")
-        out.append("\\* extrapolated from the first 20 batches of the epoch (these formulations "
-                   "take 20–80 s per medium epoch).")
+        out.append(
+            "\\* extrapolated from the first 20 batches of the epoch (these formulations "
+            "take 20–80 s per medium epoch)."
+        )
         out.append("")
     growth = data.get("growth")
     if growth:
         batches = sorted({r["batch"] for r in growth["rows"]})
-        for title, key, fmt in (("ms per gradient step", "seconds", lambda v: f"{v * 1e3:.3f}"),
-                                ("peak KiB per gradient step", "bytes",
-                                 lambda v: f"{v / 1024:,.0f}")):
-            out.append(f"**{title}** (N = {growth['features']}, C = {growth['classes']}, "
-                       f"float64; exponent = log-log slope from B = {growth['fit_from_batch']})")
+        for title, key, fmt in (
+            ("ms per gradient step", "seconds", lambda v: f"{v * 1e3:.3f}"),
+            ("peak KiB per gradient step", "bytes", lambda v: f"{v / 1024:,.0f}"),
+        ):
+            out.append(
+                f"**{title}** (N = {growth['features']}, C = {growth['classes']}, "
+                f"float64; exponent = log-log slope from B = {growth['fit_from_batch']})"
+            )
             out.append("")
             out.append("| gradient | " + " | ".join(f"B={b}" for b in batches) + " | exponent |")
             out.append("|---|" + "---|" * (len(batches) + 1))
             for name, exps in growth["exponents"].items():
                 cells = []
                 for b in batches:
-                    r = next(r for r in growth["rows"] if r["gradient"] == name
-                             and r["batch"] == b)
+                    r = next(r for r in growth["rows"] if r["gradient"] == name and r["batch"] == b)
                     cells.append("refused" if r[key] is None else fmt(r[key]))
                 e = exps["time" if key == "seconds" else "memory"]
                 out.append(f"| {name} | " + " | ".join(cells) + f" | {e:.2f} |")
             out.append("")
     scaling = data.get("scaling")
     if scaling:
-        out.append(f"**scaling** (fast path, N = {scaling['features']}, C = "
-                   f"{scaling['classes']}, batch {scaling['batch']}, float64): fitted exponent "
-                   f"time ∝ rows^{scaling['exponent']:.3f}")
+        out.append(
+            f"**scaling** (fast path, N = {scaling['features']}, C = "
+            f"{scaling['classes']}, batch {scaling['batch']}, float64): fitted exponent "
+            f"time ∝ rows^{scaling['exponent']:.3f}"
+        )
         out.append("")
         out.append("| rows | ms per epoch | µs per row |")
         out.append("|---|---|---|")
         for r in scaling["rows"]:
-            out.append(f"| {r['rows']:,} | {_ms(r['seconds'])} | "
-                       f"{r['seconds'] / r['rows'] * 1e6:.3f} |")
+            out.append(
+                f"| {r['rows']:,} | {_ms(r['seconds'])} | {r['seconds'] / r['rows'] * 1e6:.3f} |"
+            )
         out.append("")
     fit = data.get("fit")
     if fit:
-        out.append(f"**what a fit costs** ({fit['rows']:,} × {fit['features']}, C = "
-                   f"{fit['classes']}, batch {fit['batch']}, float64; `softmaxlab.fast.fitcost`)")
+        out.append(
+            f"**what a fit costs** ({fit['rows']:,} × {fit['features']}, C = "
+            f"{fit['classes']}, batch {fit['batch']}, float64; `softmaxlab.fast.fitcost`)"
+        )
         out.append("")
         out.append("| measurement | value |")
         out.append("|---|---|")
@@ -102,8 +120,10 @@ def render(data: dict) -> str:
         for name, ratio in fit["ratios"].items():
             out.append(f"| **{name}** | {'—' if ratio is None else f'{ratio:.2f}×'} |")
         peak = fit["estimator peak extra memory / X"]
-        out.append(f"| **estimator peak extra memory / size of X ({fit['x_mib']} MiB)** | "
-                   f"{'—' if peak is None else f'{peak:.2f}×'} |")
+        out.append(
+            f"| **estimator peak extra memory / size of X ({fit['x_mib']} MiB)** | "
+            f"{'—' if peak is None else f'{peak:.2f}×'} |"
+        )
         out.append("")
     race = data.get("race")
     if race:
@@ -112,8 +132,9 @@ def render(data: dict) -> str:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
         from softmaxlab.fast.race import race_table
 
-        out.append("**the race** (`make_pipeline(StandardScaler(), contender)`, defaults, "
-                   "held-out 25 %)")
+        out.append(
+            "**the race** (`make_pipeline(StandardScaler(), contender)`, defaults, held-out 25 %)"
+        )
         out.append("")
         out.append(race_table(race))
     out.append(f"Torch threads: {data.get('threads')}.")

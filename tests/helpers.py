@@ -75,5 +75,10 @@ def run(*args: str) -> SimpleNamespace:
 def run_process(*args: str) -> subprocess.CompletedProcess:
     """``python -m softmaxlab ARGS`` in a fresh interpreter."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "softmaxlab", *args], capture_output=True,
-                          text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "softmaxlab", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )

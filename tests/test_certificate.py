@@ -14,8 +14,12 @@ from sklearn.preprocessing import scale
 import softmaxlab as sl
 from softmaxlab.certificate import feasible_dual
 
-CASES = [("iris", load_iris, 1e-3), ("iris", load_iris, 0.1), ("wine", load_wine, 1e-2),
-         ("digits", load_digits, 1e-2)]
+CASES = [
+    ("iris", load_iris, 1e-3),
+    ("iris", load_iris, 0.1),
+    ("wine", load_wine, 1e-2),
+    ("digits", load_digits, 1e-2),
+]
 
 
 def _fit(x, y, **kw):
@@ -37,9 +41,13 @@ def test_the_bound_is_never_below_the_true_gap(problem):
     x, y, alpha, best = problem
     p_star = best.certify(x, y).objective
     p_best = best.predict_proba(x)
-    for kw in ({"solver": "sgd", "max_epochs": 1}, {"solver": "sgd", "max_epochs": 5},
-               {"solver": "sgd", "max_epochs": 20, "momentum": 0.5},
-               {"solver": "lbfgs", "max_epochs": 3}, {"solver": "lbfgs", "max_epochs": 15}):
+    for kw in (
+        {"solver": "sgd", "max_epochs": 1},
+        {"solver": "sgd", "max_epochs": 5},
+        {"solver": "sgd", "max_epochs": 20, "momentum": 0.5},
+        {"solver": "lbfgs", "max_epochs": 3},
+        {"solver": "lbfgs", "max_epochs": 15},
+    ):
         est = _fit(x, y, alpha=alpha, tol=None if kw["solver"] == "sgd" else 1e-4, **kw)
         cert = est.certify(x, y)
         assert cert.gap_bound >= cert.objective - p_star - 1e-12, kw
@@ -107,11 +115,32 @@ def test_certify_from_the_command_line_and_bad_input(tmp_path, capsys):
     data = tmp_path / "wine.csv"
     pd.DataFrame(x).assign(label=y).to_csv(data, index=False)
     model = tmp_path / "m.safetensors"
-    assert sl.cli.main(["train", "--data", str(data), "--target", "label", "--standardize",
-                        "--valid", "0", "--tol", "1e-12", "--epochs", "3000", "-q", "--out",
-                        str(model)]) == 0
-    assert sl.cli.main(["certify", "--model", str(model), "--data", str(data), "--target",
-                        "label"]) == 0
+    assert (
+        sl.cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--standardize",
+                "--valid",
+                "0",
+                "--tol",
+                "1e-12",
+                "--epochs",
+                "3000",
+                "-q",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert (
+        sl.cli.main(["certify", "--model", str(model), "--data", str(data), "--target", "label"])
+        == 0
+    )
     out = capsys.readouterr().out
     gap = float(out.split("gap to the optimum at most ")[1].split(";")[0])
     assert gap < 1e-6 and "0 row(s) could still change label" in out

@@ -38,8 +38,9 @@ def test_alpha_is_one_over_C_n_at_the_optimum(name, weighted):
     C = 0.5
     n = len(y) if sw is None else sw.sum()  # weighted: n is the sum of the weights
     ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(X, y, sample_weight=sw)
-    ours = SoftmaxRegression(solver="lbfgs", alpha=1 / (C * n), tol=1e-12,
-                             max_epochs=100_000).fit(X, y, sample_weight=sw)
+    ours = SoftmaxRegression(solver="lbfgs", alpha=1 / (C * n), tol=1e-12, max_epochs=100_000).fit(
+        X, y, sample_weight=sw
+    )
     centred = lambda a, axis=0: a - a.mean(axis)  # noqa: E731 - shared-shift invariance
     assert _relative(centred(ours.coef_), centred(ref.coef_)) < 1e-4
     assert _relative(centred(ours.intercept_), centred(ref.intercept_)) < 1e-4
@@ -50,10 +51,12 @@ def test_two_classes_need_twice_the_alpha():
     X, y = _standardised("breast_cancer")
     C, n = 1.0, len(y)
     ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(X, y)
-    right = SoftmaxRegression(solver="lbfgs", alpha=2 / (C * n), tol=1e-12,
-                              max_epochs=100_000).fit(X, y)
-    wrong = SoftmaxRegression(solver="lbfgs", alpha=1 / (C * n), tol=1e-12,
-                              max_epochs=100_000).fit(X, y)
+    right = SoftmaxRegression(solver="lbfgs", alpha=2 / (C * n), tol=1e-12, max_epochs=100_000).fit(
+        X, y
+    )
+    wrong = SoftmaxRegression(solver="lbfgs", alpha=1 / (C * n), tol=1e-12, max_epochs=100_000).fit(
+        X, y
+    )
     log_odds = right.coef_[1] - right.coef_[0]  # one weight vector per class vs one in all
     assert _relative(log_odds, ref.coef_[0]) < 1e-4
     assert _relative(wrong.coef_[1] - wrong.coef_[0], ref.coef_[0]) > 1e-2
@@ -62,8 +65,11 @@ def test_two_classes_need_twice_the_alpha():
 def test_compare_reports_the_sklearn_check():
     data = sl.load_dataset("wine", standardize=True, device="cpu")
     checks = sklearn_optimum_checks(data, C=1.0)
-    assert [c.quantity for c in checks] == ["coef_ (centred)", "intercept_ (centred)",
-                                            "predict_proba"]
+    assert [c.quantity for c in checks] == [
+        "coef_ (centred)",
+        "intercept_ (centred)",
+        "predict_proba",
+    ]
     assert all(c.passed and c.mape < SKLEARN_TOLERANCE for c in checks)
 
 
@@ -107,8 +113,10 @@ def test_torch_weight_decay_penalises_the_bias_unless_told_not_to():
         with torch.no_grad():
             layer.weight.copy_(w.T)
             layer.bias.copy_(b)
-        groups = [{"params": [layer.weight], "weight_decay": alpha},
-                  {"params": [layer.bias], "weight_decay": alpha if bias_decay else 0.0}]
+        groups = [
+            {"params": [layer.weight], "weight_decay": alpha},
+            {"params": [layer.bias], "weight_decay": alpha if bias_decay else 0.0},
+        ]
         opt = torch.optim.SGD(groups, lr=lr)
         torch.nn.functional.cross_entropy(layer(x), y).backward()
         opt.step()
@@ -138,5 +146,6 @@ def test_keras_mean_reduction_is_ours():
     x, y, w, b = random_problem(9, 3, 3, seed=4)
     z = F.logits(x, w, b)
     loss = keras.losses.CategoricalCrossentropy(from_logits=True, dtype="float64")
-    assert float(loss(y.numpy(), z.numpy())) == pytest.approx(float(F.cross_entropy(y, z)),
-                                                              rel=1e-12)
+    assert float(loss(y.numpy(), z.numpy())) == pytest.approx(
+        float(F.cross_entropy(y, z)), rel=1e-12
+    )

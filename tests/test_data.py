@@ -15,8 +15,9 @@ def test_seed_defaults_and_split():
     assert d.x_train.shape == (100, 5) and d.x_valid.shape == (10_000, 5)
     assert d.y_train.shape == (100, 3) and d.y_valid.shape == (10_000, 3)
     assert d.x_train.dtype == torch.float64 and d.n_features == 5 and d.n_classes == 3
-    x, labels = make_classification(n_samples=10_100, n_features=5, n_classes=3,
-                                    n_informative=4, n_redundant=0, random_state=0)
+    x, labels = make_classification(
+        n_samples=10_100, n_features=5, n_classes=3, n_informative=4, n_redundant=0, random_state=0
+    )
     assert np.array_equal(d.x_train.numpy(), x[:100])
     assert np.array_equal(d.y_valid.argmax(1).numpy(), labels[100:])
     assert torch.equal(d.y_train.sum(1), torch.ones(100, dtype=torch.float64))

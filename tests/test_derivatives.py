@@ -96,8 +96,10 @@ def test_reshape_gives_x_kron_i_and_vec_gives_i_kron_x():
     eye = torch.eye(2, dtype=torch.float64)
     assert torch.equal(d.reshape(4, 4), torch.kron(x, eye))
     assert torch.equal(d.permute(1, 0, 3, 2).reshape(4, 4), torch.kron(eye, x))
-    assert torch.equal(torch.kron(x, eye), torch.tensor(
-        [[1, 0, 2, 0], [0, 1, 0, 2], [3, 0, 4, 0], [0, 3, 0, 4]], dtype=torch.float64))
+    assert torch.equal(
+        torch.kron(x, eye),
+        torch.tensor([[1, 0, 2, 0], [0, 1, 0, 2], [3, 0, 4, 0], [0, 3, 0, 4]], dtype=torch.float64),
+    )
     for m, n, c in [(3, 5, 2), (4, 2, 3)]:
         x, _, _, _ = random_problem(m, n, c, seed=m)
         d = D.linear_jacobian_w(x, c)
@@ -111,5 +113,6 @@ def test_vec_z_by_b_is_i_kron_ones():
     m, c = 4, 3
     d = D.linear_jacobian_b(m, c, dtype=torch.float64, device="cpu")  # (m, C, C)
     vec = d.permute(1, 0, 2).reshape(m * c, c)
-    _close(vec, torch.kron(torch.eye(c, dtype=torch.float64),
-                           torch.ones(m, 1, dtype=torch.float64)))
+    _close(
+        vec, torch.kron(torch.eye(c, dtype=torch.float64), torch.ones(m, 1, dtype=torch.float64))
+    )

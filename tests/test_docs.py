@@ -35,8 +35,9 @@ def test_math_doc_names_only_functions_and_tests_that_exist():
     assert hasattr(softmaxlab.SoftmaxClassifier, "update")
 
 
-@pytest.mark.parametrize("name", ["chain", "jacobian", "kronecker", "blockwise", "fused",
-                                  "autograd"])
+@pytest.mark.parametrize(
+    "name", ["chain", "jacobian", "kronecker", "blockwise", "fused", "autograd"]
+)
 def test_math_doc_covers_every_formulation(name):
     assert f"`{name}`" in (ROOT / "docs" / "math.md").read_text()
 
@@ -106,8 +107,11 @@ def test_code_points_at_docs_sections_that_exist_and_has_no_spec_tags():
     """Docstrings link code to its derivation: ``docs/X.md#anchor`` and ``docs/X.md §N``
     name a heading that exists; no spec-style tag, S and a number in parentheses (they
     named a specification that is not in the repository)."""
-    sources = [p for p in [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
-               if p.resolve() != Path(__file__).resolve()]
+    sources = [
+        p
+        for p in [*(ROOT / "src").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+        if p.resolve() != Path(__file__).resolve()
+    ]
     links = sections = 0
     for path in sources:
         text = path.read_text()
@@ -148,7 +152,8 @@ def test_code_links_in_the_docs_name_what_the_linked_module_defines():
     found = 0
     for doc in (ROOT / "docs").glob("*.md"):
         for module, name, path in re.findall(
-                r"\[`(\w+)\.(\w+)`\]\(\.\./src/softmaxlab/([\w/]+)\.py\)", doc.read_text()):
+            r"\[`(\w+)\.(\w+)`\]\(\.\./src/softmaxlab/([\w/]+)\.py\)", doc.read_text()
+        ):
             assert path.split("/")[-1] == module, (doc.name, module, path)
             mod = importlib.import_module("softmaxlab." + path.replace("/", "."))
             assert hasattr(mod, name), (doc.name, module, name)

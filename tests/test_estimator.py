@@ -98,8 +98,9 @@ def test_sample_weight_and_class_weight(iris):
     X, y = iris
     w = np.where(y == 2, 3.0, 1.0)
     a = SoftmaxRegression(shuffle=False, max_epochs=30, tol=None).fit(X, y, sample_weight=w)
-    b = SoftmaxRegression(shuffle=False, max_epochs=30, tol=None,
-                          class_weight={0: 1.0, 1: 1.0, 2: 3.0}).fit(X, y)
+    b = SoftmaxRegression(
+        shuffle=False, max_epochs=30, tol=None, class_weight={0: 1.0, 1: 1.0, 2: 3.0}
+    ).fit(X, y)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
     balanced = SoftmaxRegression(class_weight="balanced", max_epochs=30, tol=None).fit(X, y)
     assert balanced.coef_.shape == (3, 4)
@@ -107,8 +108,9 @@ def test_sample_weight_and_class_weight(iris):
 
 def test_early_stopping_restores_the_best_weights():
     X, y = make_blobs(400, centers=3, cluster_std=5.0, random_state=1)
-    est = SoftmaxRegression(early_stopping=True, n_iter_no_change=3, random_state=0,
-                            batch_size=8, learning_rate=2.0).fit(X, y)
+    est = SoftmaxRegression(
+        early_stopping=True, n_iter_no_change=3, random_state=0, batch_size=8, learning_rate=2.0
+    ).fit(X, y)
     assert est.stop_reason_ == "early_stopping"
     assert len(est.validation_scores_) == est.n_iter_
     assert est.n_iter_ < 1000
@@ -125,7 +127,9 @@ def test_tol_stopping_and_convergence_warning(iris):
 
 def test_warm_start_continues(iris):
     X, y = iris
-    est = SoftmaxRegression(solver="sgd", max_epochs=5, tol=None, warm_start=True, shuffle=False).fit(X, y)
+    est = SoftmaxRegression(
+        solver="sgd", max_epochs=5, tol=None, warm_start=True, shuffle=False
+    ).fit(X, y)
     first = est.coef_.copy()
     est.fit(X, y)
     once = SoftmaxRegression(solver="sgd", max_epochs=10, tol=None, shuffle=False).fit(X, y)
@@ -138,8 +142,9 @@ def test_every_gradient_formulation_gives_the_same_model(iris):
     kw = {"max_epochs": 5, "tol": None, "shuffle": False, "batch_size": 30}
     ref = SoftmaxRegression(**kw).fit(X, y).coef_
     for name in sl.gradients.names():
-        np.testing.assert_allclose(SoftmaxRegression(gradient=name, **kw).fit(X, y).coef_,
-                                   ref, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            SoftmaxRegression(gradient=name, **kw).fit(X, y).coef_, ref, rtol=1e-9, atol=1e-12
+        )
 
 
 def test_float32(iris):
@@ -150,8 +155,9 @@ def test_float32(iris):
 
 def test_wine_matches_logistic_regression_accuracy():
     X, y = load_wine(return_X_y=True)
-    ours = cross_val_score(make_pipeline(StandardScaler(), SoftmaxRegression(random_state=0)),
-                           X, y, cv=5).mean()
+    ours = cross_val_score(
+        make_pipeline(StandardScaler(), SoftmaxRegression(random_state=0)), X, y, cv=5
+    ).mean()
     assert ours > 0.97
 
 
@@ -207,7 +213,9 @@ def test_divergence_is_a_clear_error_and_changes_nothing(iris):
     est = SoftmaxRegression(solver="sgd", max_epochs=3, tol=None).fit(X, y)
     coef = est.coef_.copy()
     est.set_params(learning_rate=1e300, warm_start=True)
-    with pytest.raises(sl.TrainingDiverged, match=r"training diverged (at epoch [01]|: the objective rose)"):
+    with pytest.raises(
+        sl.TrainingDiverged, match=r"training diverged (at epoch [01]|: the objective rose)"
+    ):
         est.fit(X * 1e100, y)
     np.testing.assert_array_equal(est.coef_, coef)
 
@@ -217,8 +225,11 @@ def _threads_in_fit(est, X, y):
     (torch's own libgomp) had while the estimator was fitted in this process."""
     from threadpoolctl import threadpool_info
 
-    omp = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"
-           and "torch" in i["filepath"]]
+    omp = [
+        i["num_threads"]
+        for i in threadpool_info()
+        if i["user_api"] == "openmp" and "torch" in i["filepath"]
+    ]
     return float(max([torch.get_num_threads(), *omp]))
 
 
@@ -231,8 +242,9 @@ def test_joblib_workers_do_not_oversubscribe_the_cores():
     from sklearn.model_selection import cross_val_score
 
     x, y = load_iris(return_X_y=True)
-    scores = cross_val_score(SoftmaxRegression(max_epochs=3, tol=None), x, y, cv=2,
-                             n_jobs=2, scoring=_threads_in_fit)
+    scores = cross_val_score(
+        SoftmaxRegression(max_epochs=3, tol=None), x, y, cv=2, n_jobs=2, scoring=_threads_in_fit
+    )
     assert scores.tolist() == [float(max(1, (os.cpu_count() or 1) // 2))] * 2
 
 
@@ -243,7 +255,8 @@ def test_threadpool_limits_bound_the_fit():
     x, y = np.random.default_rng(0).normal(size=(60, 3)), np.arange(60) % 3
     with threadpool_limits(1):
         SoftmaxRegression(max_epochs=2, tol=None).fit(
-            x, y, callback=lambda record: seen.append(torch.get_num_threads()))
+            x, y, callback=lambda record: seen.append(torch.get_num_threads())
+        )
     assert seen == [1, 1]
 
 

@@ -14,8 +14,11 @@ import softmaxlab as sl
 
 ort = pytest.importorskip("onnxruntime")
 
-SETS = {"wine (3 classes)": load_wine, "breast_cancer (2 classes)": load_breast_cancer,
-        "iris (3 classes)": load_iris}
+SETS = {
+    "wine (3 classes)": load_wine,
+    "breast_cancer (2 classes)": load_breast_cancer,
+    "iris (3 classes)": load_iris,
+}
 
 
 @pytest.fixture(scope="module", params=SETS.values(), ids=SETS.keys())
@@ -55,10 +58,23 @@ def test_text_labels_and_a_folded_standardisation_from_the_command_line(tmp_path
     data = tmp_path / "wine.csv"
     frame.to_csv(data, index=False)
     model = tmp_path / "m.safetensors"
-    assert sl.cli.main(["train", "--data", str(data), "--target", "target", "--standardize",
-                        "-q", "--out", str(model)]) == 0
-    assert sl.cli.main(["export", "--model", str(model), "--onnx",
-                        str(tmp_path / "m.onnx")]) == 0
+    assert (
+        sl.cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "target",
+                "--standardize",
+                "-q",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert sl.cli.main(["export", "--model", str(model), "--onnx", str(tmp_path / "m.onnx")]) == 0
     assert "13 features, 3 classes" in capsys.readouterr().out
     raw = frame.drop(columns="target").to_numpy()  # the graph takes raw features
     label, proba = _run(tmp_path / "m.onnx", raw)
@@ -73,8 +89,7 @@ def test_export_refusals_are_one_line(tmp_path, capsys, monkeypatch):
     x, y = load_iris(return_X_y=True)
     model = tmp_path / "c.safetensors"
     sl.save_model(sl.SoftmaxClassifier(4, 3, seed=0, device="cpu"), model)
-    assert sl.cli.main(["export", "--model", str(model), "--onnx",
-                        str(tmp_path / "c.onnx")]) == 2
+    assert sl.cli.main(["export", "--model", str(model), "--onnx", str(tmp_path / "c.onnx")]) == 2
     assert "needs a model trained by softmaxlab train" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if onnx were not installed
     with pytest.raises(sl.MissingDependencyError, match=r"softmaxlab\[export\]"):

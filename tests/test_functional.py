@@ -32,8 +32,9 @@ def test_stable_path_is_finite_for_logits_near_1000(dtype):
 def test_literal_and_stable_cross_entropy_agree_on_ordinary_logits():
     z = torch.randn(20, 4, dtype=torch.float64)
     y = torch.eye(4, dtype=torch.float64)[torch.randint(0, 4, (20,))]
-    torch.testing.assert_close(F.cross_entropy(y, z), F.cross_entropy_from_probs(y, F.softmax(z)),
-                               **TOL[torch.float64])
+    torch.testing.assert_close(
+        F.cross_entropy(y, z), F.cross_entropy_from_probs(y, F.softmax(z)), **TOL[torch.float64]
+    )
 
 
 def test_logits_is_xw_plus_b():

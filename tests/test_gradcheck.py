@@ -13,8 +13,12 @@ from softmaxlab.gradcheck import gradcheck
 
 def test_gradcheck_command_passes_and_lists_every_formulation(tmp_path, capsys):
     out = tmp_path / "g.json"
-    assert main(["gradcheck", "--samples", "6", "--features", "3", "--classes", "4",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            ["gradcheck", "--samples", "6", "--features", "3", "--classes", "4", "--json", str(out)]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     for name in G.names():
         assert name in text
@@ -30,8 +34,9 @@ def test_gradcheck_fails_on_a_wrong_formulation(monkeypatch, capsys):
         g = good.function(*args, **kwargs)
         return G.Gradients(g.d_w * 1.001, g.d_b, g.d_z, g.d_y_hat)
 
-    monkeypatch.setitem(G.REGISTRY, "blockwise", G.Formulation(
-        "blockwise", wrong, good.kernel, good.summary, True))
+    monkeypatch.setitem(
+        G.REGISTRY, "blockwise", G.Formulation("blockwise", wrong, good.kernel, good.summary, True)
+    )
     assert main(["gradcheck"]) == 1
     assert "FAIL: blockwise ∂L/∂W" in capsys.readouterr().out
 

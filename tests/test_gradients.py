@@ -24,8 +24,9 @@ NAMES = G.names()
 def _shapes(count: int, seed: int) -> list[tuple[int, int, int]]:
     rng = random.Random(seed)
     fixed = [(1, 1, 2), (1, 40, 40), (40, 1, 2), (40, 40, 40), (33, 5, 3)]
-    return fixed + [(rng.randint(1, 40), rng.randint(1, 40), rng.randint(2, 40))
-                    for _ in range(count)]
+    return fixed + [
+        (rng.randint(1, 40), rng.randint(1, 40), rng.randint(2, 40)) for _ in range(count)
+    ]
 
 
 SHAPES = _shapes(10, seed=1234)
@@ -90,8 +91,7 @@ def test_given_y_hat_is_used_except_by_autograd(name):
     formulation but autograd gives Xᵀ(Ŷ − Y)/m at the given Ŷ; autograd recomputes it."""
     x, y, w, b = random_problem(8, 3, 4, seed=3)
     g = torch.Generator().manual_seed(5)
-    y_hat = F.softmax(F.logits(x, w + 0.5 * torch.randn(w.shape, generator=g,
-                                                        dtype=w.dtype), b))
+    y_hat = F.softmax(F.logits(x, w + 0.5 * torch.randn(w.shape, generator=g, dtype=w.dtype), b))
     at_given = x.T @ (y_hat - y) / x.shape[0]
     own = G.autograd(x, y, w, b).d_w
     assert not torch.allclose(at_given, own, rtol=1e-3)  # the perturbation shows
@@ -275,8 +275,7 @@ def test_class_weight_and_l2_enter_every_formulation(name, class_weight):
     else:
         per_class = torch.tensor(class_weight, dtype=torch.float64)
     s_all = s * (y @ per_class)
-    got = G.get(name).function(x, y, w, b, sample_weight=s, class_weight=class_weight,
-                               alpha=alpha)
+    got = G.get(name).function(x, y, w, b, sample_weight=s, class_weight=class_weight, alpha=alpha)
     with torch.enable_grad():
         wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
         _objective(x, y, wg, bg, s_all, alpha).backward()

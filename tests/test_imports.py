@@ -46,8 +46,9 @@ def _imports(path: Path) -> set[str]:
 
 def graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    return {name: {m for m in _imports(p) if m in modules and m != name}
-            for name, p in modules.items()}
+    return {
+        name: {m for m in _imports(p) if m in modules and m != name} for name, p in modules.items()
+    }
 
 
 def _cycle(g: dict[str, set[str]]) -> list[str] | None:
@@ -59,7 +60,7 @@ def _cycle(g: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(g[node]):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()

@@ -20,10 +20,16 @@ CASES = {
 
 
 def _data(n_samples, n_features, n_classes, seed):
-    return make_classification(n_samples=n_samples, n_features=n_features,
-                               n_informative=n_features - 1, n_redundant=0,
-                               n_classes=n_classes, n_clusters_per_class=1, flip_y=0.15,
-                               random_state=seed)
+    return make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_features - 1,
+        n_redundant=0,
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        flip_y=0.15,
+        random_state=seed,
+    )
 
 
 def _fit(x, y, **kw):
@@ -56,8 +62,7 @@ def test_another_reference_class_equals_mnlogit_with_that_class_first():
     x, y = _data(**CASES["3 classes, 4 features"])
     s = summarize(_fit(x, y), x, y, reference=2)
     relabelled = np.choose(y, [1, 2, 0])  # class 2 becomes 0, MNLogit's reference
-    ref = sm.MNLogit(relabelled, sm.add_constant(x)).fit(method="newton", tol=1e-12,
-                                                           disp=0)
+    ref = sm.MNLogit(relabelled, sm.add_constant(x)).fit(method="newton", tol=1e-12, disp=0)
     assert s.reference == 2
     assert list(s.table.index.get_level_values("class").unique()) == ["0", "1"]
     assert _relative(s.table["coef"], ref.params.T.ravel()) < 1e-6
@@ -81,8 +86,13 @@ def test_the_information_is_the_blockwise_jacobian_sum():
     p = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
     w = np.array([1.0, 2.0])
     expected = sum(
-        w[i] * np.kron(np.diag(p[i, 1:]) - np.outer(p[i, 1:], p[i, 1:]),
-                       np.outer(np.r_[1, x[i]], np.r_[1, x[i]])) for i in range(2))
+        w[i]
+        * np.kron(
+            np.diag(p[i, 1:]) - np.outer(p[i, 1:], p[i, 1:]),
+            np.outer(np.r_[1, x[i]], np.r_[1, x[i]]),
+        )
+        for i in range(2)
+    )
     np.testing.assert_allclose(information_matrix(x, p, w, 0), expected, rtol=1e-14)
 
 
@@ -105,9 +115,11 @@ def test_a_penalised_fit_and_bad_arguments_are_refused():
     with pytest.raises(sl.InvalidInputError, match=r"model: fitted with an L2 penalty"):
         summarize(sl.SoftmaxRegression().fit(x, y), x, y)
     est = _fit(x, y)
-    for kwargs, message in [({"reference": 7}, "reference: 7 is not a class"),
-                            ({"sample_weight": -np.ones(len(y))}, "sample_weight"),
-                            ({"confidence": 1.5}, "confidence")]:
+    for kwargs, message in [
+        ({"reference": 7}, "reference: 7 is not a class"),
+        ({"sample_weight": -np.ones(len(y))}, "sample_weight"),
+        ({"confidence": 1.5}, "confidence"),
+    ]:
         with pytest.raises(sl.InvalidInputError, match=message):
             summarize(est, x, y, **kwargs)
     with pytest.raises(sl.InvalidInputError, match="y: labels"):
@@ -126,19 +138,80 @@ def test_evaluate_summary_from_the_command_line(tmp_path, capsys):
     data = tmp_path / "d.csv"
     frame.to_csv(data, index=False)
     model = tmp_path / "m.safetensors"
-    assert sl.cli.main(["train", "--data", str(data), "--target", "label", "--alpha", "0",
-                        "--valid", "0", "--solver", "lbfgs", "--tol", "1e-12", "--epochs",
-                        "2000", "-q", "--out", str(model)]) == 0
-    assert sl.cli.main(["evaluate", "--model", str(model), "--data", str(data),
-                        "--target", "label", "--summary"]) == 0
+    assert (
+        sl.cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--alpha",
+                "0",
+                "--valid",
+                "0",
+                "--solver",
+                "lbfgs",
+                "--tol",
+                "1e-12",
+                "--epochs",
+                "2000",
+                "-q",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    assert (
+        sl.cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--summary",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "reference class: 0" in out and "converged: yes" in out
     ref = sm.MNLogit(y, sm.add_constant(x)).fit(method="newton", tol=1e-12, disp=0)
     assert f"{ref.params[1, 0]:.4g}" in out  # class 1's coefficient of a
     # a penalised model: one line, exit 2
-    assert sl.cli.main(["train", "--data", str(data), "--target", "label", "-q", "--out",
-                        str(tmp_path / "p.safetensors")]) == 0
+    assert (
+        sl.cli.main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "-q",
+                "--out",
+                str(tmp_path / "p.safetensors"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert sl.cli.main(["evaluate", "--model", str(tmp_path / "p.safetensors"), "--data",
-                        str(data), "--target", "label", "--summary"]) == 2
+    assert (
+        sl.cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(tmp_path / "p.safetensors"),
+                "--data",
+                str(data),
+                "--target",
+                "label",
+                "--summary",
+            ]
+        )
+        == 2
+    )
     assert "refit with alpha=0" in capsys.readouterr().err

@@ -97,8 +97,9 @@ def test_ece_is_zero_when_confidence_equals_accuracy_and_measures_the_gap():
     y = np.array([0] * 8 + [1] * 2)
     assert expected_calibration_error(y, proba) == pytest.approx(0.0, abs=1e-12)
     # all right at confidence 0.6: the gap is 0.4
-    assert expected_calibration_error(np.zeros(10, int), np.tile([0.6, 0.4], (10, 1))) == \
-        pytest.approx(0.4)
+    assert expected_calibration_error(
+        np.zeros(10, int), np.tile([0.6, 0.4], (10, 1))
+    ) == pytest.approx(0.4)
     bins = reliability_bins(y, proba, n_bins=5)
     assert sum(b["count"] for b in bins) == 10
     with pytest.raises(InvalidInputError, match="n_bins"):

@@ -93,8 +93,10 @@ def test_fit_prints_the_seed_line_and_returns_history(seed_data, capsys):
     for i, (line, rec) in enumerate(zip(lines, history, strict=True)):
         assert LINE.match(line), line
         assert rec.epoch == i
-        assert line == (f"epoch: {i} - CE: {round(rec.ce, 4)} - CE_v: {round(rec.ce_valid, 4)}"
-                        f" - acc_v: {round(rec.acc_valid, 4)}")
+        assert line == (
+            f"epoch: {i} - CE: {round(rec.ce, 4)} - CE_v: {round(rec.ce_valid, 4)}"
+            f" - acc_v: {round(rec.acc_valid, 4)}"
+        )
     assert history[-1].ce_valid == pytest.approx(model.evaluate(d.x_valid, d.y_valid), rel=1e-14)
 
 
@@ -105,7 +107,7 @@ def test_epoch_ce_is_mean_of_batch_losses_before_each_step(seed_data):
     history = model.fit(d.x_train, d.y_train, 1, 0.05, 33, verbose=False)
     losses = []
     for start in range(0, 100, 33):  # 33, 33, 33, 1: the last batch is short
-        xb, yb = d.x_train[start:start + 33], d.y_train[start:start + 33]
+        xb, yb = d.x_train[start : start + 33], d.y_train[start : start + 33]
         losses.append(twin.evaluate(xb, yb))
         twin.update(xb, yb, twin.predict(xb), 0.05)
     assert len(losses) == 4

@@ -18,8 +18,12 @@ def test_example_notebook_executes():
     pytest.importorskip("ipykernel")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     client.execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
@@ -29,8 +33,11 @@ def test_example_notebook_executes():
     assert len(images) == 3  # ∂L/∂Z of its batch, its learning curves, its Jacobian
     # it teaches the loop: the ten lines equal fit and PyTorch, the start is checked
     # against ln C, and the learning rate it trains with learns
-    equal = next(c for c in nb.cells if c.cell_type == "code"
-                 and c.source.startswith("torch_ref = sl.TorchSoftmax"))
+    equal = next(
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and c.source.startswith("torch_ref = sl.TorchSoftmax")
+    )
     mapes = eval(equal.outputs[0]["data"]["text/plain"])  # a tuple of three floats
     assert len(mapes) == 3 and max(mapes) < 1e-12
     assert "ln 3 = 1.0986; loss at W = 0: 1.0986" in text
@@ -39,6 +46,5 @@ def test_example_notebook_executes():
     assert slow < 1 / 3 < fast
     # the exercises' solutions are collapsed, and they ran without error
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    assert len(solutions) == 3 and all(c.metadata["jupyter"]["source_hidden"]
-                                       for c in solutions)
+    assert len(solutions) == 3 and all(c.metadata["jupyter"]["source_hidden"] for c in solutions)
     assert all(c.outputs for c in solutions)

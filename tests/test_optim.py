@@ -20,8 +20,13 @@ def test_rosenbrock_minimum_matches_scipy(n):
     x0 = np.full(n, -1.2)
     x0[1::2] = 1.0
     ours = minimize_lbfgs(_rosen, x0, maxiter=2000, gtol=1e-10)
-    ref = minimize(_rosen, x0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": 2000, "gtol": 1e-10, "ftol": 1e-15})
+    ref = minimize(
+        _rosen,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "gtol": 1e-10, "ftol": 1e-15},
+    )
     assert ours.status == 0, ours.message
     np.testing.assert_allclose(ours.x, np.ones(n), atol=1e-7)
     np.testing.assert_allclose(ours.x, ref.x, atol=1e-7)
@@ -39,8 +44,13 @@ def test_an_ill_conditioned_quadratic_is_solved_as_finely_as_scipy_solves_it():
 
     solution = np.linalg.solve(a, b)
     ours = minimize_lbfgs(quad, np.zeros(40), maxiter=5000, gtol=1e-9)
-    ref = minimize(quad, np.zeros(40), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 5000, "gtol": 1e-9, "ftol": 64 * np.finfo(float).eps})
+    ref = minimize(
+        quad,
+        np.zeros(40),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "gtol": 1e-9, "ftol": 64 * np.finfo(float).eps},
+    )
     # both stop where f stops decreasing in float64, ~1e-6 from the solution
     assert np.abs(ours.x - solution).max() < 1e-5
     assert np.abs(ours.x - solution).max() <= 10 * np.abs(ref.x - solution).max()
@@ -48,8 +58,13 @@ def test_an_ill_conditioned_quadratic_is_solved_as_finely_as_scipy_solves_it():
 
 def test_iteration_limit_and_callback():
     seen = []
-    out = minimize_lbfgs(_rosen, np.array([-1.2, 1.0]), maxiter=3, gtol=0.0,
-                         callback=lambda state: seen.append(state.fun))
+    out = minimize_lbfgs(
+        _rosen,
+        np.array([-1.2, 1.0]),
+        maxiter=3,
+        gtol=0.0,
+        callback=lambda state: seen.append(state.fun),
+    )
     assert out.status == 1 and out.nit == 3 and len(seen) == 3
     assert seen == sorted(seen, reverse=True)  # every step lowers f
 
@@ -61,8 +76,7 @@ def test_a_start_at_the_minimum_needs_no_iteration():
 
 def test_a_function_that_cannot_be_lowered_stops_with_status_2():
     # a gradient that lies: every step along -g goes up
-    out = minimize_lbfgs(lambda x: (float(x @ x), -2 * x), np.ones(3), maxiter=10,
-                         gtol=0.0)
+    out = minimize_lbfgs(lambda x: (float(x @ x), -2 * x), np.ones(3), maxiter=10, gtol=0.0)
     assert out.status == 2 and out.message == "the line search found no lower point"
     np.testing.assert_array_equal(out.x, np.ones(3))
 
@@ -95,7 +109,13 @@ def test_owlqn_lets_an_unpenalised_coordinate_cross_zero():
     # orthant would clamp it at exactly 0 after the first step
     f = _separable_quadratic(np.array([-3.0, 2.0]), np.ones(2))
     seen = []
-    res = minimize_owlqn(f, np.array([0.5, 1.0]), np.array([0.0, 0.5]), maxiter=50,
-                         gtol=1e-10, callback=lambda state: seen.append(state.x.copy()))
+    res = minimize_owlqn(
+        f,
+        np.array([0.5, 1.0]),
+        np.array([0.0, 0.5]),
+        maxiter=50,
+        gtol=1e-10,
+        callback=lambda state: seen.append(state.x.copy()),
+    )
     assert seen[0][0] < 0
     np.testing.assert_allclose(res.x, [-3.0, 1.5], atol=1e-9)

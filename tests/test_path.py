@@ -35,8 +35,14 @@ def test_warm_started_path_equals_cold_fits(wine, l1_ratio):
     np.testing.assert_array_equal(path.Cs, cs)
     penalty = "l2" if l1_ratio is None else "elasticnet"
     for i, c in enumerate(cs):
-        cold = SoftmaxRegression(solver="lbfgs", penalty=penalty, l1_ratio=l1_ratio,
-                                 alpha=1 / (c * len(y)), tol=1e-9, max_epochs=5000).fit(x, y)
+        cold = SoftmaxRegression(
+            solver="lbfgs",
+            penalty=penalty,
+            l1_ratio=l1_ratio,
+            alpha=1 / (c * len(y)),
+            tol=1e-9,
+            max_epochs=5000,
+        ).fit(x, y)
         np.testing.assert_allclose(path.coefs[i], cold.coef_, rtol=0, atol=1e-4)
     assert np.all(np.diff(path.losses) < 0)  # a weaker penalty fits the rows better
     if l1_ratio:
@@ -48,8 +54,7 @@ def test_warm_starts_and_carried_curvature_save_iterations(wine):
     x, y = wine
     cs = np.logspace(-2, 2, 8)
     path = regularization_path(x, y, Cs=cs)
-    cold = [SoftmaxRegression(solver="lbfgs", alpha=1 / (c * len(y))).fit(x, y).n_iter_
-            for c in cs]
+    cold = [SoftmaxRegression(solver="lbfgs", alpha=1 / (c * len(y))).fit(x, y).n_iter_ for c in cs]
     assert path.n_iter.sum() < 0.7 * sum(cold)
 
 
@@ -57,16 +62,20 @@ def test_path_takes_sparse_rows_and_int_cs(wine):
     x, y = wine
     assert np.allclose(regularization_path(x, y, Cs=3).Cs, np.logspace(-4, 4, 3))
     dense = regularization_path(x, y, Cs=[0.01, 0.1, 1.0], l1_ratio=1.0, tol=1e-9)
-    sparse = regularization_path(sp.csr_matrix(x), y, Cs=[0.01, 0.1, 1.0], l1_ratio=1.0,
-                                 tol=1e-9)
+    sparse = regularization_path(sp.csr_matrix(x), y, Cs=[0.01, 0.1, 1.0], l1_ratio=1.0, tol=1e-9)
     np.testing.assert_allclose(sparse.coefs, dense.coefs, rtol=0, atol=1e-4)
     assert [row["C"] for row in dense.table()] == dense.Cs.tolist()
 
 
-@pytest.mark.parametrize("cs,message", [(0, "Cs: an int must be >= 1"),
-                                        ([1.0, -1.0], "Cs: every C must be a positive"),
-                                        ([np.inf], "Cs: every C must be a positive"),
-                                        ("many", "Cs: expected an int or a list")])
+@pytest.mark.parametrize(
+    "cs,message",
+    [
+        (0, "Cs: an int must be >= 1"),
+        ([1.0, -1.0], "Cs: every C must be a positive"),
+        ([np.inf], "Cs: every C must be a positive"),
+        ("many", "Cs: expected an int or a list"),
+    ],
+)
 def test_bad_cs_are_refused_by_name(wine, cs, message):
     x, y = wine
     with pytest.raises(InvalidInputError, match=message):
@@ -116,11 +125,16 @@ def test_cv_over_l1_ratios_picks_the_best_pair_and_refits(wine):
     mean = cv.scores_[cv.classes_[0]].mean(axis=0)
     i, j = np.unravel_index(np.argmax(mean), mean.shape)
     assert cv.C_[0] == cv.Cs_[i] and cv.l1_ratio_[0] == cv.l1_ratios_[j]
-    refit = SoftmaxRegression(solver="lbfgs", penalty="elasticnet", l1_ratio=cv.l1_ratios_[j],
-                              alpha=1 / (cv.Cs_[i] * len(y))).fit(x, y)
+    refit = SoftmaxRegression(
+        solver="lbfgs",
+        penalty="elasticnet",
+        l1_ratio=cv.l1_ratios_[j],
+        alpha=1 / (cv.Cs_[i] * len(y)),
+    ).fit(x, y)
     np.testing.assert_allclose(cv.coef_, refit.coef_, rtol=0, atol=1e-12)
-    averaged = SoftmaxRegressionCV(Cs=[0.01, 0.1, 1.0], l1_ratios=[0.2, 1.0], cv=3,
-                                   refit=False).fit(x, y)
+    averaged = SoftmaxRegressionCV(
+        Cs=[0.01, 0.1, 1.0], l1_ratios=[0.2, 1.0], cv=3, refit=False
+    ).fit(x, y)
     k = list(averaged.classes_)
     expected = np.stack([averaged.coefs_paths_[c][:, i, j, :-1].mean(axis=0) for c in k])
     np.testing.assert_allclose(averaged.coef_, expected)

@@ -18,8 +18,12 @@ from sklearn.preprocessing import StandardScaler
 from softmaxlab import SoftmaxRegression
 from softmaxlab.errors import InvalidInputError
 
-LOADERS = {"iris": load_iris, "wine": load_wine, "digits": load_digits,
-           "breast_cancer": load_breast_cancer}
+LOADERS = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "digits": load_digits,
+    "breast_cancer": load_breast_cancer,
+}
 
 
 def _data(name):
@@ -28,24 +32,37 @@ def _data(name):
 
 
 def _ours(x, y, l1_ratio, C, **kw):
-    return SoftmaxRegression(penalty="elasticnet", l1_ratio=l1_ratio, alpha=1 / (C * len(y)),
-                             solver="lbfgs", tol=1e-10, max_epochs=20000, **kw).fit(x, y)
+    return SoftmaxRegression(
+        penalty="elasticnet",
+        l1_ratio=l1_ratio,
+        alpha=1 / (C * len(y)),
+        solver="lbfgs",
+        tol=1e-10,
+        max_epochs=20000,
+        **kw,
+    ).fit(x, y)
 
 
 def _saga(x, y, l1_ratio, C, tol):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return LogisticRegression(solver="saga", l1_ratio=l1_ratio, C=C, tol=tol,
-                                  max_iter=200_000).fit(x, y)
+        return LogisticRegression(
+            solver="saga", l1_ratio=l1_ratio, C=C, tol=tol, max_iter=200_000
+        ).fit(x, y)
 
 
-CASES = [pytest.param(name, r, C, 1e-9, id=f"{name}-l1_ratio={r}-C={C}")
-         for name in ("iris", "wine") for r in (0.2, 0.5, 1.0) for C in (0.1, 1.0)]
+CASES = [
+    pytest.param(name, r, C, 1e-9, id=f"{name}-l1_ratio={r}-C={C}")
+    for name in ("iris", "wine")
+    for r in (0.2, 0.5, 1.0)
+    for C in (0.1, 1.0)
+]
 # saga needs 15-270 s on digits at C >= 0.1 and tol 1e-9; at C = 0.003 and tol 1e-7 it
 # is within 4e-6 of its optimum in under a second (C = 0.01 was checked too: 1.2-1.6 s)
-CASES += [pytest.param("digits", r, C, 1e-7, marks=pytest.mark.slow,
-                       id=f"digits-l1_ratio={r}-C={C}")
-          for r, C in ((0.2, 0.003), (0.5, 0.003), (1.0, 0.003))]
+CASES += [
+    pytest.param("digits", r, C, 1e-7, marks=pytest.mark.slow, id=f"digits-l1_ratio={r}-C={C}")
+    for r, C in ((0.2, 0.003), (0.5, 0.003), (1.0, 0.003))
+]
 
 
 @pytest.mark.parametrize("name,l1_ratio,C,saga_tol", CASES)
@@ -53,8 +70,12 @@ def test_the_optimum_equals_sagas(name, l1_ratio, C, saga_tol):
     x, y = _data(name)
     ours, ref = _ours(x, y, l1_ratio, C), _saga(x, y, l1_ratio, C, saga_tol)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-4)
-    np.testing.assert_allclose(ours.intercept_ - ours.intercept_.mean(),
-                               ref.intercept_ - ref.intercept_.mean(), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(
+        ours.intercept_ - ours.intercept_.mean(),
+        ref.intercept_ - ref.intercept_.mean(),
+        rtol=0,
+        atol=1e-4,
+    )
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), rtol=0, atol=1e-5)
     assert ours.stop_reason_ == "converged" and ours.grad_norm_ < 1e-6
     # the same exact zeros (saga's own zeros are exact too)
@@ -65,8 +86,9 @@ def test_l1_and_l2_are_elastic_nets_ends():
     x, y = _data("wine")
     n = len(y)
     for penalty, ratio in (("l1", 1.0), ("l2", 0.0)):
-        named = SoftmaxRegression(penalty=penalty, alpha=1 / n, solver="lbfgs", tol=1e-10,
-                                  max_epochs=5000).fit(x, y)
+        named = SoftmaxRegression(
+            penalty=penalty, alpha=1 / n, solver="lbfgs", tol=1e-10, max_epochs=5000
+        ).fit(x, y)
         mixed = _ours(x, y, ratio, 1.0)
         np.testing.assert_allclose(named.coef_, mixed.coef_, rtol=0, atol=1e-6)
     lasso = SoftmaxRegression(penalty="l1", alpha=0.05, solver="lbfgs").fit(x, y)
@@ -78,8 +100,9 @@ def test_binary_l1_matches_saga_with_cs_mapping():
     auto = SoftmaxRegression(penalty="l1", solver="lbfgs", max_epochs=5).fit(x, y)
     assert auto.alpha_ == pytest.approx(1 / len(y))  # alpha="auto" is C = 1 for L1 too
     # C = 0.1: saga converges in half a second (C = 1 takes it 30 s)
-    ours = SoftmaxRegression(penalty="l1", alpha=1 / (0.1 * len(y)), solver="lbfgs",
-                             tol=1e-10, max_epochs=20000).fit(x, y)
+    ours = SoftmaxRegression(
+        penalty="l1", alpha=1 / (0.1 * len(y)), solver="lbfgs", tol=1e-10, max_epochs=20000
+    ).fit(x, y)
     ref = _saga(x, y, 1.0, 0.1, 1e-9)
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), rtol=0, atol=1e-5)
 
@@ -87,12 +110,20 @@ def test_binary_l1_matches_saga_with_cs_mapping():
 def test_proximal_sgd_gives_exact_zeros_and_approaches_the_optimum():
     x, y = _data("iris")
     n = len(y)
-    best = SoftmaxRegression(penalty="l1", alpha=2 / n, solver="lbfgs", tol=1e-10,
-                             max_epochs=5000).fit(x, y)
+    best = SoftmaxRegression(
+        penalty="l1", alpha=2 / n, solver="lbfgs", tol=1e-10, max_epochs=5000
+    ).fit(x, y)
     gaps = []
     for epochs in (300, 3000):
-        sgd = SoftmaxRegression(penalty="l1", alpha=2 / n, solver="sgd", batch_size=n,
-                                learning_rate=0.5, tol=None, max_epochs=epochs).fit(x, y)
+        sgd = SoftmaxRegression(
+            penalty="l1",
+            alpha=2 / n,
+            solver="sgd",
+            batch_size=n,
+            learning_rate=0.5,
+            tol=None,
+            max_epochs=epochs,
+        ).fit(x, y)
         gaps.append(sgd.loss_curve_[-1] - best.loss_curve_[-1])
         assert (sgd.coef_ == 0).any()
     assert -1e-9 <= gaps[1] < gaps[0] / 3 and gaps[1] < 1e-3  # closing in, never below
@@ -134,14 +165,17 @@ def test_penalty_none_fits_without_one():
     assert free.alpha_ == 0.0
 
 
-@pytest.mark.parametrize("params,message", [
-    ({"l1_ratio": 1.5, "penalty": "elasticnet"}, "l1_ratio: must be in [0, 1], got 1.5"),
-    ({"l1_ratio": -0.1, "penalty": "elasticnet"}, "l1_ratio: must be >= 0"),
-    ({"penalty": "elasticnet"}, "l1_ratio: penalty='elasticnet' needs l1_ratio"),
-    ({"penalty": "lasso"}, "penalty: expected one of 'l2', 'l1', 'elasticnet' or None"),
-    ({"penalty": "l1", "momentum": 0.9}, "momentum: proximal SGD for an L1 penalty"),
-    ({"penalty": None, "alpha": 0.1}, "alpha: penalty=None fits without a penalty"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"l1_ratio": 1.5, "penalty": "elasticnet"}, "l1_ratio: must be in [0, 1], got 1.5"),
+        ({"l1_ratio": -0.1, "penalty": "elasticnet"}, "l1_ratio: must be >= 0"),
+        ({"penalty": "elasticnet"}, "l1_ratio: penalty='elasticnet' needs l1_ratio"),
+        ({"penalty": "lasso"}, "penalty: expected one of 'l2', 'l1', 'elasticnet' or None"),
+        ({"penalty": "l1", "momentum": 0.9}, "momentum: proximal SGD for an L1 penalty"),
+        ({"penalty": None, "alpha": 0.1}, "alpha: penalty=None fits without a penalty"),
+    ],
+)
 def test_bad_penalty_settings_are_refused_by_name(params, message):
     x, y = _data("iris")
     est = SoftmaxRegression(**params)

@@ -36,7 +36,9 @@ def test_every_formulation_trains_the_seed_run_to_torch_parameters(name, seed_da
 
 def test_torch_reference_is_the_seed_nn_model(seed_data):
     ref = sl.TorchSoftmax(5, 3, seed=0, device="cpu")
-    assert isinstance(ref.layer, torch.nn.Linear) and isinstance(ref.loss, torch.nn.CrossEntropyLoss)
+    assert isinstance(ref.layer, torch.nn.Linear) and isinstance(
+        ref.loss, torch.nn.CrossEntropyLoss
+    )
     x = seed_data.x_valid[:10]
     torch.testing.assert_close(ref.predict(x), torch.softmax(ref.layer(x), 1).detach())
     again = sl.TorchSoftmax(5, 3, seed=0, device="cpu")
@@ -64,8 +66,9 @@ def test_torch_reference_rejects_bad_input(seed_data):
 
 
 def test_compare_without_keras_when_asked_for_torch_only(seed_data):
-    result = sl.compare(sl.CompareConfig(references=("torch",), gradients=("chain", "fused"),
-                                         device="cpu"))
+    result = sl.compare(
+        sl.CompareConfig(references=("torch",), gradients=("chain", "fused"), device="cpu")
+    )
     assert result.ok
     assert {c.reference for c in result.checks} == {"torch"}
     assert result.value("predictions before copy", "torch", "chain") > 1e-2
@@ -73,8 +76,11 @@ def test_compare_without_keras_when_asked_for_torch_only(seed_data):
 
 
 def test_compare_reports_failure_when_tolerance_cannot_be_met():
-    result = sl.compare(sl.CompareConfig(references=("torch",), gradients=("chain",),
-                                         device="cpu", tolerance=1e-300, epochs=2))
+    result = sl.compare(
+        sl.CompareConfig(
+            references=("torch",), gradients=("chain",), device="cpu", tolerance=1e-300, epochs=2
+        )
+    )
     assert not result.ok and result.failures
     assert all(c.required and not c.mape < 1e-300 for c in result.failures)
 
@@ -116,8 +122,13 @@ def test_copy_params_from_keras_dense_and_model(seed_data):
         model.copy_params(source)
         assert torch.equal(model.w, kernel)
         assert sl.mape(model.predict(seed_data.x_valid), ref.predict(seed_data.x_valid)) < 1e-14
-        assert sl.mape(model.evaluate(seed_data.x_valid, seed_data.y_valid),
-                       ref.evaluate(seed_data.x_valid, seed_data.y_valid)) < 1e-14
+        assert (
+            sl.mape(
+                model.evaluate(seed_data.x_valid, seed_data.y_valid),
+                ref.evaluate(seed_data.x_valid, seed_data.y_valid),
+            )
+            < 1e-14
+        )
 
 
 @requires_keras

@@ -24,8 +24,11 @@ def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_finite_paramet
     x, y = _exploding_data()
     model = sl.SoftmaxClassifier(3, 3, gradient="fused", seed=0, device="cpu")
     twin = sl.SoftmaxClassifier(3, 3, gradient="fused", seed=0, device="cpu")
-    with pytest.raises(sl.TrainingDiverged, match=r"training diverged at epoch \d+, batch \d+"
-                       r".*lr=1e\+100 is probably too large") as info:
+    with pytest.raises(
+        sl.TrainingDiverged,
+        match=r"training diverged at epoch \d+, batch \d+"
+        r".*lr=1e\+100 is probably too large",
+    ) as info:
         model.fit(x, y, 5, 1e100, 16, verbose=False)
     err = info.value
     assert isinstance(err, ArithmeticError) and err.epoch is not None and err.batch is not None
@@ -34,7 +37,7 @@ def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_finite_paramet
     steps = err.epoch * 4 + err.batch
     for k in range(steps):
         s = (k % 4) * 16
-        twin.update(x[s:s + 16], y[s:s + 16], twin.predict(x[s:s + 16]), 1e100)
+        twin.update(x[s : s + 16], y[s : s + 16], twin.predict(x[s : s + 16]), 1e100)
     torch.testing.assert_close(model.w, twin.w, rtol=1e-10, atol=0)
 
 
@@ -65,8 +68,22 @@ def test_cli_train_divergence_exits_3_with_one_line_and_no_model(tmp_path, capsy
     path = tmp_path / "big.csv"
     np.savetxt(path, rows, delimiter=",", header="a,b,c,label", comments="")
     out = tmp_path / "m.safetensors"
-    code = main(["train", "--data", str(path), "--solver", "sgd", "--lr", "1e100", "--epochs", "5",
-                 "--out", str(out), "-q"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(path),
+            "--solver",
+            "sgd",
+            "--lr",
+            "1e100",
+            "--epochs",
+            "5",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1 and "training diverged" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
@@ -80,19 +97,25 @@ def _scaled_iris():
     return scale(x), y
 
 
-@pytest.mark.parametrize(("options", "blamed"), [
-    ({"alpha": 10.0}, r"alpha=10 makes each L2 step multiply W by"),
-    ({"learning_rate": 1e6}, r"learning_rate=1e\+06"),
-    ({"learning_rate": 1e6, "tol": None}, r"learning_rate=1e\+06"),
-])
+@pytest.mark.parametrize(
+    ("options", "blamed"),
+    [
+        ({"alpha": 10.0}, r"alpha=10 makes each L2 step multiply W by"),
+        ({"learning_rate": 1e6}, r"learning_rate=1e\+06"),
+        ({"learning_rate": 1e6, "tol": None}, r"learning_rate=1e\+06"),
+    ],
+)
 def test_a_rising_objective_is_divergence_never_convergence(options, blamed):
     """SGD whose objective rose (a step too large for the L2 decay, or for the data) ends
     in TrainingDiverged naming where it rose and what to lower, whether the stopping rule
     or the last epoch ended it; the estimator is left unfitted."""
     x, y = _scaled_iris()
     est = sl.SoftmaxRegression(solver="sgd", **options)
-    with pytest.raises(sl.TrainingDiverged, match=r"objective rose from [\d.]+ \(epoch \d+\)"
-                       r" to .*" + blamed) as info:
+    with pytest.raises(
+        sl.TrainingDiverged,
+        match=r"objective rose from [\d.]+ \(epoch \d+\)"
+        r" to .*" + blamed,
+    ) as info:
         est.fit(x, y)
     assert info.value.epoch is not None
     assert not hasattr(est, "coef_")
@@ -102,8 +125,12 @@ def test_converging_sgd_with_momentum_and_large_steps_is_not_called_diverged():
     """The rule leaves noisy but converging runs alone: momentum, a large stable rate,
     tiny batches."""
     x, y = _scaled_iris()
-    for options in ({"momentum": 0.9}, {"learning_rate": 3.0}, {"batch_size": 4},
-                    {"momentum": 0.9, "nesterov": True, "batch_size": 8}):
+    for options in (
+        {"momentum": 0.9},
+        {"learning_rate": 3.0},
+        {"batch_size": 4},
+        {"momentum": 0.9, "nesterov": True, "batch_size": 8},
+    ):
         est = sl.SoftmaxRegression(solver="sgd", random_state=0, **options).fit(x, y)
         assert est.score(x, y) > 0.9, options
         assert est.loss_curve_[-1] <= 1.1 * min(est.loss_curve_) + 1e-2, options
@@ -123,8 +150,21 @@ def test_a_grid_search_reports_the_diverging_alpha_instead_of_scoring_it():
 
 def test_cli_train_with_a_diverging_alpha_exits_3(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
-    code = main(["train", "--data", "iris", "--standardize", "--solver", "sgd", "--alpha",
-                 "10", "--out", str(out), "-q"])
+    code = main(
+        [
+            "train",
+            "--data",
+            "iris",
+            "--standardize",
+            "--solver",
+            "sgd",
+            "--alpha",
+            "10",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1 and "objective rose" in err
     assert not out.exists()
@@ -136,7 +176,7 @@ def test_cli_train_with_a_diverging_alpha_exits_3(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ('\ufeffa,b,y\n1,2,x\n3,4,y\n', "read"),  # byte-order mark
+        ("\ufeffa,b,y\n1,2,x\n3,4,y\n", "read"),  # byte-order mark
         ('a,b,y\n1,2,"x, with comma"\n3,4,y\n', "read"),  # quoted comma in a label
         ("a,b,y\n1,2,x\n3,4,5,y\n", "cannot read"),  # ragged row
         ("a,b,y\n1e400,2,x\n3,4,y\n", "NaN or infinite value in column 'a'"),  # huge number
@@ -167,10 +207,17 @@ from softmaxlab import gradients as G  # noqa: E402
 
 
 def _logits(dtype):
-    return st.integers(1, 6).flatmap(lambda m: st.integers(2, 6).flatmap(
-        lambda c: arrays(dtype, (m, c), elements=st.floats(-1e4, 1e4, allow_nan=False,
-                                                            width=32 if dtype == np.float32
-                                                            else 64))))
+    return st.integers(1, 6).flatmap(
+        lambda m: st.integers(2, 6).flatmap(
+            lambda c: arrays(
+                dtype,
+                (m, c),
+                elements=st.floats(
+                    -1e4, 1e4, allow_nan=False, width=32 if dtype == np.float32 else 64
+                ),
+            )
+        )
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -183,12 +230,16 @@ def test_softmax_rows_sum_to_one_and_ce_is_finite(dtype):
         assert torch.isfinite(p).all() and (p >= 0).all()
         tol = 1e-5 if dtype == np.float32 else 1e-12
         assert torch.allclose(p.sum(1), torch.ones(len(z), dtype=zt.dtype), atol=tol)
-        labels = data.draw(st.lists(st.integers(0, z.shape[1] - 1), min_size=len(z),
-                                    max_size=len(z)))
+        labels = data.draw(
+            st.lists(st.integers(0, z.shape[1] - 1), min_size=len(z), max_size=len(z))
+        )
         y = torch.nn.functional.one_hot(torch.tensor(labels), z.shape[1]).to(zt.dtype)
         assert torch.isfinite(F.cross_entropy(y, zt))
-        assert torch.isfinite(G.fused(torch.eye(len(z), dtype=zt.dtype), y,
-                                      zt, torch.zeros(z.shape[1], dtype=zt.dtype)).d_w).all()
+        assert torch.isfinite(
+            G.fused(
+                torch.eye(len(z), dtype=zt.dtype), y, zt, torch.zeros(z.shape[1], dtype=zt.dtype)
+            ).d_w
+        ).all()
 
     check()
 
@@ -252,8 +303,12 @@ def test_a_model_file_with_non_finite_numbers_is_neither_written_nor_read(tmp_pa
     with pytest.raises(sl.ModelFileError, match="NaN or infinite"):
         sl.save_model(broken, tmp_path / "nan.safetensors")
     with pytest.raises(sl.ModelFileError, match="mean and scale: must be finite"):
-        sl.save_model(est, tmp_path / "inf.safetensors", mean=np.zeros(4),
-                      scale=np.array([1.0, np.inf, 1.0, 1.0]))
+        sl.save_model(
+            est,
+            tmp_path / "inf.safetensors",
+            mean=np.zeros(4),
+            scale=np.array([1.0, np.inf, 1.0, 1.0]),
+        )
     assert not list(tmp_path.iterdir())
     # a file edited by hand: NaN in the stored mean
     sl.save_model(est, tmp_path / "ok.safetensors", mean=np.zeros(4), scale=np.ones(4))
@@ -275,8 +330,20 @@ def test_features_too_large_to_standardise_are_refused_not_a_constant_model(tmp_
     np.savetxt(data, np.c_[huge, y], delimiter=",", header="a,b,c,d,label", comments="")
     with pytest.raises(sl.InvalidInputError, match=r"standardize: column 1 is too large"):
         sl.load_dataset(data, standardize=True)
-    assert main(["train", "--data", str(data), "--standardize", "-q",
-                 "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--standardize",
+                "-q",
+                "--out",
+                str(tmp_path / "m.safetensors"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "m.safetensors").exists()
 
 
@@ -300,10 +367,11 @@ def test_data_model_and_checkpoint_must_be_regular_files(tmp_path, kind, capsys)
     with pytest.raises(sl.ModelFileError, match=f"model: .*{expected}"):
         sl.load_model(target)
     with pytest.raises(sl.CheckpointError, match=f"checkpoint: .*{expected}"):
-        sl.SoftmaxRegression(solver="sgd").fit(*_scaled_iris(), checkpoint=target,
-                                                 resume=True)
-    for args in (["train", "--data", str(target), "--out", str(tmp_path / "m.safetensors")],
-                 ["predict", "--model", str(target), "--data", str(target)]):
+        sl.SoftmaxRegression(solver="sgd").fit(*_scaled_iris(), checkpoint=target, resume=True)
+    for args in (
+        ["train", "--data", str(target), "--out", str(tmp_path / "m.safetensors")],
+        ["predict", "--model", str(target), "--data", str(target)],
+    ):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err
@@ -312,15 +380,22 @@ def test_data_model_and_checkpoint_must_be_regular_files(tmp_path, kind, capsys)
 # ----------------------------------------------------------------- small ones
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["compare", "--seed", "-1", "--epochs", "1"], "seed: must be in [0, 4294967295], got -1"),
-    (["train", "--data", "synthetic", "--seed", "-1", "--out", "{d}/m.safetensors"],
-     "seed: must be in [0, 4294967295]"),
-    (["train", "--data", "iris", "--seed", "4294967296", "--out", "{d}/m.safetensors"],
-     "seed: must be in [0, 4294967295]"),
-    (["plot", "{d}/deep.json", "--out", "{d}/p.png"], "nested too deeply"),
-    (["plot", "{d}/shape.json", "--out", "{d}/p.png"], "not a compare --json file"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare", "--seed", "-1", "--epochs", "1"], "seed: must be in [0, 4294967295], got -1"),
+        (
+            ["train", "--data", "synthetic", "--seed", "-1", "--out", "{d}/m.safetensors"],
+            "seed: must be in [0, 4294967295]",
+        ),
+        (
+            ["train", "--data", "iris", "--seed", "4294967296", "--out", "{d}/m.safetensors"],
+            "seed: must be in [0, 4294967295]",
+        ),
+        (["plot", "{d}/deep.json", "--out", "{d}/p.png"], "nested too deeply"),
+        (["plot", "{d}/shape.json", "--out", "{d}/p.png"], "not a compare --json file"),
+    ],
+)
 def test_small_bad_inputs_are_one_line(tmp_path, capsys, args, message):
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (tmp_path / "shape.json").write_text('{"reference_logs": [1, 2], "model_logs": {"a": 5}}')
@@ -349,8 +424,20 @@ def test_estimator_parameters_out_of_range_are_refused_by_name():
 
 def test_an_existing_checkpoint_needs_resume_to_be_touched(tmp_path, capsys):
     ck = tmp_path / "run.ckpt"
-    args = ["train", "--data", "iris", "--solver", "sgd", "--epochs", "2", "-q",
-            "--checkpoint", str(ck), "--out", str(tmp_path / "m.safetensors")]
+    args = [
+        "train",
+        "--data",
+        "iris",
+        "--solver",
+        "sgd",
+        "--epochs",
+        "2",
+        "-q",
+        "--checkpoint",
+        str(ck),
+        "--out",
+        str(tmp_path / "m.safetensors"),
+    ]
     assert main(args) == 0
     before = ck.read_bytes()
     capsys.readouterr()
@@ -385,18 +472,17 @@ def test_labels_with_rich_markup_and_bad_option_values_are_plain_text(tmp_path, 
     data = tmp_path / "iris.csv"
     frame.to_csv(data, index=False)
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(data), "--target", "target", "-q", "--out",
-                 str(model)]) == 0
-    assert main(["evaluate", "--model", str(model), "--data", str(data), "--target",
-                 "target"]) == 0
+    assert (
+        main(["train", "--data", str(data), "--target", "target", "-q", "--out", str(model)]) == 0
+    )
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--target", "target"]) == 0
     out = capsys.readouterr().out
     assert "[/]" in out and "[bold]b" in out and "c[/red]" in out
     for args, message in [
         (["--valid", "inf"], "--valid: must be a finite number >= 0"),
         (["--plot", str(tmp_path / "c.xyz")], "--plot: c.xyz: unknown figure format .xyz"),
     ]:
-        proc = run("train", "--data", "iris", "-q", "--out", str(tmp_path / "n.safetensors"),
-                   *args)
+        proc = run("train", "--data", "iris", "-q", "--out", str(tmp_path / "n.safetensors"), *args)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert message in proc.stderr, proc.stderr
     assert not (tmp_path / "n.safetensors").exists()
@@ -424,8 +510,7 @@ def test_targets_that_cannot_round_trip_are_refused_before_training(tmp_path, ki
     with pytest.raises(sl.InvalidInputError, match=r"label.*(text or numbers|cannot read)"):
         sl.load_dataset(data, target="label")
     out = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(data), "--target", "label", "-q", "--out",
-                 str(out)]) == 2
+    assert main(["train", "--data", str(data), "--target", "label", "-q", "--out", str(out)]) == 2
     assert not out.exists()
 
 

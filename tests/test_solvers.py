@@ -53,12 +53,15 @@ def test_logged_loss_is_the_objective_with_weights_and_penalty(iris_std, solver)
 
 def test_schedules_follow_their_formulas(iris_std):
     X, y = iris_std
-    inv = SoftmaxRegression(schedule="invscaling", power_t=0.5, learning_rate=0.4,
-                            max_epochs=4, tol=None).fit(X, y)
-    np.testing.assert_allclose(inv.history_["learning_rate"],
-                               [0.4 / (e + 1) ** 0.5 for e in range(4)])
-    exp = SoftmaxRegression(schedule="exponential", decay_rate=0.5, learning_rate=0.4,
-                            max_epochs=4, tol=None).fit(X, y)
+    inv = SoftmaxRegression(
+        schedule="invscaling", power_t=0.5, learning_rate=0.4, max_epochs=4, tol=None
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        inv.history_["learning_rate"], [0.4 / (e + 1) ** 0.5 for e in range(4)]
+    )
+    exp = SoftmaxRegression(
+        schedule="exponential", decay_rate=0.5, learning_rate=0.4, max_epochs=4, tol=None
+    ).fit(X, y)
     np.testing.assert_allclose(exp.history_["learning_rate"], [0.4 * 0.5**e for e in range(4)])
     const = SoftmaxRegression(solver="sgd", max_epochs=3, tol=None).fit(X, y)
     assert const.history_["learning_rate"] == [0.3, 0.3, 0.3]
@@ -67,8 +70,9 @@ def test_schedules_follow_their_formulas(iris_std):
 def test_adaptive_divides_by_five_on_each_stall_then_stops(iris_std):
     X, y = iris_std
     # tol=10 can never be met, so every n_iter_no_change epochs the rate drops by 5
-    est = SoftmaxRegression(schedule="adaptive", learning_rate=1.0, tol=10.0,
-                            n_iter_no_change=2, max_epochs=1000).fit(X, y)
+    est = SoftmaxRegression(
+        schedule="adaptive", learning_rate=1.0, tol=10.0, n_iter_no_change=2, max_epochs=1000
+    ).fit(X, y)
     rates = est.history_["learning_rate"]
     drops = [b / a for a, b in itertools.pairwise(rates) if b != a]
     assert drops and all(d == pytest.approx(0.2) for d in drops)
@@ -79,8 +83,16 @@ def test_adaptive_divides_by_five_on_each_stall_then_stops(iris_std):
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_matches_torch_sgd(iris_std, nesterov):
     X, y = iris_std  # standardised: the estimator's coordinates are the original ones
-    est = SoftmaxRegression(alpha=0.0, momentum=0.9, nesterov=nesterov, learning_rate=0.05,
-                            batch_size=30, shuffle=False, max_epochs=5, tol=None).fit(X, y)
+    est = SoftmaxRegression(
+        alpha=0.0,
+        momentum=0.9,
+        nesterov=nesterov,
+        learning_rate=0.05,
+        batch_size=30,
+        shuffle=False,
+        max_epochs=5,
+        tol=None,
+    ).fit(X, y)
     layer = torch.nn.Linear(4, 3, dtype=torch.float64)
     torch.nn.init.zeros_(layer.weight)
     torch.nn.init.zeros_(layer.bias)
@@ -88,24 +100,26 @@ def test_momentum_matches_torch_sgd(iris_std, nesterov):
     xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     for _ in range(5):
         for start in range(0, 150, 30):
-            loss = torch.nn.functional.cross_entropy(layer(xt[start:start + 30]),
-                                                     yt[start:start + 30])
+            loss = torch.nn.functional.cross_entropy(
+                layer(xt[start : start + 30]), yt[start : start + 30]
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
     np.testing.assert_allclose(est.coef_, layer.weight.detach().numpy(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(est.intercept_, layer.bias.detach().numpy(), rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(est.intercept_, layer.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_early_stopping_restores_the_best_validation_weights():
     X, y = make_blobs(600, centers=3, cluster_std=6.0, random_state=2)
-    est = SoftmaxRegression(early_stopping=True, n_iter_no_change=4, random_state=0,
-                            batch_size=4, learning_rate=3.0).fit(X, y)
+    est = SoftmaxRegression(
+        early_stopping=True, n_iter_no_change=4, random_state=0, batch_size=4, learning_rate=3.0
+    ).fit(X, y)
     assert est.stop_reason_ == "early_stopping"
     # rebuild the same validation split from the same random_state
-    _, valid = train_test_split(np.arange(len(y)), test_size=0.1, stratify=y,
-                                random_state=check_random_state(0))
+    _, valid = train_test_split(
+        np.arange(len(y)), test_size=0.1, stratify=y, random_state=check_random_state(0)
+    )
     assert est.score(X[valid], y[valid]) == pytest.approx(max(est.validation_scores_))
 
 

@@ -36,14 +36,20 @@ def _torch_coo(x):
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "torch_coo", "torch_csr"])
 def test_every_sparse_format_fits_and_predicts_as_csr(text, fmt):
     x, y = text
-    as_fmt = {"csr": x, "csc": x.tocsc(), "coo": x.tocoo(), "torch_coo": _torch_coo(x),
-              "torch_csr": _torch_coo(x).to_sparse_csr()}[fmt]
+    as_fmt = {
+        "csr": x,
+        "csc": x.tocsc(),
+        "coo": x.tocoo(),
+        "torch_coo": _torch_coo(x),
+        "torch_csr": _torch_coo(x).to_sparse_csr(),
+    }[fmt]
     ref = SoftmaxRegression(solver="sgd", max_epochs=5, tol=None, random_state=0).fit(x, y)
     got = SoftmaxRegression(solver="sgd", max_epochs=5, tol=None, random_state=0).fit(as_fmt, y)
     np.testing.assert_array_equal(got.coef_, ref.coef_)
     for method in ("predict_proba", "predict_log_proba", "decision_function"):
-        np.testing.assert_allclose(getattr(got, method)(as_fmt), getattr(ref, method)(x),
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            getattr(got, method)(as_fmt), getattr(ref, method)(x), rtol=0, atol=1e-12
+        )
     assert got.score(as_fmt, y) == ref.score(x, y)
 
 
@@ -54,16 +60,16 @@ def test_lbfgs_on_sparse_rows_reaches_the_dense_optimum(text, binary):
     sparse = SoftmaxRegression(solver="lbfgs", alpha=1e-3, tol=1e-9).fit(x, y)
     dense = SoftmaxRegression(solver="lbfgs", alpha=1e-3, tol=1e-9).fit(x.toarray(), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
-    np.testing.assert_allclose(sparse.predict_proba(x), dense.predict_proba(x.toarray()),
-                               atol=1e-6)
+    np.testing.assert_allclose(sparse.predict_proba(x), dense.predict_proba(x.toarray()), atol=1e-6)
     assert sparse.grad_norm_ < 1e-7
 
 
 def test_sgd_on_sparse_rows_reaches_logistic_regressions_model(text):
     x, y = text
     n = x.shape[0]
-    ours = SoftmaxRegression(solver="sgd", alpha=1.0 / n, max_epochs=3000, random_state=0,
-                             schedule="adaptive", tol=1e-6).fit(x, y)
+    ours = SoftmaxRegression(
+        solver="sgd", alpha=1.0 / n, max_epochs=3000, random_state=0, schedule="adaptive", tol=1e-6
+    ).fit(x, y)
     ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=5000).fit(x, y)
     assert (ours.predict(x) == ref.predict(x)).mean() > 0.98
     np.testing.assert_allclose(ours.predict_proba(x), ref.predict_proba(x), atol=0.05)
@@ -76,15 +82,22 @@ def test_partial_fit_and_eval_set_take_sparse_rows(text):
     est.partial_fit(x[300:], y[300:])
     assert est.n_iter_ == 1 and est.coef_.shape == (4, x.shape[1])
     fitted = SoftmaxRegression(solver="sgd", max_epochs=3, tol=None, random_state=0).fit(
-        x[:500], y[:500], eval_set=(x[500:], y[500:]))
+        x[:500], y[:500], eval_set=(x[500:], y[500:])
+    )
     assert len(fitted.history_["validation_score"]) == 3
     early = SoftmaxRegression(early_stopping=True, random_state=0, max_epochs=5).fit(x, y)
     assert early.validation_scores_
 
 
 def test_pipeline_after_tfidf_vectorizer():
-    docs = ["the cat sat", "a dog barked", "the cat purred", "dogs bark loudly",
-            "cats sleep", "a dog ran"] * 5
+    docs = [
+        "the cat sat",
+        "a dog barked",
+        "the cat purred",
+        "dogs bark loudly",
+        "cats sleep",
+        "a dog ran",
+    ] * 5
     labels = ["cat", "dog", "cat", "dog", "cat", "dog"] * 5
     pipe = make_pipeline(TfidfVectorizer(), SoftmaxRegression(random_state=0)).fit(docs, labels)
     assert list(pipe.predict(["my cat sat", "the dog barked"])) == ["cat", "dog"]
@@ -97,14 +110,14 @@ def test_seed_classifier_fits_sparse_rows_as_dense_ones(text):
         a = sl.SoftmaxClassifier(x.shape[1], 4, gradient=gradient, seed=0)
         b = sl.SoftmaxClassifier(x.shape[1], 4, gradient=gradient, seed=0)
         b.copy_params(a)
-        a.fit(x, onehot, epochs=2, lr=0.5, batch_size=50, verbose=False, x_valid=x,
-              y_valid=onehot)
+        a.fit(x, onehot, epochs=2, lr=0.5, batch_size=50, verbose=False, x_valid=x, y_valid=onehot)
         b.fit(x.toarray(), onehot, epochs=2, lr=0.5, batch_size=50, verbose=False)
         torch.testing.assert_close(a.w, b.w, rtol=0, atol=1e-12)
         torch.testing.assert_close(a.predict(x), b.predict(x.toarray()), rtol=0, atol=1e-12)
     with pytest.raises(InvalidInputError, match="gradient: 'jacobian' materialises"):
         sl.SoftmaxClassifier(x.shape[1], 4, gradient="jacobian").fit(
-            x, onehot, epochs=1, lr=0.1, batch_size=4, verbose=False)
+            x, onehot, epochs=1, lr=0.1, batch_size=4, verbose=False
+        )
 
 
 @pytest.mark.slow

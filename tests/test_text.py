@@ -13,10 +13,28 @@ import softmaxlab as sl
 from softmaxlab.cli import main
 from softmaxlab.text import TextFeatures
 
-TOPICS = {"sport": "goal match team score league coach",
-          "politics": "vote party election law minister",
-          "tech": "software chip data cloud code"}
-COMMON = ["the", "a", "of", "and", "to", "in", "is", "it", "for", "on", "with", "as", "was", "at", "by"]
+TOPICS = {
+    "sport": "goal match team score league coach",
+    "politics": "vote party election law minister",
+    "tech": "software chip data cloud code",
+}
+COMMON = [
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "it",
+    "for",
+    "on",
+    "with",
+    "as",
+    "was",
+    "at",
+    "by",
+]
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -41,8 +59,7 @@ def corpus(tmp_path_factory):
 
 def test_stored_vectorizer_gives_the_fitted_matrix():
     docs = _frame(200, 3)["body"].to_numpy()
-    features, x = TextFeatures.fit("body", docs, ngram_range=(1, 2), min_df=2,
-                                   sublinear_tf=True)
+    features, x = TextFeatures.fit("body", docs, ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     tensors, meta = features.to_stored()
     back = TextFeatures.from_stored(tensors, meta, features.n_features)
     assert abs(back.transform(docs) - features.transform(docs)).max() == 0
@@ -51,9 +68,28 @@ def test_stored_vectorizer_gives_the_fitted_matrix():
 
 def test_train_text_then_predict_and_evaluate_raw_text(corpus, tmp_path, capsys):
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(corpus / "docs.csv"), "--target", "label",
-                 "--text", "body", "--ngrams", "1,2", "--sublinear-tf", "--min-df", "2",
-                 "--out", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(corpus / "docs.csv"),
+                "--target",
+                "label",
+                "--text",
+                "body",
+                "--ngrams",
+                "1,2",
+                "--sublinear-tf",
+                "--min-df",
+                "2",
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with safe_open(str(model), "np") as fh:  # data, not a pickle
         assert {"text_vocabulary", "text_idf"} <= set(fh.keys())
         assert '"column": "body"' in fh.metadata()["text"]
@@ -63,8 +99,22 @@ def test_train_text_then_predict_and_evaluate_raw_text(corpus, tmp_path, capsys)
     assert main(["predict", "--model", str(model), "--data", str(corpus / "new.csv")]) == 0
     printed = capsys.readouterr().out.split()[1:]
     assert printed == list(saved.predict(saved.text.transform(new["body"])))
-    assert main(["evaluate", "--model", str(model), "--data", str(corpus / "labelled.csv"),
-                 "--target", "label", "--json", str(tmp_path / "e.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(corpus / "labelled.csv"),
+                "--target",
+                "label",
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     assert pd.read_json(tmp_path / "e.json", typ="series")["accuracy"] > 0.9
 
 
@@ -75,8 +125,11 @@ def test_bad_text_columns_fail_cleanly(corpus, tmp_path, fails_cleanly, case):
     if case == "predict_missing":
         assert main([*base, "--text", "body", "--quiet"]) == 0
         pd.DataFrame({"other": ["x"]}).to_csv(tmp_path / "bad.csv", index=False)
-        fails_cleanly(["predict", "--model", out, "--data", str(tmp_path / "bad.csv")],
-                      tmp_path, "text: no column named 'body'")
+        fails_cleanly(
+            ["predict", "--model", out, "--data", str(tmp_path / "bad.csv")],
+            tmp_path,
+            "text: no column named 'body'",
+        )
         return
     args, message = {
         "numbers": (["--text", "id"], "text: column 'id' holds numbers, not text"),
@@ -89,8 +142,23 @@ def test_bad_text_columns_fail_cleanly(corpus, tmp_path, fails_cleanly, case):
 def test_export_of_a_text_model_says_the_graph_takes_tfidf_features(corpus, tmp_path, capsys):
     pytest.importorskip("onnx")
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(corpus / "docs.csv"), "--target", "label",
-                 "--text", "body", "--out", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(corpus / "docs.csv"),
+                "--target",
+                "label",
+                "--text",
+                "body",
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["export", "--model", str(model), "--onnx", str(tmp_path / "m.onnx")]) == 0
     assert "note: this model reads the text column 'body'" in capsys.readouterr().out

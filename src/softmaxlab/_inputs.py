@@ -29,8 +29,7 @@ def check_rows(est: Any, X: Any, y: Any = "no", *, dtype: Any, reset: bool) -> A
     values checked finite (dense X is checked later, on its statistics)."""
     if is_sparse(X):
         X = to_scipy(X)
-    kw = {"dtype": dtype, "reset": reset, "accept_sparse": "csr",
-          "accept_large_sparse": True}
+    kw = {"dtype": dtype, "reset": reset, "accept_sparse": "csr", "accept_large_sparse": True}
     no_y = isinstance(y, str) and y == "no"
     if no_y:
         X = validate_data(est, X, ensure_all_finite=not sp.issparse(X), **kw)
@@ -55,8 +54,9 @@ def take(x: Any, idx: torch.Tensor) -> Any:
     return x.take(idx) if isinstance(x, SparseRows) else x[idx]
 
 
-def scale_stats(x: Any, weight: torch.Tensor, rows: torch.Tensor | None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def scale_stats(
+    x: Any, weight: torch.Tensor, rows: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The standardisation (mean, scale): centred for dense rows, scale only for sparse
     (:func:`softmaxlab.sparse.column_scale`)."""
     if isinstance(x, SparseRows):
@@ -64,8 +64,9 @@ def scale_stats(x: Any, weight: torch.Tensor, rows: torch.Tensor | None
     return standardisation(x, weight, rows)
 
 
-def eval_rows(est: Any, eval_set: Any, np_dtype: Any, kw: dict[str, Any], *,
-              sparse: bool) -> tuple[Any, torch.Tensor]:
+def eval_rows(
+    est: Any, eval_set: Any, np_dtype: Any, kw: dict[str, Any], *, sparse: bool
+) -> tuple[Any, torch.Tensor]:
     """``eval_set=(X_valid, y_valid)`` checked and encoded as the training rows are
     (sparse when they are)."""
     if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
@@ -74,14 +75,15 @@ def eval_rows(est: Any, eval_set: Any, np_dtype: Any, kw: dict[str, Any], *,
     xv = check_rows(est, xv_raw, dtype=np_dtype, reset=False)
     yv = np.asarray(yv_raw)
     if yv.ndim != 1 or yv.shape[0] != xv.shape[0]:
-        raise InvalidInputError(f"eval_set: y_valid must be 1-D with {xv.shape[0]} "
-                                f"labels, got shape {yv.shape}")
+        raise InvalidInputError(
+            f"eval_set: y_valid must be 1-D with {xv.shape[0]} labels, got shape {yv.shape}"
+        )
     unseen = np.setdiff1d(np.unique(yv), est.classes_)
     if unseen.size:
-        raise InvalidInputError(f"eval_set: labels {unseen.tolist()} are not among the "
-                                f"classes {est.classes_.tolist()}")
-    idx = torch.as_tensor(np.searchsorted(est.classes_, yv), dtype=torch.int64,
-                          device=kw["device"])
+        raise InvalidInputError(
+            f"eval_set: labels {unseen.tolist()} are not among the classes {est.classes_.tolist()}"
+        )
+    idx = torch.as_tensor(np.searchsorted(est.classes_, yv), dtype=torch.int64, device=kw["device"])
     if sparse:
         return SparseRows(to_csr(sp.csr_matrix(xv), dtype=np_dtype)), idx
     if sp.issparse(xv):
@@ -89,8 +91,9 @@ def eval_rows(est: Any, eval_set: Any, np_dtype: Any, kw: dict[str, Any], *,
     return as_shared_tensor(xv, **kw), idx
 
 
-def row_weights(est: Any, y_idx: np.ndarray, sample_weight: Any, n: int, *,
-                whole: bool) -> np.ndarray:
+def row_weights(
+    est: Any, y_idx: np.ndarray, sample_weight: Any, n: int, *, whole: bool
+) -> np.ndarray:
     """The weight s_i of each training row: ``sample_weight`` times the ``class_weight``
     of its class, checked (finite, non-negative, not all zero; with ``whole``, at least
     two classes of non-zero weight)."""
@@ -101,9 +104,7 @@ def row_weights(est: Any, y_idx: np.ndarray, sample_weight: Any, n: int, *,
         if s.ndim == 0:
             s = np.full(n, float(s))
         if s.shape != (n,):
-            raise InvalidInputError(
-                f"sample_weight: expected shape ({n},), got {s.shape}"
-            )
+            raise InvalidInputError(f"sample_weight: expected shape ({n},), got {s.shape}")
         if not np.all(np.isfinite(s)) or np.any(s < 0):
             raise InvalidInputError("sample_weight: must be finite and non-negative")
     if est.class_weight is not None:

@@ -126,9 +126,7 @@ def as_matrix(
     if tensor.shape[0] == 0 or tensor.shape[1] == 0:
         raise InvalidInputError(f"{name}: is empty (shape {tuple(tensor.shape)})")
     if n_cols is not None and tensor.shape[1] != n_cols:
-        raise InvalidInputError(
-            f"{name}: expected {n_cols} {cols_name}, got {tensor.shape[1]}"
-        )
+        raise InvalidInputError(f"{name}: expected {n_cols} {cols_name}, got {tensor.shape[1]}")
     tensor = tensor.to(device=device, dtype=dtype)
     if not bool(torch.isfinite(tensor).all()):
         bad = (~torch.isfinite(tensor)).nonzero()[0].tolist()
@@ -152,9 +150,7 @@ def as_targets(
     rows of probabilities summing to 1), with ``n_rows`` rows and ``n_classes`` columns."""
     y = as_matrix(value, name, dtype=dtype, device=device, n_cols=n_classes, cols_name="classes")
     if y.shape[0] != n_rows:
-        raise InvalidInputError(
-            f"{name}: has {y.shape[0]} rows but the inputs have {n_rows}"
-        )
+        raise InvalidInputError(f"{name}: has {y.shape[0]} rows but the inputs have {n_rows}")
     if one_hot:
         ok = ((y == 0) | (y == 1)).all(dim=1) & (y.sum(dim=1) == 1)
         what = "one-hot (a single 1 per row, zeros elsewhere)"
@@ -164,14 +160,19 @@ def as_targets(
         what = "probability rows (non-negative, summing to 1)"
     if not bool(ok.all()):
         row = int((~ok).nonzero()[0])
-        raise InvalidInputError(
-            f"{name}: targets must be {what}; row {row} is {y[row].tolist()}"
-        )
+        raise InvalidInputError(f"{name}: targets must be {what}; row {row} is {y[row].tolist()}")
     return y
 
 
-def check_number(value: Any, name: str, *, low: float, low_open: bool = False,
-                  high: float | None = None, integer: bool = False) -> None:
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float,
+    low_open: bool = False,
+    high: float | None = None,
+    integer: bool = False,
+) -> None:
     """``value`` is a finite real (an integer when ``integer``) at least ``low`` (above it
     when ``low_open``) and below ``high``; else an error naming ``name``."""
     kind = numbers.Integral if integer else numbers.Real
@@ -203,7 +204,8 @@ def check_finite_logits(z: Any, x: Any, name: str) -> None:
     big = float(np.nanmax(np.abs(xr))) if np.size(xr) else 0.0
     raise InvalidInputError(
         f"{name}: row {row + 1} gives non-finite logits (its largest feature, {big:.3g} "
-        f"after any standardisation, overflows XW + b); check the data's units or values")
+        f"after any standardisation, overflows XW + b); check the data's units or values"
+    )
 
 
 def check_statistics(mean: Any, scale: Any, name: str) -> None:
@@ -215,11 +217,13 @@ def check_statistics(mean: Any, scale: Any, name: str) -> None:
         col = int(np.flatnonzero(bad)[0])
         raise InvalidInputError(
             f"{name}: column {col} is too large to standardise (its mean or spread "
-            "overflows the float range); rescale it first")
+            "overflows the float range); rescale it first"
+        )
 
 
-def check_regular_file(path: Any, name: str, error: type[Exception] = InvalidInputError,
-                       missing: str = "no such file") -> Path:
+def check_regular_file(
+    path: Any, name: str, error: type[Exception] = InvalidInputError, missing: str = "no such file"
+) -> Path:
     """``path`` as a :class:`~pathlib.Path` to an existing regular file (links followed);
     else ``error`` naming ``name``: ``missing`` when nothing is there, and a refusal for
     a folder, device, FIFO or socket, which could block a read forever (a FIFO) or never
@@ -236,8 +240,9 @@ def check_regular_file(path: Any, name: str, error: type[Exception] = InvalidInp
     if stat.S_ISDIR(mode):
         raise error(f"{name}: {p} is a directory, not a file")
     if not stat.S_ISREG(mode):
-        raise error(f"{name}: {p} is not a regular file (a device, FIFO or socket); give "
-                    "a file on disk")
+        raise error(
+            f"{name}: {p} is not a regular file (a device, FIFO or socket); give a file on disk"
+        )
     if not os.access(p, os.R_OK):
         raise error(f"{name}: {p}: cannot be read (permission denied)")
     return p
@@ -268,7 +273,8 @@ def check_parameter_memory(n_classes: int, n_features: int) -> None:
         raise InvalidInputError(
             f"y: {n_classes:,} classes × {n_features:,} features need about "
             f"{need / 2**30:,.0f} GiB for the parameters, more than this machine's "
-            f"{memory / 2**30:,.0f} GiB; is y a continuous value rather than class labels?")
+            f"{memory / 2**30:,.0f} GiB; is y a continuous value rather than class labels?"
+        )
 
 
 def as_shared_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -285,13 +291,17 @@ def labelled_rows(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     and ``classes_``, and the class index of each label of ``y`` (n,); errors name ``X``,
     ``y`` or both."""
     if hasattr(X, "toarray") or (isinstance(X, torch.Tensor) and X.layout != torch.strided):
-        raise InvalidInputError("X: summaries and certificates take dense rows; pass "
-                                "X.toarray() for a sparse matrix that fits in memory")
+        raise InvalidInputError(
+            "X: summaries and certificates take dense rows; pass "
+            "X.toarray() for a sparse matrix that fits in memory"
+        )
     x = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y)
     if x.ndim != 2 or x.shape[1] != model.n_features_in_ or len(labels) != len(x):
-        raise InvalidInputError(f"X, y: expected (n, {model.n_features_in_}) features and n "
-                                f"labels, got {x.shape} and {labels.shape}")
+        raise InvalidInputError(
+            f"X, y: expected (n, {model.n_features_in_}) features and n "
+            f"labels, got {x.shape} and {labels.shape}"
+        )
     if not np.isfinite(x).all():
         raise InvalidInputError("X: contains NaN or infinite values")
     unknown = np.setdiff1d(np.unique(labels), model.classes_)

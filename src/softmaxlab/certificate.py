@@ -48,18 +48,19 @@ class Certificate:
     unstable_rows: np.ndarray
 
     def __str__(self) -> str:
-        return (f"objective {self.objective:.10g}, ‖∇‖ {self.grad_norm:.3g}, gap to the "
-                f"optimum at most {self.gap_bound:.3g}; any probability can still move by "
-                f"at most {self.max_proba_change:.3g}; {len(self.unstable_rows)} row(s) "
-                "could still change label")
+        return (
+            f"objective {self.objective:.10g}, ‖∇‖ {self.grad_norm:.3g}, gap to the "
+            f"optimum at most {self.gap_bound:.3g}; any probability can still move by "
+            f"at most {self.max_proba_change:.3g}; {len(self.unstable_rows)} row(s) "
+            "could still change label"
+        )
 
 
 def _xlogx(q: np.ndarray) -> np.ndarray:
     return np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0)
 
 
-def feasible_dual(proba: np.ndarray, y: np.ndarray, r: np.ndarray
-                  ) -> tuple[np.ndarray, float]:
+def feasible_dual(proba: np.ndarray, y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
     """``(Q, λ)``: the dual point q_i = (1 − λ) ŷ_i + λ v with the smallest λ ∈ [0, 1] and
     a distribution v that make Σ r_i (q_i − y_i) = 0 (ŷ_i are the model's probabilities,
     y_i one-hot rows, r the row weights summing to 1)."""
@@ -75,8 +76,9 @@ def feasible_dual(proba: np.ndarray, y: np.ndarray, r: np.ndarray
     return (1 - lam) * proba + lam * v, lam
 
 
-def certify_arrays(x: np.ndarray, y_idx: np.ndarray, w: np.ndarray, b: np.ndarray,
-                   alpha: float, weight: np.ndarray) -> Certificate:
+def certify_arrays(
+    x: np.ndarray, y_idx: np.ndarray, w: np.ndarray, b: np.ndarray, alpha: float, weight: np.ndarray
+) -> Certificate:
     """The certificate of parameters ``w`` (N, C), ``b`` (C,) for rows ``x`` (n, N) with
     class indices ``y_idx`` (n,), L2 strength ``alpha`` and row weights ``weight`` (n,)."""
     n, c = len(x), w.shape[1]
@@ -108,8 +110,13 @@ def certify_arrays(x: np.ndarray, y_idx: np.ndarray, w: np.ndarray, b: np.ndarra
     top2 = np.sort(proba, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
     unstable = np.flatnonzero(margin <= np.minimum(l1, 2.0))
-    return Certificate(objective, float(np.sqrt(np.sum(grad * grad))), gap,
-                       float(move.max()) if n else 0.0, unstable)
+    return Certificate(
+        objective,
+        float(np.sqrt(np.sum(grad * grad))),
+        gap,
+        float(move.max()) if n else 0.0,
+        unstable,
+    )
 
 
 def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificate:
@@ -125,15 +132,18 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
         return model.certify(X, y)
     check_is_fitted(model)
     if getattr(model, "penalty", "l2") not in ("l2", None):
-        raise InvalidInputError(f"model: certificates cover the L2 penalty; this model has "
-                                f"penalty={model.penalty!r}")
+        raise InvalidInputError(
+            f"model: certificates cover the L2 penalty; this model has penalty={model.penalty!r}"
+        )
     x, y_idx = labelled_rows(model, X, y)
     weight = row_weights(model, y_idx, sample_weight, len(x), whole=False)
     w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
     alpha = getattr(model, "alpha_", None)
     if alpha is None or alpha == "auto":
-        raise InvalidInputError("model: its L2 strength is unknown (alpha_ is missing); "
-                                "certify the estimator that was fitted")
+        raise InvalidInputError(
+            "model: its L2 strength is unknown (alpha_ is missing); "
+            "certify the estimator that was fitted"
+        )
     if weight.shape != (len(x),) or not np.all(np.isfinite(weight)) or np.any(weight < 0):
         raise InvalidInputError(f"sample_weight: expected {len(x)} finite weights >= 0")
     return certify_arrays(x, y_idx, w, b, float(alpha), weight)

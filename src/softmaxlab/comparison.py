@@ -31,8 +31,15 @@ from .references import KerasSoftmax, TorchSoftmax, keras_available
 from .training import EpochRecord
 
 __all__ = [
-    "OPTIMUM_QUANTITIES", "QUANTITIES", "REFERENCES", "Check", "CompareConfig",
-    "CompareResult", "compare", "resolve_for", "sklearn_optimum_checks",
+    "OPTIMUM_QUANTITIES",
+    "QUANTITIES",
+    "REFERENCES",
+    "Check",
+    "CompareConfig",
+    "CompareResult",
+    "compare",
+    "resolve_for",
+    "sklearn_optimum_checks",
 ]
 
 #: Rows of the parity table, in order; ``required`` ones must be below the tolerance.
@@ -112,9 +119,19 @@ class CompareConfig:
                 )
         check_positive_float(self.sklearn_C, "sklearn_C")
         return CompareConfig(
-            self.n_samples, self.n_features, self.n_classes, self.train_rows, float(self.lr),
-            self.epochs, batch, grads, refs, int(self.seed), str(device),
-            "float64" if dtype == torch.float64 else "float32", float(tol),
+            self.n_samples,
+            self.n_features,
+            self.n_classes,
+            self.train_rows,
+            float(self.lr),
+            self.epochs,
+            batch,
+            grads,
+            refs,
+            int(self.seed),
+            str(device),
+            "float64" if dtype == torch.float64 else "float32",
+            float(tol),
             float(self.sklearn_C),
         )
 
@@ -201,9 +218,13 @@ def resolve_for(config: CompareConfig, data: Dataset | None) -> CompareConfig:
         if data.x_valid is None or data.y_valid is None:
             raise InvalidInputError("data: compare needs validation rows (valid > 0)")
         n_train = data.x_train.shape[0]
-        config = replace(config, n_samples=n_train + data.x_valid.shape[0],
-                         n_features=data.n_features, n_classes=data.n_classes,
-                         train_rows=n_train)
+        config = replace(
+            config,
+            n_samples=n_train + data.x_valid.shape[0],
+            n_features=data.n_features,
+            n_classes=data.n_classes,
+            train_rows=n_train,
+        )
     return config.resolved()
 
 
@@ -216,9 +237,15 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
     """
     cfg = resolve_for(config or CompareConfig(), data)
     if data is None:
-        data = make_dataset(cfg.n_samples, cfg.n_features, cfg.n_classes,
-                            train_rows=cfg.train_rows, seed=cfg.seed, dtype=cfg.dtype,
-                            device=cfg.device)
+        data = make_dataset(
+            cfg.n_samples,
+            cfg.n_features,
+            cfg.n_classes,
+            train_rows=cfg.train_rows,
+            seed=cfg.seed,
+            dtype=cfg.dtype,
+            device=cfg.device,
+        )
     xt, yt, xv, yv = data.x_train, data.y_train, data.x_valid, data.y_valid
     # Fail before training anything if a formulation cannot take this batch size.
     rows = min(cfg.batch_size or 1, xt.shape[0])
@@ -241,8 +268,14 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
         ref_pred, ref_ce = ref.predict(xv), ref.evaluate(xv, yv)
         models: dict[str, SoftmaxClassifier] = {}
         for g in cfg.gradients:
-            model = SoftmaxClassifier(data.n_features, data.n_classes, gradient=g,
-                                      dtype=cfg.dtype, device=cfg.device, seed=cfg.seed + 1)
+            model = SoftmaxClassifier(
+                data.n_features,
+                data.n_classes,
+                gradient=g,
+                dtype=cfg.dtype,
+                device=cfg.device,
+                seed=cfg.seed + 1,
+            )
             record("predictions before copy", ref_name, g, mape(model.predict(xv), ref_pred))
             model.copy_params(ref)
             record("predictions after copy", ref_name, g, mape(model.predict(xv), ref_pred))
@@ -269,8 +302,9 @@ def _relative(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b)) / scale) if scale > 0 else float(np.max(np.abs(a)))
 
 
-def sklearn_optimum_checks(data: Dataset, C: float = 1.0, *,
-                           sample_weight: Any = None) -> list[Check]:
+def sklearn_optimum_checks(
+    data: Dataset, C: float = 1.0, *, sample_weight: Any = None
+) -> list[Check]:
     """softmaxlab at the optimum against scikit-learn's multinomial ``LogisticRegression``.
 
     Both minimise the same objective once ``alpha = 1/(C·n)`` (n: the sum of the sample
@@ -299,20 +333,34 @@ def sklearn_optimum_checks(data: Dataset, C: float = 1.0, *,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(
-            x, y, sample_weight=sample_weight)
-        ours = SoftmaxRegression(solver="lbfgs", alpha=alpha, tol=1e-12,
-                                 max_epochs=100_000).fit(x, y, sample_weight=sample_weight)
+            x, y, sample_weight=sample_weight
+        )
+        ours = SoftmaxRegression(solver="lbfgs", alpha=alpha, tol=1e-12, max_epochs=100_000).fit(
+            x, y, sample_weight=sample_weight
+        )
     if ref.coef_.shape[0] == 1:  # binary: LogisticRegression keeps one log-odds vector
-        pairs = [(ours.coef_[1] - ours.coef_[0], ref.coef_[0]),
-                 (ours.intercept_[1:] - ours.intercept_[:1], ref.intercept_)]
+        pairs = [
+            (ours.coef_[1] - ours.coef_[0], ref.coef_[0]),
+            (ours.intercept_[1:] - ours.intercept_[:1], ref.intercept_),
+        ]
     else:
-        pairs = [(ours.coef_ - ours.coef_.mean(0), ref.coef_ - ref.coef_.mean(0)),
-                 (ours.intercept_ - ours.intercept_.mean(),
-                  ref.intercept_ - ref.intercept_.mean())]
+        pairs = [
+            (ours.coef_ - ours.coef_.mean(0), ref.coef_ - ref.coef_.mean(0)),
+            (ours.intercept_ - ours.intercept_.mean(), ref.intercept_ - ref.intercept_.mean()),
+        ]
     pairs.append((ours.predict_proba(x), ref.predict_proba(x)))
     checks = []
     for quantity, (a, b) in zip(OPTIMUM_QUANTITIES, pairs, strict=True):
         value = _relative(a, b)
-        checks.append(Check(quantity, "sklearn", "lbfgs", value, True,
-                            value < SKLEARN_TOLERANCE, SKLEARN_TOLERANCE))
+        checks.append(
+            Check(
+                quantity,
+                "sklearn",
+                "lbfgs",
+                value,
+                True,
+                value < SKLEARN_TOLERANCE,
+                SKLEARN_TOLERANCE,
+            )
+        )
     return checks

@@ -27,8 +27,16 @@ from .path import check_cs, fit_path, penalty_of
 __all__ = ["SoftmaxRegressionCV"]
 
 
-def _fold_path(base: Any, X: Any, y: Any, sample_weight: Any, train: np.ndarray,
-               test: np.ndarray, cs: np.ndarray, scorer: Any) -> tuple[list[Any], list[float]]:
+def _fold_path(
+    base: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    cs: np.ndarray,
+    scorer: Any,
+) -> tuple[list[Any], list[float]]:
     """One fold's path: the fitted models per C and their held-out scores."""
     sw = None if sample_weight is None else sample_weight[train]
     fits = fit_path(base, X[train], y[train], cs, sw)
@@ -36,9 +44,15 @@ def _fold_path(base: Any, X: Any, y: Any, sample_weight: Any, train: np.ndarray,
         return fits, [float(scorer(f, X[test], y[test])) for f in fits]
     # accuracy straight from the logits (the rows were checked once, in fit)
     x_test, y_test = X[test], y[test]
-    return fits, [float(np.mean(f.classes_[np.argmax(np.asarray(x_test @ f.coef_.T)
-                                                      + f.intercept_, axis=1)] == y_test))
-                  for f in fits]
+    return fits, [
+        float(
+            np.mean(
+                f.classes_[np.argmax(np.asarray(x_test @ f.coef_.T) + f.intercept_, axis=1)]
+                == y_test
+            )
+        )
+        for f in fits
+    ]
 
 
 class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
@@ -78,9 +92,19 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         The model ``predict`` uses.
     """
 
-    def __init__(self, *, Cs: Any = 10, l1_ratios: Any = None, cv: Any = None,
-                 scoring: Any = None, refit: bool = True, n_jobs: int | None = None,
-                 tol: float = 1e-4, max_epochs: int = 1000, class_weight: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        Cs: Any = 10,
+        l1_ratios: Any = None,
+        cv: Any = None,
+        scoring: Any = None,
+        refit: bool = True,
+        n_jobs: int | None = None,
+        tol: float = 1e-4,
+        max_epochs: int = 1000,
+        class_weight: Any = None,
+    ) -> None:
         self.Cs = Cs
         self.l1_ratios = l1_ratios
         self.cv = cv
@@ -102,8 +126,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         try:
             ratios = [float(r) for r in self.l1_ratios]
         except (TypeError, ValueError):
-            raise InvalidInputError(f"l1_ratios: expected a list of numbers in [0, 1], got "
-                                    f"{self.l1_ratios!r}") from None
+            raise InvalidInputError(
+                f"l1_ratios: expected a list of numbers in [0, 1], got {self.l1_ratios!r}"
+            ) from None
         if not ratios:
             raise InvalidInputError("l1_ratios: give at least one value, or None")
         for r in ratios:
@@ -121,26 +146,42 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         X, y = check_rows(self, X, y, dtype=np.float64, reset=True)
         check_classification_targets(y)
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if sw is not None and (sw.shape != (len(y),) or not np.all(np.isfinite(sw))
-                               or np.any(sw < 0) or not sw.sum() > 0):
-            raise InvalidInputError(f"sample_weight: expected {len(y)} finite weights >= 0, "
-                                    "not all zero")
+        if sw is not None and (
+            sw.shape != (len(y),)
+            or not np.all(np.isfinite(sw))
+            or np.any(sw < 0)
+            or not sw.sum() > 0
+        ):
+            raise InvalidInputError(
+                f"sample_weight: expected {len(y)} finite weights >= 0, not all zero"
+            )
         classes = np.unique(y)
         if len(classes) < 2:
-            raise InvalidInputError(f"y: has only {len(classes)} class; a classifier needs "
-                                    "at least 2 classes")
-        folds = list(check_cv(5 if self.cv is None else self.cv, y,
-                              classifier=True).split(X, y))
-        scorer = None if self.scoring is None else check_scoring(SoftmaxRegression(),
-                                                                 scoring=self.scoring)
-        bases = [SoftmaxRegression(solver="lbfgs", penalty=penalty_of(r)[0],
-                                   l1_ratio=penalty_of(r)[1], tol=self.tol,
-                                   max_epochs=self.max_epochs, class_weight=self.class_weight)
-                 for r in ratios]
+            raise InvalidInputError(
+                f"y: has only {len(classes)} class; a classifier needs at least 2 classes"
+            )
+        folds = list(check_cv(5 if self.cv is None else self.cv, y, classifier=True).split(X, y))
+        scorer = (
+            None
+            if self.scoring is None
+            else check_scoring(SoftmaxRegression(), scoring=self.scoring)
+        )
+        bases = [
+            SoftmaxRegression(
+                solver="lbfgs",
+                penalty=penalty_of(r)[0],
+                l1_ratio=penalty_of(r)[1],
+                tol=self.tol,
+                max_epochs=self.max_epochs,
+                class_weight=self.class_weight,
+            )
+            for r in ratios
+        ]
         jobs = [(k, j) for k in range(len(folds)) for j in range(len(ratios))]
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_path)(bases[j], X, y, sw, folds[k][0], folds[k][1], cs, scorer)
-            for k, j in jobs)
+            for k, j in jobs
+        )
         n_f, n_c, n_r = len(folds), len(cs), len(ratios)
         scores = np.empty((n_f, n_c, n_r))
         n_iter = np.empty((n_f, n_c, n_r), dtype=np.int64)
@@ -157,16 +198,23 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         self.classes_, self.Cs_ = classes, cs
         self.l1_ratios_ = None if self.l1_ratios is None else np.array(ratios)
         self.C_ = np.full(len(classes), cs[best_c])
-        self.l1_ratio_ = np.full(len(classes), ratios[best_r], dtype=object
-                                 if ratios[best_r] is None else np.float64)
+        self.l1_ratio_ = np.full(
+            len(classes), ratios[best_r], dtype=object if ratios[best_r] is None else np.float64
+        )
         squeeze = self.l1_ratios is None
         self.scores_ = {c: scores[..., 0] if squeeze else scores for c in classes}
-        self.coefs_paths_ = {c: paths[q][:, :, 0] if squeeze else paths[q]
-                             for q, c in enumerate(classes)}
+        self.coefs_paths_ = {
+            c: paths[q][:, :, 0] if squeeze else paths[q] for q, c in enumerate(classes)
+        }
         self.n_iter_ = (n_iter[..., 0] if squeeze else n_iter)[np.newaxis]
-        model = SoftmaxRegression(solver="lbfgs", penalty=bases[best_r].penalty,
-                                  l1_ratio=bases[best_r].l1_ratio, tol=self.tol,
-                                  max_epochs=self.max_epochs, class_weight=self.class_weight)
+        model = SoftmaxRegression(
+            solver="lbfgs",
+            penalty=bases[best_r].penalty,
+            l1_ratio=bases[best_r].l1_ratio,
+            tol=self.tol,
+            max_epochs=self.max_epochs,
+            class_weight=self.class_weight,
+        )
         if self.refit:
             n = float(len(y) if sw is None else sw.sum())
             model.set_params(alpha=1.0 / (cs[best_c] * n)).fit(X, y, sw)

@@ -71,8 +71,9 @@ class Dataset:
         return idx if self.classes is None else self.classes[idx]
 
 
-def one_hot(labels: Any, n_classes: int, *, dtype: Any = torch.float64,
-            device: Any = None) -> torch.Tensor:
+def one_hot(
+    labels: Any, n_classes: int, *, dtype: Any = torch.float64, device: Any = None
+) -> torch.Tensor:
     """Integer labels 0..C-1 → one-hot rows. Shape: (m,) → (m, C).
 
     Raises when a label is not an integer, or is outside ``[0, n_classes)``.
@@ -163,8 +164,13 @@ def make_dataset(
     xt = torch.from_numpy(x).to(dtype=dtype, device=device)
     y = one_hot(labels, n_classes, dtype=dtype, device=device)
     return Dataset(
-        xt[:train_rows], y[:train_rows], xt[train_rows:], y[train_rows:], n_classes,
-        classes=np.arange(n_classes), feature_names=tuple(f"x{i}" for i in range(n_features)),
+        xt[:train_rows],
+        y[:train_rows],
+        xt[train_rows:],
+        y[train_rows:],
+        n_classes,
+        classes=np.arange(n_classes),
+        feature_names=tuple(f"x{i}" for i in range(n_features)),
         name="synthetic",
     )
 
@@ -185,7 +191,8 @@ def n_validation_rows(valid: Any, n: int) -> int:
         n_valid = round(valid * n)
     if n_valid >= n:
         raise InvalidInputError(
-            f"valid: {n_valid} validation rows leave no training rows out of {n}")
+            f"valid: {n_valid} validation rows leave no training rows out of {n}"
+        )
     return n_valid
 
 
@@ -256,8 +263,11 @@ def load_dataset(
 
         bunch = getattr(datasets, f"load_{key}")()
         x = np.asarray(bunch.data, dtype=np.float64)
-        names = tuple(str(n) for n in bunch.feature_names) if hasattr(bunch, "feature_names") \
+        names = (
+            tuple(str(n) for n in bunch.feature_names)
+            if hasattr(bunch, "feature_names")
             else tuple(f"x{i}" for i in range(x.shape[1]))
+        )
         if target is not None or features is not None:
             raise InvalidInputError(f"data: target/features apply to files, not to {key!r}")
         classes, idx = encode_labels(bunch.target, "target")
@@ -279,13 +289,25 @@ def load_dataset(
             f"data: unknown data set {key!r}; use synthetic, {', '.join(BUNDLED)}, or a "
             ".csv/.parquet/.npy file"
         )
-    return _split(x, idx, classes, names, key, valid=0.2 if valid is None else valid,
-                  shuffle=True if shuffle is None else shuffle, stratify=stratify, seed=seed,
-                  standardize=standardize, dtype=dtype, device=device)
+    return _split(
+        x,
+        idx,
+        classes,
+        names,
+        key,
+        valid=0.2 if valid is None else valid,
+        shuffle=True if shuffle is None else shuffle,
+        stratify=stratify,
+        seed=seed,
+        standardize=standardize,
+        dtype=dtype,
+        device=device,
+    )
 
 
-def split_order(n: int, idx: np.ndarray, *, valid: Any, shuffle: bool, stratify: bool,
-                seed: Any) -> tuple[np.ndarray, int]:
+def split_order(
+    n: int, idx: np.ndarray, *, valid: Any, shuffle: bool, stratify: bool, seed: Any
+) -> tuple[np.ndarray, int]:
     """The row order of a train/valid split of ``n`` rows with class indices ``idx``
     (training rows first) and the number of training rows: ``load_dataset``'s split,
     also used by ``train --text`` before it fits the vectorizer on the training rows."""
@@ -298,8 +320,9 @@ def split_order(n: int, idx: np.ndarray, *, valid: Any, shuffle: bool, stratify:
         from sklearn.model_selection import train_test_split
 
         try:
-            tr, va = train_test_split(order, test_size=n_valid, random_state=seed,
-                                      stratify=idx if stratify else None)
+            tr, va = train_test_split(
+                order, test_size=n_valid, random_state=seed, stratify=idx if stratify else None
+            )
         except ValueError as exc:  # too few rows of a class for a stratified split
             raise InvalidInputError(f"{'stratify' if stratify else 'valid'}: {exc}") from None
         order = np.concatenate([tr, va])
@@ -308,10 +331,12 @@ def split_order(n: int, idx: np.ndarray, *, valid: Any, shuffle: bool, stratify:
     return order, n - n_valid
 
 
-def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize,
-           dtype, device) -> Dataset:
-    order, n_train = split_order(x.shape[0], idx, valid=valid, shuffle=shuffle,
-                                 stratify=stratify, seed=seed)
+def _split(
+    x, idx, classes, names, key, *, valid, shuffle, stratify, seed, standardize, dtype, device
+) -> Dataset:
+    order, n_train = split_order(
+        x.shape[0], idx, valid=valid, shuffle=shuffle, stratify=stratify, seed=seed
+    )
     n_valid = x.shape[0] - n_train
     dtype, device = resolve_dtype(dtype), resolve_device(device)
     if sp.issparse(x):
@@ -320,9 +345,14 @@ def _split(x, idx, classes, names, key, *, valid, shuffle, stratify, seed, stand
         xt = torch.from_numpy(np.ascontiguousarray(x[order])).to(dtype=dtype, device=device)
     y = one_hot(idx[order], len(classes), dtype=dtype, device=device)
     data = Dataset(
-        xt[:n_train], y[:n_train], xt[n_train:] if n_valid else None,
-        y[n_train:] if n_valid else None, len(classes), classes=classes,
-        feature_names=names, name=str(key),
+        xt[:n_train],
+        y[:n_train],
+        xt[n_train:] if n_valid else None,
+        y[n_train:] if n_valid else None,
+        len(classes),
+        classes=classes,
+        feature_names=names,
+        name=str(key),
     )
     return _standardized(data) if standardize else data
 
@@ -336,19 +366,35 @@ def _standardized(data: Dataset) -> Dataset:
         _, d = column_scale(SparseRows(to_csr(data.x_train, "data")))
         inv = sp.diags(1.0 / d.double().numpy())
         xv = None if data.x_valid is None else (data.x_valid @ inv).tocsr()
-        return replace(data, x_train=(data.x_train @ inv).tocsr(), x_valid=xv,
-                       mean=np.zeros(d.shape[0]), scale=d.double().numpy())
+        return replace(
+            data,
+            x_train=(data.x_train @ inv).tocsr(),
+            x_valid=xv,
+            mean=np.zeros(d.shape[0]),
+            scale=d.double().numpy(),
+        )
     mean, scale = standardisation(data.x_train)
     check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
     xv = None if data.x_valid is None else (data.x_valid - mean) / scale
-    return replace(data, x_train=(data.x_train - mean) / scale, x_valid=xv,
-                   mean=mean.cpu().numpy(), scale=scale.cpu().numpy())
+    return replace(
+        data,
+        x_train=(data.x_train - mean) / scale,
+        x_valid=xv,
+        mean=mean.cpu().numpy(),
+        scale=scale.cpu().numpy(),
+    )
 
 
-def standardisation(x: torch.Tensor, weight: torch.Tensor | None = None,
-                    rows: torch.Tensor | None = None, *, center: bool = True,
-                    chunk: int = 512, shift: torch.Tensor | None = None,
-                    reduce: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+def standardisation(
+    x: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    rows: torch.Tensor | None = None,
+    *,
+    center: bool = True,
+    chunk: int = 512,
+    shift: torch.Tensor | None = None,
+    reduce: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Weighted column means :math:`\mu = \sum_i s_i x_i / \sum_i s_i` and standard
     deviations :math:`d = \sqrt{\sum_i s_i (x_i-\mu)^2 / \sum_i s_i}` of the rows ``rows``
     of ``x`` (all rows for ``None``; weights 1 for ``weight=None``): the one
@@ -380,21 +426,31 @@ def standardisation(x: torch.Tensor, weight: torch.Tensor | None = None,
         # one multi-threaded pass in C (the same sums, in fixed blocks)
         idx = None if rows is None else rows.to(torch.int64).contiguous()
         wc, cc = weight.to(x).contiguous(), c.contiguous()
-        if native.column_stats(x.dtype)(
-                x.data_ptr(), x.stride(0), n, nf, None if idx is None else idx.data_ptr(),
-                wc.data_ptr(), cc.data_ptr(), sums.data_ptr()) != 0:
+        if (
+            native.column_stats(x.dtype)(
+                x.data_ptr(),
+                x.stride(0),
+                n,
+                nf,
+                None if idx is None else idx.data_ptr(),
+                wc.data_ptr(),
+                cc.data_ptr(),
+                sums.data_ptr(),
+            )
+            != 0
+        ):
             raise MemoryError("standardisation: out of memory for the partial sums")
     else:
         buf = torch.empty(max(min(chunk, n), 1), nf, dtype=x.dtype, device=x.device)
         for s in range(0, n, chunk):
-            wb = weight[s:s + chunk] if rows is None else weight[rows[s:s + chunk]]
-            xb = buf[:wb.shape[0]]
+            wb = weight[s : s + chunk] if rows is None else weight[rows[s : s + chunk]]
+            xb = buf[: wb.shape[0]]
             if rows is None:
-                torch.sub(x[s:s + chunk], c, out=xb)
+                torch.sub(x[s : s + chunk], c, out=xb)
             else:
-                torch.index_select(x, 0, rows[s:s + chunk], out=xb).sub_(c)
+                torch.index_select(x, 0, rows[s : s + chunk], out=xb).sub_(c)
             sums[:nf] += (wb @ xb).double()
-            sums[nf:2 * nf] += (wb @ xb.square_()).double()
+            sums[nf : 2 * nf] += (wb @ xb.square_()).double()
             sums[-1] += wb.double().sum()
     if reduce is not None:
         reduce(sums)
@@ -403,11 +459,9 @@ def standardisation(x: torch.Tensor, weight: torch.Tensor | None = None,
         return torch.zeros_like(c), torch.ones_like(c)
     m1 = sums[:nf] / total
     mu = c.double() + m1 if center else torch.zeros(nf, **f64)
-    var = (sums[nf:2 * nf] / total - (m1 * m1 if center else 0)).clamp_(min=0)
+    var = (sums[nf : 2 * nf] / total - (m1 * m1 if center else 0)).clamp_(min=0)
     d = var.sqrt()
     # constant columns get d = 1; a spread that overflowed (inf, or inf - inf = NaN) stays
     # non-finite, for the caller to refuse (check_statistics)
     d = torch.where((d > 1e-12 * (1 + mu.abs())) | ~torch.isfinite(d), d, torch.ones_like(d))
     return mu.to(x.dtype), d.to(x.dtype)
-
-

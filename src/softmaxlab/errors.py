@@ -46,8 +46,7 @@ class TrainingDiverged(SoftmaxlabError, ArithmeticError):
     for the scale of the features, usually). ``epoch`` and ``batch`` say where; the model
     keeps its last finite parameters."""
 
-    def __init__(self, message: str, *, epoch: int | None = None,
-                 batch: int | None = None) -> None:
+    def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None) -> None:
         super().__init__(message)
         self.epoch, self.batch = epoch, batch
 

@@ -227,8 +227,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if self.alpha != "auto":
             check_number(self.alpha, "alpha", low=0)
         if self.penalty not in PENALTIES:
-            raise InvalidInputError(f"penalty: expected one of 'l2', 'l1', 'elasticnet' or "
-                                    f"None, got {self.penalty!r}")
+            raise InvalidInputError(
+                f"penalty: expected one of 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}"
+            )
         if self.penalty == "elasticnet" and self.l1_ratio is None:
             raise InvalidInputError("l1_ratio: penalty='elasticnet' needs l1_ratio in [0, 1]")
         if self.l1_ratio is not None:
@@ -236,18 +237,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if self.l1_ratio > 1:
                 raise InvalidInputError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
         if self.penalty is None and self.alpha not in ("auto", 0, 0.0):
-            raise InvalidInputError(f"alpha: penalty=None fits without a penalty; got "
-                                    f"alpha={self.alpha!r}")
+            raise InvalidInputError(
+                f"alpha: penalty=None fits without a penalty; got alpha={self.alpha!r}"
+            )
         check_l1(self._rho(), self.momentum)  # before any data is read
         if self.tol is not None:
             check_number(self.tol, "tol", low=0)
         check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
-        check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True,
-                      high=1)
+        check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True, high=1)
         check_number(self.verbose, "verbose", low=0, integer=True)
         if self.solver not in SOLVERS:
-            raise InvalidInputError(f"solver: expected one of {', '.join(SOLVERS)}, got "
-                                    f"{self.solver!r}")
+            raise InvalidInputError(
+                f"solver: expected one of {', '.join(SOLVERS)}, got {self.solver!r}"
+            )
         if self.schedule not in SCHEDULES:
             raise InvalidInputError(
                 f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
@@ -261,26 +263,45 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise InvalidInputError("early_stopping: works with solver='sgd' only")
         for flag in ("shuffle", "early_stopping", "warm_start", "nesterov"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise InvalidTypeError(f"{flag}: expected True or False, got "
-                                       f"{getattr(self, flag)!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced"
-                or isinstance(self.class_weight, dict)):
+                raise InvalidTypeError(
+                    f"{flag}: expected True or False, got {getattr(self, flag)!r}"
+                )
+        if not (
+            self.class_weight is None
+            or self.class_weight == "balanced"
+            or isinstance(self.class_weight, dict)
+        ):
             raise InvalidInputError(
                 f"class_weight: expected None, 'balanced' or a dict, got {self.class_weight!r}"
             )
         if isinstance(self.class_weight, dict):
             for label, weight in self.class_weight.items():
-                if isinstance(weight, bool) or not isinstance(weight, numbers.Real) \
-                        or not np.isfinite(weight) or weight < 0:
-                    raise InvalidInputError(f"class_weight: the weight of class {label!r} must "
-                                            f"be a finite number >= 0, got {weight!r}")
+                if (
+                    isinstance(weight, bool)
+                    or not isinstance(weight, numbers.Real)
+                    or not np.isfinite(weight)
+                    or weight < 0
+                ):
+                    raise InvalidInputError(
+                        f"class_weight: the weight of class {label!r} must "
+                        f"be a finite number >= 0, got {weight!r}"
+                    )
         G.get(self.gradient)
         return resolve_dtype(self.dtype), resolve_device(self.device)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: Any = None,
-            callback: Any = None, checkpoint: Any = None, checkpoint_every: int = 1,
-            resume: bool = False) -> SoftmaxRegression:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: Any = None,
+        callback: Any = None,
+        checkpoint: Any = None,
+        checkpoint_every: int = 1,
+        resume: bool = False,
+    ) -> SoftmaxRegression:
         """Fit on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,) of any
         hashable type, with optional per-row ``sample_weight``. Returns ``self``.
 
@@ -310,23 +331,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         finally:
             del self._checkpoint, self._extras
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None,
-                    sample_weight: Any = None) -> SoftmaxRegression:
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> SoftmaxRegression:
         """One epoch over ``X, y``. The first call needs ``classes`` (all labels that will
         ever appear) unless ``y`` already holds every class."""
         if self.solver == "lbfgs":
             raise InvalidInputError("solver: partial_fit needs solver='sgd' (or 'auto')")
         first = not hasattr(self, "classes_")
-        return self._fit(X, y, sample_weight, classes=classes if first else None,
-                         reset=first, epochs=1)
+        return self._fit(
+            X, y, sample_weight, classes=classes if first else None, reset=first, epochs=1
+        )
 
     def _fit(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
         # A call that raises leaves the estimator as it was: attributes are only ever
         # reassigned (never mutated in place), so a shallow snapshot restores them.
         snapshot = dict(self.__dict__)
         try:
-            return self._fit_unsafe(X, y, sample_weight, classes=classes, reset=reset,
-                                    epochs=epochs)
+            return self._fit_unsafe(
+                X, y, sample_weight, classes=classes, reset=reset, epochs=epochs
+            )
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(snapshot)
@@ -355,8 +379,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     "needs at least 2 classes"
                 )
             check_parameter_memory(len(labels), X.shape[1])
-            if not (self.warm_start and hasattr(self, "classes_")
-                    and np.array_equal(labels, self.classes_)):
+            if not (
+                self.warm_start
+                and hasattr(self, "classes_")
+                and np.array_equal(labels, self.classes_)
+            ):
                 self.classes_ = labels
                 self.coef_ = np.zeros((len(labels), X.shape[1]), dtype=np_dtype)
                 self.intercept_ = np.zeros(len(labels), dtype=np_dtype)
@@ -382,7 +409,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             valid = eval_rows(self, eval_set, np_dtype, kw, sparse=sp.issparse(X))
         elif self.early_stopping and epochs is None:
             train_idx, valid_idx = train_test_split(
-                np.arange(len(y)), test_size=self.validation_fraction, stratify=y_idx,
+                np.arange(len(y)),
+                test_size=self.validation_fraction,
+                stratify=y_idx,
                 random_state=rng,
             )
             train = torch.as_tensor(np.sort(train_idx), device=device)
@@ -392,8 +421,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         # standardised coordinates, statistics of the training rows (see the module docstring)
         mu, d = scale_stats(xt, st, train)
         if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
-                valid is not None and eval_set is None and not sp.issparse(X)
-                and not bool(torch.isfinite(valid[0]).all())):
+            valid is not None
+            and eval_set is None
+            and not sp.issparse(X)
+            and not bool(torch.isfinite(valid[0]).all())
+        ):
             check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
             check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
         problem = Problem(xt, labels, st, train, valid, mu, d)
@@ -407,9 +439,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
             # slowed it (53 vs 35 iterations on the text benchmark, docs/text.md)
             problem.scale = torch.ones_like(d)
-        run = {"np_dtype": np_dtype, "seed": int(rng.randint(2**31 - 1)),
-               "callback": callback, "epochs": epochs, "grad_weight": st / st.mean(),
-               "fingerprint_data": [xt, labels, st, train, *(valid or ())]}
+        run = {
+            "np_dtype": np_dtype,
+            "seed": int(rng.randint(2**31 - 1)),
+            "callback": callback,
+            "epochs": epochs,
+            "grad_weight": st / st.mean(),
+            "fingerprint_data": [xt, labels, st, train, *(valid or ())],
+        }
         alphas = getattr(self, "_path_alphas", None)
         if alphas is None:
             return solve(self, problem, **run)
@@ -443,8 +480,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         asks for SGD."""
         if self.solver != "auto":
             return self.solver
-        sgd_options = (self.early_stopping or self.momentum > 0 or self.schedule != "constant"
-                       or self.batch_size != "auto")
+        sgd_options = (
+            self.early_stopping
+            or self.momentum > 0
+            or self.schedule != "constant"
+            or self.batch_size != "auto"
+        )
         return "sgd" if sgd_only or sgd_options else "lbfgs"
 
     def __sklearn_tags__(self) -> Any:

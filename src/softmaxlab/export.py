@@ -54,8 +54,14 @@ def to_sklearn(model: Any, mean: Any = None, scale: Any = None) -> Any:
     return out
 
 
-def to_onnx(model: Any, path: str | os.PathLike[str], mean: Any = None, scale: Any = None,
-            *, opset: int = 17) -> None:
+def to_onnx(
+    model: Any,
+    path: str | os.PathLike[str],
+    mean: Any = None,
+    scale: Any = None,
+    *,
+    opset: int = 17,
+) -> None:
     """Write an ONNX graph: input ``x`` (float32, n × N), outputs ``label`` (the original
     class labels: int64 or strings) and ``probabilities`` (float32, n × C); the graph is
     MatMul, Add, Softmax, ArgMax and a lookup of the labels. Written atomically."""
@@ -64,7 +70,8 @@ def to_onnx(model: Any, path: str | os.PathLike[str], mean: Any = None, scale: A
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
         raise MissingDependencyError(
-            "onnx: export needs the onnx package (pip install 'softmaxlab[export]')") from None
+            "onnx: export needs the onnx package (pip install 'softmaxlab[export]')"
+        ) from None
     from .io.atomic import atomic_write
 
     w, b = folded(model, mean, scale)
@@ -72,27 +79,36 @@ def to_onnx(model: Any, path: str | os.PathLike[str], mean: Any = None, scale: A
     if classes.dtype.kind in "iub":
         labels, label_type = np.asarray(classes, dtype=np.int64), TensorProto.INT64
     elif classes.dtype.kind in "US" or classes.dtype == object:
-        labels, label_type = np.asarray([str(c) for c in classes], dtype=object), \
-            TensorProto.STRING
+        labels, label_type = np.asarray([str(c) for c in classes], dtype=object), TensorProto.STRING
     else:
-        raise InvalidInputError(f"model: ONNX export needs integer or text labels, not "
-                                f"{classes.dtype}")
+        raise InvalidInputError(
+            f"model: ONNX export needs integer or text labels, not {classes.dtype}"
+        )
     n, c = w.shape
-    inits = [numpy_helper.from_array(w.astype(np.float32), "W"),
-             numpy_helper.from_array(b.astype(np.float32), "b"),
-             numpy_helper.from_array(labels, "classes")]
-    nodes = [helper.make_node("MatMul", ["x", "W"], ["xw"]),
-             helper.make_node("Add", ["xw", "b"], ["logits"]),
-             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-             helper.make_node("ArgMax", ["logits"], ["index"], axis=1, keepdims=0),
-             helper.make_node("Gather", ["classes", "index"], ["label"], axis=0)]
+    inits = [
+        numpy_helper.from_array(w.astype(np.float32), "W"),
+        numpy_helper.from_array(b.astype(np.float32), "b"),
+        numpy_helper.from_array(labels, "classes"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        helper.make_node("ArgMax", ["logits"], ["index"], axis=1, keepdims=0),
+        helper.make_node("Gather", ["classes", "index"], ["label"], axis=0),
+    ]
     graph = helper.make_graph(
-        nodes, "softmaxlab",
+        nodes,
+        "softmaxlab",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", n])],
-        [helper.make_tensor_value_info("label", label_type, ["n"]),
-         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", c])],
-        inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="softmaxlab")
+        [
+            helper.make_tensor_value_info("label", label_type, ["n"]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", c]),
+        ],
+        inits,
+    )
+    proto = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="softmaxlab"
+    )
     onnx.checker.check_model(proto)
     atomic_write(path, lambda tmp: onnx.save(proto, tmp))

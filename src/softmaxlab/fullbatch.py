@@ -39,8 +39,9 @@ class LbfgsResult:
     grad: torch.Tensor
 
 
-def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
-          callback: Any = None) -> LbfgsResult:
+def lbfgs(
+    est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor, callback: Any = None
+) -> LbfgsResult:
     """Full-batch L-BFGS (:func:`softmaxlab.optim.minimize_lbfgs`) on the penalised
     objective, each evaluation
     one full pass of the engine. The parameter vector is laid out as the engine's flat
@@ -51,9 +52,19 @@ def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
     p = problem
     # unscaled rows (sparse L-BFGS): no per-feature scaling or penalty weights to apply
     unit = bool((p.scale == 1).all())
-    engine = make_engine(p.x, p.labels, w, b, batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
-                         weight=p.weight, mean=p.mean, inv_scale=None if unit else 1 / p.scale,
-                         penalty=None if unit else p.scale**-2, alpha=p.alpha, rows=p.train)
+    engine = make_engine(
+        p.x,
+        p.labels,
+        w,
+        b,
+        batch_size=min(FULL_PASS_CHUNK, p.x.shape[0]),
+        weight=p.weight,
+        mean=p.mean,
+        inv_scale=None if unit else 1 / p.scale,
+        penalty=None if unit else p.scale**-2,
+        alpha=p.alpha,
+        rows=p.train,
+    )
     n_w = engine.wt.numel()
     nf = engine.n_features
     losses: list[float] = []
@@ -122,16 +133,28 @@ def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
             if callback is not None:
                 callback(rec)
 
-    theta0 = torch.cat([engine.wt[1] - engine.wt[0], (engine.b[1] - engine.b[0]).reshape(1)]
-                       if binary else [engine.w_store.reshape(-1), engine.b]
-                       ).cpu().numpy().astype(np.float64)
+    theta0 = (
+        torch.cat(
+            [engine.wt[1] - engine.wt[0], (engine.b[1] - engine.b[0]).reshape(1)]
+            if binary
+            else [engine.w_store.reshape(-1), engine.b]
+        )
+        .cpu()
+        .numpy()
+        .astype(np.float64)
+    )
     gtol = 0.0 if est.tol is None else est.tol
     c = engine.n_classes
 
     def layout(per_feature: np.ndarray) -> np.ndarray:
         """A per-feature vector laid out as the parameter vector (0 for intercepts)."""
-        weights = (per_feature if binary else np.repeat(per_feature, c)
-                   if engine.w_store is not engine.wt else np.tile(per_feature, c))
+        weights = (
+            per_feature
+            if binary
+            else np.repeat(per_feature, c)
+            if engine.w_store is not engine.wt
+            else np.tile(per_feature, c)
+        )
         return np.concatenate([weights, np.zeros(1 if binary else c)])
 
     # Along a regularisation path (softmaxlab.path.fit_path) the curvature pairs of the
@@ -151,11 +174,13 @@ def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
             # ill-conditioned problem is reached by many tiny decreases)
             # (no curvature carried: after the orthants change between Cs, old pairs
             # cost OWL-QN iterations — 445 against 307 along iris's elastic-net path)
-            res = minimize_owlqn(fun, theta0, l1, maxiter=est.max_epochs, callback=record,
-                                 gtol=gtol, ftol=0.0)
+            res = minimize_owlqn(
+                fun, theta0, l1, maxiter=est.max_epochs, callback=record, gtol=gtol, ftol=0.0
+            )
         else:
-            res = minimize_lbfgs(fun, theta0, maxiter=est.max_epochs, callback=record,
-                                 gtol=gtol, memory=memory)
+            res = minimize_lbfgs(
+                fun, theta0, maxiter=est.max_epochs, callback=record, gtol=gtol, memory=memory
+            )
     if carried is not None or hasattr(est, "_path_memory"):
         est._path_memory = (key, p.alpha, res.memory or memory)
     if not np.isfinite(res.fun):
@@ -169,6 +194,13 @@ def lbfgs(est: Any, problem: Any, w: torch.Tensor, b: torch.Tensor,
     elif engine.w_store is not engine.wt:  # W's storage is (N, C): Wᵀ (C, N) first
         c = engine.n_classes
         jac = torch.cat([jac[:n_w].view(nf, c).T.reshape(-1), jac[n_w:]])
-    return LbfgsResult(engine.w.contiguous(), engine.b.clone(), losses, max(int(res.nit), 1),
-                       "converged" if res.status == 0 else "max_epochs", valid_losses,
-                       scores, jac)
+    return LbfgsResult(
+        engine.w.contiguous(),
+        engine.b.clone(),
+        losses,
+        max(int(res.nit), 1),
+        "converged" if res.status == 0 else "max_epochs",
+        valid_losses,
+        scores,
+        jac,
+    )

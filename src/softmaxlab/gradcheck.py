@@ -47,8 +47,9 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 FD_STEP = 1e-6
 
 
-def central_difference(f: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor,
-                       h: float = FD_STEP) -> torch.Tensor:
+def central_difference(
+    f: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor, h: float = FD_STEP
+) -> torch.Tensor:
     """∂f/∂t entry by entry: (f(t + h·e) − f(t − h·e)) / 2h, in float64 (see
     :data:`FD_STEP` for what its error is)."""
     t = t.double().clone()
@@ -65,8 +66,14 @@ def central_difference(f: Callable[[torch.Tensor], torch.Tensor], t: torch.Tenso
     return grad
 
 
-def gradcheck(samples: int = 8, features: int = 5, classes: int = 4, *,
-              dtype: torch.dtype | str = torch.float64, seed: int = 0) -> list[GradRow]:
+def gradcheck(
+    samples: int = 8,
+    features: int = 5,
+    classes: int = 4,
+    *,
+    dtype: torch.dtype | str = torch.float64,
+    seed: int = 0,
+) -> list[GradRow]:
     """Check every formulation of :data:`softmaxlab.gradients.REGISTRY` on a random batch
     of ``samples`` rows (one-hot targets) and return one row per intermediate it forms."""
     samples = check_positive_int(samples, "samples")
@@ -75,20 +82,24 @@ def gradcheck(samples: int = 8, features: int = 5, classes: int = 4, *,
     if classes < 2:
         raise InvalidInputError(f"classes: needs at least 2, got {classes}")
     if samples * features * classes > 200_000:
-        raise InvalidInputError("samples x features x classes: at most 200 000 (finite "
-                                "differences take one evaluation per entry)")
+        raise InvalidInputError(
+            "samples x features x classes: at most 200 000 (finite "
+            "differences take one evaluation per entry)"
+        )
     dtype = resolve_dtype(dtype)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(samples, features, generator=g, dtype=torch.float64)
-    y = torch.nn.functional.one_hot(torch.randint(0, classes, (samples,), generator=g),
-                                    classes).double()
+    y = torch.nn.functional.one_hot(
+        torch.randint(0, classes, (samples,), generator=g), classes
+    ).double()
     w = torch.randn(features, classes, generator=g, dtype=torch.float64)
     b = torch.randn(classes, generator=g, dtype=torch.float64)
     z = F.logits(x, w, b)
     reference = G.autograd(x, y, w, b)  # float64
     fd = {
-        "d_y_hat": central_difference(lambda t: F.cross_entropy_from_probs(y, t),
-                                      F.softmax(z), h=1e-7),
+        "d_y_hat": central_difference(
+            lambda t: F.cross_entropy_from_probs(y, t), F.softmax(z), h=1e-7
+        ),
         "d_z": central_difference(lambda t: F.cross_entropy(y, t), z),
         "d_w": central_difference(lambda t: F.cross_entropy(y, F.logits(x, t, b)), w),
         "d_b": central_difference(lambda t: F.cross_entropy(y, F.logits(x, w, t)), b),

@@ -132,8 +132,9 @@ def _chain(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     d_y_hat = ce_grad_y_hat(y, y_hat, r)
     _raise_if_infinite(d_y_hat, y_hat, "chain")
     d_z = softmax_backward(d_y_hat, y_hat)
-    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z,
-                     d_y_hat=d_y_hat)
+    return Gradients(
+        d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat
+    )
 
 
 def _fused(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
@@ -146,8 +147,9 @@ def _blockwise(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     _raise_if_infinite(d_y_hat, y_hat, "blockwise")
     blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
     d_z = torch.einsum("ij,ijk->ik", d_y_hat, blocks)
-    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z,
-                     d_y_hat=d_y_hat)
+    return Gradients(
+        d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat
+    )
 
 
 def _jacobian(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
@@ -174,8 +176,10 @@ def _kronecker(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
     vec_d_w = torch.kron(eye_c, x).T @ vec_d_z  # (I_C ⊗ X)ᵀ vec(∂L/∂Z), (NC,)
     d_b = torch.kron(eye_c, ones_m).T @ vec_d_z  # (I_C ⊗ 1_m)ᵀ vec(∂L/∂Z), (C,)
     return Gradients(
-        d_w=_penalised(_unvec(vec_d_w, n, c).contiguous(), w, alpha), d_b=d_b,
-        d_z=_unvec(vec_d_z, m, c), d_y_hat=d_y_hat,
+        d_w=_penalised(_unvec(vec_d_w, n, c).contiguous(), w, alpha),
+        d_b=d_b,
+        d_z=_unvec(vec_d_z, m, c),
+        d_y_hat=d_y_hat,
     )
 
 
@@ -205,7 +209,13 @@ Kernel = Callable[..., Gradients]
 
 
 def _checked(
-    x: Any, y: Any, w: Any, b: Any, y_hat: Any, sample_weight: Any, class_weight: Any,
+    x: Any,
+    y: Any,
+    w: Any,
+    b: Any,
+    y_hat: Any,
+    sample_weight: Any,
+    class_weight: Any,
     alpha: Any,
 ) -> tuple[Any, ...]:
     if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
@@ -233,8 +243,12 @@ def _checked(
                 f"y_hat: expected non-negative probabilities of shape ({m}, {c}), "
                 f"got shape {tuple(y_hat.shape)}"
             )
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0 \
-            or alpha == float("inf"):
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not alpha >= 0
+        or alpha == float("inf")
+    ):
         raise InvalidInputError(f"alpha: must be a finite number >= 0, got {alpha!r}")
     r = None
     if sample_weight is not None or class_weight is not None:
@@ -262,8 +276,9 @@ def class_weights(class_weight: Any, y: torch.Tensor) -> torch.Tensor:
         return torch.where(counts > 0, m / (c * counts), torch.zeros_like(counts))
     if not isinstance(class_weight, torch.Tensor):
         class_weight = np.asarray(class_weight)
-    cw = as_matrix(class_weight.reshape(1, -1), "class_weight", dtype=y.dtype,
-                   device=y.device).reshape(-1)
+    cw = as_matrix(
+        class_weight.reshape(1, -1), "class_weight", dtype=y.dtype, device=y.device
+    ).reshape(-1)
     if cw.numel() != c or bool((cw < 0).any()):
         raise InvalidInputError(
             f"class_weight: expected {c} non-negative values, got {cw.tolist()}"
@@ -271,8 +286,9 @@ def class_weights(class_weight: Any, y: torch.Tensor) -> torch.Tensor:
     return cw
 
 
-def row_weights(sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any,
-                name: str = "sample_weight") -> torch.Tensor:
+def row_weights(
+    sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any, name: str = "sample_weight"
+) -> torch.Tensor:
     r"""Check ``sample_weight`` (m,) and return it normalised to sum to 1: :math:`r = s/\sum s`."""
     if not isinstance(sample_weight, torch.Tensor):
         sample_weight = np.asarray(sample_weight)
@@ -289,6 +305,7 @@ def row_weights(sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any,
 
 # Every public formulation: the same signature, checks, then its kernel (the kernels take
 # the same order, ``(x, y, w, b, y_hat, r=None, alpha=0.0)``, already checked).
+
 
 def chain(
     x: torch.Tensor,
@@ -471,12 +488,20 @@ REGISTRY: dict[str, Formulation] = {
     for f in (
         Formulation("chain", chain, _chain, "seed chain rule: -Y⊘Ŷ/m, then Ŷ⊙(G-(G⊙Ŷ)1)", True),
         Formulation(
-            "jacobian", jacobian, _jacobian, "full (m,C,m,C) Jacobian + I⊗X, einsum", True,
+            "jacobian",
+            jacobian,
+            _jacobian,
+            "full (m,C,m,C) Jacobian + I⊗X, einsum",
+            True,
             _jacobian_bytes,
         ),
         Formulation(
-            "kronecker", kronecker, _kronecker, "vec form: D-D(11ᵀ⊗I)D and I⊗X as matrices",
-            True, _kronecker_bytes,
+            "kronecker",
+            kronecker,
+            _kronecker,
+            "vec form: D-D(11ᵀ⊗I)D and I⊗X as matrices",
+            True,
+            _kronecker_bytes,
         ),
         Formulation("blockwise", blockwise, _blockwise, "one C×C Jacobian per sample", True),
         Formulation("fused", fused, _fused, "∂L/∂Z = (Ŷ-Y)/m, no division by Ŷ", False),

@@ -57,11 +57,13 @@ class Summary:
         return 1.0 - self.log_likelihood / self.null_log_likelihood
 
     def __str__(self) -> str:
-        head = (f"Softmax regression (multinomial logit), reference class: "
-                f"{_plain(self.reference)!r}\n"
-                f"observations: {self.n_obs:g}   log-likelihood: {self.log_likelihood:.4f}   "
-                f"null: {self.null_log_likelihood:.4f}   pseudo-R²: {self.pseudo_r2:.4f}   "
-                f"converged: {'yes' if self.converged else 'NO'}\n")
+        head = (
+            f"Softmax regression (multinomial logit), reference class: "
+            f"{_plain(self.reference)!r}\n"
+            f"observations: {self.n_obs:g}   log-likelihood: {self.log_likelihood:.4f}   "
+            f"null: {self.null_log_likelihood:.4f}   pseudo-R²: {self.pseudo_r2:.4f}   "
+            f"converged: {'yes' if self.converged else 'NO'}\n"
+        )
         level = f"{100 * self.confidence:g}%"
         body = self.table.rename(columns={"ci_lower": f"[{level}", "ci_upper": f"{level}]"})
         return head + body.to_string(float_format=lambda v: f"{v:.4g}") + "\n"
@@ -71,8 +73,9 @@ def _plain(label: Any) -> Any:
     return label.item() if isinstance(label, np.generic) else label
 
 
-def information_matrix(x: np.ndarray, proba: np.ndarray, weight: np.ndarray,
-                       reference: int) -> np.ndarray:
+def information_matrix(
+    x: np.ndarray, proba: np.ndarray, weight: np.ndarray, reference: int
+) -> np.ndarray:
     r"""Observed information :math:`\sum_i s_i A_i \otimes \tilde x_i\tilde x_i^\top` of the
     reference parametrisation. Shapes: ``x`` (n, N), ``proba`` (n, C), ``weight`` (n,) →
     ((C−1)(N+1), (C−1)(N+1)), ordered class by class, intercept first within a class."""
@@ -85,13 +88,12 @@ def information_matrix(x: np.ndarray, proba: np.ndarray, weight: np.ndarray,
         for b in range(a, k):
             coef = p[:, a] * ((a == b) - p[:, b])  # (A_i)_{ab}
             block = (sx * coef[:, None]).T @ xt
-            info[a * d:(a + 1) * d, b * d:(b + 1) * d] = block
-            info[b * d:(b + 1) * d, a * d:(a + 1) * d] = block.T
+            info[a * d : (a + 1) * d, b * d : (b + 1) * d] = block
+            info[b * d : (b + 1) * d, a * d : (a + 1) * d] = block.T
     return info
 
 
-def separated_pair(x: np.ndarray, idx: np.ndarray, weight: np.ndarray
-                   ) -> tuple[int, int] | None:
+def separated_pair(x: np.ndarray, idx: np.ndarray, weight: np.ndarray) -> tuple[int, int] | None:
     """The first pair of classes (by index) that a hyperplane separates completely among
     the rows with positive weight, or ``None``: then the maximum-likelihood coefficients of
     a softmax regression are infinite. One linear feasibility problem per pair:
@@ -107,15 +109,27 @@ def separated_pair(x: np.ndarray, idx: np.ndarray, weight: np.ndarray
             rows = np.r_[x[idx == j], x[idx == k]]
             sign = np.r_[-np.ones((idx == j).sum()), np.ones((idx == k).sum())]
             a_ub = sign[:, None] * np.c_[rows, np.ones(len(rows))]
-            res = linprog(np.zeros(rows.shape[1] + 1), A_ub=a_ub, b_ub=-np.ones(len(rows)),
-                          bounds=[(None, None)] * (rows.shape[1] + 1), method="highs")
+            res = linprog(
+                np.zeros(rows.shape[1] + 1),
+                A_ub=a_ub,
+                b_ub=-np.ones(len(rows)),
+                bounds=[(None, None)] * (rows.shape[1] + 1),
+                method="highs",
+            )
             if res.status == 0:
                 return int(j), int(k)
     return None
 
 
-def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: Any = None,
-              *, confidence: float = 0.95) -> Summary:
+def summarize(
+    model: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    reference: Any = None,
+    *,
+    confidence: float = 0.95,
+) -> Summary:
     """Coefficients, standard errors, z, p-values and confidence intervals of a fitted,
     unpenalised :class:`~softmaxlab.SoftmaxRegression` on the rows it was fitted on,
     against ``reference`` (a class label; the first class by default, as ``MNLogit``).
@@ -133,15 +147,17 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
         raise InvalidInputError(
             f"model: fitted with an {str(penalty).upper()} penalty (alpha={alpha}); these "
             "standard errors are those of the unpenalised maximum-likelihood fit: refit "
-            "with alpha=0 or penalty=None (softmaxlab train --alpha 0)")
+            "with alpha=0 or penalty=None (softmaxlab train --alpha 0)"
+        )
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence: must be in (0, 1), got {confidence!r}")
     x, idx = labelled_rows(model, X, y)
     classes = model.classes_
     ref = 0 if reference is None else np.flatnonzero(classes == reference)
     if reference is not None and len(ref) != 1:
-        raise InvalidInputError(f"reference: {reference!r} is not a class of the model "
-                                f"({classes.tolist()})")
+        raise InvalidInputError(
+            f"reference: {reference!r} is not a class of the model ({classes.tolist()})"
+        )
     ref = int(ref if reference is None else ref[0])
     w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if w.shape != (len(x),) or not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -158,12 +174,21 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
     converged = getattr(model, "stop_reason_", "") in ("converged", "tol")
     pair = separated_pair(x, idx, w)
     if pair is not None or np.linalg.cond(info) > 1e12:
-        which = "" if pair is None else (
-            f" (classes {_plain(classes[pair[0]])!r} and {_plain(classes[pair[1]])!r} are "
-            "split by a hyperplane)")
-        warnings.warn(f"summarize: the classes are (quasi-)separated by the features{which}; "
-                      "the likelihood has no finite maximum, so these coefficients and "
-                      "standard errors are not meaningful", SeparationWarning, stacklevel=2)
+        which = (
+            ""
+            if pair is None
+            else (
+                f" (classes {_plain(classes[pair[0]])!r} and {_plain(classes[pair[1]])!r} are "
+                "split by a hyperplane)"
+            )
+        )
+        warnings.warn(
+            f"summarize: the classes are (quasi-)separated by the features{which}; "
+            "the likelihood has no finite maximum, so these coefficients and "
+            "standard errors are not meaningful",
+            SeparationWarning,
+            stacklevel=2,
+        )
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
@@ -171,13 +196,24 @@ def summarize(model: Any, X: Any, y: Any, sample_weight: Any = None, reference: 
     se = np.sqrt(np.clip(np.diag(cov), 0, None)).reshape(beta.shape)
     z = beta / se
     q = stats.norm.ppf(0.5 + confidence / 2)
-    names = ["const", *[str(n) for n in getattr(model, "feature_names_in_",
-                                                [f"x{j + 1}" for j in range(x.shape[1])])]]
+    names = [
+        "const",
+        *[
+            str(n)
+            for n in getattr(model, "feature_names_in_", [f"x{j + 1}" for j in range(x.shape[1])])
+        ],
+    ]
     others = [c for k, c in enumerate(classes) if k != ref]
-    index = pd.MultiIndex.from_product([[str(c) for c in others], names],
-                                       names=["class", "term"])
-    table = pd.DataFrame({"coef": beta.ravel(), "std_err": se.ravel(), "z": z.ravel(),
-                          "p_value": 2 * stats.norm.sf(np.abs(z)).ravel(),
-                          "ci_lower": (beta - q * se).ravel(),
-                          "ci_upper": (beta + q * se).ravel()}, index=index)
+    index = pd.MultiIndex.from_product([[str(c) for c in others], names], names=["class", "term"])
+    table = pd.DataFrame(
+        {
+            "coef": beta.ravel(),
+            "std_err": se.ravel(),
+            "z": z.ravel(),
+            "p_value": 2 * stats.norm.sf(np.abs(z)).ravel(),
+            "ci_lower": (beta - q * se).ravel(),
+            "ci_upper": (beta + q * se).ravel(),
+        },
+        index=index,
+    )
     return Summary(table, classes[ref], ll, null, float(w.sum()), converged, confidence)

@@ -183,9 +183,15 @@ def reliability_bins(y: Any, proba: Any, n_bins: int = 15) -> list[dict[str, Any
     out = []
     for b in range(n_bins):
         mask = bins == b
-        out.append({"low": b / n_bins, "high": (b + 1) / n_bins, "count": int(mask.sum()),
-                    "confidence": float(conf[mask].mean()) if mask.any() else None,
-                    "accuracy": float(correct[mask].mean()) if mask.any() else None})
+        out.append(
+            {
+                "low": b / n_bins,
+                "high": (b + 1) / n_bins,
+                "count": int(mask.sum()),
+                "confidence": float(conf[mask].mean()) if mask.any() else None,
+                "accuracy": float(correct[mask].mean()) if mask.any() else None,
+            }
+        )
     return out
 
 

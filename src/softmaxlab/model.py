@@ -106,13 +106,21 @@ class SoftmaxClassifier:
             rows = sparse_rows(x, name, n_cols=self.n_features, dtype=self.dtype)
             return rows.coo(None, 0, rows.shape[0]).to(self.device)
         return as_matrix(
-            x, name, dtype=self.dtype, device=self.device, n_cols=self.n_features,
+            x,
+            name,
+            dtype=self.dtype,
+            device=self.device,
+            n_cols=self.n_features,
             cols_name="features",
         )
 
     def _y(self, y: Any, n_rows: int, name: str = "y_true") -> torch.Tensor:
         return as_targets(
-            y, name, dtype=self.dtype, device=self.device, n_rows=n_rows,
+            y,
+            name,
+            dtype=self.dtype,
+            device=self.device,
+            n_rows=n_rows,
             n_classes=self.n_classes,
         )
 
@@ -137,9 +145,7 @@ class SoftmaxClassifier:
         yt = as_matrix(y_true, "y_true", n_cols=self.n_classes, **kw)
         yp = as_matrix(y_pred, "y_pred", n_cols=self.n_classes, **kw)
         if yt.shape[0] != yp.shape[0]:
-            raise InvalidInputError(
-                f"y_pred: has {yp.shape[0]} rows but y_true has {yt.shape[0]}"
-            )
+            raise InvalidInputError(f"y_pred: has {yp.shape[0]} rows but y_true has {yt.shape[0]}")
         return F.accuracy(yt, yp).item()
 
     @torch.no_grad()
@@ -151,17 +157,23 @@ class SoftmaxClassifier:
         x = self._x(x)
         y = self._y(y_true, x.shape[0])
         y_hat = as_matrix(
-            y_pred, "y_pred", dtype=self.dtype, device=self.device, n_cols=self.n_classes,
+            y_pred,
+            "y_pred",
+            dtype=self.dtype,
+            device=self.device,
+            n_cols=self.n_classes,
             cols_name="classes",
         )
         if y_hat.shape[0] != x.shape[0]:
             raise InvalidInputError(f"y_pred: has {y_hat.shape[0]} rows but x has {x.shape[0]}")
-        self._formulation.check_budget(x.shape[0], self.n_features, self.n_classes,
-                                       x.element_size())
+        self._formulation.check_budget(
+            x.shape[0], self.n_features, self.n_classes, x.element_size()
+        )
         self._step(x, y, y_hat, lr)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float,
-              batch: int = 0) -> None:
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor, y_hat: torch.Tensor, lr: float, batch: int = 0
+    ) -> None:
         grads = self._formulation.kernel(x, y, self.w, self.b, y_hat)
         # The new parameters are formed aside and copied in only when finite: a raising
         # kernel or a diverging step leaves w and b at their last finite values.
@@ -211,36 +223,63 @@ class SoftmaxClassifier:
         batch, and the parameters stay at their last finite values.
         """
         data = check_fit_args(
-            x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
-            n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,
+            x_train,
+            y_train,
+            epochs,
+            lr,
+            batch_size,
+            x_valid,
+            y_valid,
+            n_features=self.n_features,
+            n_classes=self.n_classes,
+            dtype=self.dtype,
             device=self.device,
         )
         verbose = check_verbose(verbose)
         rows = min(data.batch_size, data.x.shape[0])
-        self._formulation.check_budget(rows, self.n_features, self.n_classes,
-                                       data.x.element_size())
+        self._formulation.check_budget(rows, self.n_features, self.n_classes, data.x.element_size())
         every = check_positive_int(checkpoint_every, "checkpoint_every")
         if resume and checkpoint is None:
             raise InvalidInputError("resume: needs checkpoint=PATH")
         plan = None
         if checkpoint is not None:
-            plan = CheckpointPlan(checkpoint, every, "SoftmaxClassifier", classifier_fingerprint(
-                data, self.n_features, self.n_classes, self.gradient, self.dtype))
+            plan = CheckpointPlan(
+                checkpoint,
+                every,
+                "SoftmaxClassifier",
+                classifier_fingerprint(
+                    data, self.n_features, self.n_classes, self.gradient, self.dtype
+                ),
+            )
         start, done = 0, []
         if resume:
             assert plan is not None
             start, done = resume_params(plan, self.w, self.b, data.epochs)
         # every formulation trains on the one engine (softmaxlab.fast.engine): "fused" on its
         # native path when available, the others one checked PyTorch step at a time
-        engine = make_engine(data.x, data.y.argmax(dim=1), self.w, self.b,
-                        batch_size=data.batch_size, gradient=self.gradient)
+        engine = make_engine(
+            data.x,
+            data.y.argmax(dim=1),
+            self.w,
+            self.b,
+            batch_size=data.batch_size,
+            gradient=self.gradient,
+        )
         valid = None
         if data.x_valid is not None and data.y_valid is not None:
             valid = (data.x_valid, data.y_valid.argmax(dim=1))
         try:
-            return fit_engine(engine, data.epochs, data.lr, start=start, history=done,
-                              valid=valid, verbose=verbose, callback=callback,
-                              checkpoint=plan)
+            return fit_engine(
+                engine,
+                data.epochs,
+                data.lr,
+                start=start,
+                history=done,
+                valid=valid,
+                verbose=verbose,
+                callback=callback,
+                checkpoint=plan,
+            )
         finally:  # also after an interruption: keep the epochs that completed
             with torch.no_grad():
                 self.w.copy_(engine.w)
@@ -257,8 +296,7 @@ class SoftmaxClassifier:
         xs = self._x(x)
         y_idx = self._y(y, xs.shape[0]).argmax(dim=1).cpu().numpy()
         w, b = (t.detach().double().cpu().numpy() for t in (self.w, self.b))
-        return certify_arrays(xs.double().cpu().numpy(), y_idx, w, b, 0.0,
-                              np.ones(xs.shape[0]))
+        return certify_arrays(xs.double().cpu().numpy(), y_idx, w, b, 0.0, np.ones(xs.shape[0]))
 
     def copy_params(self, source: Any) -> None:
         """Copy W and b from ``source`` so both models start equal (docs/seed.md#copying-parameters).

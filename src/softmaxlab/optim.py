@@ -72,8 +72,14 @@ class Memory:
             self.y[j] += delta_h * self.s[j]
         self.pairs[:] = [j for j in self.pairs if self._curved(j)]
 
-    def add(self, x_new: np.ndarray, x: np.ndarray, g_new: np.ndarray, g: np.ndarray,
-            inactive: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        x_new: np.ndarray,
+        x: np.ndarray,
+        g_new: np.ndarray,
+        g: np.ndarray,
+        inactive: np.ndarray | None = None,
+    ) -> None:
         """Store s = x_new − x, y = g_new − g in the oldest slot when the memory is full;
         kept only with positive curvature sᵀy > ε yᵀy (so H stays positive definite).
         ``inactive`` (a mask) zeroes y there: coordinates that stay out of the problem
@@ -168,8 +174,16 @@ class _Line:
         return float(f), float(blas.ddot(self.grad, self.d))
 
 
-def _wolfe(phi: _Line, f0: float, d0: float, alpha: float, *, c1: float = 1e-4,
-           c2: float = 0.9, maxls: int = 50) -> tuple[float, float] | None:
+def _wolfe(
+    phi: _Line,
+    f0: float,
+    d0: float,
+    alpha: float,
+    *,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    maxls: int = 50,
+) -> tuple[float, float] | None:
     """A step satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5), as
     ``(alpha, f)`` with φ evaluated last at it; ``None`` when none is found."""
     a_prev, f_prev, d_prev = 0.0, f0, d0
@@ -179,29 +193,33 @@ def _wolfe(phi: _Line, f0: float, d0: float, alpha: float, *, c1: float = 1e-4,
             alpha = a_prev + 0.1 * (alpha - a_prev)  # overflow: come back towards x
             continue
         if f > f0 + c1 * alpha * d0 or (i > 0 and f >= f_prev):
-            return _zoom(phi, (a_prev, f_prev, d_prev), (alpha, f, d), f0, d0, c1, c2,
-                         maxls - i)
+            return _zoom(phi, (a_prev, f_prev, d_prev), (alpha, f, d), f0, d0, c1, c2, maxls - i)
         if abs(d) <= -c2 * d0:
             return alpha, f
         if d >= 0:
-            return _zoom(phi, (alpha, f, d), (a_prev, f_prev, d_prev), f0, d0, c1, c2,
-                         maxls - i)
+            return _zoom(phi, (alpha, f, d), (a_prev, f_prev, d_prev), f0, d0, c1, c2, maxls - i)
         a_prev, f_prev, d_prev = alpha, f, d
         alpha *= 2.5  # still descending steeply: go further
     return None
 
 
-def _zoom(phi: _Line, lo: tuple[float, float, float], hi: tuple[float, float, float],
-          f0: float, d0: float, c1: float, c2: float, maxls: int
-          ) -> tuple[float, float] | None:
+def _zoom(
+    phi: _Line,
+    lo: tuple[float, float, float],
+    hi: tuple[float, float, float],
+    f0: float,
+    d0: float,
+    c1: float,
+    c2: float,
+    maxls: int,
+) -> tuple[float, float] | None:
     """Nocedal & Wright, Alg. 3.6: shrink [lo, hi] (lo the best point so far) by
     safeguarded cubic interpolation until a step satisfies the strong Wolfe conditions."""
     for _ in range(max(maxls, 1)):
         (a_lo, f_lo, d_lo), (a_hi, f_hi, d_hi) = lo, hi
         width = a_hi - a_lo
         alpha = _cubic_min(a_lo, f_lo, d_lo, a_hi, f_hi, d_hi)
-        if not (min(a_lo, a_hi) + 0.1 * abs(width) <= alpha
-                <= max(a_lo, a_hi) - 0.1 * abs(width)):
+        if not (min(a_lo, a_hi) + 0.1 * abs(width) <= alpha <= max(a_lo, a_hi) - 0.1 * abs(width)):
             alpha = a_lo + 0.5 * width  # the cubic is unreliable here: bisect
         if abs(width) <= 1e-12 * max(1.0, abs(a_lo)):
             break
@@ -221,8 +239,9 @@ def _zoom(phi: _Line, lo: tuple[float, float, float], hi: tuple[float, float, fl
     return None
 
 
-def _start_verdict(f: float, g: np.ndarray, grad: np.ndarray, gtol: float
-                   ) -> tuple[int, str] | None:
+def _start_verdict(
+    f: float, g: np.ndarray, grad: np.ndarray, gtol: float
+) -> tuple[int, str] | None:
     """Status and message when a run ends before its first iteration: a non-finite
     objective or gradient ``g`` at the start (2), or ``grad`` already within ``gtol`` (0)."""
     if not np.isfinite(f) or not np.isfinite(g).all():
@@ -232,8 +251,9 @@ def _start_verdict(f: float, g: np.ndarray, grad: np.ndarray, gtol: float
     return None
 
 
-def _stop_verdict(grad: np.ndarray, f_old: float, f: float, gtol: float, ftol: float
-                  ) -> tuple[int, str] | None:
+def _stop_verdict(
+    grad: np.ndarray, f_old: float, f: float, gtol: float, ftol: float
+) -> tuple[int, str] | None:
     """L-BFGS-B's stopping rules after an iteration (module docstring), or ``None``."""
     if np.abs(grad).max() <= gtol:
         return 0, "the gradient is below gtol"
@@ -242,10 +262,17 @@ def _stop_verdict(grad: np.ndarray, f_old: float, f: float, gtol: float, ftol: f
     return None
 
 
-def minimize_lbfgs(fun: Objective, x0: np.ndarray, *, maxiter: int, gtol: float,
-                   ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
-                   callback: Callable[[Any], None] | None = None,
-                   memory: Memory | None = None) -> LbfgsOutcome:
+def minimize_lbfgs(
+    fun: Objective,
+    x0: np.ndarray,
+    *,
+    maxiter: int,
+    gtol: float,
+    ftol: float = 64 * np.finfo(np.float64).eps,
+    m: int = 10,
+    callback: Callable[[Any], None] | None = None,
+    memory: Memory | None = None,
+) -> LbfgsOutcome:
     """Minimise ``fun`` (``x -> (f, ∇f)``, float64 vectors) from ``x0`` (module
     docstring). ``callback(state)`` is called after every iteration with ``state.x``
     and ``state.fun``, as scipy's ``intermediate_result``."""
@@ -302,10 +329,19 @@ def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: np.ndarray) -> np.ndarray:
     return out
 
 
-def minimize_owlqn(fun: Objective, x0: np.ndarray, l1: np.ndarray, *, maxiter: int,
-                   gtol: float, ftol: float = 64 * np.finfo(np.float64).eps, m: int = 10,
-                   callback: Callable[[Any], None] | None = None, maxls: int = 60,
-                   memory: Memory | None = None) -> LbfgsOutcome:
+def minimize_owlqn(
+    fun: Objective,
+    x0: np.ndarray,
+    l1: np.ndarray,
+    *,
+    maxiter: int,
+    gtol: float,
+    ftol: float = 64 * np.finfo(np.float64).eps,
+    m: int = 10,
+    callback: Callable[[Any], None] | None = None,
+    maxls: int = 60,
+    memory: Memory | None = None,
+) -> LbfgsOutcome:
     """Minimise ``fun(x) + Σ l1_i |x_i|`` (``fun``: ``x -> (f, ∇f)`` of the smooth part;
     ``l1`` (n,) >= 0, 0 for unpenalised coordinates) from ``x0`` by OWL-QN (module
     docstring). ``fun`` and ``jac`` of the outcome are the whole objective and its

@@ -34,11 +34,13 @@ def check_cs(cs: Any, name: str = "Cs") -> np.ndarray:
     try:
         values = np.asarray(cs, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise InvalidInputError(f"{name}: expected an int or a list of positive numbers, "
-                                f"got {cs!r}") from None
+        raise InvalidInputError(
+            f"{name}: expected an int or a list of positive numbers, got {cs!r}"
+        ) from None
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise InvalidInputError(f"{name}: every C must be a positive finite number, got "
-                                f"{values.tolist()}")
+        raise InvalidInputError(
+            f"{name}: every C must be a positive finite number, got {values.tolist()}"
+        )
     return np.sort(values)
 
 
@@ -47,8 +49,11 @@ def penalty_of(l1_ratio: float | None) -> tuple[str, float | None]:
     elastic net (which is L1 at 1)."""
     if l1_ratio is None:
         return "l2", None
-    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float, np.floating)) \
-            or not 0 <= float(l1_ratio) <= 1:
+    if (
+        isinstance(l1_ratio, bool)
+        or not isinstance(l1_ratio, (int, float, np.floating))
+        or not 0 <= float(l1_ratio) <= 1
+    ):
         raise InvalidInputError(f"l1_ratio: must be in [0, 1], got {l1_ratio!r}")
     return "elasticnet", float(l1_ratio)
 
@@ -74,14 +79,21 @@ class RegularizationPath:
 
     def table(self) -> list[dict[str, Any]]:
         """One row per C: C, training cross-entropy, objective, non-zeros, iterations."""
-        return [{"C": float(c), "loss": float(loss), "objective": float(obj),
-                 "n_nonzero": int(nz), "n_iter": int(it)}
-                for c, loss, obj, nz, it in zip(self.Cs, self.losses, self.objectives,
-                                                self.n_nonzero, self.n_iter, strict=True)]
+        return [
+            {
+                "C": float(c),
+                "loss": float(loss),
+                "objective": float(obj),
+                "n_nonzero": int(nz),
+                "n_iter": int(it),
+            }
+            for c, loss, obj, nz, it in zip(
+                self.Cs, self.losses, self.objectives, self.n_nonzero, self.n_iter, strict=True
+            )
+        ]
 
 
-def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = None
-             ) -> list[Any]:
+def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = None) -> list[Any]:
     """Fit ``base`` (an unfitted ``SoftmaxRegression``) at each C of ``cs`` (increasing),
     ``alpha = 1/(C Σ s_i)``: the rows are checked and standardised once, then each fit
     starts from the previous one's optimum and its L-BFGS curvature pairs. Returns a
@@ -106,9 +118,17 @@ def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = Non
     return fitted
 
 
-def regularization_path(X: Any, y: Any, *, Cs: Any = 10, l1_ratio: float | None = None,
-                        sample_weight: Any = None, tol: float = 1e-4, max_epochs: int = 1000,
-                        class_weight: Any = None) -> RegularizationPath:
+def regularization_path(
+    X: Any,
+    y: Any,
+    *,
+    Cs: Any = 10,
+    l1_ratio: float | None = None,
+    sample_weight: Any = None,
+    tol: float = 1e-4,
+    max_epochs: int = 1000,
+    class_weight: Any = None,
+) -> RegularizationPath:
     """Fit ``SoftmaxRegression(solver="lbfgs")`` along ``Cs`` (an int: that many values
     log-spaced over [1e-4, 1e4]; a list: those) from the strongest penalty to the
     weakest, each fit warm-started at the previous optimum. ``l1_ratio=None`` is the L2
@@ -120,19 +140,32 @@ def regularization_path(X: Any, y: Any, *, Cs: Any = 10, l1_ratio: float | None 
     penalty, ratio = penalty_of(l1_ratio)
     if is_sparse(X):  # canonical CSR once: the fit and the losses below would each sort it
         X = to_csr(X)
-    base = SoftmaxRegression(solver="lbfgs", penalty=penalty, l1_ratio=ratio, tol=tol,
-                             max_epochs=max_epochs, class_weight=class_weight)
+    base = SoftmaxRegression(
+        solver="lbfgs",
+        penalty=penalty,
+        l1_ratio=ratio,
+        tol=tol,
+        max_epochs=max_epochs,
+        class_weight=class_weight,
+    )
     started = time.perf_counter()
     fits = fit_path(base, X, y, cs, sample_weight)
     seconds = time.perf_counter() - started
     coefs = np.stack([f.coef_ for f in fits])
     idx = np.searchsorted(fits[0].classes_, np.asarray(y))
     s = np.ones(len(idx)) if sample_weight is None else np.asarray(sample_weight, float)
-    losses = [float(-(s * f.predict_log_proba(X)[np.arange(len(idx)), idx]).sum() / s.sum())
-              for f in fits]
+    losses = [
+        float(-(s * f.predict_log_proba(X)[np.arange(len(idx)), idx]).sum() / s.sum()) for f in fits
+    ]
     return RegularizationPath(
-        Cs=cs, coefs=coefs, intercepts=np.stack([f.intercept_ for f in fits]),
-        losses=np.array(losses), objectives=np.array([f.loss_curve_[-1] for f in fits]),
+        Cs=cs,
+        coefs=coefs,
+        intercepts=np.stack([f.intercept_ for f in fits]),
+        losses=np.array(losses),
+        objectives=np.array([f.loss_curve_[-1] for f in fits]),
         n_nonzero=(coefs != 0).reshape(len(fits), -1).sum(axis=1),
-        n_iter=np.array([f.n_iter_ for f in fits]), classes=fits[0].classes_,
-        l1_ratio=ratio, seconds=seconds)
+        n_iter=np.array([f.n_iter_ for f in fits]),
+        classes=fits[0].classes_,
+        l1_ratio=ratio,
+        seconds=seconds,
+    )

@@ -75,8 +75,14 @@ class TorchSoftmax(nn.Module):
         return self.layer
 
     def _x(self, x: Any, name: str = "x") -> torch.Tensor:
-        return as_matrix(x, name, dtype=self.dtype, device=self.device, n_cols=self.n_features,
-                         cols_name="features")
+        return as_matrix(
+            x,
+            name,
+            dtype=self.dtype,
+            device=self.device,
+            n_cols=self.n_features,
+            cols_name="features",
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Probabilities ``softmax(x Wᵀ + b)``. Shape: (m, N) → (m, C)."""
@@ -91,8 +97,14 @@ class TorchSoftmax(nn.Module):
     def evaluate(self, x: Any, y_true: Any) -> float:
         """``nn.CrossEntropyLoss`` of the logits against one-hot targets. → float."""
         x = self._x(x)
-        y = as_targets(y_true, "y_true", dtype=self.dtype, device=self.device,
-                       n_rows=x.shape[0], n_classes=self.n_classes)
+        y = as_targets(
+            y_true,
+            "y_true",
+            dtype=self.dtype,
+            device=self.device,
+            n_rows=x.shape[0],
+            n_classes=self.n_classes,
+        )
         return self.loss(self.layer(x), y).item()
 
     def fit(
@@ -109,8 +121,16 @@ class TorchSoftmax(nn.Module):
     ) -> list[EpochRecord]:
         """The seed's loop with ``loss.backward()`` and ``optim.SGD`` (docs/seed.md#references)."""
         data = check_fit_args(
-            x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
-            n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,
+            x_train,
+            y_train,
+            epochs,
+            lr,
+            batch_size,
+            x_valid,
+            y_valid,
+            n_features=self.n_features,
+            n_classes=self.n_classes,
+            dtype=self.dtype,
             device=self.device,
         )
         verbose = check_verbose(verbose)
@@ -220,8 +240,14 @@ class KerasSoftmax:
 
     def predict(self, x: Any) -> torch.Tensor:
         """Probabilities from the Keras model, as a CPU tensor. Shape: (m, N) → (m, C)."""
-        x = as_matrix(x, "x", dtype=self.dtype, device=torch.device("cpu"),
-                      n_cols=self.n_features, cols_name="features")
+        x = as_matrix(
+            x,
+            "x",
+            dtype=self.dtype,
+            device=torch.device("cpu"),
+            n_cols=self.n_features,
+            cols_name="features",
+        )
         return torch.from_numpy(np.array(self.model(self._np(x), training=False)))
 
     def _loss(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -230,10 +256,17 @@ class KerasSoftmax:
     def evaluate(self, x: Any, y_true: Any) -> float:
         """Keras' categorical cross-entropy of the model's output. → float."""
         cpu = torch.device("cpu")
-        x = as_matrix(x, "x", dtype=self.dtype, device=cpu, n_cols=self.n_features,
-                      cols_name="features")
-        y = as_targets(y_true, "y_true", dtype=self.dtype, device=cpu, n_rows=x.shape[0],
-                       n_classes=self.n_classes)
+        x = as_matrix(
+            x, "x", dtype=self.dtype, device=cpu, n_cols=self.n_features, cols_name="features"
+        )
+        y = as_targets(
+            y_true,
+            "y_true",
+            dtype=self.dtype,
+            device=cpu,
+            n_rows=x.shape[0],
+            n_classes=self.n_classes,
+        )
         return self._loss(self._np(x), self._np(y))
 
     def fit(
@@ -250,8 +283,16 @@ class KerasSoftmax:
     ) -> list[EpochRecord]:
         """The seed's loop, one ``train_on_batch`` per in-order batch (docs/seed.md#references)."""
         data = check_fit_args(
-            x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
-            n_features=self.n_features, n_classes=self.n_classes, dtype=self.dtype,
+            x_train,
+            y_train,
+            epochs,
+            lr,
+            batch_size,
+            x_valid,
+            y_valid,
+            n_features=self.n_features,
+            n_classes=self.n_classes,
+            dtype=self.dtype,
             device=torch.device("cpu"),
         )
         verbose = check_verbose(verbose)

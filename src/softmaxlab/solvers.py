@@ -71,15 +71,35 @@ class SGDSolver:
     ``gen`` drives the shuffling. After :meth:`run`, :attr:`w`/:attr:`b` are the final
     (or, with early stopping, the best) standardised parameters."""
 
-    def __init__(self, est: Any, problem: Problem, w: torch.Tensor, b: torch.Tensor,
-                 gen: torch.Generator, batch: int) -> None:
+    def __init__(
+        self,
+        est: Any,
+        problem: Problem,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        gen: torch.Generator,
+        batch: int,
+    ) -> None:
         self.est, self.problem, self.gen = est, problem, gen
         p = problem
-        self.engine = make_engine(p.x, p.labels, w, b, batch_size=batch, gradient=est.gradient,
-                             weight=p.weight, mean=p.mean, inv_scale=1 / p.scale,
-                             penalty=p.scale**-2, alpha=p.alpha, momentum=est.momentum,
-                             nesterov=est.nesterov, rows=p.train, l1=p.l1,
-                             l1_penalty=1 / p.scale)
+        self.engine = make_engine(
+            p.x,
+            p.labels,
+            w,
+            b,
+            batch_size=batch,
+            gradient=est.gradient,
+            weight=p.weight,
+            mean=p.mean,
+            inv_scale=1 / p.scale,
+            penalty=p.scale**-2,
+            alpha=p.alpha,
+            momentum=est.momentum,
+            nesterov=est.nesterov,
+            rows=p.train,
+            l1=p.l1,
+            l1_penalty=1 / p.scale,
+        )
         self.losses: list[float] = []
         self.rates: list[float] = []
         self.scores: list[float] = []
@@ -96,8 +116,7 @@ class SGDSolver:
 
     @property
     def w(self) -> torch.Tensor:
-        return (self.best_params[0] if self.best_params is not None
-                else self.engine.w.contiguous())
+        return self.best_params[0] if self.best_params is not None else self.engine.w.contiguous()
 
     @property
     def b(self) -> torch.Tensor:
@@ -118,7 +137,9 @@ class SGDSolver:
         if not np.isfinite(value):
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: the objective became {value}; "
-                f"{self._too_large()} (the fit was undone)", epoch=epoch)
+                f"{self._too_large()} (the fit was undone)",
+                epoch=epoch,
+            )
         if self.lowest is None or value < self.lowest[0]:
             self.lowest = (value, epoch)
         elif value > RUNAWAY * self.lowest[0]:
@@ -132,12 +153,16 @@ class SGDSolver:
         est, alpha = self.est, self.problem.alpha
         decay = self.lr * alpha * float((self.problem.scale**-2).max())
         if decay >= 0.5:
-            return (f"the step is too large: learning_rate={self.lr:g} with alpha={alpha:g} "
-                    f"makes each L2 step multiply W by {1 - decay:.3g}; lower "
-                    "learning_rate"
-                    " below 1/(2·alpha) or use solver='lbfgs'")
-        return (f"learning_rate={est.learning_rate:g} is probably too large: lower it, or "
-                "use solver='lbfgs'")
+            return (
+                f"the step is too large: learning_rate={self.lr:g} with alpha={alpha:g} "
+                f"makes each L2 step multiply W by {1 - decay:.3g}; lower "
+                "learning_rate"
+                " below 1/(2·alpha) or use solver='lbfgs'"
+            )
+        return (
+            f"learning_rate={est.learning_rate:g} is probably too large: lower it, or "
+            "use solver='lbfgs'"
+        )
 
     def _rose(self, epoch: int, value: float) -> TrainingDiverged:
         assert self.lowest is not None
@@ -145,7 +170,8 @@ class SGDSolver:
         return TrainingDiverged(
             f"training diverged: the objective rose from {low:.4g} (epoch {at}) to "
             f"{value:.4g} (epoch {epoch}); {self._too_large()} (the fit was undone)",
-            epoch=epoch)
+            epoch=epoch,
+        )
 
     def _rate(self, epoch: int, current: float) -> float:
         est = self.est
@@ -179,8 +205,10 @@ class SGDSolver:
         value = stats.acc_valid if valid else -stats.loss
         assert value is not None
         if valid and (self.best is None or value > self.best):
-            self.best_params = (self.engine.w.clone(memory_format=torch.contiguous_format),
-                                self.engine.b.clone())
+            self.best_params = (
+                self.engine.w.clone(memory_format=torch.contiguous_format),
+                self.engine.b.clone(),
+            )
         improved = self.best is None or value > self.best + est.tol
         self.stall = 0 if improved else self.stall + 1
         self.best = value if self.best is None else max(self.best, value)
@@ -214,13 +242,24 @@ class SGDSolver:
                 return self.engine.metrics(xv, lv)
 
         with torch.no_grad(), self.engine.threads():
-            run = drive(self._epoch, epochs=epochs, lr=self.lr, start=self.start,
-                        schedule=self._rate, validate=valid, callbacks=callbacks)
+            run = drive(
+                self._epoch,
+                epochs=epochs,
+                lr=self.lr,
+                start=self.start,
+                schedule=self._rate,
+                validate=valid,
+                callbacks=callbacks,
+            )
         self.n_iter = run.epochs_done
         reason = run.stop or ("max_epochs" if monitor else "partial_fit")
         floor = max(RISE_FLOOR, self.est.tol or 0.0)
-        if (reason in ("tol", "max_epochs") and self.losses and self.lowest is not None
-                and self.losses[-1] > (1 + RISE) * self.lowest[0] + floor):
+        if (
+            reason in ("tol", "max_epochs")
+            and self.losses
+            and self.lowest is not None
+            and self.losses[-1] > (1 + RISE) * self.lowest[0] + floor
+        ):
             # a rising objective is never convergence (nor a result to keep)
             raise self._rose(len(self.losses) - 1, self.losses[-1])
         return reason
@@ -237,11 +276,24 @@ class SGDSolver:
             tensors |= {"v_w": e.vw.T.contiguous(), "v_b": e.vb}
         if self.best_params is not None:
             tensors["best_w"], tensors["best_b"] = self.best_params
-        state = {"best": self.best, "stall": self.stall, "lr": self.lr, "rates": self.rates,
-                 "scores": self.scores, "valid_losses": self.valid_losses,
-                 "stopped": stopped}
-        save_checkpoint(path, tensors, kind="SoftmaxRegression", fingerprint=fp,
-                        epoch=epochs_done, history=self.losses, state=state)
+        state = {
+            "best": self.best,
+            "stall": self.stall,
+            "lr": self.lr,
+            "rates": self.rates,
+            "scores": self.scores,
+            "valid_losses": self.valid_losses,
+            "stopped": stopped,
+        }
+        save_checkpoint(
+            path,
+            tensors,
+            kind="SoftmaxRegression",
+            fingerprint=fp,
+            epoch=epochs_done,
+            history=self.losses,
+            state=state,
+        )
 
     def restore(self) -> None:
         """Load the state written by :meth:`save` (checked against the fingerprint)."""
@@ -257,8 +309,9 @@ class SGDSolver:
                 raise CheckpointError(f"checkpoint: {path}: missing or misshapen {name!r}")
         st = info["state"]
         if st.get("stopped"):
-            raise CheckpointError(f"checkpoint: {path}: that run already ended "
-                                  f"({st['stopped']}); nothing to resume")
+            raise CheckpointError(
+                f"checkpoint: {path}: that run already ended ({st['stopped']}); nothing to resume"
+            )
         for name, target in names.items():
             target.copy_(tensors[name])
         self.gen.set_state(tensors["rng"])
@@ -273,16 +326,24 @@ class SGDSolver:
             self.lowest = (low, self.losses.index(low))
 
 
-def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any,
-          epochs: int | None, fingerprint_data: list[Any], grad_weight: torch.Tensor) -> Any:
+def solve(
+    est: Any,
+    problem: Problem,
+    *,
+    np_dtype: Any,
+    seed: int,
+    callback: Any,
+    epochs: int | None,
+    fingerprint_data: list[Any],
+    grad_weight: torch.Tensor,
+) -> Any:
     """Train on a prepared :class:`~softmaxlab.solvers.Problem` (with ``alpha_`` and
     ``solver_`` resolved) and set the fitted attributes. ``seed`` seeds the
     shuffling; ``fingerprint_data`` identifies the data for checkpoints;
     ``grad_weight`` are the row weights of the final ‖∇J‖ pass. Also the entry of
     sharded data-parallel fits (:func:`softmaxlab.distributed.fit_file_estimator`),
     whose ranks each prepare a problem of their own rows."""
-    xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, \
-        problem.scale
+    xt, labels, valid, mu, d = problem.x, problem.labels, problem.valid, problem.mean, problem.scale
     kw: dict[str, Any] = {"dtype": xt.dtype, "device": xt.device}
     checkpointing = getattr(est, "_checkpoint", (None,))[0] is not None
     w0 = torch.tensor(est.coef_.T, **kw)
@@ -304,22 +365,29 @@ def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any
         g_w = g[:n_w].reshape(w.shape[1], w.shape[0]) * d_np + np.outer(g_b, mu_np)
         lbfgs_grad_norm = float(np.sqrt((g_w**2).sum() + (g_b**2).sum()))
     else:
-        G.get(est.gradient).check_budget(batch := est._batch(problem.n_train),
-                                          xt.shape[1], len(est.classes_), xt.element_size())
+        G.get(est.gradient).check_budget(
+            batch := est._batch(problem.n_train), xt.shape[1], len(est.classes_), xt.element_size()
+        )
         gen = torch.Generator().manual_seed(seed)
         solver = SGDSolver(est, problem, w, b, gen, batch)
         solver.callback = callback
         path, every, resume = getattr(est, "_checkpoint", (None, 1, False))
         if path is not None:
-            settings = {k: v for k, v in est.get_params().items()
-                        if k not in ("verbose", "max_epochs", "warm_start")}
-            solver.checkpoint = (path, every, fingerprint(
-                fingerprint_data,
-                {**settings, "classes": [str(c) for c in est.classes_]}))
+            settings = {
+                k: v
+                for k, v in est.get_params().items()
+                if k not in ("verbose", "max_epochs", "warm_start")
+            }
+            solver.checkpoint = (
+                path,
+                every,
+                fingerprint(
+                    fingerprint_data, {**settings, "classes": [str(c) for c in est.classes_]}
+                ),
+            )
             if resume:
                 solver.restore()
-        reason = solver.run(est.max_epochs if epochs is None else epochs,
-                            monitor=epochs is None)
+        reason = solver.run(est.max_epochs if epochs is None else epochs, monitor=epochs is None)
         w, b, losses, n_iter = solver.w, solver.b, solver.losses, solver.n_iter
         rates, scores = solver.rates, solver.scores
         valid_losses = solver.valid_losses
@@ -329,25 +397,36 @@ def solve(est: Any, problem: Problem, *, np_dtype: Any, seed: int, callback: Any
     est.loss_curve_ = [*est.loss_curve_, *losses]
     est.n_iter_ = n_iter
     est.stop_reason_ = reason
-    est.history_ = {"loss": losses, "learning_rate": rates,
-                     "validation_score": scores, "validation_loss": valid_losses,
-                     "stop_reason": reason}
+    est.history_ = {
+        "loss": losses,
+        "learning_rate": rates,
+        "validation_score": scores,
+        "validation_loss": valid_losses,
+        "stop_reason": reason,
+    }
     if valid is not None:
         est.validation_scores_ = scores
     elif "validation_scores_" in est.__dict__:
         del est.validation_scores_
     if reason == "max_epochs" and est.tol is not None:
-        what = ("L-BFGS" if est.solver_ == "lbfgs" else
-                "the validation accuracy" if est.early_stopping else "the objective")
+        what = (
+            "L-BFGS"
+            if est.solver_ == "lbfgs"
+            else "the validation accuracy"
+            if est.early_stopping
+            else "the objective"
+        )
         warnings.warn(
             f"SoftmaxRegression: max_epochs={est.max_epochs} reached before {what} "
             f"converged (tol={est.tol}); increase max_epochs or learning_rate",
-            ConvergenceWarning, stacklevel=4,
+            ConvergenceWarning,
+            stacklevel=4,
         )
     est.coef_ = np.ascontiguousarray(w_np.T, dtype=np_dtype)
     est.intercept_ = b_np.astype(np_dtype)
-    est.grad_norm_ = (lbfgs_grad_norm if est.solver_ == "lbfgs"
-                      else grad_norm(est, xt, labels, grad_weight))
+    est.grad_norm_ = (
+        lbfgs_grad_norm if est.solver_ == "lbfgs" else grad_norm(est, xt, labels, grad_weight)
+    )
     return est
 
 
@@ -355,13 +434,18 @@ def grad_norm(est: Any, x: torch.Tensor, labels: torch.Tensor, weight: torch.Ten
     """‖∇J‖ (Frobenius, over W and b) at ``est``'s fitted parameters, on the rows given to fit,
     in the original coordinates (one full pass of the engine)."""
     rho = est._rho()
-    engine = make_engine(x, labels, torch.from_numpy(est.coef_.T), torch.from_numpy(
-        est.intercept_), batch_size=min(FULL_PASS_CHUNK, x.shape[0]), weight=weight,
-        alpha=est.alpha_ * (1 - rho))
+    engine = make_engine(
+        x,
+        labels,
+        torch.from_numpy(est.coef_.T),
+        torch.from_numpy(est.intercept_),
+        batch_size=min(FULL_PASS_CHUNK, x.shape[0]),
+        weight=weight,
+        alpha=est.alpha_ * (1 - rho),
+    )
     with torch.no_grad(), engine.threads(lbfgs=True):
         engine.objective()
     gw = engine.gw.double().cpu().numpy()
     if rho:  # the L1 term's part: the pseudo-gradient (0 exactly at the optimum)
-        gw = pseudo_gradient(est.coef_.astype(np.float64), gw,
-                             np.full(gw.shape, est.alpha_ * rho))
-    return float(np.sqrt((gw**2).sum() + float((engine.gb.double()**2).sum())))
+        gw = pseudo_gradient(est.coef_.astype(np.float64), gw, np.full(gw.shape, est.alpha_ * rho))
+    return float(np.sqrt((gw**2).sum() + float((engine.gb.double() ** 2).sum())))

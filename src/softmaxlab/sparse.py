@@ -24,15 +24,26 @@ from sklearn.utils.sparsefuncs import min_max_axis
 
 from .errors import InvalidInputError, InvalidTypeError
 
-__all__ = ["SparseRows", "column_scale", "is_sparse", "logits", "nonempty", "sparse_rows",
-           "to_csr", "to_scipy"]
+__all__ = [
+    "SparseRows",
+    "column_scale",
+    "is_sparse",
+    "logits",
+    "nonempty",
+    "sparse_rows",
+    "to_csr",
+    "to_scipy",
+]
 
 
 def is_sparse(x: Any) -> bool:
     """Whether ``x`` is a scipy sparse matrix/array, a torch sparse tensor or
     :class:`SparseRows`."""
-    return (sp.issparse(x) or isinstance(x, SparseRows)
-            or (isinstance(x, torch.Tensor) and x.layout != torch.strided))
+    return (
+        sp.issparse(x)
+        or isinstance(x, SparseRows)
+        or (isinstance(x, torch.Tensor) and x.layout != torch.strided)
+    )
 
 
 def to_scipy(x: Any, name: str = "X") -> Any:
@@ -49,10 +60,11 @@ def to_scipy(x: Any, name: str = "X") -> Any:
             i = x.indices().numpy()
             return sp.csr_matrix((x.values().numpy(), (i[0], i[1])), shape=tuple(x.shape))
         if x.layout == torch.sparse_csr:
-            return sp.csr_matrix((x.values().numpy(), x.col_indices().numpy(),
-                                  x.crow_indices().numpy()), shape=tuple(x.shape))
-        raise InvalidTypeError(f"{name}: sparse layout {x.layout} is not supported; use "
-                               "COO or CSR")
+            return sp.csr_matrix(
+                (x.values().numpy(), x.col_indices().numpy(), x.crow_indices().numpy()),
+                shape=tuple(x.shape),
+            )
+        raise InvalidTypeError(f"{name}: sparse layout {x.layout} is not supported; use COO or CSR")
     return x
 
 
@@ -70,13 +82,13 @@ def to_csr(x: Any, name: str = "X", *, dtype: Any = np.float64) -> Any:
         csr = csr.copy()
         csr.sum_duplicates()  # also sorts the indices
     if csr.shape[1] >= 2**31:
-        raise InvalidInputError(f"{name}: {csr.shape[1]} columns; at most 2**31 - 1 "
-                                "are supported")
+        raise InvalidInputError(f"{name}: {csr.shape[1]} columns; at most 2**31 - 1 are supported")
     finite = np.isfinite(csr.data)
     if not finite.all():
         row = int(np.searchsorted(csr.indptr, np.flatnonzero(~finite)[0], side="right")) - 1
-        raise InvalidInputError(f"{name}: row {row + 1} stores a NaN or infinite value; "
-                                "sparse input must be finite")
+        raise InvalidInputError(
+            f"{name}: row {row + 1} stores a NaN or infinite value; sparse input must be finite"
+        )
     return csr
 
 
@@ -116,18 +128,22 @@ class SparseRows:
         if inv_scale is None or bool((inv_scale == 1).all()):
             return self
         s = inv_scale.to(self.data).numpy()
-        out = sp.csr_matrix((self.csr.data * s[self.csr.indices], self.csr.indices,
-                             self.csr.indptr), shape=self.shape, copy=False)
+        out = sp.csr_matrix(
+            (self.csr.data * s[self.csr.indices], self.csr.indices, self.csr.indptr),
+            shape=self.shape,
+            copy=False,
+        )
         return SparseRows(out)
 
     def coo(self, rows: torch.Tensor | None, s: int, m: int) -> torch.Tensor:
         """Rows ``s .. s+m`` (of ``rows`` when given) as a torch sparse COO tensor
         (m, N): a batch for the formulations of :mod:`softmaxlab.gradients`."""
-        idx = np.arange(s, s + m) if rows is None else rows[s:s + m].cpu().numpy()
+        idx = np.arange(s, s + m) if rows is None else rows[s : s + m].cpu().numpy()
         part = self.csr[idx].tocoo()
         i = torch.from_numpy(np.vstack([part.row, part.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(i, torch.from_numpy(part.data), (m, self.shape[1]),
-                                       is_coalesced=True)
+        return torch.sparse_coo_tensor(
+            i, torch.from_numpy(part.data), (m, self.shape[1]), is_coalesced=True
+        )
 
 
 def sparse_rows(x: Any, name: str, *, n_cols: int, dtype: torch.dtype) -> SparseRows:
@@ -136,15 +152,15 @@ def sparse_rows(x: Any, name: str, *, n_cols: int, dtype: torch.dtype) -> Sparse
     np_dtype = np.float64 if dtype == torch.float64 else np.float32
     csr = to_csr(x, name, dtype=np_dtype)
     if csr.shape[1] != n_cols:
-        raise InvalidInputError(f"{name}: expected {n_cols} features (columns), got "
-                                f"{csr.shape[1]}")
+        raise InvalidInputError(f"{name}: expected {n_cols} features (columns), got {csr.shape[1]}")
     if csr.shape[0] == 0:
         raise InvalidInputError(f"{name}: has no rows")
     return SparseRows(csr)
 
 
-def column_scale(x: SparseRows, weight: torch.Tensor | None = None,
-                 rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def column_scale(
+    x: SparseRows, weight: torch.Tensor | None = None, rows: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""``(mu, d)`` of sparse rows: :math:`\mu = 0` and :math:`d_k = \max_i |x_{ik}|` over
     the rows ``rows`` (all for ``None``) of non-zero ``weight`` — scikit-learn's
     ``MaxAbsScaler`` (1 for an all-zero column), in ``x``'s dtype. Every scaled value
@@ -161,8 +177,7 @@ def column_scale(x: SparseRows, weight: torch.Tensor | None = None,
         low, high = min_max_axis(csr, axis=0)
         d = np.maximum(np.abs(low), np.abs(high)).astype(np.float64)
     d[~(d > 0)] = 1.0
-    return (torch.zeros(x.shape[1], dtype=x.dtype),
-            torch.from_numpy(d).to(x.dtype))
+    return (torch.zeros(x.shape[1], dtype=x.dtype), torch.from_numpy(d).to(x.dtype))
 
 
 def logits(x: Any, coef_t: np.ndarray, intercept: np.ndarray) -> np.ndarray:
@@ -177,5 +192,7 @@ def nonempty(csr: Any, name: str = "X") -> None:
     if csr.shape[0] == 0:
         raise InvalidInputError(f"{name}: has no rows")
     if csr.nnz == 0 or not np.any(csr.data):
-        raise InvalidInputError(f"{name}: every value is zero; there is nothing to learn "
-                                "from (an empty vocabulary or a wrong column?)")
+        raise InvalidInputError(
+            f"{name}: every value is zero; there is nothing to learn "
+            "from (an empty vocabulary or a wrong column?)"
+        )

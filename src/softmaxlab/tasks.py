@@ -40,10 +40,25 @@ __all__ = [
 ]
 
 #: Options of :func:`train` that configure the estimator (``SoftmaxRegression``'s names).
-ESTIMATOR_OPTIONS = ("solver", "learning_rate", "max_epochs", "batch_size", "alpha",
-                     "penalty", "l1_ratio", "class_weight", "momentum", "nesterov",
-                     "schedule", "early_stopping", "tol", "n_iter_no_change", "gradient",
-                     "dtype", "device")
+ESTIMATOR_OPTIONS = (
+    "solver",
+    "learning_rate",
+    "max_epochs",
+    "batch_size",
+    "alpha",
+    "penalty",
+    "l1_ratio",
+    "class_weight",
+    "momentum",
+    "nesterov",
+    "schedule",
+    "early_stopping",
+    "tol",
+    "n_iter_no_change",
+    "gradient",
+    "dtype",
+    "device",
+)
 
 
 @dataclass
@@ -69,8 +84,15 @@ class TrainResult:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model file (safetensors) with the labels, feature names,
         standardisation statistics and this run's configuration and metrics."""
-        save_model(self.model, path, feature_names=self.feature_names, mean=self.mean,
-                   scale=self.scale, config=self.config, text=self.text)
+        save_model(
+            self.model,
+            path,
+            feature_names=self.feature_names,
+            mean=self.mean,
+            scale=self.scale,
+            config=self.config,
+            text=self.text,
+        )
 
 
 def print_epoch(record: EpochRecord) -> None:
@@ -98,9 +120,11 @@ def final_metrics(model: Any, parts: dict[str, tuple[Any, Any]]) -> dict[str, di
     for name, (x, y) in parts.items():
         log_p = model.predict_log_proba(x)
         idx = np.searchsorted(model.classes_, y)
-        out[name] = {"rows": int(x.shape[0]),
-                     "accuracy": float(np.mean(model.classes_[log_p.argmax(1)] == y)),
-                     "cross_entropy": float(-log_p[np.arange(len(idx)), idx].mean())}
+        out[name] = {
+            "rows": int(x.shape[0]),
+            "accuracy": float(np.mean(model.classes_[log_p.argmax(1)] == y)),
+            "cross_entropy": float(-log_p[np.arange(len(idx)), idx].mean()),
+        }
     return out
 
 
@@ -156,21 +180,37 @@ def train(
     if cv is not None and (C is not None or "alpha" in options):
         raise InvalidInputError("cv: chooses C itself; give no alpha or C")
     if cv is not None and (sharded or options.get("penalty", "l2") is None):
-        raise InvalidInputError("cv: needs a penalty to choose, and the rows in memory "
-                                "(not sharded, not penalty=None)")
+        raise InvalidInputError(
+            "cv: needs a penalty to choose, and the rows in memory (not sharded, not penalty=None)"
+        )
     unknown = sorted(set(options) - set(ESTIMATOR_OPTIONS))
     if unknown:
-        raise InvalidInputError(f"options: unknown {unknown}; expected some of "
-                                f"{', '.join(ESTIMATOR_OPTIONS)}")
+        raise InvalidInputError(
+            f"options: unknown {unknown}; expected some of {', '.join(ESTIMATOR_OPTIONS)}"
+        )
     if sharded and (text is not None or n_features is not None):
-        raise InvalidInputError("sharded: reads dense .npy/.parquet rows; give no text or "
-                                "n_features")
+        raise InvalidInputError(
+            "sharded: reads dense .npy/.parquet rows; give no text or n_features"
+        )
     if sharded:
-        return _train_sharded(data, target=target, columns=columns, valid=valid,
-                              shuffle=shuffle, stratify=stratify, standardize=standardize,
-                              seed=seed, nproc=nproc, C=C, callback=callback, out=out,
-                              checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                              resume=resume, options=options)
+        return _train_sharded(
+            data,
+            target=target,
+            columns=columns,
+            valid=valid,
+            shuffle=shuffle,
+            stratify=stratify,
+            standardize=standardize,
+            seed=seed,
+            nproc=nproc,
+            C=C,
+            callback=callback,
+            out=out,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            options=options,
+        )
     synthetic = os.fspath(data) == "synthetic"
     dtype = options.get("dtype", "float64")
     features = None
@@ -178,19 +218,36 @@ def train(
         from .text import text_dataset
 
         if columns is not None or n_features is not None:
-            raise InvalidInputError("text: the features are the text column's terms; "
-                                    "give no columns or n_features")
+            raise InvalidInputError(
+                "text: the features are the text column's terms; give no columns or n_features"
+            )
         dataset, features = text_dataset(
-            data, text, target=target, valid=valid, shuffle=shuffle, stratify=stratify,
-            seed=seed, standardize=standardize, dtype=dtype, options=text_options or {})
+            data,
+            text,
+            target=target,
+            valid=valid,
+            shuffle=shuffle,
+            stratify=stratify,
+            seed=seed,
+            standardize=standardize,
+            dtype=dtype,
+            options=text_options or {},
+        )
     else:
         dataset = load_dataset(
-            data, target=target, features=columns, valid=valid,
-            shuffle=None if synthetic and shuffle else shuffle, stratify=stratify,
-            seed=seed, standardize=standardize, dtype=dtype, device="cpu",
-            n_features=n_features)
-    classes = dataset.classes if dataset.classes is not None \
-        else np.arange(dataset.n_classes)
+            data,
+            target=target,
+            features=columns,
+            valid=valid,
+            shuffle=None if synthetic and shuffle else shuffle,
+            stratify=stratify,
+            seed=seed,
+            standardize=standardize,
+            dtype=dtype,
+            device="cpu",
+            n_features=n_features,
+        )
+    classes = dataset.classes if dataset.classes is not None else np.arange(dataset.n_classes)
     x_train = dataset_rows(dataset.x_train)
     y_train = classes[dataset.y_train.argmax(dim=1).numpy()]
     eval_set = None
@@ -205,47 +262,94 @@ def train(
         cv_result = choose_c(x_train, y_train, cv=cv, Cs=Cs, options=options, seed=seed)
         C = cv_result["C"]
     if C is not None:  # scikit-learn's C: alpha = 1 / (C n)
-        if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 \
-                or not np.isfinite(C):
+        if (
+            isinstance(C, bool)
+            or not isinstance(C, (int, float))
+            or not C > 0
+            or not np.isfinite(C)
+        ):
             raise InvalidInputError(f"C: must be a positive number, got {C!r}")
         options["alpha"] = 1.0 / (C * x_train.shape[0])
     model = SoftmaxRegression(shuffle=bool(shuffle), random_state=seed, **options)
-    fit_options = {"eval_set": eval_set, "checkpoint": checkpoint,
-                   "checkpoint_every": checkpoint_every, "resume": resume}
+    fit_options = {
+        "eval_set": eval_set,
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "resume": resume,
+    }
     seconds: list[float] = []
     from . import distributed
 
     if nproc is not None or distributed.launched_by_torchrun():
-        distributed.fit_estimator(model, x_train, y_train, nproc=nproc,
-                                  callback=callback, timings=seconds, **fit_options)
+        distributed.fit_estimator(
+            model, x_train, y_train, nproc=nproc, callback=callback, timings=seconds, **fit_options
+        )
     else:
         model.fit(x_train, y_train, callback=callback, **fit_options)
     config = {
-        "data": os.fspath(data), "target": target, "valid": valid, "shuffle": bool(shuffle),
-        "stratify": stratify, "standardize": standardize, "seed": seed, "nproc": nproc,
-        "estimator": {k: v for k, v in model.get_params().items()
-                      if isinstance(v, (str, int, float, bool, type(None)))},
+        "data": os.fspath(data),
+        "target": target,
+        "valid": valid,
+        "shuffle": bool(shuffle),
+        "stratify": stratify,
+        "standardize": standardize,
+        "seed": seed,
+        "nproc": nproc,
+        "estimator": {
+            k: v
+            for k, v in model.get_params().items()
+            if isinstance(v, (str, int, float, bool, type(None)))
+        },
     }
     metrics = final_metrics(model, parts)
     history = history_records(model)
-    config |= {"metrics": metrics, "history": [r.as_dict() for r in history],
-               "stop_reason": model.stop_reason_, "solver": model.solver_,
-               "alpha": model.alpha_}
+    config |= {
+        "metrics": metrics,
+        "history": [r.as_dict() for r in history],
+        "stop_reason": model.stop_reason_,
+        "solver": model.solver_,
+        "alpha": model.alpha_,
+    }
     if features is not None:
         config["text"] = {"column": features.column, "terms": features.n_features}
     if cv_result is not None:
         config["cv"] = cv_result
-    result = TrainResult(model, history, metrics, config, classes, dataset.feature_names,
-                         dataset.mean, dataset.scale, seconds, text=features)
+    result = TrainResult(
+        model,
+        history,
+        metrics,
+        config,
+        classes,
+        dataset.feature_names,
+        dataset.mean,
+        dataset.scale,
+        seconds,
+        text=features,
+    )
     if out is not None:
         result.save(out)
     return result
 
 
-def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle: bool,
-                   stratify: bool, standardize: bool, seed: int, nproc: int | None,
-                   C: Any, callback: Any, out: Any, checkpoint: Any, checkpoint_every: int,
-                   resume: bool, options: dict[str, Any]) -> TrainResult:
+def _train_sharded(
+    data: Any,
+    *,
+    target: Any,
+    columns: Any,
+    valid: Any,
+    shuffle: bool,
+    stratify: bool,
+    standardize: bool,
+    seed: int,
+    nproc: int | None,
+    C: Any,
+    callback: Any,
+    out: Any,
+    checkpoint: Any,
+    checkpoint_every: int,
+    resume: bool,
+    options: dict[str, Any],
+) -> TrainResult:
     """``train(sharded=True)``: every rank reads only its rows of the file."""
     import warnings
 
@@ -256,34 +360,68 @@ def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle:
     if nproc is None and not distributed.launched_by_torchrun():
         raise InvalidInputError("sharded: needs nproc=N or a torchrun launch")
     if shuffle or stratify:
-        raise InvalidInputError("sharded: rows are used in file order; pass shuffle=False "
-                                "and stratify=False, shuffling the file beforehand if it "
-                                "is sorted")
+        raise InvalidInputError(
+            "sharded: rows are used in file order; pass shuffle=False "
+            "and stratify=False, shuffling the file beforehand if it "
+            "is sorted"
+        )
     if C is not None:
-        raise InvalidInputError("C: give alpha with sharded=True (C needs the training "
-                                "rows' count before the file is read)")
+        raise InvalidInputError(
+            "C: give alpha with sharded=True (C needs the training "
+            "rows' count before the file is read)"
+        )
     model = SoftmaxRegression(shuffle=False, random_state=seed, **options)
     with warnings.catch_warnings():  # stop_reason_ says it; the command prints it
         warnings.simplefilter("ignore", ConvergenceWarning)
         run = distributed.fit_file_estimator(
-            data, model, target=target, features=columns,
-            valid=0.2 if valid is None else valid, standardize=standardize, nproc=nproc,
-            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-            resume=resume)
+            data,
+            model,
+            target=target,
+            features=columns,
+            valid=0.2 if valid is None else valid,
+            standardize=standardize,
+            nproc=nproc,
+            callback=callback,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+        )
     model = run.model
     config = {
-        "data": os.fspath(data), "target": target, "valid": valid, "shuffle": False,
-        "standardize": standardize, "seed": seed, "nproc": nproc, "sharded": True,
-        "estimator": {k: v for k, v in model.get_params().items()
-                      if isinstance(v, (str, int, float, bool, type(None)))},
-        "metrics": run.metrics, "history": [r.as_dict() for r in run.history],
-        "stop_reason": model.stop_reason_, "solver": model.solver_, "alpha": model.alpha_,
+        "data": os.fspath(data),
+        "target": target,
+        "valid": valid,
+        "shuffle": False,
+        "standardize": standardize,
+        "seed": seed,
+        "nproc": nproc,
+        "sharded": True,
+        "estimator": {
+            k: v
+            for k, v in model.get_params().items()
+            if isinstance(v, (str, int, float, bool, type(None)))
+        },
+        "metrics": run.metrics,
+        "history": [r.as_dict() for r in run.history],
+        "stop_reason": model.stop_reason_,
+        "solver": model.solver_,
+        "alpha": model.alpha_,
     }
-    result = TrainResult(model, list(run.history), run.metrics, config, model.classes_,
-                         run.feature_names, run.mean, run.scale, list(run.epoch_seconds),
-                         list(run.peak_rss_mib))
-    if out is not None and (not distributed.launched_by_torchrun()
-                            or os.environ.get("RANK") == "0"):
+    result = TrainResult(
+        model,
+        list(run.history),
+        run.metrics,
+        config,
+        model.classes_,
+        run.feature_names,
+        run.mean,
+        run.scale,
+        list(run.epoch_seconds),
+        list(run.peak_rss_mib),
+    )
+    if out is not None and (
+        not distributed.launched_by_torchrun() or os.environ.get("RANK") == "0"
+    ):
         result.save(out)
     return result
 
@@ -291,8 +429,9 @@ def _train_sharded(data: Any, *, target: Any, columns: Any, valid: Any, shuffle:
 # ----------------------------------------------------------------------------- saved models
 
 
-def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
-               target: Any = None) -> tuple[SavedModel, Any, np.ndarray, str | None]:
+def model_rows(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any = None
+) -> tuple[SavedModel, Any, np.ndarray, str | None]:
     """A model file (or a loaded :class:`~softmaxlab.io.persistence.SavedModel`) and a
     data file: ``(saved, frame, x, target_column)`` where ``x`` holds the model's feature
     columns (matched by the stored names, see ``SavedModel.feature_columns``) and
@@ -308,8 +447,9 @@ def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLi
     if is_sparse_file(data):  # svmlight/.npz: the labels come with the rows
         import pandas as pd
 
-        x, labels = read_sparse(data, n_features=saved.n_features,
-                                labels=None if is_svmlight(data) else target)
+        x, labels = read_sparse(
+            data, n_features=saved.n_features, labels=None if is_svmlight(data) else target
+        )
         return saved, pd.DataFrame({"label": labels}), x, "label"
     frame = read_table(data)
     column = None if target is None else resolve_column(frame, target, "target")
@@ -317,8 +457,9 @@ def model_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLi
     return saved, frame, x, column
 
 
-def predict(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], *,
-            proba: bool = False) -> Any:
+def predict(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], *, proba: bool = False
+) -> Any:
     """``softmaxlab predict``: a DataFrame with one ``prediction`` (the original class
     label) per row of ``data``, and with ``proba`` one ``p_<label>`` column per class."""
     import pandas as pd
@@ -332,8 +473,9 @@ def predict(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     return out
 
 
-def evaluate(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
-             target: Any) -> dict[str, Any]:
+def evaluate(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any
+) -> dict[str, Any]:
     """``softmaxlab evaluate``: :func:`softmaxlab.metrics.evaluate_labels` of the model on
     the labelled rows of ``data`` (accuracy, cross-entropy, Brier, ECE and its bins,
     per-class precision and recall, the confusion matrix)."""
@@ -341,13 +483,13 @@ def evaluate(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike
 
     saved, frame, x, column = model_rows(model, data, target)
     if column is None:
-        raise InvalidInputError("target: name the label column (svmlight files carry "
-                                "their labels)")
+        raise InvalidInputError("target: name the label column (svmlight files carry their labels)")
     return evaluate_labels(saved.classes, frame[column].to_numpy(), saved.predict_log_proba(x))
 
 
-def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
-            target: Any) -> Any:
+def summary(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any
+) -> Any:
     """``softmaxlab evaluate --summary``: :func:`softmaxlab.inference.summarize` of the
     model file's estimator on the labelled rows of ``data`` (standardised as the model
     file says), against the first class."""
@@ -357,8 +499,9 @@ def summary(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
     return summarize(saved.model, x, labels)
 
 
-def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
-            target: Any) -> Any:
+def certify(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any
+) -> Any:
     """``softmaxlab certify``: :func:`softmaxlab.certificate.certify` of the model file's
     estimator on the labelled rows of ``data`` (standardised as the model file says):
     the rows it was trained on, for a bound on its own training objective."""
@@ -372,8 +515,9 @@ def certify(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[
 DENSE_LIMIT = 1 << 30
 
 
-def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str],
-                    target: Any, what: str) -> tuple[SavedModel, np.ndarray, np.ndarray]:
+def _estimator_rows(
+    model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any, what: str
+) -> tuple[SavedModel, np.ndarray, np.ndarray]:
     """The model file's estimator, the rows of ``data`` standardised as the file says,
     and their labels in the classes' type; ``what`` names the command in the error."""
     from .errors import ModelFileError
@@ -381,8 +525,9 @@ def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.P
 
     saved, frame, x, column = model_rows(model, data, target)
     if not isinstance(saved.model, SoftmaxRegression):
-        raise ModelFileError(f"model: {what} needs a model trained by softmaxlab train "
-                             "(a SoftmaxRegression)")
+        raise ModelFileError(
+            f"model: {what} needs a model trained by softmaxlab train (a SoftmaxRegression)"
+        )
     labels = frame[column].to_numpy()
     if saved.classes.dtype.kind in "iuf":
         labels = labels.astype(saved.classes.dtype)
@@ -390,15 +535,18 @@ def _estimator_rows(model: str | os.PathLike[str] | SavedModel, data: str | os.P
     if hasattr(x, "toarray"):  # summaries and certificates work on dense rows
         dense_bytes = 8 * x.shape[0] * x.shape[1]
         if dense_bytes > DENSE_LIMIT:
-            raise InvalidInputError(f"data: {what} works on dense rows, and these "
-                                    f"{x.shape[0]} × {x.shape[1]} would take "
-                                    f"{dense_bytes / 2**30:.1f} GiB")
+            raise InvalidInputError(
+                f"data: {what} works on dense rows, and these "
+                f"{x.shape[0]} × {x.shape[1]} would take "
+                f"{dense_bytes / 2**30:.1f} GiB"
+            )
         x = x.toarray()
     return saved, x, labels
 
 
-def export_onnx(model: str | os.PathLike[str] | SavedModel,
-                out: str | os.PathLike[str]) -> SavedModel:
+def export_onnx(
+    model: str | os.PathLike[str] | SavedModel, out: str | os.PathLike[str]
+) -> SavedModel:
     """``softmaxlab export --onnx``: the model file's estimator as an ONNX graph, its
     standardisation folded into the weights, so that the graph takes raw features."""
     from .errors import ModelFileError
@@ -407,8 +555,9 @@ def export_onnx(model: str | os.PathLike[str] | SavedModel,
 
     saved = model if isinstance(model, SavedModel) else load_model(model)
     if not isinstance(saved.model, SoftmaxRegression):
-        raise ModelFileError("model: export needs a model trained by softmaxlab train "
-                             "(a SoftmaxRegression)")
+        raise ModelFileError(
+            "model: export needs a model trained by softmaxlab train (a SoftmaxRegression)"
+        )
     to_onnx(saved.model, out, saved.mean, saved.scale)
     return saved
 
@@ -438,19 +587,28 @@ def read_histories(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any
             histories = {"softmaxlab": data}
         elif isinstance(data, dict) and "reference_logs" in data:
             refs, models = data["reference_logs"], data.get("model_logs", {})
-            if not (isinstance(refs, dict) and isinstance(models, dict)
-                    and all(isinstance(per, dict) for per in models.values())):
-                raise InvalidInputError(f"history: {p.name} is not a compare --json file "
-                                        "(reference_logs and model_logs must be objects)")
+            if not (
+                isinstance(refs, dict)
+                and isinstance(models, dict)
+                and all(isinstance(per, dict) for per in models.values())
+            ):
+                raise InvalidInputError(
+                    f"history: {p.name} is not a compare --json file "
+                    "(reference_logs and model_logs must be objects)"
+                )
             histories = dict(refs)
             for ref, per in models.items():
                 for g, log in per.items():
                     histories[f"softmaxlab ({g}) from {ref}"] = log
         else:
             histories = {}
-    valid = {k: v for k, v in histories.items()
-             if isinstance(v, list) and v and all(isinstance(r, dict) and "epoch" in r
-                                                   and "ce" in r for r in v)}
+    valid = {
+        k: v
+        for k, v in histories.items()
+        if isinstance(v, list)
+        and v
+        and all(isinstance(r, dict) and "epoch" in r and "ce" in r for r in v)
+    }
     if not valid:
         raise InvalidInputError(f"history: {p.name} holds no epoch records")
     return valid

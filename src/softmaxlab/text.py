@@ -29,9 +29,14 @@ from .errors import InvalidInputError
 __all__ = ["TEXT_OPTIONS", "TextFeatures", "text_column"]
 
 #: The TfidfVectorizer options ``--text`` exposes, with their defaults.
-TEXT_OPTIONS: dict[str, Any] = {"ngram_range": (1, 1), "min_df": 1, "max_df": 1.0,
-                                "max_features": None, "sublinear_tf": False,
-                                "lowercase": True}
+TEXT_OPTIONS: dict[str, Any] = {
+    "ngram_range": (1, 1),
+    "min_df": 1,
+    "max_df": 1.0,
+    "max_features": None,
+    "sublinear_tf": False,
+    "lowercase": True,
+}
 
 
 def text_column(frame: Any, column: Any, name: str = "text") -> Any:
@@ -92,44 +97,68 @@ class TextFeatures:
         if any("\n" in t for t in terms):
             raise InvalidInputError("text: a term holds a line break; it cannot be stored")
         raw = "\n".join(terms).encode("utf-8")
-        tensors = {"text_vocabulary": torch.frombuffer(bytearray(raw), dtype=torch.uint8),
-                   "text_idf": torch.from_numpy(np.asarray(self.vectorizer.idf_,
-                                                           dtype=np.float64))}
-        meta = {"column": self.column, "options": {**self.options,
-                                                   "ngram_range": list(self.options[
-                                                       "ngram_range"])}}
+        tensors = {
+            "text_vocabulary": torch.frombuffer(bytearray(raw), dtype=torch.uint8),
+            "text_idf": torch.from_numpy(np.asarray(self.vectorizer.idf_, dtype=np.float64)),
+        }
+        meta = {
+            "column": self.column,
+            "options": {**self.options, "ngram_range": list(self.options["ngram_range"])},
+        }
         return tensors, json.dumps(meta)
 
     @classmethod
-    def from_stored(cls, tensors: dict[str, torch.Tensor], meta: str,
-                    n_features: int) -> TextFeatures:
+    def from_stored(
+        cls, tensors: dict[str, torch.Tensor], meta: str, n_features: int
+    ) -> TextFeatures:
         """Rebuild from a model file's tensors and ``text`` metadata; ``n_features`` is
         the model's width, which the vocabulary must match."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         info = json.loads(meta)
-        if not isinstance(info, dict) or not isinstance(info.get("column"), str) \
-                or not isinstance(info.get("options"), dict):
+        if (
+            not isinstance(info, dict)
+            or not isinstance(info.get("column"), str)
+            or not isinstance(info.get("options"), dict)
+        ):
             raise ValueError("text: expected {column, options}")
         # the vocabulary is fixed: min_df, max_df and max_features have done their work
-        opts = {k: v for k, v in info["options"].items()
-                if k in ("ngram_range", "sublinear_tf", "lowercase")}
+        opts = {
+            k: v
+            for k, v in info["options"].items()
+            if k in ("ngram_range", "sublinear_tf", "lowercase")
+        }
         opts["ngram_range"] = tuple(int(v) for v in opts.get("ngram_range", (1, 1)))
         raw = tensors["text_vocabulary"]
         terms = bytes(raw.numpy().tobytes()).decode("utf-8").split("\n") if raw.numel() else []
         idf = tensors["text_idf"].double().numpy()
-        if len(terms) != n_features or idf.shape != (n_features,) \
-                or not np.isfinite(idf).all() or len(set(terms)) != len(terms):
-            raise ValueError(f"text: {len(terms)} terms and {idf.shape} idf weights for "
-                             f"{n_features} features")
+        if (
+            len(terms) != n_features
+            or idf.shape != (n_features,)
+            or not np.isfinite(idf).all()
+            or len(set(terms)) != len(terms)
+        ):
+            raise ValueError(
+                f"text: {len(terms)} terms and {idf.shape} idf weights for {n_features} features"
+            )
         vec = TfidfVectorizer(**opts, vocabulary={t: i for i, t in enumerate(terms)})
         vec.idf_ = idf
         return cls(info["column"], opts, vec)
 
 
-def text_dataset(path: Any, column: Any, *, target: Any, valid: Any, shuffle: bool,
-                 stratify: bool, seed: Any, standardize: bool, dtype: Any,
-                 options: dict[str, Any]) -> tuple[Any, TextFeatures]:
+def text_dataset(
+    path: Any,
+    column: Any,
+    *,
+    target: Any,
+    valid: Any,
+    shuffle: bool,
+    stratify: bool,
+    seed: Any,
+    standardize: bool,
+    dtype: Any,
+    options: dict[str, Any],
+) -> tuple[Any, TextFeatures]:
     """``load_dataset`` for a file with a text column: the split of
     :func:`softmaxlab.data.split_order`, the vectorizer fitted on the training rows only,
     then the held-out rows transformed by it. Returns ``(Dataset, TextFeatures)`` with
@@ -146,18 +175,29 @@ def text_dataset(path: Any, column: Any, *, target: Any, valid: Any, shuffle: bo
     if target_col == col:
         raise InvalidInputError(f"text: column {col!r} is also the target")
     classes, idx = encode_labels(frame[target_col], f"target column {target_col!r}")
-    order, n_train = split_order(len(docs), idx, valid=0.2 if valid is None else valid,
-                                 shuffle=shuffle, stratify=stratify, seed=seed)
+    order, n_train = split_order(
+        len(docs),
+        idx,
+        valid=0.2 if valid is None else valid,
+        shuffle=shuffle,
+        stratify=stratify,
+        seed=seed,
+    )
     docs = docs.to_numpy()
     features, x_train = TextFeatures.fit(col, docs[order[:n_train]], **options)
     nonempty(x_train, "text")
     np_dtype = np.float32 if str(dtype) in ("float32", "torch.float32") else np.float64
     x_valid = features.transform(docs[order[n_train:]]) if n_train < len(docs) else None
     y = one_hot(idx[order], len(classes), dtype=torch.float64)
-    data = Dataset(x_train.astype(np_dtype), y[:n_train],
-                   None if x_valid is None else x_valid.astype(np_dtype),
-                   y[n_train:] if x_valid is not None else None, len(classes),
-                   classes=classes, name=str(path))
+    data = Dataset(
+        x_train.astype(np_dtype),
+        y[:n_train],
+        None if x_valid is None else x_valid.astype(np_dtype),
+        y[n_train:] if x_valid is not None else None,
+        len(classes),
+        classes=classes,
+        name=str(path),
+    )
     if standardize:
         data = _standardized(data)
     return replace(data, feature_names=None), features

@@ -26,8 +26,20 @@ from .fast import comm
 from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .sparse import is_sparse, sparse_rows, to_scipy
 
-__all__ = ["Callback", "CheckpointPlan", "EpochRecord", "EpochStats", "FitData", "Run",
-           "check_fit_args", "drive", "fit_engine", "resume_params", "run_epochs", "stepwise"]
+__all__ = [
+    "Callback",
+    "CheckpointPlan",
+    "EpochRecord",
+    "EpochStats",
+    "FitData",
+    "Run",
+    "check_fit_args",
+    "drive",
+    "fit_engine",
+    "resume_params",
+    "run_epochs",
+    "stepwise",
+]
 
 
 def _seed_round(value: float) -> str:
@@ -107,11 +119,20 @@ def check_fit_args(
     xv = yv = None
     if x_valid is not None:
         if sparse:
-            xv = sparse_rows(x_valid if is_sparse(x_valid) else sp.csr_matrix(
-                np.asarray(x_valid)), "x_valid", n_cols=n_features, dtype=dtype)
+            xv = sparse_rows(
+                x_valid if is_sparse(x_valid) else sp.csr_matrix(np.asarray(x_valid)),
+                "x_valid",
+                n_cols=n_features,
+                dtype=dtype,
+            )
         else:
-            xv = as_matrix(to_scipy(x_valid).toarray() if is_sparse(x_valid) else x_valid,
-                           "x_valid", n_cols=n_features, cols_name="features", **kw)
+            xv = as_matrix(
+                to_scipy(x_valid).toarray() if is_sparse(x_valid) else x_valid,
+                "x_valid",
+                n_cols=n_features,
+                cols_name="features",
+                **kw,
+            )
         yv = as_targets(y_valid, "y_valid", n_rows=xv.shape[0], n_classes=n_classes, **kw)
     return FitData(x, y, xv, yv, epochs, lr, batch_size)
 
@@ -204,8 +225,9 @@ def drive(
         except TrainingDiverged as exc:
             if exc.epoch is not None:  # the epoch's own message says where
                 raise
-            raise TrainingDiverged(f"training diverged at epoch {epoch}, {exc}",
-                                   epoch=epoch, batch=exc.batch) from None
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}, {exc}", epoch=epoch, batch=exc.batch
+            ) from None
         except NumericalError as exc:
             raise NumericalError(f"epoch {epoch}, {exc}") from exc
         ce_v = acc_v = None
@@ -252,8 +274,14 @@ def run_epochs(
         def valid() -> tuple[float, float]:
             return validate(xv, yv)
 
-    drive(lambda e, lr: train_epoch().mean().item(), epochs=data.epochs, lr=data.lr,
-          start=start, validate=valid, callbacks=[log])
+    drive(
+        lambda e, lr: train_epoch().mean().item(),
+        epochs=data.epochs,
+        lr=data.lr,
+        start=start,
+        validate=valid,
+        callbacks=[log],
+    )
     return history
 
 
@@ -268,29 +296,42 @@ class CheckpointPlan:
     fingerprint: str
 
 
-def resume_params(plan: CheckpointPlan, w: torch.Tensor, b: torch.Tensor,
-                  epochs: int) -> tuple[int, list[EpochRecord]]:
+def resume_params(
+    plan: CheckpointPlan, w: torch.Tensor, b: torch.Tensor, epochs: int
+) -> tuple[int, list[EpochRecord]]:
     """Load a checkpoint's W and b into ``w``, ``b``; returns (first epoch, history so
     far). Refused when the shapes differ or it has done more than ``epochs``."""
     tensors, info = load_checkpoint(plan.path, kind=plan.kind, fingerprint=plan.fingerprint)
     w_saved, b_saved = tensors.get("w"), tensors.get("b")
-    if w_saved is None or b_saved is None or tuple(w_saved.shape) != tuple(w.shape) \
-            or tuple(b_saved.shape) != tuple(b.shape):
+    if (
+        w_saved is None
+        or b_saved is None
+        or tuple(w_saved.shape) != tuple(w.shape)
+        or tuple(b_saved.shape) != tuple(b.shape)
+    ):
         raise CheckpointError(f"checkpoint: {plan.path}: parameters of the wrong shape")
     if info["epoch"] > epochs:
         raise InvalidInputError(
             f"epochs: the checkpoint has already completed {info['epoch']} epochs, "
-            f"more than the {epochs} asked for")
+            f"more than the {epochs} asked for"
+        )
     w.copy_(w_saved)
     b.copy_(b_saved)
     return info["epoch"], [EpochRecord(**r) for r in info["history"]]
 
 
-def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
-               history: list[EpochRecord] | None = None,
-               valid: tuple[torch.Tensor, torch.Tensor] | None = None, verbose: bool = False,
-               callback: Callable[[EpochRecord], None] | None = None,
-               checkpoint: CheckpointPlan | None = None) -> list[EpochRecord]:
+def fit_engine(
+    engine: Any,
+    epochs: int,
+    lr: float,
+    *,
+    start: int = 0,
+    history: list[EpochRecord] | None = None,
+    valid: tuple[torch.Tensor, torch.Tensor] | None = None,
+    verbose: bool = False,
+    callback: Callable[[EpochRecord], None] | None = None,
+    checkpoint: CheckpointPlan | None = None,
+) -> list[EpochRecord]:
     """The seed's loop on an :class:`~softmaxlab.fast.engine.Engine` (``SoftmaxClassifier.fit``
     and the data-parallel runs): epochs ``start`` .. ``epochs - 1`` of in-order batches,
     validation CE and accuracy on ``valid`` (features, class indices), the epoch line
@@ -305,11 +346,17 @@ def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
         history.append(rec)
         if verbose and main:
             print(rec.line(), flush=True)
-        if checkpoint is not None and (run.epochs_done % checkpoint.every == 0
-                                       or run.epochs_done == epochs):
-            save_checkpoint(checkpoint.path, {"w": engine.w, "b": engine.b},
-                            kind=checkpoint.kind, fingerprint=checkpoint.fingerprint,
-                            epoch=run.epochs_done, history=[r.as_dict() for r in history])
+        if checkpoint is not None and (
+            run.epochs_done % checkpoint.every == 0 or run.epochs_done == epochs
+        ):
+            save_checkpoint(
+                checkpoint.path,
+                {"w": engine.w, "b": engine.b},
+                kind=checkpoint.kind,
+                fingerprint=checkpoint.fingerprint,
+                epoch=run.epochs_done,
+                history=[r.as_dict() for r in history],
+            )
         if callback is not None and main:
             callback(rec)
 
@@ -321,6 +368,12 @@ def fit_engine(engine: Any, epochs: int, lr: float, *, start: int = 0,
             return engine.metrics(xv, lv)
 
     with torch.no_grad(), engine.threads():
-        drive(lambda e, rate: engine.epoch(rate)[0].mean().item(), epochs=epochs, lr=lr,
-              start=start, validate=validate, callbacks=[record])
+        drive(
+            lambda e, rate: engine.epoch(rate)[0].mean().item(),
+            epochs=epochs,
+            lr=lr,
+            start=start,
+            validate=validate,
+            callbacks=[record],
+        )
     return history

@@ -54,16 +54,47 @@ def test_python_dash_m_and_console_script_agree():
 
 def test_options_select_gradients_and_sizes(tmp_path, capsys):
     out = tmp_path / "r.json"
-    code = main(["compare", *FAST, "--gradient", "chain,fused", "--gradient", "jacobian",
-                 "--samples", "600", "--features", "4", "--classes", "4", "--train-rows", "90",
-                 "--batch-size", "16", "--lr", "0.05", "--seed", "7", "--device", "cpu",
-                 "--json", str(out)])
+    code = main(
+        [
+            "compare",
+            *FAST,
+            "--gradient",
+            "chain,fused",
+            "--gradient",
+            "jacobian",
+            "--samples",
+            "600",
+            "--features",
+            "4",
+            "--classes",
+            "4",
+            "--train-rows",
+            "90",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.05",
+            "--seed",
+            "7",
+            "--device",
+            "cpu",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text())
     cfg = data["config"]
     assert cfg["gradients"] == ["chain", "fused", "jacobian"]
-    assert (cfg["n_samples"], cfg["n_features"], cfg["n_classes"], cfg["train_rows"],
-            cfg["batch_size"], cfg["lr"], cfg["seed"]) == (600, 4, 4, 90, 16, 0.05, 7)
+    assert (
+        cfg["n_samples"],
+        cfg["n_features"],
+        cfg["n_classes"],
+        cfg["train_rows"],
+        cfg["batch_size"],
+        cfg["lr"],
+        cfg["seed"],
+    ) == (600, 4, 4, 90, 16, 0.05, 7)
     assert len(data["checks"]) == 6 * 3
     assert "identical logs" in capsys.readouterr().out
 
@@ -76,8 +107,9 @@ def test_float32_uses_its_own_tolerance(capsys):
 
 def test_parity_failure_exits_1_and_says_which(capsys, tmp_path):
     out = tmp_path / "fail.json"
-    code = main(["compare", *FAST, "--gradient", "chain", "--tolerance", "1e-300", "-q",
-                 "--json", str(out)])
+    code = main(
+        ["compare", *FAST, "--gradient", "chain", "--tolerance", "1e-300", "-q", "--json", str(out)]
+    )
     assert code == 1
     text = capsys.readouterr().out
     assert "FAIL: predictions after training (torch, gradient=chain)" in text
@@ -135,6 +167,7 @@ def test_help_explains_the_command():
 
 @requires_keras
 def test_keras_reference_alone(capsys):
-    assert main(["compare", "--reference", "keras", "--gradient", "chain", "--epochs", "2",
-                 "-q"]) == 0
+    assert (
+        main(["compare", "--reference", "keras", "--gradient", "chain", "--epochs", "2", "-q"]) == 0
+    )
     assert "keras" in capsys.readouterr().out

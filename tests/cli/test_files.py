@@ -24,16 +24,32 @@ def wine_dir(tmp_path_factory) -> Path:
     frame["cultivar"] = np.array(["barolo", "grignolino", "barbera"])[frame.pop("target")]
     frame.to_csv(d / "wine.csv", index=False)
     frame.drop(columns="cultivar").to_parquet(d / "wine_x.parquet")
-    assert main(["train", "--data", str(d / "wine.csv"), "--target", "cultivar",
-                 "--standardize", "--epochs", "40", "--out", str(d / "wine.safetensors"),
-                 "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(d / "wine.csv"),
+                "--target",
+                "cultivar",
+                "--standardize",
+                "--epochs",
+                "40",
+                "--out",
+                str(d / "wine.safetensors"),
+                "-q",
+            ]
+        )
+        == 0
+    )
     return d
 
 
 def test_train_prints_epoch_lines_and_metrics_and_saves(tmp_path, capsys):
     out = tmp_path / "iris.safetensors"
-    assert main(["train", "--data", "iris", "--standardize", "--epochs", "5",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["train", "--data", "iris", "--standardize", "--epochs", "5", "--out", str(out)]) == 0
+    )
     text = capsys.readouterr().out
     assert "epoch: 4 - CE: " in text and "acc_v" in text
     assert "train" in text and "valid" in text and f"saved {out}" in text
@@ -50,8 +66,21 @@ def test_trained_wine_model_is_accurate_and_carries_its_labels(wine_dir):
 
 def test_predict_writes_one_row_per_input_in_original_labels(wine_dir, tmp_path):
     out = tmp_path / "preds.csv"
-    assert main(["predict", "--model", str(wine_dir / "wine.safetensors"),
-                 "--data", str(wine_dir / "wine_x.parquet"), "--proba", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(wine_dir / "wine.safetensors"),
+                "--data",
+                str(wine_dir / "wine_x.parquet"),
+                "--proba",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     preds = pd.read_csv(out)
     truth = pd.read_csv(wine_dir / "wine.csv")["cultivar"]
     assert len(preds) == len(truth)
@@ -62,17 +91,40 @@ def test_predict_writes_one_row_per_input_in_original_labels(wine_dir, tmp_path)
 
 def test_predict_to_stdout_matches_features_by_name(wine_dir, capsys):
     # the labelled CSV has the target as an extra column: features are found by name
-    assert main(["predict", "--model", str(wine_dir / "wine.safetensors"),
-                 "--data", str(wine_dir / "wine.csv")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(wine_dir / "wine.safetensors"),
+                "--data",
+                str(wine_dir / "wine.csv"),
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "prediction" and len(lines) == 179
 
 
 def test_evaluate_reports_metrics_and_json(wine_dir, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "--model", str(wine_dir / "wine.safetensors"),
-                 "--data", str(wine_dir / "wine.csv"), "--target", "cultivar",
-                 "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(wine_dir / "wine.safetensors"),
+                "--data",
+                str(wine_dir / "wine.csv"),
+                "--target",
+                "cultivar",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "accuracy" in text and "precision" in text and "confusion matrix" in text
     assert "Brier" in text and "ECE" in text
@@ -84,12 +136,42 @@ def test_evaluate_reports_metrics_and_json(wine_dir, tmp_path, capsys):
 
 
 def test_compare_on_a_file_and_a_bundled_set(wine_dir, capsys):
-    assert main(["compare", "--data", str(wine_dir / "wine.csv"), "--standardize",
-                 "--reference", "torch", "--gradient", "chain,fused", "--epochs", "3",
-                 "-q"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                str(wine_dir / "wine.csv"),
+                "--standardize",
+                "--reference",
+                "torch",
+                "--gradient",
+                "chain,fused",
+                "--epochs",
+                "3",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert "PASS" in capsys.readouterr().out
-    assert main(["compare", "--data", "iris", "--reference", "torch", "--gradient", "fused",
-                 "--epochs", "2", "-q"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                "iris",
+                "--reference",
+                "torch",
+                "--gradient",
+                "fused",
+                "--epochs",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
 
 
 # ----------------------------------------------------------------- bad input
@@ -124,32 +206,70 @@ def bad_files(tmp_path) -> Path:
 )
 def test_train_bad_input_exits_2_and_writes_nothing(bad_files, fails_cleanly, args, message):
     args = [a.format(d=bad_files) for a in args]
-    fails_cleanly(["train", *args, "--out", str(bad_files / "m.safetensors")], bad_files,
-                   message)
+    fails_cleanly(["train", *args, "--out", str(bad_files / "m.safetensors")], bad_files, message)
 
 
 def test_train_out_directory_must_exist(bad_files, fails_cleanly):
-    fails_cleanly(["train", "--data", "iris", "--out", str(bad_files / "no" / "m.safetensors")],
-                   bad_files, "--out: directory")
+    fails_cleanly(
+        ["train", "--data", "iris", "--out", str(bad_files / "no" / "m.safetensors")],
+        bad_files,
+        "--out: directory",
+    )
 
 
 def test_predict_and_evaluate_bad_input(bad_files, wine_dir, fails_cleanly):
     model = str(wine_dir / "wine.safetensors")
     out = str(bad_files / "p.csv")
-    fails_cleanly(["predict", "--model", str(bad_files / "pickle.safetensors"), "--data",
-                    str(wine_dir / "wine_x.parquet"), "--out", out], bad_files,
-                   "not a softmaxlab model file")
-    fails_cleanly(["predict", "--model", model, "--data", str(bad_files / "nan.csv"),
-                    "--out", out], bad_files, "the model expects 13 features")
-    fails_cleanly(["predict", "--model", str(bad_files / "none.safetensors"), "--data",
-                    str(bad_files / "nan.csv")], bad_files, "no such file")
-    fails_cleanly(["evaluate", "--model", model, "--data", str(wine_dir / "wine.csv"),
-                    "--target", "nope"], bad_files, "target: no column named 'nope'")
+    fails_cleanly(
+        [
+            "predict",
+            "--model",
+            str(bad_files / "pickle.safetensors"),
+            "--data",
+            str(wine_dir / "wine_x.parquet"),
+            "--out",
+            out,
+        ],
+        bad_files,
+        "not a softmaxlab model file",
+    )
+    fails_cleanly(
+        ["predict", "--model", model, "--data", str(bad_files / "nan.csv"), "--out", out],
+        bad_files,
+        "the model expects 13 features",
+    )
+    fails_cleanly(
+        [
+            "predict",
+            "--model",
+            str(bad_files / "none.safetensors"),
+            "--data",
+            str(bad_files / "nan.csv"),
+        ],
+        bad_files,
+        "no such file",
+    )
+    fails_cleanly(
+        ["evaluate", "--model", model, "--data", str(wine_dir / "wine.csv"), "--target", "nope"],
+        bad_files,
+        "target: no column named 'nope'",
+    )
     relabelled = pd.read_csv(wine_dir / "wine.csv")
     relabelled.loc[0, "cultivar"] = "merlot"
     relabelled.to_csv(bad_files / "merlot.csv", index=False)
-    fails_cleanly(["evaluate", "--model", model, "--data", str(bad_files / "merlot.csv"),
-                    "--target", "cultivar"], bad_files, "labels ['merlot'] are not classes")
+    fails_cleanly(
+        [
+            "evaluate",
+            "--model",
+            model,
+            "--data",
+            str(bad_files / "merlot.csv"),
+            "--target",
+            "cultivar",
+        ],
+        bad_files,
+        "labels ['merlot'] are not classes",
+    )
 
 
 def test_compare_synthetic_size_options_conflict_with_data():
@@ -159,8 +279,9 @@ def test_compare_synthetic_size_options_conflict_with_data():
 
 @pytest.mark.slow
 def test_train_bad_file_in_a_real_process_has_no_traceback(bad_files):
-    proc = run_process("train", "--data", str(bad_files / "text.csv"), "--out",
-               str(bad_files / "m.safetensors"))
+    proc = run_process(
+        "train", "--data", str(bad_files / "text.csv"), "--out", str(bad_files / "m.safetensors")
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "feature columns must be numeric" in proc.stderr and "Traceback" not in proc.stderr
     assert not (bad_files / "m.safetensors").exists()
@@ -168,11 +289,30 @@ def test_train_bad_file_in_a_real_process_has_no_traceback(bad_files):
 
 def test_compare_reference_sklearn(capsys, tmp_path):
     out = tmp_path / "sk.json"
-    assert main(["compare", "--data", "wine", "--standardize", "--reference", "sklearn",
-                 "--C", "0.5", "-q", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--data",
+                "wine",
+                "--standardize",
+                "--reference",
+                "sklearn",
+                "--C",
+                "0.5",
+                "-q",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "at the optimum" in text and "LogisticRegression" in text and "C=0.5" in text
     data = json.loads(out.read_text())
     assert data["config"]["sklearn_C"] == 0.5
     assert {c["quantity"] for c in data["checks"]} == {
-        "coef_ (centred)", "intercept_ (centred)", "predict_proba"}
+        "coef_ (centred)",
+        "intercept_ (centred)",
+        "predict_proba",
+    }

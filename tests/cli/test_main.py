@@ -41,14 +41,20 @@ def test_a_full_disk_at_out_saves_the_model_elsewhere_and_says_where(tmp_path, m
     monkeypatch.setattr(atomic.os, "replace", full_disk)
     out = tmp_path / "model.safetensors"
     proc = run("train", "--data", "iris", "--standardize", "--seed", "1", "-q", "--out", str(out))
-    _one_line(proc, 2, "--out: could not write", "No space left on device",
-              "the trained model was saved to")
+    _one_line(
+        proc,
+        2,
+        "--out: could not write",
+        "No space left on device",
+        "the trained model was saved to",
+    )
     fallback = Path(proc.stderr.split("saved to ")[1].split(" instead")[0])
     try:
         monkeypatch.undo()
         saved = load_model(fallback)
-        again = run("train", "--data", "iris", "--standardize", "--seed", "1", "-q",
-                    "--out", str(out))
+        again = run(
+            "train", "--data", "iris", "--standardize", "--seed", "1", "-q", "--out", str(out)
+        )
         assert again.returncode == 0
         np.testing.assert_array_equal(saved.model.coef_, load_model(out).model.coef_)
     finally:
@@ -70,8 +76,16 @@ def test_a_deleted_output_folder_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "learning_curves", folder_gone)
     (tmp_path / "figs").mkdir()
     out = tmp_path / "m.safetensors"
-    proc = run("train", "--data", "iris", "-q", "--out", str(out),
-               "--plot", str(tmp_path / "figs" / "c.png"))
+    proc = run(
+        "train",
+        "--data",
+        "iris",
+        "-q",
+        "--out",
+        str(out),
+        "--plot",
+        str(tmp_path / "figs" / "c.png"),
+    )
     _one_line(proc, 2, "No such file or directory")
     assert load_model(out).model is not None
 
@@ -97,10 +111,21 @@ def test_an_output_that_is_an_input_is_refused(tmp_path):
     proc = run("train", "--data", str(data), "-q", "--out", str(data))
     _one_line(proc, 2, "--out: ", "is the --data file this command reads")
     assert run("train", "--data", str(data), "-q", "--out", str(model)).returncode == 0
-    for args in (["predict", "--model", str(model), "--data", str(data), "--out", str(data)],
-                 ["predict", "--model", str(model), "--data", str(data), "--out", str(model)],
-                 ["evaluate", "--model", str(model), "--data", str(data), "--target",
-                  "target", "--json", str(data)]):
+    for args in (
+        ["predict", "--model", str(model), "--data", str(data), "--out", str(data)],
+        ["predict", "--model", str(model), "--data", str(data), "--out", str(model)],
+        [
+            "evaluate",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--target",
+            "target",
+            "--json",
+            str(data),
+        ],
+    ):
         _one_line(run(*args), 2, "file this command reads")
     assert data.read_bytes() == before and load_model(model).model is not None
 
@@ -113,15 +138,19 @@ def test_recursion_and_memory_errors_are_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tasks, "read_histories", deep)
     (tmp_path / "h.json").write_text("[]")
-    _one_line(run("plot", str(tmp_path / "h.json"), "--out", str(tmp_path / "p.png")), 2,
-              "input nested too deeply")
+    _one_line(
+        run("plot", str(tmp_path / "h.json"), "--out", str(tmp_path / "p.png")),
+        2,
+        "input nested too deeply",
+    )
 
     def huge(*a, **k):
         raise MemoryError
 
     monkeypatch.setattr(tasks, "read_histories", huge)
-    _one_line(run("plot", str(tmp_path / "h.json"), "--out", str(tmp_path / "p.png")), 2,
-              "out of memory")
+    _one_line(
+        run("plot", str(tmp_path / "h.json"), "--out", str(tmp_path / "p.png")), 2, "out of memory"
+    )
 
 
 # ----------------------------------------------------------------- real processes
@@ -137,14 +166,39 @@ def _wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = 
         time.sleep(0.05)
 
 
-def _train_process(tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
-                   preexec=None) -> subprocess.Popen:
+def _train_process(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None, preexec=None
+) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "softmaxlab", "train", "--data", "digits", "--standardize",
-         "--solver", "sgd", "--batch-size", "8", "--epochs", "100000", "--tol", "none", "-q", "--checkpoint", str(tmp_path / "run.ckpt"), "--out",
-         str(tmp_path / "m.safetensors"), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}, preexec_fn=preexec)
+        [
+            sys.executable,
+            "-m",
+            "softmaxlab",
+            "train",
+            "--data",
+            "digits",
+            "--standardize",
+            "--solver",
+            "sgd",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "100000",
+            "--tol",
+            "none",
+            "-q",
+            "--checkpoint",
+            str(tmp_path / "run.ckpt"),
+            "--out",
+            str(tmp_path / "m.safetensors"),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        preexec_fn=preexec,
+    )
 
 
 @pytest.mark.slow
@@ -161,8 +215,9 @@ def test_sigterm_is_one_line_exit_143_with_the_checkpoint_intact(tmp_path):
         proc.kill()
     assert proc.returncode == 143 and err == "softmaxlab train: terminated\n", err
     _, meta = read_safetensors(tmp_path / "run.ckpt", AssertionError, "unreadable")
-    tensors, info = load_checkpoint(tmp_path / "run.ckpt", kind="SoftmaxRegression",
-                                    fingerprint=meta["fingerprint"])  # every check but ours
+    tensors, info = load_checkpoint(
+        tmp_path / "run.ckpt", kind="SoftmaxRegression", fingerprint=meta["fingerprint"]
+    )  # every check but ours
     assert info["epoch"] >= 1 and tensors["w"].shape == (64, 10)
     assert files_in(tmp_path) == {"run.ckpt"}  # no temporary, no model file
 
@@ -201,8 +256,13 @@ def test_interrupting_an_nproc_run_stops_every_rank(tmp_path):
         return pids
 
     # a shell's background job starts with SIGINT ignored, and so would this process
-    proc = _train_process(tmp_path, "--nproc", "2", env=dict([marker.split("=")]),
-                          preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = _train_process(
+        tmp_path,
+        "--nproc",
+        "2",
+        env=dict([marker.split("=")]),
+        preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     _wait_for(lambda: (tmp_path / "run.ckpt").exists(), timeout=120, proc=proc)
     assert ours()  # the ranks (and the fork server) are running
     try:
@@ -223,7 +283,10 @@ def test_every_option_of_every_command_explains_itself():
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    silent = [f"{name} {'/'.join(action.option_strings)}"
-              for name, sub in commands.choices.items() for action in sub._actions
-              if action.option_strings and not action.help]
+    silent = [
+        f"{name} {'/'.join(action.option_strings)}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings and not action.help
+    ]
     assert len(commands.choices) >= 10 and not silent, silent

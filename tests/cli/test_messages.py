@@ -33,8 +33,7 @@ def _named_flags() -> dict[str, list[str]]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]", node.value):
-                    found.setdefault(flag, []).append(
-                        f"{path.relative_to(PACKAGE)}:{node.lineno}")
+                    found.setdefault(flag, []).append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     return found
 
 

@@ -29,11 +29,13 @@ def test_progress_on_a_terminal_and_plain_lines_when_piped():
 def test_library_prints_nothing_unless_asked(seed_data, capsys):
     import softmaxlab as sl
 
-    sl.SoftmaxRegression(max_epochs=3, tol=None).fit(seed_data.x_train.numpy(),
-                                                     seed_data.y_train.argmax(1).numpy())
+    sl.SoftmaxRegression(max_epochs=3, tol=None).fit(
+        seed_data.x_train.numpy(), seed_data.y_train.argmax(1).numpy()
+    )
     sl.compare(sl.CompareConfig(references=("torch",), gradients=("fused",), epochs=2))
-    sl.SoftmaxClassifier(5, 3, seed=0).fit(seed_data.x_train, seed_data.y_train, 2, 0.1, 33,
-                                            verbose=False)
+    sl.SoftmaxClassifier(5, 3, seed=0).fit(
+        seed_data.x_train, seed_data.y_train, 2, 0.1, 33, verbose=False
+    )
     assert capsys.readouterr().out == ""
 
 

@@ -30,8 +30,7 @@ def reference():
 def test_data_parallel_equals_one_process(reference, nproc):
     d, single, h_single = reference
     model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu")
-    history = D.fit(model, d.x_train, d.y_train, 4, 0.1, 100, d.x_valid, d.y_valid,
-                    nproc=nproc)
+    history = D.fit(model, d.x_train, d.y_train, 4, 0.1, 100, d.x_valid, d.y_valid, nproc=nproc)
     torch.testing.assert_close(model.w, single.w, rtol=1e-12, atol=0)
     torch.testing.assert_close(model.b, single.b, rtol=1e-12, atol=0)
     assert [r.line() for r in history] == [r.line() for r in h_single]
@@ -75,9 +74,24 @@ def test_nproc_is_validated(reference):
 def _torchrun(port: str, *args: str) -> None:
     """``torchrun --nproc-per-node 2 -m softmaxlab ARGS``: real processes are its point."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                    "--master-port", port, "-m", "softmaxlab", *args], check=True, env=env,
-                   timeout=600, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            port,
+            "-m",
+            "softmaxlab",
+            *args,
+        ],
+        check=True,
+        env=env,
+        timeout=600,
+        capture_output=True,
+    )
 
 
 def _train(*args: str) -> None:
@@ -90,9 +104,29 @@ def _train(*args: str) -> None:
 def test_cli_train_nproc_and_torchrun_equal_one_process(tmp_path, order):
     """Every SGD option survives --nproc and torchrun; equal to 1e-10 (file order, as the
     issue asks, and shuffled too: every rank draws the same permutation)."""
-    common = ["train", "--data", "wine", "--standardize", "--epochs", "6", "-q", "--momentum",
-              "0.9", "--nesterov", "--alpha", "1e-3", "--class-weight", "balanced",
-              "--schedule", "invscaling", "--batch-size", "16", "--tol", "none", *order]
+    common = [
+        "train",
+        "--data",
+        "wine",
+        "--standardize",
+        "--epochs",
+        "6",
+        "-q",
+        "--momentum",
+        "0.9",
+        "--nesterov",
+        "--alpha",
+        "1e-3",
+        "--class-weight",
+        "balanced",
+        "--schedule",
+        "invscaling",
+        "--batch-size",
+        "16",
+        "--tol",
+        "none",
+        *order,
+    ]
     outs = {k: tmp_path / f"{k}.safetensors" for k in ("one", "nproc", "torchrun")}
     _train(*common, "--out", str(outs["one"]))
     _train(*common, "--nproc", "2", "--out", str(outs["nproc"]))
@@ -101,47 +135,64 @@ def test_cli_train_nproc_and_torchrun_equal_one_process(tmp_path, order):
     one = saved["one"].model
     for k in ("nproc", "torchrun"):
         np.testing.assert_allclose(saved[k].model.coef_, one.coef_, rtol=0, atol=1e-10)
-        np.testing.assert_allclose(saved[k].model.intercept_, one.intercept_, rtol=0,
-                                   atol=1e-10)
+        np.testing.assert_allclose(saved[k].model.intercept_, one.intercept_, rtol=0, atol=1e-10)
         assert saved[k].config["estimator"] == saved["one"].config["estimator"]
         assert len(saved[k].config["history"]) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{k}.safetensors" for k in outs)  # rank 1 wrote nothing
+        f"{k}.safetensors" for k in outs
+    )  # rank 1 wrote nothing
 
 
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def test_checkpoints_of_data_parallel_runs_resume_with_any_number_of_processes(
-        reference, tmp_path):
+def test_checkpoints_of_data_parallel_runs_resume_with_any_number_of_processes(reference, tmp_path):
     d, single, h_single = reference
     ck = tmp_path / "ck.safetensors"
     model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu")
-    D.fit(model, d.x_train, d.y_train, 2, 0.1, 100, d.x_valid, d.y_valid, nproc=2,
-          checkpoint=ck)
+    D.fit(model, d.x_train, d.y_train, 2, 0.1, 100, d.x_valid, d.y_valid, nproc=2, checkpoint=ck)
     # the same file: a single-process fused run takes it over, and a 4-process run
     # takes over from that
     resumed = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=99, device="cpu")
-    resumed.fit(d.x_train, d.y_train, 3, 0.1, 100, d.x_valid, d.y_valid, verbose=False,
-                checkpoint=ck, resume=True)
+    resumed.fit(
+        d.x_train,
+        d.y_train,
+        3,
+        0.1,
+        100,
+        d.x_valid,
+        d.y_valid,
+        verbose=False,
+        checkpoint=ck,
+        resume=True,
+    )
     last = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=98, device="cpu")
-    history = D.fit(last, d.x_train, d.y_train, 4, 0.1, 100, d.x_valid, d.y_valid, nproc=4,
-                    checkpoint=ck, resume=True)
+    history = D.fit(
+        last,
+        d.x_train,
+        d.y_train,
+        4,
+        0.1,
+        100,
+        d.x_valid,
+        d.y_valid,
+        nproc=4,
+        checkpoint=ck,
+        resume=True,
+    )
     torch.testing.assert_close(last.w, single.w, rtol=1e-12, atol=0)
     torch.testing.assert_close(last.b, single.b, rtol=1e-12, atol=0)
     assert [r.line() for r in history] == [r.line() for r in h_single]
 
 
-def test_a_checkpoint_of_another_run_is_refused_before_any_process_starts(reference,
-                                                                            tmp_path):
+def test_a_checkpoint_of_another_run_is_refused_before_any_process_starts(reference, tmp_path):
     d, _, _ = reference
     ck = tmp_path / "ck.safetensors"
     model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu")
     model.fit(d.x_train, d.y_train, 1, 0.1, 100, verbose=False, checkpoint=ck)
     w0 = model.w.clone()
     with pytest.raises(CheckpointError, match="belongs to another run"):
-        D.fit(model, d.x_train, d.y_train, 2, 0.05, 100, nproc=2, checkpoint=ck,
-              resume=True)
+        D.fit(model, d.x_train, d.y_train, 2, 0.05, 100, nproc=2, checkpoint=ck, resume=True)
     assert torch.equal(model.w, w0)
 
 
@@ -166,27 +217,33 @@ def files(tmp_path_factory):
     x, labels = _table()
     np.save(root / "t.npy", np.column_stack([x, labels]))
     columns = {f"f{j}": x[:, j] for j in range(x.shape[1])}
-    pq.write_table(pa.table({**columns, "label": [f"k{v}" for v in labels]}),
-                   root / "t.parquet", row_group_size=64)
+    pq.write_table(
+        pa.table({**columns, "label": [f"k{v}" for v in labels]}),
+        root / "t.parquet",
+        row_group_size=64,
+    )
     return root
 
 
 def _one_process(path, **kw):
-    d = sl.load_dataset(path, valid=kw.get("valid", 0.2), shuffle=False,
-                        standardize=kw.get("standardize", True), seed=0)
-    model = sl.SoftmaxClassifier(d.n_features, d.n_classes, gradient="fused", seed=0,
-                                 device="cpu")
-    history = model.fit(d.x_train, d.y_train, 3, 0.1, 32, d.x_valid, d.y_valid,
-                        verbose=False)
+    d = sl.load_dataset(
+        path,
+        valid=kw.get("valid", 0.2),
+        shuffle=False,
+        standardize=kw.get("standardize", True),
+        seed=0,
+    )
+    model = sl.SoftmaxClassifier(d.n_features, d.n_classes, gradient="fused", seed=0, device="cpu")
+    history = model.fit(d.x_train, d.y_train, 3, 0.1, 32, d.x_valid, d.y_valid, verbose=False)
     return d, model, history
 
 
-@pytest.mark.parametrize(("name", "nproc"), [("t.npy", 1), ("t.npy", 2),
-                                             ("t.parquet", 4)])
+@pytest.mark.parametrize(("name", "nproc"), [("t.npy", 1), ("t.npy", 2), ("t.parquet", 4)])
 def test_sharded_file_run_equals_one_process(files, name, nproc):
     d, single, h_single = _one_process(files / name)
-    run = D.fit_file(files / name, epochs=3, lr=0.1, batch_size=32, valid=0.2,
-                     standardize=True, nproc=nproc)
+    run = D.fit_file(
+        files / name, epochs=3, lr=0.1, batch_size=32, valid=0.2, standardize=True, nproc=nproc
+    )
     torch.testing.assert_close(run.model.w, single.w, rtol=1e-12, atol=0)
     torch.testing.assert_close(run.model.b, single.b, rtol=1e-12, atol=0)
     assert [r.line() for r in run.history] == [r.line() for r in h_single]
@@ -203,15 +260,13 @@ def test_sharded_file_run_equals_one_process(files, name, nproc):
 def test_sharded_checkpoint_resumes_with_another_number_of_processes(files, tmp_path):
     _, single, _ = _one_process(files / "t.npy")
     ck = tmp_path / "ck.safetensors"
-    common = {"lr": 0.1, "batch_size": 32, "valid": 0.2, "standardize": True,
-              "checkpoint": ck}
+    common = {"lr": 0.1, "batch_size": 32, "valid": 0.2, "standardize": True, "checkpoint": ck}
     D.fit_file(files / "t.npy", epochs=1, nproc=2, **common)
     run = D.fit_file(files / "t.npy", epochs=3, nproc=1, resume=True, **common)
     torch.testing.assert_close(run.model.w, single.w, rtol=1e-12, atol=0)
     assert [r.epoch for r in run.history] == [0, 1, 2]
     with pytest.raises(CheckpointError, match="belongs to another run"):
-        D.fit_file(files / "t.npy", epochs=3, nproc=2, resume=True,
-                   **{**common, "batch_size": 33})
+        D.fit_file(files / "t.npy", epochs=3, nproc=2, resume=True, **{**common, "batch_size": 33})
 
 
 def test_an_error_inside_a_rank_comes_back_with_its_own_type(files, tmp_path):
@@ -226,25 +281,50 @@ def test_sharded_arguments_are_checked_before_any_process_starts(files, tmp_path
     with pytest.raises(sl.InvalidInputError, match="valid: 2000 validation rows"):
         D.fit_file(files / "t.npy", epochs=1, lr=0.1, batch_size=32, valid=2000, nproc=2)
     with pytest.raises(sl.InvalidInputError, match="target: no column named 'nope'"):
-        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="nope",
-                   nproc=2)
+        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="nope", nproc=2)
     with pytest.raises(sl.InvalidInputError, match=r"feature columns must be numeric; \['label'\]"):
-        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="f0",
-                   nproc=2)
+        D.fit_file(files / "t.parquet", epochs=1, lr=0.1, batch_size=32, target="f0", nproc=2)
     with pytest.raises(sl.InvalidInputError, match="lr: must be a finite number > 0"):
         D.fit_file(files / "t.npy", epochs=1, lr=-1, batch_size=32, nproc=2)
     with pytest.raises(CheckpointError, match="no such file"):
-        D.fit_file(files / "t.npy", epochs=1, lr=0.1, batch_size=32, nproc=2,
-                   checkpoint=tmp_path / "none.safetensors", resume=True)
+        D.fit_file(
+            files / "t.npy",
+            epochs=1,
+            lr=0.1,
+            batch_size=32,
+            nproc=2,
+            checkpoint=tmp_path / "none.safetensors",
+            resume=True,
+        )
 
 
 def test_cli_sharded_train_equals_one_process(files, tmp_path):
     """train --sharded (2 spawned ranks, and torchrun) fits the estimator with its
     options on each rank's own rows, equal to the one-process train in file order."""
-    common = ["train", "--data", str(files / "t.parquet"), "--target", "label",
-              "--no-shuffle", "--standardize", "--solver", "sgd", "--epochs", "3",
-              "--batch-size", "32", "--lr", "0.1", "--momentum", "0.5", "--alpha", "1e-3",
-              "--class-weight", "balanced", "-q"]
+    common = [
+        "train",
+        "--data",
+        str(files / "t.parquet"),
+        "--target",
+        "label",
+        "--no-shuffle",
+        "--standardize",
+        "--solver",
+        "sgd",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.1",
+        "--momentum",
+        "0.5",
+        "--alpha",
+        "1e-3",
+        "--class-weight",
+        "balanced",
+        "-q",
+    ]
     outs = {k: tmp_path / f"{k}.safetensors" for k in ("one", "nproc", "torchrun")}
     _train(*common, "--out", str(outs["one"]))
     _train(*common, "--nproc", "2", "--sharded", "--out", str(outs["nproc"]))
@@ -256,22 +336,45 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
         assert b.classes.tolist() == one.classes.tolist()
         np.testing.assert_allclose(b.mean, one.mean, rtol=1e-12)
         assert b.config["estimator"] == one.config["estimator"]
-    refused = run("train", "--data", str(files / "t.npy"), "--nproc", "2", "--sharded",
-                  "--out", str(tmp_path / "x.safetensors"))
+    refused = run(
+        "train",
+        "--data",
+        str(files / "t.npy"),
+        "--nproc",
+        "2",
+        "--sharded",
+        "--out",
+        str(tmp_path / "x.safetensors"),
+    )
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
         "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
-        "(and no --stratify), shuffling the file beforehand if it is sorted"]
+        "(and no --stratify), shuffling the file beforehand if it is sorted"
+    ]
 
 
 SHARDED_OPTIONS = {
-    "every SGD option": dict(solver="sgd", momentum=0.9, nesterov=True, alpha=1e-3,
-                             class_weight="balanced", schedule="invscaling", batch_size=32,
-                             max_epochs=4, tol=None),
-    "early stopping": dict(early_stopping=True, batch_size=16, n_iter_no_change=2,
-                           max_epochs=30),
-    "proximal L1": dict(solver="sgd", penalty="elasticnet", l1_ratio=0.5, alpha=0.02,
-                        batch_size=32, max_epochs=4, tol=None),
+    "every SGD option": dict(
+        solver="sgd",
+        momentum=0.9,
+        nesterov=True,
+        alpha=1e-3,
+        class_weight="balanced",
+        schedule="invscaling",
+        batch_size=32,
+        max_epochs=4,
+        tol=None,
+    ),
+    "early stopping": dict(early_stopping=True, batch_size=16, n_iter_no_change=2, max_epochs=30),
+    "proximal L1": dict(
+        solver="sgd",
+        penalty="elasticnet",
+        l1_ratio=0.5,
+        alpha=0.02,
+        batch_size=32,
+        max_epochs=4,
+        tol=None,
+    ),
     "OWL-QN": dict(solver="lbfgs", penalty="l1", alpha=0.01, max_epochs=30),
 }
 
@@ -282,21 +385,27 @@ def test_sharded_estimator_equals_one_process(files, options):
     estimator fitted with every option equals one process on the same rows to 1e-10."""
     from softmaxlab.distributed import fit_file_estimator
 
-    d = sl.load_dataset(files / "t.parquet", target="label", valid=0.25, shuffle=False,
-                        standardize=True)
+    d = sl.load_dataset(
+        files / "t.parquet", target="label", valid=0.25, shuffle=False, standardize=True
+    )
     x, xv = d.x_train.numpy(), d.x_valid.numpy()
     y, yv = d.labels(d.y_train), d.labels(d.y_valid)
     one = sl.SoftmaxRegression(shuffle=False, **options).fit(x, y, eval_set=(xv, yv))
     est = sl.SoftmaxRegression(shuffle=False, **options)
-    run = fit_file_estimator(files / "t.parquet", est, target="label", valid=0.25,
-                             standardize=True, nproc=2)
+    run = fit_file_estimator(
+        files / "t.parquet", est, target="label", valid=0.25, standardize=True, nproc=2
+    )
     assert run.model is est and est.classes_.tolist() == one.classes_.tolist()
     np.testing.assert_allclose(est.coef_, one.coef_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(est.intercept_, one.intercept_, rtol=0, atol=1e-10)
-    assert (est.n_iter_, est.stop_reason_, est.solver_) == (one.n_iter_, one.stop_reason_,
-                                                            one.solver_)
-    np.testing.assert_allclose(est.history_["validation_loss"],
-                               one.history_["validation_loss"], rtol=1e-10)
+    assert (est.n_iter_, est.stop_reason_, est.solver_) == (
+        one.n_iter_,
+        one.stop_reason_,
+        one.solver_,
+    )
+    np.testing.assert_allclose(
+        est.history_["validation_loss"], one.history_["validation_loss"], rtol=1e-10
+    )
     np.testing.assert_allclose(run.mean, d.mean, rtol=1e-12)
     assert run.metrics["valid"]["accuracy"] == pytest.approx(one.score(xv, yv), abs=1e-12)
 
@@ -305,8 +414,7 @@ def test_sharded_estimator_lbfgs_reaches_the_one_process_optimum(files):
     from softmaxlab.distributed import fit_file_estimator
 
     d = sl.load_dataset(files / "t.npy", valid=0.2, shuffle=False)
-    one = sl.SoftmaxRegression(shuffle=False, tol=1e-9).fit(
-        d.x_train.numpy(), d.labels(d.y_train))
+    one = sl.SoftmaxRegression(shuffle=False, tol=1e-9).fit(d.x_train.numpy(), d.labels(d.y_train))
     est = sl.SoftmaxRegression(shuffle=False, tol=1e-9)
     fit_file_estimator(files / "t.npy", est, valid=0.2, nproc=2)
     assert est.solver_ == "lbfgs" == one.solver_ and est.alpha_ == pytest.approx(one.alpha_)
@@ -318,8 +426,9 @@ def test_sharded_estimator_lbfgs_reaches_the_one_process_optimum(files):
 def test_sharded_ranks_that_own_no_rows_still_take_part(tmp_path):
     path = tmp_path / "tiny.npy"
     np.save(path, np.array([[0.0, 1.0, 0], [1.0, 0.5, 1], [2.0, 1.5, 0]]))
-    run = D.fit_file(path, epochs=2, lr=0.1, batch_size=2, valid=1, standardize=True,
-                     nproc=4)  # 2 training rows, 1 validation row: ranks 1-3 hold little
+    run = D.fit_file(
+        path, epochs=2, lr=0.1, batch_size=2, valid=1, standardize=True, nproc=4
+    )  # 2 training rows, 1 validation row: ranks 1-3 hold little
     d = sl.load_dataset(path, valid=1, shuffle=False, standardize=True)
     single = sl.SoftmaxClassifier(2, 2, gradient="fused", seed=0, device="cpu")
     single.fit(d.x_train, d.y_train, 2, 0.1, 2, d.x_valid, d.y_valid, verbose=False)

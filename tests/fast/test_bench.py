@@ -24,8 +24,13 @@ def test_main_section_measures_every_contender_and_the_ratios():
     tiny = B.BenchConfig("tiny", 300, 6, 4, 50, 200)
     result = B.run_main((tiny,), ("float64",), repeats=1, keras=False)
     names = {t.contender for t in result.timings}
-    assert {"softmaxlab", "gemm floor", "pytorch nn", "softmaxlab[chain]",
-            "softmaxlab[jacobian]"} <= names
+    assert {
+        "softmaxlab",
+        "gemm floor",
+        "pytorch nn",
+        "softmaxlab[chain]",
+        "softmaxlab[jacobian]",
+    } <= names
     assert all(t.seconds and t.seconds > 0 for t in result.timings)
     ratios = result.ratios("tiny", "float64")
     assert ratios["pytorch/ours"] > 0 and ratios["ours/floor"] > 0
@@ -34,8 +39,9 @@ def test_main_section_measures_every_contender_and_the_ratios():
 
 def test_growth_memory_exponents_match_the_theory():
     # peak memory is counted from allocations, so it is exact and repeatable
-    growth = GR.run_growth((256, 512), repeats=1, fit_from=256,
-                          formulations=("chain", "blockwise", "jacobian"))
+    growth = GR.run_growth(
+        (256, 512), repeats=1, fit_from=256, formulations=("chain", "blockwise", "jacobian")
+    )
     exps = {k: v["memory"] for k, v in growth["exponents"].items()}
     assert exps["chain"] == pytest.approx(1.0, abs=0.1)  # O(B·C)
     assert exps["blockwise"] == pytest.approx(1.0, abs=0.1)  # O(B·C²)
@@ -54,8 +60,10 @@ def test_growth_reports_refused_steps():
 
 def test_bench_command_scaling_section(tmp_path, capsys):
     out = tmp_path / "b.json"
-    assert main(["bench", "--quick", "--section", "scaling", "--repeats", "1",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["bench", "--quick", "--section", "scaling", "--repeats", "1", "--json", str(out)])
+        == 0
+    )
     data = json.loads(out.read_text())
     assert [r["rows"] for r in data["scaling"]["rows"]] == [5_000, 10_000, 20_000, 40_000]
     assert isinstance(data["scaling"]["exponent"], float)  # a fit of timings: any value
@@ -94,7 +102,8 @@ def test_fit_section_measures_every_entry_point():
     seconds = out["seconds"]  # differences of timings: any sign at this size
     assert all(isinstance(v, float) for v in seconds.values())
     assert out["ratios"]["estimator epoch / fused epoch"] == pytest.approx(
-        seconds["estimator epoch"] / seconds["fused epoch"])
+        seconds["estimator epoch"] / seconds["fused epoch"]
+    )
     peak = out["estimator peak extra memory / X"]
     assert peak is None or peak >= 0
 
@@ -106,10 +115,14 @@ def test_race_fits_every_contender_on_every_problem():
     assert len(out["problems"]) == 5
     for problem in out["problems"].values():
         assert set(problem["contenders"]) == {
-            "LogisticRegression()", 'SGDClassifier(loss="log_loss")', "SoftmaxRegression()",
-            'SoftmaxRegression(solver="lbfgs")'}
-        assert all(0 <= c["accuracy"] <= 1 and c["seconds"] > 0
-                   for c in problem["contenders"].values())
+            "LogisticRegression()",
+            'SGDClassifier(loss="log_loss")',
+            "SoftmaxRegression()",
+            'SoftmaxRegression(solver="lbfgs")',
+        }
+        assert all(
+            0 <= c["accuracy"] <= 1 and c["seconds"] > 0 for c in problem["contenders"].values()
+        )
     table = race_table(out)
     assert table.count("\n| ") == 4 * 5 and "vs LR time" in table
 
@@ -119,8 +132,10 @@ def test_text_section_runs_every_contender_on_a_generated_and_a_real_corpus(tmp_
 
     from softmaxlab.fast.textbench import man_corpus, run_text, text_table
 
-    for section, words in (("1", "command option flag usage"),
-                           ("3", "function pointer argument return")):
+    for section, words in (
+        ("1", "command option flag usage"),
+        ("3", "function pointer argument return"),
+    ):
         folder = tmp_path / f"man{section}"
         folder.mkdir()
         for i in range(60):
@@ -132,9 +147,13 @@ def test_text_section_runs_every_contender_on_a_generated_and_a_real_corpus(tmp_
 
     out = run_text(n_docs=3000, n_terms=1500, n_classes=4, real=False)
     names = [r["model"] for r in out["rows"]]
-    assert names == ["SoftmaxRegression()", "SoftmaxRegression(solver='sgd')",
-                     "SoftmaxRegression(solver='lbfgs')", "LogisticRegression()",
-                     "SGDClassifier(log_loss)"]
+    assert names == [
+        "SoftmaxRegression()",
+        "SoftmaxRegression(solver='sgd')",
+        "SoftmaxRegression(solver='lbfgs')",
+        "LogisticRegression()",
+        "SGDClassifier(log_loss)",
+    ]
     assert all(r["accuracy"] > 0.5 and r["seconds"] > 0 for r in out["rows"])
     table = text_table(out)
     assert table.count("\n| SoftmaxRegression") == 3 and "generated corpus: 2,400 training" in table

@@ -73,16 +73,29 @@ class ThreadGroup:
 @pytest.fixture(scope="module")
 def wine():
     x, y = load_wine(return_X_y=True)
-    return StandardScaler().fit_transform(x)[:150], y[:150], \
-        StandardScaler().fit_transform(x)[150:], y[150:]
+    return (
+        StandardScaler().fit_transform(x)[:150],
+        y[:150],
+        StandardScaler().fit_transform(x)[150:],
+        y[150:],
+    )
 
 
 OPTION_SETS = {
     "plain, in order": dict(shuffle=False, tol=None, max_epochs=6, batch_size=32),
-    "every SGD option": dict(momentum=0.9, nesterov=True, alpha=1e-3, class_weight="balanced",
-                             schedule="invscaling", batch_size=17, max_epochs=8, tol=None),
-    "early stopping, adaptive": dict(early_stopping=True, schedule="adaptive",
-                                     n_iter_no_change=2, batch_size=10, max_epochs=200),
+    "every SGD option": dict(
+        momentum=0.9,
+        nesterov=True,
+        alpha=1e-3,
+        class_weight="balanced",
+        schedule="invscaling",
+        batch_size=17,
+        max_epochs=8,
+        tol=None,
+    ),
+    "early stopping, adaptive": dict(
+        early_stopping=True, schedule="adaptive", n_iter_no_change=2, batch_size=10, max_epochs=200
+    ),
 }
 
 
@@ -106,12 +119,17 @@ def test_estimator_on_ranks_equals_one_process(wine, options, world):
 def test_eval_set_is_reported_on_every_rank(wine):
     x, y, xv, yv = wine
     single = sl.SoftmaxRegression(max_epochs=4, tol=None, random_state=0).fit(
-        x, y, eval_set=(xv, yv))
-    ranks = ThreadGroup(2).run(lambda r: sl.SoftmaxRegression(
-        max_epochs=4, tol=None, random_state=0).fit(x, y, eval_set=(xv, yv)))
+        x, y, eval_set=(xv, yv)
+    )
+    ranks = ThreadGroup(2).run(
+        lambda r: sl.SoftmaxRegression(max_epochs=4, tol=None, random_state=0).fit(
+            x, y, eval_set=(xv, yv)
+        )
+    )
     for est in ranks:
-        np.testing.assert_allclose(est.history_["validation_loss"],
-                                   single.history_["validation_loss"], rtol=1e-12)
+        np.testing.assert_allclose(
+            est.history_["validation_loss"], single.history_["validation_loss"], rtol=1e-12
+        )
         assert est.history_["validation_score"] == single.history_["validation_score"]
 
 
@@ -132,8 +150,7 @@ def test_classifier_fit_on_uneven_shards_equals_one_process():
 
     def fit(rank):
         m = sl.SoftmaxClassifier(5, 3, gradient="fused", seed=1, device="cpu")
-        return m, m.fit(d.x_train, d.y_train, 3, 0.1, 16, d.x_valid, d.y_valid,
-                        verbose=False)
+        return m, m.fit(d.x_train, d.y_train, 3, 0.1, 16, d.x_valid, d.y_valid, verbose=False)
 
     for m, h in ThreadGroup(3).run(fit):  # 16-row batches on 3 ranks: 5, 5, 6 rows
         torch.testing.assert_close(m.w, single.w, rtol=0, atol=1e-12)
@@ -176,6 +193,7 @@ def test_data_parallel_refuses_other_formulations():
         m = sl.SoftmaxClassifier(3, 2, gradient="chain", seed=0, device="cpu")
         m.fit(d.x_train, d.y_train, 1, 0.1, 10, verbose=False)
 
-    with pytest.raises(sl.InvalidInputError, match="gradient: data-parallel training uses "
-                                                   "the fused gradient"):
+    with pytest.raises(
+        sl.InvalidInputError, match="gradient: data-parallel training uses the fused gradient"
+    ):
         ThreadGroup(2).run(fit)

@@ -21,8 +21,7 @@ HAS_NATIVE = native.available(torch.float64, CPU)
 HAS_ENGINE = native.engine_available(torch.float64, CPU)
 needs_native = pytest.mark.skipif(not HAS_NATIVE, reason="no C compiler: native kernel not built")
 needs_engine = pytest.mark.skipif(not HAS_ENGINE, reason="PyTorch exports no BLAS here")
-EVERY_PATH = pytest.mark.parametrize("path", [pytest.param("native", marks=needs_engine),
-                                              "torch"])
+EVERY_PATH = pytest.mark.parametrize("path", [pytest.param("native", marks=needs_engine), "torch"])
 
 
 def _engine(x, y, batch, w, b, **kw):
@@ -30,10 +29,12 @@ def _engine(x, y, batch, w, b, **kw):
 
 
 def _fit(name, data, **kw):
-    model = sl.SoftmaxClassifier(data.n_features, data.n_classes, gradient=name, seed=4,
-                                 device="cpu", **kw)
-    history = model.fit(data.x_train, data.y_train, 16, 0.05, 33, data.x_valid, data.y_valid,
-                        verbose=False)
+    model = sl.SoftmaxClassifier(
+        data.n_features, data.n_classes, gradient=name, seed=4, device="cpu", **kw
+    )
+    history = model.fit(
+        data.x_train, data.y_train, 16, 0.05, 33, data.x_valid, data.y_valid, verbose=False
+    )
     return model, history
 
 
@@ -65,7 +66,7 @@ def test_batch_losses_are_the_losses_before_each_step(path):
     model.b.copy_(b)
     expected = []
     for s in range(0, 10, 4):  # batches of 4, 4, 2
-        xb, yb = x[s:s + 4], y[s:s + 4]
+        xb, yb = x[s : s + 4], y[s : s + 4]
         expected.append(model.evaluate(xb, yb))
         model.update(xb, yb, model.predict(xb), 0.3)
     engine = _engine(x, y, 4, w_t.T, b, path=path)
@@ -107,15 +108,15 @@ def test_native_kernel_is_softmax_minus_one_hot_and_the_stable_loss(dtype):
     z = buf[:, :m].clone()
     labels = torch.randint(0, c, (m,), generator=g)
     loss = torch.full((m,), float("nan"), dtype=dtype)
-    native.softmax_grad(dtype)(buf.data_ptr(), stride, c, m, labels.data_ptr(),
-                               loss.data_ptr())
+    native.softmax_grad(dtype)(buf.data_ptr(), stride, c, m, labels.data_ptr(), loss.data_ptr())
     expected = torch.softmax(z, dim=0) - torch.nn.functional.one_hot(labels, c).T.to(dtype)
     tol = {"rtol": 1e-13, "atol": 1e-15} if dtype == torch.float64 else {}
     torch.testing.assert_close(buf[:, :m], expected, **tol)
     ce = torch.nn.functional.cross_entropy(z.T, labels, reduction="none")
     # max + log Σ - z_true cancels where ŷ_true ≈ 1: absolute, not relative, accuracy
-    torch.testing.assert_close(loss, ce, **({"rtol": 1e-13, "atol": 1e-13}
-                                           if dtype == torch.float64 else {}))
+    torch.testing.assert_close(
+        loss, ce, **({"rtol": 1e-13, "atol": 1e-13} if dtype == torch.float64 else {})
+    )
 
 
 def _problem(dtype=torch.float64, n=1001, nf=7, c=4):
@@ -135,8 +136,14 @@ OPTIONS = {
     "scale-only": {"scale_only": True},
     "l2": {"alpha": 0.1, "penalty": True},
     "momentum": {"momentum": 0.9},
-    "everything": {"momentum": 0.8, "nesterov": True, "alpha": 0.01, "weight": True,
-                   "standardise": True, "penalty": True},
+    "everything": {
+        "momentum": 0.8,
+        "nesterov": True,
+        "alpha": 0.01,
+        "weight": True,
+        "standardise": True,
+        "penalty": True,
+    },
 }
 
 
@@ -185,7 +192,7 @@ def test_the_pytorch_loop_is_sgd_with_momentum_on_the_weighted_penalised_objecti
     opt = torch.optim.SGD([wt, bt], lr=0.1, momentum=0.8, nesterov=True)
     order = torch.randperm(200, generator=torch.Generator().manual_seed(0))
     for s in range(0, 200, 50):
-        idx = order[s:s + 50]
+        idx = order[s : s + 50]
         xb = (x[idx] - kw["mean"]) * kw["inv_scale"]
         rows = torch.nn.functional.cross_entropy(xb @ wt + bt, labels[idx], reduction="none")
         loss = (rows * weight[idx]).mean() + 0.5 * 0.01 * (kw["penalty"][:, None] * wt**2).sum()
@@ -241,13 +248,23 @@ def test_the_engine_reads_contiguous_rows_in_place():
 
 
 def test_the_fit_uses_the_fastest_path_available(seed_data):
-    engine = _engine(seed_data.x_train, seed_data.y_train, 33,
-                     torch.zeros(5, 3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    engine = _engine(
+        seed_data.x_train,
+        seed_data.y_train,
+        33,
+        torch.zeros(5, 3, dtype=torch.float64),
+        torch.zeros(3, dtype=torch.float64),
+    )
     assert engine.path == ("native" if HAS_ENGINE else "torch")
     with pytest.raises(ValueError, match="path: one of"):
-        _engine(seed_data.x_train, seed_data.y_train, 33,
-                torch.zeros(5, 3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
-                path="fast")
+        _engine(
+            seed_data.x_train,
+            seed_data.y_train,
+            33,
+            torch.zeros(5, 3, dtype=torch.float64),
+            torch.zeros(3, dtype=torch.float64),
+            path="fast",
+        )
 
 
 def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, seed_data):
@@ -257,9 +274,13 @@ def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, se
     try:
         assert native.build() is None
         assert not native.available(torch.float64, CPU)
-        engine = _engine(seed_data.x_train, seed_data.y_train, 33,
-                         torch.zeros(5, 3, dtype=torch.float64),
-                         torch.zeros(3, dtype=torch.float64))
+        engine = _engine(
+            seed_data.x_train,
+            seed_data.y_train,
+            33,
+            torch.zeros(5, 3, dtype=torch.float64),
+            torch.zeros(3, dtype=torch.float64),
+        )
         assert engine.path == "torch"
         fast, _ = _fit("fused", seed_data)
         slow, _ = _fit("chain", seed_data)
@@ -292,15 +313,21 @@ def test_a_fresh_cache_builds_the_kernel_once(monkeypatch, tmp_path):
 def _fit_in_a_fresh_process(cache: Path, **env: str) -> subprocess.CompletedProcess:
     """A SoftmaxClassifier fit (the native path when the kernel is usable) in a fresh
     interpreter with the kernel cache ``cache``; prints which path ran."""
-    code = ("import softmaxlab as sl\n"
-            "from softmaxlab.fast import native\n"
-            "d = sl.make_dataset(300, 4, 3, train_rows=200, seed=0, device='cpu')\n"
-            "m = sl.SoftmaxClassifier(4, 3, gradient='fused', seed=0, device='cpu')\n"
-            "m.fit(d.x_train, d.y_train, 2, 0.1, 50, verbose=False)\n"
-            "print('native' if native.available(m.w.dtype, m.w.device) else 'torch')\n")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "SOFTMAXLAB_CACHE": str(cache),
-                                            "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+    code = (
+        "import softmaxlab as sl\n"
+        "from softmaxlab.fast import native\n"
+        "d = sl.make_dataset(300, 4, 3, train_rows=200, seed=0, device='cpu')\n"
+        "m = sl.SoftmaxClassifier(4, 3, gradient='fused', seed=0, device='cpu')\n"
+        "m.fit(d.x_train, d.y_train, 2, 0.1, 50, verbose=False)\n"
+        "print('native' if native.available(m.w.dtype, m.w.device) else 'torch')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SOFTMAXLAB_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -345,8 +372,9 @@ def test_a_truncated_cached_kernel_no_longer_kills_the_process(built_cache, tmp_
 
 @pytest.mark.slow  # two rebuilds of the kernel (~2 s each, with the sparse kernels)
 @pytest.mark.parametrize("damage", ["truncated", "foreign"])
-def test_a_damaged_cached_kernel_is_rebuilt_before_it_is_loaded(built_cache, tmp_path,
-                                                                monkeypatch, capsys, damage):
+def test_a_damaged_cached_kernel_is_rebuilt_before_it_is_loaded(
+    built_cache, tmp_path, monkeypatch, capsys, damage
+):
     """build() checks the digest before anything loads the file: a truncated file or
     another library (which used to raise a traceback) is rebuilt, with one line."""
     so, good = _damaged_copy(built_cache, tmp_path, damage)
@@ -364,8 +392,7 @@ def _fake_compiler(folder: Path, body: str) -> Path:
     return cc
 
 
-def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path, monkeypatch,
-                                                                  capsys):
+def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path, monkeypatch, capsys):
     cc = _fake_compiler(tmp_path, "sleep 600\n")
     monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CC", str(cc))
@@ -375,14 +402,15 @@ def test_a_hanging_compiler_stops_after_the_timeout_with_one_line(tmp_path, monk
     assert err.count("\n") == 1 and "took over 1 s" in err
 
 
-def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path, monkeypatch,
-                                                                    capsys):
+def test_a_kernel_that_traps_is_discarded_in_the_probe_not_run_here(tmp_path, monkeypatch, capsys):
     """A compiler whose output executes an illegal instruction (as code for another CPU
     would): the probe process dies of SIGILL, this one never loads the library."""
     trap = tmp_path / "trap.c"
-    trap.write_text("#include <stdint.h>\nvoid softmax_grad_f64(double *z, int64_t s, "
-                    "int64_t c, int64_t m, const int64_t *l, double *loss)"
-                    "{ __builtin_trap(); }\n")
+    trap.write_text(
+        "#include <stdint.h>\nvoid softmax_grad_f64(double *z, int64_t s, "
+        "int64_t c, int64_t m, const int64_t *l, double *loss)"
+        "{ __builtin_trap(); }\n"
+    )
     out = '"$(for a; do case $prev in -o) echo $a;; esac; prev=$a; done)"'
     cc = _fake_compiler(tmp_path, f"exec cc -shared -fPIC {trap} -o {out}\n")
     monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path / "cache"))
@@ -408,9 +436,15 @@ def test_a_pipelined_epoch_equals_the_one_thread_epoch_bit_for_bit():
     labels = torch.randint(0, c, (x.shape[0],), generator=g)
     results = {}
     for team in (2, 1):
-        engine = Engine(x, labels, torch.zeros(nf, c, dtype=torch.float64),
-                        torch.zeros(c, dtype=torch.float64), batch_size=batch, momentum=0.9,
-                        alpha=1e-3)
+        engine = Engine(
+            x,
+            labels,
+            torch.zeros(nf, c, dtype=torch.float64),
+            torch.zeros(c, dtype=torch.float64),
+            batch_size=batch,
+            momentum=0.9,
+            alpha=1e-3,
+        )
         assert engine._pipelines()
 
         class Fixed(TeamChooser):

@@ -18,8 +18,10 @@ from softmaxlab.fast.sparse import SparseEngine, make_engine
 from softmaxlab.sparse import SparseRows, to_csr
 
 HAS_NATIVE = native.available(torch.float64, torch.device("cpu"))
-PATHS = [pytest.param("native", marks=pytest.mark.skipif(not HAS_NATIVE, reason="no kernel")),
-         "torch"]
+PATHS = [
+    pytest.param("native", marks=pytest.mark.skipif(not HAS_NATIVE, reason="no kernel")),
+    "torch",
+]
 N_ROWS, N_FEATURES, N_CLASSES = 240, 60, 4
 
 
@@ -30,27 +32,36 @@ def problem():
     labels = torch.randint(0, N_CLASSES, (N_ROWS,), generator=gen)
     w = 0.1 * torch.randn(N_FEATURES, N_CLASSES, generator=gen, dtype=torch.float64)
     b = 0.1 * torch.randn(N_CLASSES, generator=gen, dtype=torch.float64)
-    extras = {"weight": torch.rand(N_ROWS, generator=gen, dtype=torch.float64) + 0.5,
-              "inv_scale": torch.rand(N_FEATURES, generator=gen, dtype=torch.float64) + 0.5,
-              "penalty": torch.rand(N_FEATURES, generator=gen, dtype=torch.float64) + 0.5}
+    extras = {
+        "weight": torch.rand(N_ROWS, generator=gen, dtype=torch.float64) + 0.5,
+        "inv_scale": torch.rand(N_FEATURES, generator=gen, dtype=torch.float64) + 0.5,
+        "penalty": torch.rand(N_FEATURES, generator=gen, dtype=torch.float64) + 0.5,
+    }
     return x, labels, w, b, extras
 
 
-OPTIONS = [dict(alpha=a, momentum=m, nesterov=n, weighted=wt, scaled=sc)
-           for a, m, n, wt, sc in itertools.product([0.0, 0.03], [0.0, 0.9], [False, True],
-                                                    [False, True], [False, True])
-           if not (n and not m)]
+OPTIONS = [
+    dict(alpha=a, momentum=m, nesterov=n, weighted=wt, scaled=sc)
+    for a, m, n, wt, sc in itertools.product(
+        [0.0, 0.03], [0.0, 0.9], [False, True], [False, True], [False, True]
+    )
+    if not (n and not m)
+]
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("opt", OPTIONS, ids=lambda o: "-".join(
-    f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("opt", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_sparse_epochs_equal_the_dense_engine(problem, path, opt):
     x, labels, w, b, extras = problem
-    kw = {"batch_size": 32, "alpha": opt["alpha"], "momentum": opt["momentum"],
-          "nesterov": opt["nesterov"], "penalty": extras["penalty"],
-          "weight": extras["weight"] if opt["weighted"] else None,
-          "inv_scale": extras["inv_scale"] if opt["scaled"] else None}
+    kw = {
+        "batch_size": 32,
+        "alpha": opt["alpha"],
+        "momentum": opt["momentum"],
+        "nesterov": opt["nesterov"],
+        "penalty": extras["penalty"],
+        "weight": extras["weight"] if opt["weighted"] else None,
+        "inv_scale": extras["inv_scale"] if opt["scaled"] else None,
+    }
     sparse = SparseEngine(SparseRows(to_csr(x)), labels, w, b, path=path, **kw)
     dense = Engine(torch.from_numpy(x.toarray()), labels, w, b, path="torch", **kw)
     gen = torch.Generator().manual_seed(1)
@@ -82,8 +93,7 @@ def test_without_penalty_or_momentum_a_step_touches_only_the_batchs_rows(problem
 def test_make_engine_picks_the_layout(problem):
     x, labels, w, b, _ = problem
     assert type(make_engine(SparseRows(to_csr(x)), labels, w, b, batch_size=8)) is SparseEngine
-    assert type(make_engine(torch.from_numpy(x.toarray()), labels, w, b,
-                            batch_size=8)) is Engine
+    assert type(make_engine(torch.from_numpy(x.toarray()), labels, w, b, batch_size=8)) is Engine
 
 
 @pytest.mark.parametrize("gradient", ["jacobian", "kronecker"])
@@ -96,8 +106,14 @@ def test_dense_jacobian_formulations_refuse_sparse_rows(problem, gradient):
 def test_sparse_rows_are_never_centred(problem):
     x, labels, w, b, _ = problem
     with pytest.raises(InvalidInputError, match="mean: sparse rows are scaled"):
-        SparseEngine(SparseRows(to_csr(x)), labels, w, b, batch_size=8,
-                     mean=torch.ones(N_FEATURES, dtype=torch.float64))
+        SparseEngine(
+            SparseRows(to_csr(x)),
+            labels,
+            w,
+            b,
+            batch_size=8,
+            mean=torch.ones(N_FEATURES, dtype=torch.float64),
+        )
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -105,8 +121,14 @@ def test_sparse_rows_are_never_centred(problem):
 def test_proximal_l1_steps_equal_the_dense_engines_on_every_path(problem, path, alpha, l1):
     x, labels, w, b, extras = problem
     q = extras["inv_scale"]
-    kw = {"batch_size": 32, "alpha": alpha, "penalty": q**2, "l1": l1, "l1_penalty": q,
-          "weight": extras["weight"]}
+    kw = {
+        "batch_size": 32,
+        "alpha": alpha,
+        "penalty": q**2,
+        "l1": l1,
+        "l1_penalty": q,
+        "weight": extras["weight"],
+    }
     sparse = SparseEngine(SparseRows(to_csr(x)), labels, w, b, path=path, **kw)
     dense = Engine(torch.from_numpy(x.toarray()), labels, w, b, path="torch", **kw)
     engines = [sparse, dense]
@@ -127,6 +149,9 @@ def test_proximal_l1_steps_equal_the_dense_engines_on_every_path(problem, path, 
 
 def test_l1_refuses_momentum(problem):
     x, labels, w, b, _ = problem
-    for cls, rows in ((SparseEngine, SparseRows(to_csr(x))), (Engine, torch.from_numpy(x.toarray()))):
+    for cls, rows in (
+        (SparseEngine, SparseRows(to_csr(x))),
+        (Engine, torch.from_numpy(x.toarray())),
+    ):
         with pytest.raises(InvalidInputError, match="momentum: proximal SGD"):
             cls(rows, labels, w, b, batch_size=8, l1=0.1, momentum=0.9)

@@ -42,7 +42,8 @@ def test_checkpoint_is_safetensors_with_epoch_and_history(tmp_path):
     x, y, xv, yv = _data()
     ck = tmp_path / "ck.safetensors"
     sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu").fit(
-        x, y, 3, 0.05, 32, xv, yv, verbose=False, checkpoint=ck)
+        x, y, 3, 0.05, 32, xv, yv, verbose=False, checkpoint=ck
+    )
     with safe_open(str(ck), framework="pt") as fh:
         meta = fh.metadata()
         assert set(fh.keys()) == {"w", "b", "__records"}
@@ -56,7 +57,8 @@ def test_foreign_corrupt_and_missing_checkpoints_are_refused(tmp_path):
     x, y, xv, yv = _data()
     ck = tmp_path / "ck.safetensors"
     sl.SoftmaxClassifier(6, 4, gradient="fused", seed=1, device="cpu").fit(
-        x, y, 2, 0.05, 32, xv, yv, verbose=False, checkpoint=ck)
+        x, y, 2, 0.05, 32, xv, yv, verbose=False, checkpoint=ck
+    )
     model = sl.SoftmaxClassifier(6, 4, gradient="fused", seed=5, device="cpu")
     w0 = model.w.clone()
     cases = [
@@ -80,8 +82,7 @@ def test_foreign_corrupt_and_missing_checkpoints_are_refused(tmp_path):
         model.fit(**base, verbose=False, checkpoint=tmp_path / "none", resume=True)
     sl.save_model(model, tmp_path / "model.safetensors")
     with pytest.raises(CheckpointError, match="not a softmaxlab checkpoint"):
-        model.fit(**base, verbose=False, checkpoint=tmp_path / "model.safetensors",
-                  resume=True)
+        model.fit(**base, verbose=False, checkpoint=tmp_path / "model.safetensors", resume=True)
     with pytest.raises(sl.InvalidInputError, match="epochs: the checkpoint has already"):
         model.fit(**{**base, "epochs": 1}, verbose=False, checkpoint=ck, resume=True)
     assert torch.equal(model.w, w0)
@@ -100,16 +101,36 @@ def test_pickle_offered_as_checkpoint_is_not_run(tmp_path):
     ck.write_bytes(pickle.dumps(Payload()))
     x, y, _, _ = _data()
     with pytest.raises(CheckpointError):
-        sl.SoftmaxClassifier(6, 4, device="cpu").fit(x, y, 2, 0.1, 32, verbose=False,
-                                                     checkpoint=ck, resume=True)
+        sl.SoftmaxClassifier(6, 4, device="cpu").fit(
+            x, y, 2, 0.1, 32, verbose=False, checkpoint=ck, resume=True
+        )
     assert not marker.exists()
 
 
 def _train_cmd(csv, out, *extra):
-    return [sys.executable, "-m", "softmaxlab", "train", "--data", str(csv), "--epochs", "400",
-            "--batch-size", "64", "--lr", "0.05", "--momentum", "0.5", "--tol", "none",
-            "--standardize", "-q", "--out", str(out),
-            *extra]
+    return [
+        sys.executable,
+        "-m",
+        "softmaxlab",
+        "train",
+        "--data",
+        str(csv),
+        "--epochs",
+        "400",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.05",
+        "--momentum",
+        "0.5",
+        "--tol",
+        "none",
+        "--standardize",
+        "-q",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _epochs_done(ck) -> int:
@@ -127,15 +148,24 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_parameters(tmp_path
     x = rng.normal(size=(6000, 20))
     labels = (x @ rng.normal(size=(20, 5)) + rng.normal(size=(6000, 5))).argmax(1)
     csv = tmp_path / "d.csv"
-    np.savetxt(csv, np.c_[x, labels], delimiter=",", comments="",
-               header=",".join([f"f{i}" for i in range(20)] + ["label"]))
+    np.savetxt(
+        csv,
+        np.c_[x, labels],
+        delimiter=",",
+        comments="",
+        header=",".join([f"f{i}" for i in range(20)] + ["label"]),
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     full = tmp_path / "full.safetensors"
     assert run(*_train_cmd(csv, full)[3:]).returncode == 0  # uninterrupted, in this process
 
     ck, part = tmp_path / "ck.safetensors", tmp_path / "part.safetensors"
-    proc = subprocess.Popen(_train_cmd(csv, part, "--checkpoint", str(ck)), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train_cmd(csv, part, "--checkpoint", str(ck)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # kill on an observable event — the checkpoint of epoch 3 has been written — so the
     # run is mid-way (maybe mid-write of the next one) whatever the machine's speed
     deadline = time.time() + 300
@@ -162,11 +192,42 @@ def test_cli_resume_needs_a_checkpoint_and_refuses_a_foreign_one(tmp_path, capsy
     assert main(["train", "--data", "iris", "--resume", "--out", str(out)]) == 2
     assert "--resume: needs --checkpoint" in capsys.readouterr().err
     ck = tmp_path / "ck.safetensors"
-    assert main(["train", "--data", "iris", "--epochs", "3", "-q", "--checkpoint", str(ck),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "iris",
+                "--epochs",
+                "3",
+                "-q",
+                "--checkpoint",
+                str(ck),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     out.unlink()
-    assert main(["train", "--data", "wine", "--epochs", "3", "-q", "--checkpoint", str(ck),
-                 "--resume", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "wine",
+                "--epochs",
+                "3",
+                "-q",
+                "--checkpoint",
+                str(ck),
+                "--resume",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "belongs to another run" in err and not out.exists()
 
@@ -175,9 +236,17 @@ def test_cli_resume_needs_a_checkpoint_and_refuses_a_foreign_one(tmp_path, capsy
 
 
 def _estimator(max_epochs):
-    return sl.SoftmaxRegression(random_state=0, momentum=0.9, schedule="adaptive",
-                                batch_size=16, learning_rate=0.5, max_epochs=max_epochs,
-                                tol=1e-3, n_iter_no_change=3, early_stopping=True)
+    return sl.SoftmaxRegression(
+        random_state=0,
+        momentum=0.9,
+        schedule="adaptive",
+        batch_size=16,
+        learning_rate=0.5,
+        max_epochs=max_epochs,
+        tol=1e-3,
+        n_iter_no_change=3,
+        early_stopping=True,
+    )
 
 
 def test_estimator_resume_equals_an_uninterrupted_fit(tmp_path):
@@ -213,8 +282,9 @@ def test_estimator_checkpoint_refusals(tmp_path):
     with pytest.raises(CheckpointError, match="written by SoftmaxClassifier"):
         x, yy, _, _ = _data()
         other = tmp_path / "clf.safetensors"
-        sl.SoftmaxClassifier(6, 4, device="cpu").fit(x, yy, 1, 0.1, 32, verbose=False,
-                                                     checkpoint=other)
+        sl.SoftmaxClassifier(6, 4, device="cpu").fit(
+            x, yy, 1, 0.1, 32, verbose=False, checkpoint=other
+        )
         _estimator(60).fit(X, y, checkpoint=other, resume=True)
     with pytest.raises(sl.InvalidInputError, match="checkpoint: works with solver='sgd'"):
         sl.SoftmaxRegression(solver="lbfgs").fit(X, y, checkpoint=tmp_path / "l.st")

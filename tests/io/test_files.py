@@ -54,9 +54,14 @@ def test_feature_selection_and_parquet(iris_csv, tmp_path):
     frame = pd.read_csv(iris_csv)
     pq = tmp_path / "iris.parquet"
     frame.to_parquet(pq)
-    d = sl.load_dataset(pq, target="species", features=["petal length (cm)", 3], valid=0,
-                        shuffle=False,
-                        device="cpu")
+    d = sl.load_dataset(
+        pq,
+        target="species",
+        features=["petal length (cm)", 3],
+        valid=0,
+        shuffle=False,
+        device="cpu",
+    )
     assert d.feature_names == ("petal length (cm)", "petal width (cm)")
     np.testing.assert_array_equal(d.x_train.numpy(), frame.iloc[:, 2:4].to_numpy())
 
@@ -137,8 +142,15 @@ def test_missing_file_binary_junk_and_unknown_names(tmp_path):
 def test_classifier_round_trip_is_exact(tmp_path):
     model = sl.SoftmaxClassifier(4, 3, gradient="blockwise", device="cpu", seed=3)
     path = tmp_path / "m.safetensors"
-    save_model(model, path, classes=np.array(["a", "b", "c"]), feature_names=list("pqrs"),
-               mean=np.arange(4.0), scale=np.ones(4) * 2, config={"lr": 0.1})
+    save_model(
+        model,
+        path,
+        classes=np.array(["a", "b", "c"]),
+        feature_names=list("pqrs"),
+        mean=np.arange(4.0),
+        scale=np.ones(4) * 2,
+        config={"lr": 0.1},
+    )
     saved = load_model(path)
     assert torch.equal(saved.model.w, model.w) and torch.equal(saved.model.b, model.b)
     assert saved.model.gradient == "blockwise" and saved.model.dtype == torch.float64
@@ -146,8 +158,9 @@ def test_classifier_round_trip_is_exact(tmp_path):
     np.testing.assert_array_equal(saved.mean, np.arange(4.0))
     assert saved.config == {"lr": 0.1} and saved.version == sl.__version__
     x = np.random.default_rng(0).normal(size=(5, 4))
-    np.testing.assert_array_equal(saved.predict_proba(x),
-                                  model.predict(torch.from_numpy((x - saved.mean) / 2)).numpy())
+    np.testing.assert_array_equal(
+        saved.predict_proba(x), model.predict(torch.from_numpy((x - saved.mean) / 2)).numpy()
+    )
 
 
 def test_regression_round_trip_is_exact(tmp_path):

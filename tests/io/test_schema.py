@@ -19,12 +19,17 @@ from softmaxlab.io.atomic import read_safetensors
 from softmaxlab.io.checkpoint import load_checkpoint
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
-                                                                max_size=4),
-    max_leaves=12)
-TEXT = (JSON.map(lambda v: json.dumps(v)) | st.text(max_size=20)
-        | st.integers(1, 50_000).map(lambda d: "[" * d + "]" * d))
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+TEXT = (
+    JSON.map(lambda v: json.dumps(v))
+    | st.text(max_size=20)
+    | st.integers(1, 50_000).map(lambda d: "[" * d + "]" * d)
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +41,13 @@ def files(tmp_path_factory):
     x, y = load_iris(return_X_y=True)
     est = sl.SoftmaxRegression(solver="sgd", max_epochs=2, tol=None)
     est.fit(x, y, checkpoint=folder / "run.ckpt")
-    sl.save_model(est, folder / "m.safetensors", mean=x.mean(0), scale=x.std(0),
-                  config={"data": "iris", "history": [{"epoch": 0, "ce": 1.0}]})
+    sl.save_model(
+        est,
+        folder / "m.safetensors",
+        mean=x.mean(0),
+        scale=x.std(0),
+        config={"data": "iris", "history": [{"epoch": 0, "ce": 1.0}]},
+    )
     out = {}
     for name in ("m.safetensors", "run.ckpt"):
         out[name] = read_safetensors(folder / name, AssertionError, "unreadable")
@@ -56,16 +66,27 @@ def _rewrite(tmp_path, original, key, value, drop):
     return path, meta
 
 
-MODEL_KEYS = ["classes", "classes_dtype", "feature_names", "params", "config", "kind",
-              "gradient", "dtype", "format_version"]
+MODEL_KEYS = [
+    "classes",
+    "classes_dtype",
+    "feature_names",
+    "params",
+    "config",
+    "kind",
+    "gradient",
+    "dtype",
+    "format_version",
+]
 CKPT_KEYS = ["epoch", "batch", "state", "kind"]
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(key=st.sampled_from(MODEL_KEYS), value=TEXT, drop=st.booleans())
-def test_model_file_metadata_of_any_content_gives_a_package_error(files, tmp_path, key,
-                                                                  value, drop):
+def test_model_file_metadata_of_any_content_gives_a_package_error(
+    files, tmp_path, key, value, drop
+):
     path, _ = _rewrite(tmp_path, files["m.safetensors"], key, value, drop)
     try:
         saved = sl.load_model(path)
@@ -76,34 +97,41 @@ def test_model_file_metadata_of_any_content_gives_a_package_error(files, tmp_pat
     assert np.isfinite(proba).all() and proba.shape == (2, len(saved.classes))
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(key=st.sampled_from(CKPT_KEYS), value=TEXT, drop=st.booleans())
-def test_checkpoint_metadata_of_any_content_gives_a_package_error(files, tmp_path, key,
-                                                                 value, drop):
+def test_checkpoint_metadata_of_any_content_gives_a_package_error(
+    files, tmp_path, key, value, drop
+):
     path, _ = _rewrite(tmp_path, files["run.ckpt"], key, value, drop)
     try:
-        load_checkpoint(path, kind="SoftmaxRegression",
-                        fingerprint=files["run.ckpt"][1]["fingerprint"])
+        load_checkpoint(
+            path, kind="SoftmaxRegression", fingerprint=files["run.ckpt"][1]["fingerprint"]
+        )
     except SoftmaxlabError:
         return
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("epoch", "-3", "must be >= 0"),
-    ("epoch", "5", "2 entries for 5 epochs"),
-    ("state", json.dumps({"best": [1]}), "expected an object of numbers and text"),
-    ("state", json.dumps({"lr": -1, "stall": 0}), "not the state of a SoftmaxRegression"),
-    ("state", "[" * 20 + "]" * 20, "nested deeper than 16"),
-    ("__history", torch.tensor([1.0, float("nan")], dtype=torch.float64), "non-finite"),
-    ("__state.rates", torch.ones(2, 2, dtype=torch.float64), "1-D float tensor"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epoch", "-3", "must be >= 0"),
+        ("epoch", "5", "2 entries for 5 epochs"),
+        ("state", json.dumps({"best": [1]}), "expected an object of numbers and text"),
+        ("state", json.dumps({"lr": -1, "stall": 0}), "not the state of a SoftmaxRegression"),
+        ("state", "[" * 20 + "]" * 20, "nested deeper than 16"),
+        ("__history", torch.tensor([1.0, float("nan")], dtype=torch.float64), "non-finite"),
+        ("__state.rates", torch.ones(2, 2, dtype=torch.float64), "1-D float tensor"),
+    ],
+)
 def test_named_checkpoint_defects(files, tmp_path, key, value, message):
     tensors, meta = files["run.ckpt"]
     if isinstance(value, torch.Tensor):
         path = tmp_path / "hostile.safetensors"
-        save_file({**{k: v.contiguous() for k, v in tensors.items()}, key: value}, path,
-                  metadata=meta)
+        save_file(
+            {**{k: v.contiguous() for k, v in tensors.items()}, key: value}, path, metadata=meta
+        )
     else:
         path, _ = _rewrite(tmp_path, files["run.ckpt"], key, value, False)
     with pytest.raises(sl.CheckpointError, match=message):
@@ -115,8 +143,10 @@ def test_random_tensors_in_a_model_file_give_a_package_error(files, tmp_path):
     _, meta = files["m.safetensors"]
     for shape_w, shape_b in [((4, 3), (2,)), ((4,), (3,)), ((4, 1), (1,)), ((0, 3), (3,))]:
         path = tmp_path / "t.safetensors"
-        save_file({"w": torch.randn(*shape_w, generator=g), "b": torch.randn(*shape_b,
-                                                                              generator=g)},
-                  path, metadata=meta)
+        save_file(
+            {"w": torch.randn(*shape_w, generator=g), "b": torch.randn(*shape_b, generator=g)},
+            path,
+            metadata=meta,
+        )
         with pytest.raises(SoftmaxlabError):
             sl.load_model(path)

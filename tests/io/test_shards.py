@@ -21,8 +21,9 @@ def test_the_ranks_split_every_batch_and_together_hold_every_row_once(n, batch, 
         mine = [i for lo, hi in owned_ranges(n, batch, rank, world) for i in range(lo, hi)]
         assert mine == sorted(mine)
         rows += mine
-        for (lo, hi, m), start in zip(batch_shards(n, batch, rank, world),
-                                      range(0, n, batch), strict=True):
+        for (lo, hi, m), start in zip(
+            batch_shards(n, batch, rank, world), range(0, n, batch), strict=True
+        ):
             assert start <= lo <= hi <= start + m and m == min(batch, n - start)
     assert sorted(rows) == list(range(n))
     assert owned_ranges(n, batch, 0, 1) == [(0, n)]
@@ -34,8 +35,11 @@ def table(tmp_path):
     x = rng.normal(size=(500, 4))
     labels = rng.integers(0, 3, 500)
     np.save(tmp_path / "t.npy", np.column_stack([x, labels]))
-    pq.write_table(pa.table({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "d": x[:, 3],
-                             "y": labels}), tmp_path / "t.parquet", row_group_size=50)
+    pq.write_table(
+        pa.table({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "d": x[:, 3], "y": labels}),
+        tmp_path / "t.parquet",
+        row_group_size=50,
+    )
     return tmp_path, x, labels
 
 

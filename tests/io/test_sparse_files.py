@@ -47,8 +47,20 @@ def test_load_dataset_reads_svmlight_and_npz_as_csr(files):
 def test_train_on_svmlight_predicts_a_narrower_test_file(files, tmp_path, capsys):
     folder, _, _ = files
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(folder / "train.svm"), "--standardize",
-                 "--out", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(folder / "train.svm"),
+                "--standardize",
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["predict", "--model", str(model), "--data", str(folder / "test.svm")]) == 0
     lines = capsys.readouterr().out.split()
@@ -63,8 +75,21 @@ def test_train_on_svmlight_predicts_a_narrower_test_file(files, tmp_path, capsys
 def test_train_on_npz_with_a_label_file(files, tmp_path, capsys):
     folder, _, _ = files
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(folder / "train.npz"), "--target",
-                 str(folder / "labels.txt"), "--out", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(folder / "train.npz"),
+                "--target",
+                str(folder / "labels.txt"),
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert set(sl.load_model(model).classes) == {"sport", "politics", "tech"}
 
 
@@ -76,10 +101,14 @@ def test_bad_sparse_files_fail_cleanly(files, tmp_path, fails_cleanly, case):
     out = str(tmp_path / "m.safetensors")
     args, message = {
         "nan": (["train", "--data", str(bad), "--out", out], "row 1 of bad.svm stores a NaN"),
-        "too_wide": (["train", "--data", str(folder / "train.svm"), "--n-features", "10",
-                      "--out", out], "has 200 columns, more than the 10 expected"),
-        "npz_without_labels": (["train", "--data", str(folder / "train.npz"), "--out", out],
-                               "target: train.npz is a matrix without labels"),
+        "too_wide": (
+            ["train", "--data", str(folder / "train.svm"), "--n-features", "10", "--out", out],
+            "has 200 columns, more than the 10 expected",
+        ),
+        "npz_without_labels": (
+            ["train", "--data", str(folder / "train.npz"), "--out", out],
+            "target: train.npz is a matrix without labels",
+        ),
     }[case]
     fails_cleanly(args, tmp_path, message)
 
@@ -95,9 +124,34 @@ def test_npz_label_count_must_match(files, tmp_path):
 def test_certify_and_summary_take_sparse_files_as_dense_rows(files, tmp_path, capsys):
     folder, _, _ = files
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(folder / "train.svm"), "--alpha", "0.01",
-                 "--out", str(model), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(folder / "train.svm"),
+                "--alpha",
+                "0.01",
+                "--out",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["certify", "--model", str(model), "--data", str(folder / "train.svm"),
-                 "--target", "label"]) == 0
+    assert (
+        main(
+            [
+                "certify",
+                "--model",
+                str(model),
+                "--data",
+                str(folder / "train.svm"),
+                "--target",
+                "label",
+            ]
+        )
+        == 0
+    )
     assert "gap to the optimum at most" in capsys.readouterr().out

@@ -11,15 +11,46 @@ from tests.helpers import assert_png
 
 def test_train_plot_and_plot_command(tmp_path, capsys):
     model, curves = tmp_path / "m.safetensors", tmp_path / "curves.png"
-    assert main(["train", "--data", "iris", "--standardize", "--epochs", "6", "-q",
-                 "--out", str(model), "--plot", str(curves)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "iris",
+                "--standardize",
+                "--epochs",
+                "6",
+                "-q",
+                "--out",
+                str(model),
+                "--plot",
+                str(curves),
+            ]
+        )
+        == 0
+    )
     assert_png(curves)
     again = tmp_path / "again.png"
     assert main(["plot", str(model), "--out", str(again)]) == 0
     assert_png(again)
     report = tmp_path / "c.json"
-    assert main(["compare", "--reference", "torch", "--gradient", "fused", "--epochs", "2",
-                 "-q", "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--reference",
+                "torch",
+                "--gradient",
+                "fused",
+                "--epochs",
+                "2",
+                "-q",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     from_compare = tmp_path / "c.png"
     assert main(["plot", str(report), "--out", str(from_compare)]) == 0
     assert_png(from_compare)
@@ -37,12 +68,42 @@ def test_evaluate_plot_writes_confusion_matrix_and_reliability(tmp_path):
     frame = load_iris(as_frame=True).frame
     frame.to_csv(tmp_path / "iris.csv", index=False)
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(tmp_path / "iris.csv"), "--target", "target",
-                 "--standardize", "--epochs", "10", "-q", "--out", str(model)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "iris.csv"),
+                "--target",
+                "target",
+                "--standardize",
+                "--epochs",
+                "10",
+                "-q",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     plots = tmp_path / "plots"
     plots.mkdir()
-    assert main(["evaluate", "--model", str(model), "--data", str(tmp_path / "iris.csv"),
-                 "--target", "target", "--plot", str(plots)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(model),
+                "--data",
+                str(tmp_path / "iris.csv"),
+                "--target",
+                "target",
+                "--plot",
+                str(plots),
+            ]
+        )
+        == 0
+    )
     assert_png(plots / "confusion_matrix.png", 200, 150)
     assert_png(plots / "reliability.png")
     assert np.isfinite(matplotlib.image.imread(plots / "reliability.png")).all()
@@ -52,16 +113,28 @@ def test_evaluate_plot_writes_confusion_matrix_and_reliability(tmp_path):
 
 
 def _history(values, valid=True):
-    return [{"epoch": e, "ce": v, "ce_valid": v + 0.1 if valid else None,
-             "acc_valid": 0.5 if valid else None} for e, v in enumerate(values)]
+    return [
+        {
+            "epoch": e,
+            "ce": v,
+            "ce_valid": v + 0.1 if valid else None,
+            "acc_valid": 0.5 if valid else None,
+        }
+        for e, v in enumerate(values)
+    ]
 
 
 def test_learning_curves_have_labels_whole_epochs_and_a_difference_panel():
     from softmaxlab.reporting.plots import learning_curves_figure
 
     same = [1.0, 0.8, 0.7, 0.65]
-    fig = learning_curves_figure({"ours": _history(same), "reference": _history(same),
-                                  "off": _history([v + 1e-9 for v in same])})
+    fig = learning_curves_figure(
+        {
+            "ours": _history(same),
+            "reference": _history(same),
+            "off": _history([v + 1e-9 for v in same]),
+        }
+    )
     axes = fig.axes
     assert len(axes) == 4
     for ax in axes:
@@ -78,10 +151,18 @@ def test_learning_curves_have_labels_whole_epochs_and_a_difference_panel():
 def test_parity_figure_marks_formulations_references_and_exact_zeros():
     from softmaxlab.reporting.plots import PARITY_FLOOR, parity_figure
 
-    checks = [{"quantity": q, "reference": r, "gradient": g, "threshold": 1e-10,
-               "mape": 0.0 if q == "CE after copy" else 1e-16}
-              for q in ("CE after copy", "W after training")
-              for r in ("torch", "keras") for g in ("chain", "fused", "jacobian")]
+    checks = [
+        {
+            "quantity": q,
+            "reference": r,
+            "gradient": g,
+            "threshold": 1e-10,
+            "mape": 0.0 if q == "CE after copy" else 1e-16,
+        }
+        for q in ("CE after copy", "W after training")
+        for r in ("torch", "keras")
+        for g in ("chain", "fused", "jacobian")
+    ]
     fig = parity_figure(checks)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -120,10 +201,17 @@ def test_decision_regions_have_a_legend_the_accuracies_and_held_out_points():
     labels = g.integers(0, 3, 90)
     x = g.normal(size=(90, 2)) + np.eye(3)[labels][:, :2] * 3
     model = sl.SoftmaxClassifier(2, 3, gradient="fused", seed=0, device="cpu")
-    model.fit(torch.from_numpy(x[:60]), sl.one_hot(labels[:60], 3, device="cpu"), 30, 0.1,
-              16, verbose=False)
-    fig = decision_regions_figure(model, x[:60], labels[:60], x_valid=x[60:],
-                                  labels_valid=labels[60:])
+    model.fit(
+        torch.from_numpy(x[:60]),
+        sl.one_hot(labels[:60], 3, device="cpu"),
+        30,
+        0.1,
+        16,
+        verbose=False,
+    )
+    fig = decision_regions_figure(
+        model, x[:60], labels[:60], x_valid=x[60:], labels_valid=labels[60:]
+    )
     ax = fig.axes[0]
     entries = [t.get_text() for t in ax.get_legend().get_texts()]
     assert entries == ["class 0", "class 1", "class 2", "training rows", "held-out rows"]

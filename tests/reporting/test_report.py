@@ -10,10 +10,31 @@ from tests.helpers import assert_png
 
 def test_compare_report_writes_figures_markdown_and_self_contained_html(tmp_path, capsys):
     out = tmp_path / "report"
-    assert main(["compare", "--reference", "torch,sklearn", "--gradient", "chain,fused",
-                 "--epochs", "4", "-q", "--report", str(out)]) == 0
-    figures = ["learning_curves.png", "parity.png", "jacobian.png", "decision_regions.png",
-               "gradient.png", "flattenings.png"]
+    assert (
+        main(
+            [
+                "compare",
+                "--reference",
+                "torch,sklearn",
+                "--gradient",
+                "chain,fused",
+                "--epochs",
+                "4",
+                "-q",
+                "--report",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    figures = [
+        "learning_curves.png",
+        "parity.png",
+        "jacobian.png",
+        "decision_regions.png",
+        "gradient.png",
+        "flattenings.png",
+    ]
     for name in figures:
         assert_png(out / name)
     from PIL import Image
@@ -41,4 +62,3 @@ def test_report_directory_must_be_creatable(tmp_path):
     except SystemExit as exc:
         code = exc.code
     assert code == 2 and not target.exists()
-

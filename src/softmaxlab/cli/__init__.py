@@ -51,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 # ----------------------------------------------------------------------------- entry point
 
 

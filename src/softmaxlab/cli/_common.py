@@ -64,8 +64,10 @@ def check_outputs(args: argparse.Namespace) -> None:
     for name in OUTPUT_OPTIONS:
         value = getattr(args, name, None)
         if isinstance(value, (str, Path)) and os.path.realpath(value) in inputs:
-            raise UsageError(f"--{name}: {value} is the --{inputs[os.path.realpath(value)]} "
-                             "file this command reads; write to another file")
+            raise UsageError(
+                f"--{name}: {value} is the --{inputs[os.path.realpath(value)]} "
+                "file this command reads; write to another file"
+            )
 
 
 def _check_writable(path: Path, option: str) -> None:
@@ -93,9 +95,11 @@ def _check_figure(path: Path, option: str) -> None:
     formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in formats:
-        raise UsageError(f"{option}: {path.name}: unknown figure format "
-                         f"{'.' + suffix if suffix else '(no suffix)'}; use one of "
-                         f"{', '.join('.' + f for f in sorted(formats))}")
+        raise UsageError(
+            f"{option}: {path.name}: unknown figure format "
+            f"{'.' + suffix if suffix else '(no suffix)'}; use one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
 
 
 def _fmt(value: float) -> str:
@@ -110,7 +114,8 @@ def _valid_arg(text: str) -> float | int:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a row count or a fraction, got {text!r}") from None
+            f"expected a row count or a fraction, got {text!r}"
+        ) from None
     if not 0 <= value < float("inf"):  # NaN and inf too
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return int(value) if value >= 1 and value == int(value) else value
@@ -118,33 +123,58 @@ def _valid_arg(text: str) -> float | int:
 
 def _add_column_options(group: Any) -> None:
     """--target and --columns: which columns of a data file are read."""
-    group.add_argument("--target", default=None, metavar="COL",
-                       help="files: the target column, by name or 0-based index "
-                       "(default: the last column)")
-    group.add_argument("--columns", default=None, metavar="COLS",
-                       help="files: comma list of feature columns (default: all but the target)")
+    group.add_argument(
+        "--target",
+        default=None,
+        metavar="COL",
+        help="files: the target column, by name or 0-based index (default: the last column)",
+    )
+    group.add_argument(
+        "--columns",
+        default=None,
+        metavar="COLS",
+        help="files: comma list of feature columns (default: all but the target)",
+    )
 
 
-def _add_file_options(group: Any, *, shuffle_help: str = "split in file order instead of "
-                     "shuffling (with --seed)") -> None:
+def _add_file_options(
+    group: Any, *, shuffle_help: str = "split in file order instead of shuffling (with --seed)"
+) -> None:
     _add_column_options(group)
-    group.add_argument("--valid", type=_valid_arg, default=None, metavar="V",
-                       help="validation rows: a count, or a fraction in (0, 1) "
-                       "(default: 0.2; synthetic data keeps the seed's split)")
+    group.add_argument(
+        "--valid",
+        type=_valid_arg,
+        default=None,
+        metavar="V",
+        help="validation rows: a count, or a fraction in (0, 1) "
+        "(default: 0.2; synthetic data keeps the seed's split)",
+    )
     group.add_argument("--no-shuffle", action="store_true", help=shuffle_help)
-    group.add_argument("--stratify", action="store_true",
-                       help="keep class proportions in train and validation rows")
-    group.add_argument("--standardize", action="store_true",
-                       help="standardise features with the training rows' mean and std; "
-                       "the statistics are stored in the model file")
+    group.add_argument(
+        "--stratify",
+        action="store_true",
+        help="keep class proportions in train and validation rows",
+    )
+    group.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardise features with the training rows' mean and std; "
+        "the statistics are stored in the model file",
+    )
 
 
 def _load(args: argparse.Namespace, *, dtype: str, device: str | None) -> Dataset:
     synthetic = args.data == "synthetic"
     return load_dataset(
-        args.data, target=args.target, features=args.columns, valid=args.valid,
+        args.data,
+        target=args.target,
+        features=args.columns,
+        valid=args.valid,
         shuffle=None if synthetic and not args.no_shuffle else not args.no_shuffle,
-        stratify=args.stratify, seed=args.seed, standardize=args.standardize, dtype=dtype,
+        stratify=args.stratify,
+        seed=args.seed,
+        standardize=args.standardize,
+        dtype=dtype,
         device=device,
     )
 
@@ -167,9 +197,14 @@ def _epoch_progress(console: Console, epochs: int, quiet: bool) -> Any:
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-                  transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("epochs", total=epochs)
 
         def on_epoch(record: Any) -> None:
@@ -177,5 +212,3 @@ def _epoch_progress(console: Console, epochs: int, quiet: bool) -> Any:
             progress.advance(task)
 
         yield on_epoch
-
-

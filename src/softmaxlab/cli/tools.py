@@ -29,17 +29,37 @@ def _add_gradcheck(sub: Any) -> None:
         "against torch.autograd (float64) and against central finite differences. Exits 1 "
         "if any row fails.",
     )
-    p.add_argument("--samples", type=_positive_int, default=8, metavar="M",
-                   help="rows in the batch (default: %(default)s)")
-    p.add_argument("--features", type=_positive_int, default=5, metavar="N",
-                   help="features (default: %(default)s)")
-    p.add_argument("--classes", type=_positive_int, default=4, metavar="C",
-                   help="classes (default: %(default)s)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                   help="dtype of the formulations under test (default: %(default)s)")
+    p.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=8,
+        metavar="M",
+        help="rows in the batch (default: %(default)s)",
+    )
+    p.add_argument(
+        "--features",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="features (default: %(default)s)",
+    )
+    p.add_argument(
+        "--classes",
+        type=_positive_int,
+        default=4,
+        metavar="C",
+        help="classes (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="dtype of the formulations under test (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seeds the batch (default: 0)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="also write the rows as JSON")
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the rows as JSON"
+    )
     p.set_defaults(handler=_cmd_gradcheck)
 
 
@@ -49,8 +69,7 @@ def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
 
     if args.json is not None:
         _check_writable(args.json, "--json")
-    rows = gradcheck(args.samples, args.features, args.classes, dtype=args.dtype,
-                     seed=args.seed)
+    rows = gradcheck(args.samples, args.features, args.classes, dtype=args.dtype, seed=args.seed)
     tol_auto, tol_fd = THRESHOLDS[resolve_dtype(args.dtype)]
     table = Table(
         title=f"gradcheck: m={args.samples}, N={args.features}, C={args.classes}, "
@@ -58,16 +77,23 @@ def _cmd_gradcheck(args: argparse.Namespace, console: Console) -> int:
         caption=f"max |ours − ref| / max |ref|; pass: < {tol_auto:g} vs autograd, "
         f"< {tol_fd:g} vs finite differences (central, step h = {FD_STEP:g} in float64: "
         "their own error, truncation ~h² plus rounding ~ε/h, puts agreement near 1e-9)",
-        title_justify="left", caption_justify="left", min_width=84,
+        title_justify="left",
+        caption_justify="left",
+        min_width=84,
     )
     for col in ("gradient", "quantity", "vs autograd", "vs finite diff.", "result"):
         table.add_column(col, justify="right" if col.startswith("vs") else "left")
     previous = None
     for r in rows:
         mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
-        table.add_row(r.gradient if r.gradient != previous else "", r.quantity,
-                      f"{r.vs_autograd:.1e}", f"{r.vs_finite_diff:.1e}", mark,
-                      end_section=False)
+        table.add_row(
+            r.gradient if r.gradient != previous else "",
+            r.quantity,
+            f"{r.vs_autograd:.1e}",
+            f"{r.vs_finite_diff:.1e}",
+            mark,
+            end_section=False,
+        )
         previous = r.gradient
     console.print(table)
     if args.json is not None:
@@ -89,7 +115,8 @@ def _sections(text: str) -> list[str]:
     for item in items:
         if item not in BENCH_SECTIONS:
             raise argparse.ArgumentTypeError(
-                f"unknown section {item!r}; choose from {', '.join(BENCH_SECTIONS)}")
+                f"unknown section {item!r}; choose from {', '.join(BENCH_SECTIONS)}"
+            )
     return items
 
 
@@ -113,18 +140,31 @@ def _add_bench(sub: Any) -> None:
         "as sparse TF-IDF (text). Results vary with the machine; "
         "benchmarks/README.md records a run.",
     )
-    p.add_argument("--section", type=_sections, default=list(BENCH_SECTIONS),
-                   metavar="NAMES",
-                   help=f"comma list of {', '.join(BENCH_SECTIONS)} (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help="a short run: a tenth of the rows, float64 only, fewer repeats")
-    p.add_argument("--repeats", type=_positive_int, default=3,
-                   help="timed samples per measurement, after a warm-up (default: %(default)s)")
+    p.add_argument(
+        "--section",
+        type=_sections,
+        default=list(BENCH_SECTIONS),
+        metavar="NAMES",
+        help=f"comma list of {', '.join(BENCH_SECTIONS)} (default: all)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run: a tenth of the rows, float64 only, fewer repeats",
+    )
+    p.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="timed samples per measurement, after a warm-up (default: %(default)s)",
+    )
     p.add_argument("--no-keras", action="store_true", help="leave Keras out")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write every measurement as JSON")
-    p.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                   help="write the growth plot (PNG)")
+    p.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="write every measurement as JSON"
+    )
+    p.add_argument(
+        "--plot", type=Path, default=None, metavar="FILE", help="write the growth plot (PNG)"
+    )
     p.set_defaults(handler=_cmd_bench)
 
 
@@ -147,16 +187,26 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if console.is_terminal:  # a bar over the measurements; nothing extra when piped
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                       TimeElapsedColumn(), console=console, transient=True)
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         task = bar.add_task("benchmarking", total=None)
 
         def progress(text: str) -> None:
             bar.update(task, description=f"benchmarking: {text}", advance=1)
 
     with bar or contextlib.nullcontext():
-        out = run_sections(args.section, quick=args.quick, repeats=args.repeats,
-                             keras=not args.no_keras, progress=progress)
+        out = run_sections(
+            args.section,
+            quick=args.quick,
+            repeats=args.repeats,
+            keras=not args.no_keras,
+            progress=progress,
+        )
     if "main" in out:
         _print_main(console, B.MainResult.from_dict(out["main"]))
     if "growth" in out:
@@ -166,29 +216,33 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
             console.print(f"wrote {args.plot}", highlight=False, markup=False)
     if "scaling" in out:
         sc = out["scaling"]
-        table = Table(title=f"scaling with rows (fast path, N={sc['features']}, "
-                      f"C={sc['classes']}, batch {sc['batch']}, float64)", title_justify="left")
+        table = Table(
+            title=f"scaling with rows (fast path, N={sc['features']}, "
+            f"C={sc['classes']}, batch {sc['batch']}, float64)",
+            title_justify="left",
+        )
         table.add_column("rows", justify="right")
         table.add_column("ms / epoch", justify="right")
         table.add_column("µs / row", justify="right")
         for r in sc["rows"]:
-            table.add_row(f"{r['rows']:,}", _ms(r["seconds"]), f"{r['seconds'] / r['rows'] * 1e6:.3f}")
+            table.add_row(
+                f"{r['rows']:,}", _ms(r["seconds"]), f"{r['seconds'] / r['rows'] * 1e6:.3f}"
+            )
         console.print(table)
-        console.print(f"fitted exponent (time ∝ rows^k): k = {sc['exponent']:.3f}",
-                      highlight=False)
+        console.print(f"fitted exponent (time ∝ rows^k): k = {sc['exponent']:.3f}", highlight=False)
     if "fit" in out:
         _print_fit(console, out["fit"])
     if "race" in out:
         from ..fast.race import race_table
 
-        console.print("the race (make_pipeline(StandardScaler(), contender), defaults)",
-                      highlight=False)
+        console.print(
+            "the race (make_pipeline(StandardScaler(), contender), defaults)", highlight=False
+        )
         console.print(race_table(out["race"]), highlight=False, markup=False)
     if "text" in out:
         from ..fast.textbench import text_table
 
-        console.print("text classification (generated corpus, TF-IDF, CSR input)",
-                      highlight=False)
+        console.print("text classification (generated corpus, TF-IDF, CSR input)", highlight=False)
         console.print(text_table(out["text"]), highlight=False, markup=False)
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
@@ -196,8 +250,11 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_fit(console: Console, fit: dict[str, Any]) -> None:
-    table = Table(title=f"what a fit costs ({fit['rows']:,} x {fit['features']}, "
-                  f"C={fit['classes']}, batch {fit['batch']}, float64)", title_justify="left")
+    table = Table(
+        title=f"what a fit costs ({fit['rows']:,} x {fit['features']}, "
+        f"C={fit['classes']}, batch {fit['batch']}, float64)",
+        title_justify="left",
+    )
     table.add_column("measurement")
     table.add_column("value", justify="right")
     for name, seconds in fit["seconds"].items():
@@ -205,8 +262,9 @@ def _print_fit(console: Console, fit: dict[str, Any]) -> None:
     for name, ratio in fit["ratios"].items():
         table.add_row(name, "—" if ratio is None else f"{ratio:.2f}x")
     peak = fit["estimator peak extra memory / X"]
-    table.add_row("estimator peak extra memory / size of X",
-                  "—" if peak is None else f"{peak:.2f}x")
+    table.add_row(
+        "estimator peak extra memory / size of X", "—" if peak is None else f"{peak:.2f}x"
+    )
     console.print(table)
 
 
@@ -220,13 +278,21 @@ def _print_main(console: Console, result: Any) -> None:
     for name in contenders:
         cells = []
         for config, dtype in keys:
-            t = next((t for t in result.timings
-                      if (t.config, t.dtype, t.contender) == (config, dtype, name)), None)
+            t = next(
+                (
+                    t
+                    for t in result.timings
+                    if (t.config, t.dtype, t.contender) == (config, dtype, name)
+                ),
+                None,
+            )
             cells.append("" if t is None else (_ms(t.seconds) if t.seconds else t.note or "—"))
         table.add_row(escape(name), *cells)
-    for label, key in (("pytorch nn / softmaxlab", "pytorch/ours"),
-                       ("softmaxlab / gemm floor", "ours/floor"),
-                       ("softmaxlab / blas floor", "ours/blas floor")):
+    for label, key in (
+        ("pytorch nn / softmaxlab", "pytorch/ours"),
+        ("softmaxlab / gemm floor", "ours/floor"),
+        ("softmaxlab / blas floor", "ours/blas floor"),
+    ):
         if all(result.ratios(c, d)[key] is None for c, d in keys):
             continue
         cells = []
@@ -242,10 +308,14 @@ def _print_main(console: Console, result: Any) -> None:
 
 def _print_growth(console: Console, growth: dict[str, Any]) -> None:
     batches = sorted({r["batch"] for r in growth["rows"]})
-    for what, key, fmt in (("ms per gradient step", "seconds", lambda v: f"{v * 1e3:.3f}"),
-                           ("peak KiB per gradient step", "bytes", lambda v: f"{v / 1024:,.0f}")):
-        table = Table(title=f"growth: {what} (N={growth['features']}, C={growth['classes']}, "
-                      "float64)", title_justify="left")
+    for what, key, fmt in (
+        ("ms per gradient step", "seconds", lambda v: f"{v * 1e3:.3f}"),
+        ("peak KiB per gradient step", "bytes", lambda v: f"{v / 1024:,.0f}"),
+    ):
+        table = Table(
+            title=f"growth: {what} (N={growth['features']}, C={growth['classes']}, float64)",
+            title_justify="left",
+        )
         table.add_column("gradient")
         for b in batches:
             table.add_column(f"B={b}", justify="right")
@@ -258,5 +328,3 @@ def _print_growth(console: Console, growth: dict[str, Any]) -> None:
             e = exps["time" if key == "seconds" else "memory"]
             table.add_row(name, *cells, "—" if e is None else f"{e:.2f}")
         console.print(table)
-
-

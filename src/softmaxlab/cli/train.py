@@ -70,10 +70,12 @@ def _cs_arg(text: str) -> int | list[float]:
         else:
             value = [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count or a comma list of Cs, got "
-                                         f"{text}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a count or a comma list of Cs, got {text}"
+        ) from None
     if (isinstance(value, int) and value < 1) or (
-            isinstance(value, list) and not all(0 < v < float("inf") for v in value)):
+        isinstance(value, list) and not all(0 < v < float("inf") for v in value)
+    ):
         raise argparse.ArgumentTypeError(f"Cs must be positive, got {text}")
     return value
 
@@ -90,13 +92,16 @@ def _unit_arg(text: str) -> float:
 
 def _print_cv(console: Console, cv: dict[str, Any]) -> None:
     """The table of ``train --cv``: mean fold accuracy per C, the chosen one marked."""
-    table = Table(title=f"{cv['folds']}-fold CV, chosen C = {cv['C']:.4g}",
-                  title_justify="left")
+    table = Table(title=f"{cv['folds']}-fold CV, chosen C = {cv['C']:.4g}", title_justify="left")
     for col in ("C", "accuracy", "std", ""):
         table.add_column(col, justify="right")
     for row in cv["table"]:
-        table.add_row(f"{row['C']:.4g}", f"{row['accuracy']:.4f}", f"{row['std']:.4f}",
-                      "◀" if row["C"] == cv["C"] else "")
+        table.add_row(
+            f"{row['C']:.4g}",
+            f"{row['accuracy']:.4f}",
+            f"{row['std']:.4f}",
+            "◀" if row["C"] == cv["C"] else "",
+        )
     console.print(table)
 
 
@@ -119,8 +124,7 @@ def _df_arg(text: str) -> int | float:
         return int(value)
     if 0 < value <= 1:
         return value
-    raise argparse.ArgumentTypeError(f"expected a count >= 1 or a fraction in (0, 1], got "
-                                     f"{text}")
+    raise argparse.ArgumentTypeError(f"expected a count >= 1 or a fraction in (0, 1], got {text}")
 
 
 def _add_train(sub: Any) -> None:
@@ -144,108 +148,251 @@ def _add_train(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = p.add_argument_group("data")
-    data.add_argument("--data", required=True, metavar="NAME|FILE",
-                      help="synthetic, iris, wine, digits, breast_cancer, a .csv/.parquet/.npy "
-                      "file, or a sparse file: svmlight (.svm/.libsvm/.svmlight/.txt) or a "
-                      "scipy .npz matrix with --target naming its label file")
-    data.add_argument("--n-features", type=_positive_int, default=None, metavar="N",
-                      help="sparse files: the number of columns, when the file's highest "
-                      "column index is lower (default: what the file holds)")
-    _add_file_options(data, shuffle_help="keep file order: split without shuffling and do "
-                      "not shuffle the rows each epoch")
+    data.add_argument(
+        "--data",
+        required=True,
+        metavar="NAME|FILE",
+        help="synthetic, iris, wine, digits, breast_cancer, a .csv/.parquet/.npy "
+        "file, or a sparse file: svmlight (.svm/.libsvm/.svmlight/.txt) or a "
+        "scipy .npz matrix with --target naming its label file",
+    )
+    data.add_argument(
+        "--n-features",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="sparse files: the number of columns, when the file's highest "
+        "column index is lower (default: what the file holds)",
+    )
+    _add_file_options(
+        data,
+        shuffle_help="keep file order: split without shuffling and do "
+        "not shuffle the rows each epoch",
+    )
     text = p.add_argument_group(
         "raw text (--text COL: TF-IDF features of a text column, fitted on the training "
-        "rows and stored in the model file; predict/evaluate then take the same column)")
-    text.add_argument("--text", default=None, metavar="COL",
-                      help="the text column, by name or 0-based index")
-    text.add_argument("--ngrams", type=_ngram_arg, default=(1, 1), metavar="MIN,MAX",
-                      help="word n-gram lengths, e.g. 1,2 for words and pairs "
-                      "(default: 1,1)")
-    text.add_argument("--min-df", type=_df_arg, default=1, metavar="DF",
-                      help="drop terms in fewer documents: a count, or a fraction in (0, 1) "
-                      "(default: %(default)s)")
-    text.add_argument("--max-df", type=_df_arg, default=1.0, metavar="DF",
-                      help="drop terms in more documents: a count, or a fraction in (0, 1] "
-                      "(default: %(default)s)")
-    text.add_argument("--max-features", type=_positive_int, default=None, metavar="K",
-                      help="keep the K most frequent terms (default: all)")
-    text.add_argument("--sublinear-tf", action="store_true",
-                      help="use 1 + log(tf) instead of the raw term count")
+        "rows and stored in the model file; predict/evaluate then take the same column)"
+    )
+    text.add_argument(
+        "--text", default=None, metavar="COL", help="the text column, by name or 0-based index"
+    )
+    text.add_argument(
+        "--ngrams",
+        type=_ngram_arg,
+        default=(1, 1),
+        metavar="MIN,MAX",
+        help="word n-gram lengths, e.g. 1,2 for words and pairs (default: 1,1)",
+    )
+    text.add_argument(
+        "--min-df",
+        type=_df_arg,
+        default=1,
+        metavar="DF",
+        help="drop terms in fewer documents: a count, or a fraction in (0, 1) "
+        "(default: %(default)s)",
+    )
+    text.add_argument(
+        "--max-df",
+        type=_df_arg,
+        default=1.0,
+        metavar="DF",
+        help="drop terms in more documents: a count, or a fraction in (0, 1] "
+        "(default: %(default)s)",
+    )
+    text.add_argument(
+        "--max-features",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="keep the K most frequent terms (default: all)",
+    )
+    text.add_argument(
+        "--sublinear-tf", action="store_true", help="use 1 + log(tf) instead of the raw term count"
+    )
     hp = p.add_argument_group("estimator (SoftmaxRegression's parameters and defaults)")
-    hp.add_argument("--solver", choices=SOLVERS, default=est.solver,
-                    help="mini-batch SGD, full-batch L-BFGS to the optimum, or auto: "
-                    "L-BFGS for small data, SGD for large (default: %(default)s)")
-    hp.add_argument("--lr", type=_positive_float, default=est.learning_rate,
-                    help="SGD learning rate (default: %(default)s)")
-    hp.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
-                    help=f"most epochs (L-BFGS: iterations) (default: {est.max_epochs}; "
-                    "training stops earlier on --tol)")
-    hp.add_argument("--batch-size", type=_batch_arg, default=est.batch_size, metavar="B",
-                    help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)")
+    hp.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default=est.solver,
+        help="mini-batch SGD, full-batch L-BFGS to the optimum, or auto: "
+        "L-BFGS for small data, SGD for large (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=est.learning_rate,
+        help="SGD learning rate (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        metavar="E",
+        help=f"most epochs (L-BFGS: iterations) (default: {est.max_epochs}; "
+        "training stops earlier on --tol)",
+    )
+    hp.add_argument(
+        "--batch-size",
+        type=_batch_arg,
+        default=est.batch_size,
+        metavar="B",
+        help="SGD rows per step, or 'auto' = min(200, rows) (default: %(default)s)",
+    )
     pen = hp.add_mutually_exclusive_group()
-    pen.add_argument("--alpha", type=_non_negative_float, default=None,
-                     help="penalty strength (alpha/2 ||W||^2 for l2; see --penalty) "
-                     "(default: 1 / train rows, the objective of scikit-learn's "
-                     "LogisticRegression())")
-    pen.add_argument("--C", type=_positive_float, default=None, dest="C",
-                     help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)")
-    pen.add_argument("--cv", type=_folds_arg, default=None, metavar="K",
-                     help="choose C by K-fold cross-validation on the training rows "
-                     "(SoftmaxRegressionCV over --Cs), report the table, then train at it")
-    hp.add_argument("--Cs", type=_cs_arg, default=10, metavar="CS", dest="Cs",
-                    help="with --cv: how many Cs log-spaced over [1e-4, 1e4], or a comma "
-                    "list of them (default: %(default)s)")
-    hp.add_argument("--penalty", choices=("l2", "l1", "elasticnet", "none"), default="l2",
-                    help="alpha (l1_ratio |W|_1 + (1 - l1_ratio)/2 |W|^2): l2, l1 (exact "
-                    "zeros), elasticnet (needs --l1-ratio), or none (default: %(default)s)")
-    hp.add_argument("--l1-ratio", type=_unit_arg, default=None, metavar="R",
-                    help="the elastic net's L1 share, in [0, 1]")
-    hp.add_argument("--class-weight", choices=("balanced",), default=None,
-                    help="weight rows inversely to their class frequency")
-    hp.add_argument("--momentum", type=_fraction_arg, default=est.momentum,
-                    help="heavy-ball momentum in [0, 1) (default: %(default)s)")
+    pen.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        default=None,
+        help="penalty strength (alpha/2 ||W||^2 for l2; see --penalty) "
+        "(default: 1 / train rows, the objective of scikit-learn's "
+        "LogisticRegression())",
+    )
+    pen.add_argument(
+        "--C",
+        type=_positive_float,
+        default=None,
+        dest="C",
+        help="inverse penalty as scikit-learn's C: alpha = 1 / (C * train rows)",
+    )
+    pen.add_argument(
+        "--cv",
+        type=_folds_arg,
+        default=None,
+        metavar="K",
+        help="choose C by K-fold cross-validation on the training rows "
+        "(SoftmaxRegressionCV over --Cs), report the table, then train at it",
+    )
+    hp.add_argument(
+        "--Cs",
+        type=_cs_arg,
+        default=10,
+        metavar="CS",
+        dest="Cs",
+        help="with --cv: how many Cs log-spaced over [1e-4, 1e4], or a comma "
+        "list of them (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--penalty",
+        choices=("l2", "l1", "elasticnet", "none"),
+        default="l2",
+        help="alpha (l1_ratio |W|_1 + (1 - l1_ratio)/2 |W|^2): l2, l1 (exact "
+        "zeros), elasticnet (needs --l1-ratio), or none (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--l1-ratio",
+        type=_unit_arg,
+        default=None,
+        metavar="R",
+        help="the elastic net's L1 share, in [0, 1]",
+    )
+    hp.add_argument(
+        "--class-weight",
+        choices=("balanced",),
+        default=None,
+        help="weight rows inversely to their class frequency",
+    )
+    hp.add_argument(
+        "--momentum",
+        type=_fraction_arg,
+        default=est.momentum,
+        help="heavy-ball momentum in [0, 1) (default: %(default)s)",
+    )
     hp.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-    hp.add_argument("--schedule", choices=SCHEDULES, default=est.schedule,
-                    help="learning-rate schedule (default: %(default)s)")
-    hp.add_argument("--early-stopping", action="store_true",
-                    help="stop on the held-out rows' accuracy and keep the best weights")
-    hp.add_argument("--tol", type=_tol_arg, default=est.tol, metavar="TOL",
-                    help="stop when the monitored quantity improves by less than TOL for "
-                    f"{est.n_iter_no_change} epochs; 'none' runs every epoch "
-                    "(default: %(default)s)")
-    hp.add_argument("--gradient", default=est.gradient, choices=G.names(),
-                    help="gradient formulation (default: %(default)s)")
-    hp.add_argument("--seed", type=int, default=0,
-                    help="seeds the split and the shuffling (default: %(default)s)")
-    hp.add_argument("--dtype", choices=("float64", "float32"), default=est.dtype,
-                    help="floating-point type (default: %(default)s)")
+    hp.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=est.schedule,
+        help="learning-rate schedule (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="stop on the held-out rows' accuracy and keep the best weights",
+    )
+    hp.add_argument(
+        "--tol",
+        type=_tol_arg,
+        default=est.tol,
+        metavar="TOL",
+        help="stop when the monitored quantity improves by less than TOL for "
+        f"{est.n_iter_no_change} epochs; 'none' runs every epoch "
+        "(default: %(default)s)",
+    )
+    hp.add_argument(
+        "--gradient",
+        default=est.gradient,
+        choices=G.names(),
+        help="gradient formulation (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the split and the shuffling (default: %(default)s)",
+    )
+    hp.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default=est.dtype,
+        help="floating-point type (default: %(default)s)",
+    )
     hp.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     par = p.add_argument_group("data-parallel")
-    par.add_argument("--nproc", type=_positive_int, default=None, metavar="N",
-                     help="train data-parallel on N local processes (torch.distributed, "
-                     "gloo), equal to one process; under torchrun each rank runs this "
-                     "command without --nproc")
-    par.add_argument("--sharded", action="store_true",
-                     help="with --nproc or torchrun: each rank reads only its own rows of a "
-                     ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
-                     "--valid rows are held out); every other option works")
+    par.add_argument(
+        "--nproc",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train data-parallel on N local processes (torch.distributed, "
+        "gloo), equal to one process; under torchrun each rank runs this "
+        "command without --nproc",
+    )
+    par.add_argument(
+        "--sharded",
+        action="store_true",
+        help="with --nproc or torchrun: each rank reads only its own rows of a "
+        ".npy/.parquet file (rows in file order: needs --no-shuffle; the last "
+        "--valid rows are held out); every other option works",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path, required=True, metavar="FILE",
-                     help="model file to write (.safetensors)")
-    out.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                     help="write the learning curves of the run (PNG)")
-    out.add_argument("--checkpoint", type=Path, default=None, metavar="FILE",
-                     help="write the training state to FILE, atomically, every "
-                     "--checkpoint-every epochs (with --nproc: rank 0 writes; resumable with "
-                     "any number of processes)")
-    out.add_argument("--checkpoint-every", type=_positive_int, default=1, metavar="N",
-                     help="epochs between checkpoints (default: %(default)s)")
-    out.add_argument("--resume", action="store_true",
-                     help="continue from --checkpoint; refused if it belongs to other data "
-                     "or settings")
+    out.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="model file to write (.safetensors)"
+    )
+    out.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the learning curves of the run (PNG)",
+    )
+    out.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the training state to FILE, atomically, every "
+        "--checkpoint-every epochs (with --nproc: rank 0 writes; resumable with "
+        "any number of processes)",
+    )
+    out.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="epochs between checkpoints (default: %(default)s)",
+    )
+    out.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint; refused if it belongs to other data or settings",
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="no epoch lines")
-    out.add_argument("-v", "--verbose", action="store_true",
-                     help="also print the data summary and the configuration")
+    out.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the data summary and the configuration",
+    )
     p.set_defaults(handler=_cmd_train)
 
 
@@ -255,11 +402,18 @@ def _non_negative_float(text: str) -> float:
 
 def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "solver": args.solver, "learning_rate": args.lr, "batch_size": args.batch_size,
-        "class_weight": args.class_weight, "momentum": args.momentum,
-        "nesterov": args.nesterov, "schedule": args.schedule,
-        "early_stopping": args.early_stopping, "tol": args.tol, "gradient": args.gradient,
-        "dtype": args.dtype, "device": args.device,
+        "solver": args.solver,
+        "learning_rate": args.lr,
+        "batch_size": args.batch_size,
+        "class_weight": args.class_weight,
+        "momentum": args.momentum,
+        "nesterov": args.nesterov,
+        "schedule": args.schedule,
+        "early_stopping": args.early_stopping,
+        "tol": args.tol,
+        "gradient": args.gradient,
+        "dtype": args.dtype,
+        "device": args.device,
     }
     if args.epochs is not None:
         options["max_epochs"] = args.epochs
@@ -282,21 +436,27 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
     if args.checkpoint is not None:
         _check_writable(args.checkpoint, "--checkpoint")
         if args.checkpoint.exists() and not args.resume:
-            raise UsageError(f"--checkpoint: {args.checkpoint} already exists; add --resume to "
-                             "continue that run, or remove the file to start over")
+            raise UsageError(
+                f"--checkpoint: {args.checkpoint} already exists; add --resume to "
+                "continue that run, or remove the file to start over"
+            )
     if args.resume and args.checkpoint is None:
         raise UsageError("--resume: needs --checkpoint FILE")
     from .. import distributed
 
     if args.sharded and (args.text is not None or args.n_features is not None):
-        raise UsageError("--sharded: reads dense .npy/.parquet rows; give no --text or "
-                         "--n-features")
+        raise UsageError(
+            "--sharded: reads dense .npy/.parquet rows; give no --text or --n-features"
+        )
     if args.sharded:
         return _train_sharded(args, console, distributed)
     parallel = args.nproc is not None or distributed.launched_by_torchrun()
     if args.verbose:
-        console.print(f"data: {args.data}; estimator: {_estimator_options(args)}",
-                      highlight=False, markup=False)
+        console.print(
+            f"data: {args.data}; estimator: {_estimator_options(args)}",
+            highlight=False,
+            markup=False,
+        )
     with warnings.catch_warnings():  # reported below as "stopped after ..."
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = _run_train(args, console, parallel)
@@ -304,37 +464,64 @@ def _cmd_train(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK  # a torchrun rank other than 0: only rank 0 reports and writes
     model = result.model
     if args.verbose or model.stop_reason_ == "max_epochs":
-        console.print(f"stopped after {model.n_iter_} "
-                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
-                      f"{model.stop_reason_}", highlight=False)
+        console.print(
+            f"stopped after {model.n_iter_} "
+            f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
+            f"{model.stop_reason_}",
+            highlight=False,
+        )
     if "cv" in result.config:
         _print_cv(console, result.config["cv"])
     result.config["cli"] = {"gradient": args.gradient, "sharded": False}
-    _finish_train(args, console, result.history, result.metrics,
-                  result.save, label=f"softmaxlab ({model.solver_})")
+    _finish_train(
+        args,
+        console,
+        result.history,
+        result.metrics,
+        result.save,
+        label=f"softmaxlab ({model.solver_})",
+    )
     return EXIT_OK
 
 
-def _run_train(args: argparse.Namespace, console: Console, parallel: bool
-               ) -> tasks.TrainResult | None:
+def _run_train(
+    args: argparse.Namespace, console: Console, parallel: bool
+) -> tasks.TrainResult | None:
     """``tasks.train`` with the command's options; ``None`` on a torchrun rank other
     than 0 (only rank 0 reports and writes)."""
     from .. import distributed
 
     common = {
-        "target": args.target, "columns": args.columns, "valid": args.valid,
-        "shuffle": not args.no_shuffle, "stratify": args.stratify,
-        "standardize": args.standardize, "seed": args.seed, "checkpoint": args.checkpoint,
-        "n_features": args.n_features, "text": args.text,
-        "text_options": {"ngram_range": args.ngrams, "min_df": args.min_df,
-                         "max_df": args.max_df, "max_features": args.max_features,
-                         "sublinear_tf": args.sublinear_tf} if args.text else None,
-        "checkpoint_every": args.checkpoint_every, "resume": args.resume,
+        "target": args.target,
+        "columns": args.columns,
+        "valid": args.valid,
+        "shuffle": not args.no_shuffle,
+        "stratify": args.stratify,
+        "standardize": args.standardize,
+        "seed": args.seed,
+        "checkpoint": args.checkpoint,
+        "n_features": args.n_features,
+        "text": args.text,
+        "text_options": {
+            "ngram_range": args.ngrams,
+            "min_df": args.min_df,
+            "max_df": args.max_df,
+            "max_features": args.max_features,
+            "sublinear_tf": args.sublinear_tf,
+        }
+        if args.text
+        else None,
+        "checkpoint_every": args.checkpoint_every,
+        "resume": args.resume,
         **_estimator_options(args),
     }
     if parallel:  # epoch lines come from rank 0's process
-        result = tasks.train(args.data, nproc=args.nproc,
-                             callback=None if args.quiet else tasks.print_epoch, **common)
+        result = tasks.train(
+            args.data,
+            nproc=args.nproc,
+            callback=None if args.quiet else tasks.print_epoch,
+            **common,
+        )
         if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
             return None
         return result
@@ -348,36 +535,68 @@ def _train_sharded(args: argparse.Namespace, console: Console, distributed: Any)
     if args.nproc is None and not distributed.launched_by_torchrun():
         raise UsageError("--sharded: needs --nproc N or a torchrun launch")
     if not args.no_shuffle or args.stratify:
-        raise UsageError("--sharded: rows are used in file order; add --no-shuffle (and no "
-                         "--stratify), shuffling the file beforehand if it is sorted")
+        raise UsageError(
+            "--sharded: rows are used in file order; add --no-shuffle (and no "
+            "--stratify), shuffling the file beforehand if it is sorted"
+        )
     options = _estimator_options(args)
     if options.get("C") is not None:
-        raise UsageError("--C: give --alpha with --sharded (C needs the training rows' count "
-                         "before the file is read)")
+        raise UsageError(
+            "--C: give --alpha with --sharded (C needs the training rows' count "
+            "before the file is read)"
+        )
     options.pop("C", None)
     result = tasks.train(
-        args.data, target=args.target, columns=args.columns, valid=args.valid,
-        shuffle=False, standardize=args.standardize, seed=args.seed, nproc=args.nproc,
-        sharded=True, callback=None if args.quiet else tasks.print_epoch,
-        checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, **options)
+        args.data,
+        target=args.target,
+        columns=args.columns,
+        valid=args.valid,
+        shuffle=False,
+        standardize=args.standardize,
+        seed=args.seed,
+        nproc=args.nproc,
+        sharded=True,
+        callback=None if args.quiet else tasks.print_epoch,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        **options,
+    )
     if distributed.launched_by_torchrun() and os.environ.get("RANK") != "0":
         return EXIT_OK  # only rank 0 reports and writes
     if args.verbose:
-        console.print("peak memory per rank (MiB): "
-                      + ", ".join(f"{p:.0f}" for p in result.peak_rss_mib), highlight=False)
+        console.print(
+            "peak memory per rank (MiB): " + ", ".join(f"{p:.0f}" for p in result.peak_rss_mib),
+            highlight=False,
+        )
     model = result.model
     if args.verbose or model.stop_reason_ == "max_epochs":
-        console.print(f"stopped after {model.n_iter_} "
-                      f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
-                      f"{model.stop_reason_}", highlight=False)
-    _finish_train(args, console, result.history, result.metrics,
-                  result.save, label=f"softmaxlab ({model.solver_}, sharded)")
+        console.print(
+            f"stopped after {model.n_iter_} "
+            f"{'iterations' if model.solver_ == 'lbfgs' else 'epochs'}: "
+            f"{model.stop_reason_}",
+            highlight=False,
+        )
+    _finish_train(
+        args,
+        console,
+        result.history,
+        result.metrics,
+        result.save,
+        label=f"softmaxlab ({model.solver_}, sharded)",
+    )
     return EXIT_OK
 
 
-def _finish_train(args: argparse.Namespace, console: Console, history: list[Any],
-                  metrics: dict[str, dict[str, float]], save: Any, *, label: str) -> None:
+def _finish_train(
+    args: argparse.Namespace,
+    console: Console,
+    history: list[Any],
+    metrics: dict[str, dict[str, float]],
+    save: Any,
+    *,
+    label: str,
+) -> None:
     """The final-metrics table, the model file (``save(path)``) and the optional plot of
     ``train``. When ``--out`` cannot be written (a full disk, a deleted folder), the
     trained model is written to a file in the temporary folder instead and the error
@@ -386,32 +605,32 @@ def _finish_train(args: argparse.Namespace, console: Console, history: list[Any]
     for col in ("split", "rows", "accuracy", "cross-entropy"):
         table.add_column(col, justify="right" if col != "split" else "left")
     for name, row in metrics.items():
-        table.add_row(name, str(row["rows"]), f"{row['accuracy']:.4f}",
-                      f"{row['cross_entropy']:.4f}")
+        table.add_row(
+            name, str(row["rows"]), f"{row['accuracy']:.4f}", f"{row['cross_entropy']:.4f}"
+        )
     console.print(table)
     try:
         save(args.out)
     except OSError as exc:
-        raise OutputError(f"--out: could not write {args.out} ({describe(exc)}); "
-                          f"{_rescue(save, args)}") from None
+        raise OutputError(
+            f"--out: could not write {args.out} ({describe(exc)}); {_rescue(save, args)}"
+        ) from None
     console.print(f"saved {args.out}", highlight=False, markup=False)
     if args.plot is not None:
         from ..reporting.plots import learning_curves
 
-        learning_curves({label: history}, args.plot,
-                        title=f"softmaxlab train --data {args.data}")
+        learning_curves({label: history}, args.plot, title=f"softmaxlab train --data {args.data}")
         console.print(f"wrote {args.plot}", highlight=False, markup=False)
-
-
 
 
 def _rescue(save: Any, args: argparse.Namespace) -> str:
     """Save the trained model where it can go; says where (or what is left)."""
-    fallback = Path(tempfile.gettempdir()) / f"softmaxlab-{Path(args.out).stem}-{os.getpid()}.safetensors"
+    fallback = (
+        Path(tempfile.gettempdir()) / f"softmaxlab-{Path(args.out).stem}-{os.getpid()}.safetensors"
+    )
     try:
         save(fallback)
     except OSError as exc:
-        left = (f"; the last checkpoint is {args.checkpoint}" if args.checkpoint is not None
-                else "")
+        left = f"; the last checkpoint is {args.checkpoint}" if args.checkpoint is not None else ""
         return f"the trained model could not be saved elsewhere either ({describe(exc)}){left}"
     return f"the trained model was saved to {fallback} instead"

@@ -30,5 +30,15 @@ from .estimator_files import fit_file_estimator
 from .files import ShardedRun, fit_file
 from .memory import fit, fit_estimator
 
-__all__ = ["MAX_NPROC", "DistributedError", "ShardedRun", "fit", "fit_estimator", "fit_file",
-           "fit_file_estimator", "group_comm", "launched_by_torchrun", "peak_rss_mib"]
+__all__ = [
+    "MAX_NPROC",
+    "DistributedError",
+    "ShardedRun",
+    "fit",
+    "fit_estimator",
+    "fit_file",
+    "fit_file_estimator",
+    "group_comm",
+    "launched_by_torchrun",
+    "peak_rss_mib",
+]

@@ -32,8 +32,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def group_comm(*, shards: list[tuple[int, int, int]] | None = None,
-               n_rows: int | None = None) -> Comm:
+def group_comm(
+    *, shards: list[tuple[int, int, int]] | None = None, n_rows: int | None = None
+) -> Comm:
     """This rank's :class:`~softmaxlab.fast.comm.Comm` in the initialised process group."""
 
     def broadcast(obj: Any) -> Any:
@@ -41,8 +42,14 @@ def group_comm(*, shards: list[tuple[int, int, int]] | None = None,
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    return Comm(dist.get_rank(), dist.get_world_size(), dist.all_reduce, broadcast,
-                None if shards is None else tuple(shards), n_rows)
+    return Comm(
+        dist.get_rank(),
+        dist.get_world_size(),
+        dist.all_reduce,
+        broadcast,
+        None if shards is None else tuple(shards),
+        n_rows,
+    )
 
 
 class _EpochClock:
@@ -68,8 +75,9 @@ def _init(rank: int | None, world: int | None, port: int | None, timeout: float)
     if port is None:
         dist.init_process_group(backend, init_method="env://", **kwargs)
     else:
-        dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                                world_size=world, **kwargs)
+        dist.init_process_group(
+            backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world, **kwargs
+        )
 
 
 def _enter_worker(rank: int, world: int) -> None:
@@ -82,8 +90,17 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds: atomic writes remove their temporary files
 
 
-def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str], None],
-            payload: Any, timeout: float, out: str, env: dict[str, str], cwd: str) -> None:
+def _worker(
+    rank: int,
+    world: int,
+    port: int,
+    body: Callable[[int, int, Any, str], None],
+    payload: Any,
+    timeout: float,
+    out: str,
+    env: dict[str, str],
+    cwd: str,
+) -> None:
     """A spawned rank: take the caller's environment and working directory (a forked
     rank starts from the fork server's), join the group, run ``body(rank, world,
     payload, out)``, leave."""
@@ -99,14 +116,19 @@ def _worker(rank: int, world: int, port: int, body: Callable[[int, int, Any, str
     finally:
         dist.destroy_process_group()
 
+
 def _report_errors(rank: int, out: str, body: Callable[[], None]) -> None:
     """Run a rank's ``body``; a softmaxlab error (bad data, divergence, a refused
     checkpoint) is written next to ``out`` so that the caller can raise it as it is."""
     try:
         body()
     except SoftmaxlabError as exc:
-        record = {"type": type(exc).__name__, "message": str(exc),
-                  "epoch": getattr(exc, "epoch", None), "batch": getattr(exc, "batch", None)}
+        record = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "epoch": getattr(exc, "epoch", None),
+            "batch": getattr(exc, "batch", None),
+        }
         Path(f"{out}.error{rank}").write_text(json.dumps(record))
         raise
 
@@ -119,8 +141,9 @@ def _raise_rank_error(out: str) -> None:
         record = json.loads(path.read_text())
         kind = getattr(errors, record["type"], None)
         if kind is errors.TrainingDiverged:
-            raise errors.TrainingDiverged(record["message"], epoch=record["epoch"],
-                                          batch=record["batch"])
+            raise errors.TrainingDiverged(
+                record["message"], epoch=record["epoch"], batch=record["batch"]
+            )
         if isinstance(kind, type) and issubclass(kind, SoftmaxlabError):
             raise kind(record["message"])
 
@@ -134,8 +157,7 @@ def _start_method() -> str:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return "spawn"
-    multiprocessing.get_context("forkserver").set_forkserver_preload(
-        ["softmaxlab.distributed"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["softmaxlab.distributed"])
     return "forkserver"
 
 
@@ -148,9 +170,13 @@ def _spawn(worker: Callable[..., None], nproc: int, args: tuple[Any, ...], out: 
     level = spawn_log.level
     spawn_log.setLevel(logging.ERROR)  # not "Terminating process ..." on the console
     try:
-        context = mp.start_processes(worker, args=(nproc, _free_port(), *args, out,
-                                                   dict(os.environ), os.getcwd()),
-                                     nprocs=nproc, join=False, start_method=_start_method())
+        context = mp.start_processes(
+            worker,
+            args=(nproc, _free_port(), *args, out, dict(os.environ), os.getcwd()),
+            nprocs=nproc,
+            join=False,
+            start_method=_start_method(),
+        )
         try:
             while not context.join(grace_period=2.0):  # a stuck rank: SIGKILL after 4 s
                 pass
@@ -185,6 +211,7 @@ def launched_by_torchrun() -> bool:
     """Whether this process is one rank of a ``torchrun`` job (its environment is set)."""
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"))
 
+
 #: The most local processes ``nproc`` may ask for: beyond a few per core, more ranks only
 #: add start-up time and memory.
 MAX_NPROC = max(8, 4 * (os.cpu_count() or 1))
@@ -193,14 +220,17 @@ MAX_NPROC = max(8, 4 * (os.cpu_count() or 1))
 def _check_nproc(nproc: Any) -> int:
     nproc = check_positive_int(nproc, "nproc")
     if nproc > MAX_NPROC:
-        raise InvalidInputError(f"nproc: at most {MAX_NPROC} local processes on this machine "
-                                f"({os.cpu_count()} cores), got {nproc}")
+        raise InvalidInputError(
+            f"nproc: at most {MAX_NPROC} local processes on this machine "
+            f"({os.cpu_count()} cores), got {nproc}"
+        )
     return nproc
 
 
 def _require_torchrun() -> None:
     if not launched_by_torchrun():
         raise DistributedError("nproc: give a number of processes, or start with torchrun")
+
 
 def peak_rss_mib() -> float:
     """This process's peak resident memory in MiB: ``VmHWM`` of ``/proc/self/status``
@@ -218,6 +248,7 @@ def peak_rss_mib() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
 
 def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Classes over every rank's labels (all-gathered unique values, ordered and typed as
@@ -238,14 +269,16 @@ def _labels_to_index(local: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
     index = pd.Index(classes)
     out = []
     for values in local:
-        idx = index.get_indexer(values.astype(classes.dtype) if classes.dtype.kind in "iuf"
-                                else values)
+        idx = index.get_indexer(
+            values.astype(classes.dtype) if classes.dtype.kind in "iuf" else values
+        )
         out.append(idx)
     return classes, out
 
 
-def spawn_for_result(body: Callable[[int, int, Any, str], None], nproc: int, payload: Any,
-                     timeout: float) -> Any:
+def spawn_for_result(
+    body: Callable[[int, int, Any, str], None], nproc: int, payload: Any, timeout: float
+) -> Any:
     """Run ``body`` on ``nproc`` spawned ranks and return what rank 0 pickled to the
     ``out`` path it is given (our own private temporary directory)."""
     with tempfile.TemporaryDirectory() as tmp:

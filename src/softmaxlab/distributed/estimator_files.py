@@ -76,8 +76,9 @@ def _class_weights(est: Any, counts: torch.Tensor, classes: np.ndarray) -> torch
         lookup = {label: i for i, label in enumerate(classes.tolist())}
         unknown = [k for k in cw if k not in lookup]
         if unknown:
-            raise InvalidInputError(f"class_weight: labels {unknown} are not among the "
-                                    f"classes {classes.tolist()}")
+            raise InvalidInputError(
+                f"class_weight: labels {unknown} are not among the classes {classes.tolist()}"
+            )
         for label, weight in cw.items():
             out[lookup[label]] = float(weight)
     return out
@@ -91,8 +92,9 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     dtype, _ = est._check_params()
     rows = RowFile.open(spec.path)
     batch = est._batch(spec.n_train)
-    x_tr, lab_tr = rows.read(owned_ranges(spec.n_train, batch, rank, world), spec.features,
-                             spec.target)
+    x_tr, lab_tr = rows.read(
+        owned_ranges(spec.n_train, batch, rank, world), spec.features, spec.target
+    )
     vlo, vhi = shard_bounds(spec.n_train, spec.n_valid, rank, world)
     x_v, lab_v = rows.read([(vlo, vhi)] if vhi > vlo else [], spec.features, spec.target)
     classes, (idx_tr, idx_v) = _labels_to_index([lab_tr, lab_v])
@@ -124,8 +126,7 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     with data_parallel(group_comm(shards=shards, n_rows=spec.n_train)):
         mu, d = standardisation(xt, st, shift=first.to(dtype), reduce=dist.all_reduce)
         check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "standardize")
-        problem = Problem(xt, labels, st, None, (xv, lab_v_t) if spec.n_valid else None,
-                          mu, d)
+        problem = Problem(xt, labels, st, None, (xv, lab_v_t) if spec.n_valid else None, mu, d)
         est.classes_ = classes
         est.n_features_in_ = xt.shape[1]
         est.feature_names_in_ = np.asarray(spec.names, dtype=object)
@@ -140,10 +141,16 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
         digest = spec.fingerprint or agree(lambda: _digest(spec))
         try:
-            solve(est, problem, np_dtype=np_dtype, seed=0, callback=clock, epochs=None,
-                       fingerprint_data=[torch.tensor(list(bytes.fromhex(digest)),
-                                                      dtype=torch.uint8)],
-                       grad_weight=st)
+            solve(
+                est,
+                problem,
+                np_dtype=np_dtype,
+                seed=0,
+                callback=clock,
+                epochs=None,
+                fingerprint_data=[torch.tensor(list(bytes.fromhex(digest)), dtype=torch.uint8)],
+                grad_weight=st,
+            )
         finally:
             del est._checkpoint
     metrics = {"train": _metrics(est, xt, labels, spec.n_train)}
@@ -151,18 +158,27 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         metrics["valid"] = _metrics(est, xv, lab_v_t, spec.n_valid)
     rss: list[Any] = [None] * world
     dist.all_gather_object(rss, (start_rss, peak_rss_mib()))
-    return {"state": {k: v for k, v in est.__dict__.items() if k.endswith("_")},
-            "metrics": metrics, "mean": mean, "scale": scale, "seconds": clock.seconds,
-            "start_rss": [r[0] for r in rss], "peak_rss": [r[1] for r in rss]}
+    return {
+        "state": {k: v for k, v in est.__dict__.items() if k.endswith("_")},
+        "metrics": metrics,
+        "mean": mean,
+        "scale": scale,
+        "seconds": clock.seconds,
+        "start_rss": [r[0] for r in rss],
+        "peak_rss": [r[1] for r in rss],
+    }
 
 
 def _metrics(est: Any, x: torch.Tensor, labels: torch.Tensor, n: int) -> dict[str, float]:
     """Rows, accuracy and mean CE of the fitted estimator over every rank's rows."""
-    z = x.double() @ torch.from_numpy(est.coef_.T).double() + torch.from_numpy(
-        est.intercept_).double()
+    z = (
+        x.double() @ torch.from_numpy(est.coef_.T).double()
+        + torch.from_numpy(est.intercept_).double()
+    )
     log_p = torch.log_softmax(z, dim=1)
-    sums = torch.stack([-log_p.gather(1, labels.unsqueeze(1)).sum(),
-                        (z.argmax(dim=1) == labels).double().sum()])
+    sums = torch.stack(
+        [-log_p.gather(1, labels.unsqueeze(1)).sum(), (z.argmax(dim=1) == labels).double().sum()]
+    )
     dist.all_reduce(sums)
     return {"rows": n, "accuracy": float(sums[1]) / n, "cross_entropy": float(sums[0]) / n}
 
@@ -176,10 +192,18 @@ def _digest(spec: _Spec) -> str:
     with open(spec.path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    settings = {k: v for k, v in spec.estimator.get_params().items()
-                if k not in ("verbose", "max_epochs", "warm_start")}
-    h.update(json.dumps([spec.target, spec.features, spec.n_train, spec.n_valid,
-                         spec.standardize, settings], sort_keys=True, default=str).encode())
+    settings = {
+        k: v
+        for k, v in spec.estimator.get_params().items()
+        if k not in ("verbose", "max_epochs", "warm_start")
+    }
+    h.update(
+        json.dumps(
+            [spec.target, spec.features, spec.n_train, spec.n_valid, spec.standardize, settings],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     return h.hexdigest()
 
 
@@ -189,12 +213,21 @@ def _result(rank: int, world: int, spec: _Spec, out: str) -> None:
         Path(out).write_bytes(pickle.dumps(result))
 
 
-def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: Any = None,
-                       features: Any = None, valid: float | int = 0.2,
-                       standardize: bool = False, nproc: int | None = None,
-                       callback: Any = None, timeout: float = 120.0,
-                       checkpoint: str | os.PathLike[str] | None = None,
-                       checkpoint_every: int = 1, resume: bool = False) -> ShardedRun:
+def fit_file_estimator(
+    path: str | os.PathLike[str],
+    estimator: Any,
+    *,
+    target: Any = None,
+    features: Any = None,
+    valid: float | int = 0.2,
+    standardize: bool = False,
+    nproc: int | None = None,
+    callback: Any = None,
+    timeout: float = 120.0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+) -> ShardedRun:
     """Fit ``estimator`` (a :class:`~softmaxlab.SoftmaxRegression` with ``shuffle=False``)
     data-parallel on a ``.npy``/``.parquet`` file, each rank reading only its own rows
     (see the module docstring); every estimator option works but shuffling. The last
@@ -208,23 +241,35 @@ def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: 
     from ..estimator import SoftmaxRegression
 
     if not isinstance(estimator, SoftmaxRegression):
-        raise InvalidTypeError(f"estimator: expected a SoftmaxRegression, got "
-                               f"{type(estimator).__name__}")
+        raise InvalidTypeError(
+            f"estimator: expected a SoftmaxRegression, got {type(estimator).__name__}"
+        )
     estimator._check_params()
     if estimator.shuffle:
-        raise InvalidInputError("shuffle: a sharded file is read in file order; set "
-                                "shuffle=False (shuffle the file beforehand if it is sorted)")
+        raise InvalidInputError(
+            "shuffle: a sharded file is read in file order; set "
+            "shuffle=False (shuffle the file beforehand if it is sorted)"
+        )
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
     rows, target_col, feature_cols, n_valid = file_columns(path, target, features, valid)
     if estimator.early_stopping and not n_valid:
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
-    spec = _Spec(os.fspath(path), target_col, feature_cols,
-                 tuple(rows.columns[j] for j in feature_cols), rows.n_rows - n_valid, n_valid,
-                 bool(standardize), estimator,
-                 None if checkpoint is None else os.fspath(checkpoint), every, bool(resume),
-                 callback)
+    spec = _Spec(
+        os.fspath(path),
+        target_col,
+        feature_cols,
+        tuple(rows.columns[j] for j in feature_cols),
+        rows.n_rows - n_valid,
+        n_valid,
+        bool(standardize),
+        estimator,
+        None if checkpoint is None else os.fspath(checkpoint),
+        every,
+        bool(resume),
+        callback,
+    )
     if nproc is None:
         _require_torchrun()
         snapshot = dict(estimator.__dict__)
@@ -243,8 +288,15 @@ def fit_file_estimator(path: str | os.PathLike[str], estimator: Any, *, target: 
         result = spawn_for_result(_result, nproc, spec, timeout)
         adopt_fitted(estimator, result["state"])
     mean, scale = result["mean"], result["scale"]
-    return ShardedRun(estimator, history_records(estimator), estimator.classes_, spec.names,
-                      None if mean is None else mean.numpy(),
-                      None if scale is None else scale.numpy(), result["metrics"],
-                      result["seconds"], result["peak_rss"], result["start_rss"])
-
+    return ShardedRun(
+        estimator,
+        history_records(estimator),
+        estimator.classes_,
+        spec.names,
+        None if mean is None else mean.numpy(),
+        None if scale is None else scale.numpy(),
+        result["metrics"],
+        result["seconds"],
+        result["peak_rss"],
+        result["start_rss"],
+    )

@@ -79,13 +79,26 @@ class _FileSpec:
     resume: bool
     fingerprint: str | None = None  # computed once by whoever starts the ranks
 
+
 def _file_fingerprint(spec: _FileSpec) -> str:
     """The fingerprint of a sharded run: the file's bytes and the settings that shape the
     run (:func:`softmaxlab.io.checkpoint.fingerprint`); computed by one process."""
-    settings = {k: v for k, v in spec.__dict__.items()
-                if k not in ("path", "verbose", "checkpoint", "checkpoint_every", "resume",
-                             "epochs", "fingerprint")}
+    settings = {
+        k: v
+        for k, v in spec.__dict__.items()
+        if k
+        not in (
+            "path",
+            "verbose",
+            "checkpoint",
+            "checkpoint_every",
+            "resume",
+            "epochs",
+            "fingerprint",
+        )
+    }
     return fingerprint([Path(spec.path)], settings)
+
 
 def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
     from ..data import standardisation
@@ -114,8 +127,9 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
         xt = xt.sub_(mean).div_(scale)
         xv = xv.sub_(mean).div_(scale)
-    model = SoftmaxClassifier(len(spec.features), c, gradient="fused", seed=spec.seed,
-                              dtype=dtype, device="cpu")
+    model = SoftmaxClassifier(
+        len(spec.features), c, gradient="fused", seed=spec.seed, dtype=dtype, device="cpu"
+    )
     w, b = model.w.clone(), model.b.clone()
     labels_tr = torch.as_tensor(idx_tr, dtype=torch.int64)
     shards, pos = [], 0
@@ -134,21 +148,46 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         engine = Engine(xt, labels_tr, w, b, batch_size=max(biggest, 1))
         lab_v = torch.as_tensor(idx_v, dtype=torch.int64)
         clock = _EpochClock()
-        history = fit_engine(engine, spec.epochs, spec.lr, start=start, history=done,
-                             valid=(xv, lab_v) if spec.n_valid else None,
-                             verbose=spec.verbose, callback=clock, checkpoint=plan)
+        history = fit_engine(
+            engine,
+            spec.epochs,
+            spec.lr,
+            start=start,
+            history=done,
+            valid=(xv, lab_v) if spec.n_valid else None,
+            verbose=spec.verbose,
+            callback=clock,
+            checkpoint=plan,
+        )
         w, b = engine.w.contiguous(), engine.b.clone()
-        metrics = {"train": {"rows": spec.n_train, **dict(zip(
-            ("cross_entropy", "accuracy"), engine.metrics(xt, labels_tr), strict=True))}}
+        metrics = {
+            "train": {
+                "rows": spec.n_train,
+                **dict(
+                    zip(("cross_entropy", "accuracy"), engine.metrics(xt, labels_tr), strict=True)
+                ),
+            }
+        }
         if spec.n_valid:
-            metrics["valid"] = {"rows": spec.n_valid, **dict(zip(
-                ("cross_entropy", "accuracy"), engine.metrics(xv, lab_v), strict=True))}
+            metrics["valid"] = {
+                "rows": spec.n_valid,
+                **dict(zip(("cross_entropy", "accuracy"), engine.metrics(xv, lab_v), strict=True)),
+            }
     seconds = clock.seconds
     rss: list[Any] = [None] * world
     dist.all_gather_object(rss, (start_rss, peak_rss_mib()))
-    return {"w": w, "b": b, "history": history, "seconds": seconds, "classes": classes,
-            "mean": mean, "scale": scale, "metrics": metrics,
-            "start_rss": [r[0] for r in rss], "peak_rss": [r[1] for r in rss]}
+    return {
+        "w": w,
+        "b": b,
+        "history": history,
+        "seconds": seconds,
+        "classes": classes,
+        "mean": mean,
+        "scale": scale,
+        "metrics": metrics,
+        "start_rss": [r[0] for r in rss],
+        "peak_rss": [r[1] for r in rss],
+    }
 
 
 def _sharded_result(rank: int, world: int, spec: _FileSpec, out: str) -> None:
@@ -157,15 +196,27 @@ def _sharded_result(rank: int, world: int, spec: _FileSpec, out: str) -> None:
         tensors = {"w": result["w"], "b": result["b"]}
         if result["mean"] is not None:
             tensors.update(mean=result["mean"], scale=result["scale"])
-        write_safetensors_atomic(tensors, {"result": json.dumps({
-            "history": [r.as_dict() for r in result["history"]],
-            "seconds": result["seconds"], "classes": result["classes"].tolist(),
-            "metrics": result["metrics"], "start_rss": result["start_rss"],
-            "peak_rss": result["peak_rss"]})}, out)
+        write_safetensors_atomic(
+            tensors,
+            {
+                "result": json.dumps(
+                    {
+                        "history": [r.as_dict() for r in result["history"]],
+                        "seconds": result["seconds"],
+                        "classes": result["classes"].tolist(),
+                        "metrics": result["metrics"],
+                        "start_rss": result["start_rss"],
+                        "peak_rss": result["peak_rss"],
+                    }
+                )
+            },
+            out,
+        )
 
 
-def file_columns(path: Any, target: Any, features: Any, valid: Any
-                 ) -> tuple[RowFile, int, list[int], int]:
+def file_columns(
+    path: Any, target: Any, features: Any, valid: Any
+) -> tuple[RowFile, int, list[int], int]:
     """The row file, its target and feature columns, and the held-out row count of a
     sharded run (the rules of :func:`softmaxlab.load_dataset`)."""
     rows = RowFile.open(path)
@@ -174,12 +225,25 @@ def file_columns(path: Any, target: Any, features: Any, valid: Any
     return rows, target_col, feature_cols, n_validation_rows(valid, rows.n_rows)
 
 
-def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size: int,
-             target: Any = None, features: Any = None, valid: float | int = 0.2,
-             standardize: bool = False, seed: int = 0, dtype: str = "float64",
-             nproc: int | None = None, verbose: bool = False, timeout: float = 120.0,
-             checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-             resume: bool = False) -> ShardedRun:
+def fit_file(
+    path: str | os.PathLike[str],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    target: Any = None,
+    features: Any = None,
+    valid: float | int = 0.2,
+    standardize: bool = False,
+    seed: int = 0,
+    dtype: str = "float64",
+    nproc: int | None = None,
+    verbose: bool = False,
+    timeout: float = 120.0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+) -> ShardedRun:
     """Train a ``SoftmaxClassifier`` data-parallel on a ``.npy`` or ``.parquet`` file of
     which each rank reads only its own rows (:mod:`softmaxlab.io.shards`).
 
@@ -200,11 +264,23 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
     rows, target_col, feature_cols, n_valid = file_columns(path, target, features, valid)
-    spec = _FileSpec(os.fspath(path), target_col, feature_cols, rows.n_rows - n_valid,
-                     n_valid, bool(standardize), int(seed), dtype_name, epochs, lr,
-                     batch_size, bool(verbose),
-                     None if checkpoint is None else os.fspath(checkpoint), every,
-                     bool(resume))
+    spec = _FileSpec(
+        os.fspath(path),
+        target_col,
+        feature_cols,
+        rows.n_rows - n_valid,
+        n_valid,
+        bool(standardize),
+        int(seed),
+        dtype_name,
+        epochs,
+        lr,
+        batch_size,
+        bool(verbose),
+        None if checkpoint is None else os.fspath(checkpoint),
+        every,
+        bool(resume),
+    )
     names = tuple(rows.columns[j] for j in feature_cols)
     if nproc is None:
         if not launched_by_torchrun():
@@ -215,16 +291,19 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
         finally:
             dist.destroy_process_group()
         history = result["history"]
-        meta = {"seconds": result["seconds"], "metrics": result["metrics"],
-                "start_rss": result["start_rss"], "peak_rss": result["peak_rss"]}
+        meta = {
+            "seconds": result["seconds"],
+            "metrics": result["metrics"],
+            "start_rss": result["start_rss"],
+            "peak_rss": result["peak_rss"],
+        }
         classes, tensors = result["classes"], result
     else:
         nproc = check_positive_int(nproc, "nproc")
         if spec.checkpoint is not None:
             spec = replace(spec, fingerprint=_file_fingerprint(spec))
             if spec.resume:  # refuse a wrong checkpoint before starting processes
-                load_checkpoint(spec.checkpoint, kind=SHARDED_KIND,
-                                fingerprint=spec.fingerprint)
+                load_checkpoint(spec.checkpoint, kind=SHARDED_KIND, fingerprint=spec.fingerprint)
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "result.safetensors")
             _spawn(_worker, nproc, (_sharded_result, spec, timeout), out)
@@ -232,13 +311,27 @@ def fit_file(path: str | os.PathLike[str], *, epochs: int, lr: float, batch_size
         meta = json.loads(raw["result"])
         history = [EpochRecord(**r) for r in meta["history"]]
         classes = np.asarray(meta["classes"])
-    model = SoftmaxClassifier(len(feature_cols), len(classes), gradient="fused",
-                              seed=spec.seed, dtype=spec.dtype, device="cpu")
+    model = SoftmaxClassifier(
+        len(feature_cols),
+        len(classes),
+        gradient="fused",
+        seed=spec.seed,
+        dtype=spec.dtype,
+        device="cpu",
+    )
     model.w.copy_(tensors["w"])
     model.b.copy_(tensors["b"])
     mean = tensors.get("mean")
     scale = tensors.get("scale")
-    return ShardedRun(model, history, classes, names,
-                      None if mean is None else mean.numpy(),
-                      None if scale is None else scale.numpy(), meta["metrics"],
-                      meta["seconds"], meta["peak_rss"], meta["start_rss"])
+    return ShardedRun(
+        model,
+        history,
+        classes,
+        names,
+        None if mean is None else mean.numpy(),
+        None if scale is None else scale.numpy(),
+        meta["metrics"],
+        meta["seconds"],
+        meta["peak_rss"],
+        meta["start_rss"],
+    )

@@ -38,18 +38,29 @@ def _train_in_memory(rank: int, world: int, payload: dict[str, Any], out: str) -
     """A rank of :func:`fit`: the model's own ``fit`` inside the data-parallel context."""
     from ..model import SoftmaxClassifier
 
-    model = SoftmaxClassifier(payload["n_features"], payload["n_classes"], gradient="fused",
-                              dtype=payload["dtype"], device="cpu")
+    model = SoftmaxClassifier(
+        payload["n_features"],
+        payload["n_classes"],
+        gradient="fused",
+        dtype=payload["dtype"],
+        device="cpu",
+    )
     model.w.copy_(payload["w"])
     model.b.copy_(payload["b"])
     clock = _EpochClock()
     with data_parallel(group_comm()):
-        history = model.fit(*payload["args"], verbose=payload["verbose"], callback=clock,
-                            **payload["checkpointing"])
+        history = model.fit(
+            *payload["args"], verbose=payload["verbose"], callback=clock, **payload["checkpointing"]
+        )
     if rank == 0:
-        write_safetensors_atomic({"w": model.w, "b": model.b}, {
-            "history": json.dumps([r.as_dict() for r in history]),
-            "seconds": json.dumps(clock.seconds)}, out)
+        write_safetensors_atomic(
+            {"w": model.w, "b": model.b},
+            {
+                "history": json.dumps([r.as_dict() for r in history]),
+                "seconds": json.dumps(clock.seconds),
+            },
+            out,
+        )
 
 
 def _fit_estimator_rank(rank: int, world: int, payload: dict[str, Any], out: str) -> None:
@@ -62,14 +73,29 @@ def _fit_estimator_rank(rank: int, world: int, payload: dict[str, Any], out: str
     if rank == 0:  # our own private temporary directory: the parent reads it back
         state = {k: v for k, v in est.__dict__.items() if k.endswith("_")}
         relay = [(w.category, str(w.message)) for w in caught]
-        Path(out).write_bytes(pickle.dumps({"state": state, "seconds": clock.seconds,
-                                            "warnings": relay}))
+        Path(out).write_bytes(
+            pickle.dumps({"state": state, "seconds": clock.seconds, "warnings": relay})
+        )
 
-def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_size: int,
-        x_valid: Any = None, y_valid: Any = None, *, nproc: int | None = None,
-        verbose: bool = False, timeout: float = 120.0,
-        checkpoint: str | os.PathLike[str] | None = None, checkpoint_every: int = 1,
-        resume: bool = False, timings: list[float] | None = None) -> list[EpochRecord]:
+
+def fit(
+    model: Any,
+    x_train: Any,
+    y_train: Any,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    x_valid: Any = None,
+    y_valid: Any = None,
+    *,
+    nproc: int | None = None,
+    verbose: bool = False,
+    timeout: float = 120.0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    timings: list[float] | None = None,
+) -> list[EpochRecord]:
     """Train ``model`` (a :class:`~softmaxlab.SoftmaxClassifier`) data-parallel with the
     seed's in-order batches: every rank runs ``model.fit`` itself (fused gradient) inside
     :func:`softmaxlab.fast.comm.data_parallel`, so the final parameters equal ``model.fit``'s
@@ -90,12 +116,24 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
     from ..model import SoftmaxClassifier
 
     if not isinstance(model, SoftmaxClassifier):
-        raise InvalidTypeError(f"model: expected a SoftmaxClassifier, got "
-                               f"{type(model).__name__} (SoftmaxRegression: use "
-                               "fit_estimator)")
-    data = check_fit_args(x_train, y_train, epochs, lr, batch_size, x_valid, y_valid,
-                          n_features=model.n_features, n_classes=model.n_classes,
-                          dtype=model.dtype, device=torch.device("cpu"))
+        raise InvalidTypeError(
+            f"model: expected a SoftmaxClassifier, got "
+            f"{type(model).__name__} (SoftmaxRegression: use "
+            "fit_estimator)"
+        )
+    data = check_fit_args(
+        x_train,
+        y_train,
+        epochs,
+        lr,
+        batch_size,
+        x_valid,
+        y_valid,
+        n_features=model.n_features,
+        n_classes=model.n_classes,
+        dtype=model.dtype,
+        device=torch.device("cpu"),
+    )
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
@@ -122,11 +160,23 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
         return history
     nproc = _check_nproc(nproc)
     if checkpoint is not None and resume:  # refuse a wrong checkpoint before starting
-        load_checkpoint(checkpoint, kind="SoftmaxClassifier", fingerprint=classifier_fingerprint(
-            data, model.n_features, model.n_classes, "fused", model.dtype))
-    payload = {"n_features": model.n_features, "n_classes": model.n_classes,
-               "dtype": model.dtype, "w": model.w.detach().cpu(), "b": model.b.detach().cpu(),
-               "args": args, "verbose": verbose, "checkpointing": checkpointing}
+        load_checkpoint(
+            checkpoint,
+            kind="SoftmaxClassifier",
+            fingerprint=classifier_fingerprint(
+                data, model.n_features, model.n_classes, "fused", model.dtype
+            ),
+        )
+    payload = {
+        "n_features": model.n_features,
+        "n_classes": model.n_classes,
+        "dtype": model.dtype,
+        "w": model.w.detach().cpu(),
+        "b": model.b.detach().cpu(),
+        "args": args,
+        "verbose": verbose,
+        "checkpointing": checkpointing,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "result.safetensors")
         _spawn(_worker, nproc, (_train_in_memory, payload, timeout), out)
@@ -138,12 +188,21 @@ def fit(model: Any, x_train: Any, y_train: Any, epochs: int, lr: float, batch_si
     return [EpochRecord(**r) for r in json.loads(meta["history"])]
 
 
-def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
-                  eval_set: Any = None, callback: Any = None, nproc: int | None = None,
-                  timeout: float = 120.0,
-                  checkpoint: str | os.PathLike[str] | None = None,
-                  checkpoint_every: int = 1, resume: bool = False,
-                  timings: list[float] | None = None) -> Any:
+def fit_estimator(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    *,
+    eval_set: Any = None,
+    callback: Any = None,
+    nproc: int | None = None,
+    timeout: float = 120.0,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    timings: list[float] | None = None,
+) -> Any:
     """Fit a :class:`~softmaxlab.SoftmaxRegression` data-parallel, with every option it
     has (solver, penalty, class and sample weights, shuffling, momentum, schedules, early
     stopping, checkpoints): every rank runs ``estimator.fit`` itself inside
@@ -159,10 +218,15 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
     from ..estimator import SoftmaxRegression
 
     if not isinstance(estimator, SoftmaxRegression):
-        raise InvalidTypeError(f"estimator: expected a SoftmaxRegression, got "
-                               f"{type(estimator).__name__}")
-    kwargs = {"eval_set": eval_set, "checkpoint": checkpoint,
-              "checkpoint_every": checkpoint_every, "resume": resume}
+        raise InvalidTypeError(
+            f"estimator: expected a SoftmaxRegression, got {type(estimator).__name__}"
+        )
+    kwargs = {
+        "eval_set": eval_set,
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "resume": resume,
+    }
     user_callback = callback
     if nproc is None:
         _require_torchrun()
@@ -178,8 +242,12 @@ def fit_estimator(estimator: Any, X: Any, y: Any, sample_weight: Any = None, *,
         return estimator
     nproc = _check_nproc(nproc)
     estimator._check_params()  # refuse bad settings before starting processes
-    payload = {"estimator": estimator, "args": (X, y, sample_weight), "kwargs": kwargs,
-               "callback": user_callback}
+    payload = {
+        "estimator": estimator,
+        "args": (X, y, sample_weight),
+        "kwargs": kwargs,
+        "callback": user_callback,
+    }
     result = spawn_for_result(_fit_estimator_rank, nproc, payload, timeout)
     adopt_fitted(estimator, result["state"])
     for category, message in result["warnings"]:  # as a one-process fit would warn

@@ -50,8 +50,14 @@ class BenchConfig:
         """A smaller version for ``--quick`` (same batch size, fewer rows)."""
         if self.rows <= 1000:
             return self
-        return BenchConfig(self.name, self.rows // 10, self.features, self.classes, self.batch,
-                           self.valid_rows // 10)
+        return BenchConfig(
+            self.name,
+            self.rows // 10,
+            self.features,
+            self.classes,
+            self.batch,
+            self.valid_rows // 10,
+        )
 
 
 CONFIGS = (
@@ -100,8 +106,9 @@ class MainResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MainResult:
         """The result :meth:`to_dict` wrote (the ratios are recomputed)."""
-        return cls([Timing(**t) for t in d["timings"]], dict(d["validation_seconds"]),
-                   dict(d["fast_path"]))
+        return cls(
+            [Timing(**t) for t in d["timings"]], dict(d["validation_seconds"]), dict(d["fast_path"])
+        )
 
     def to_dict(self) -> dict[str, Any]:
         keys = sorted({(t.config, t.dtype) for t in self.timings})
@@ -135,8 +142,9 @@ def median_epoch(run: Callable[[], Any], repeats: int, *, min_sample: float = 0.
     return statistics.median(times)
 
 
-def make_data(rows: int, features: int, classes: int, dtype: torch.dtype, seed: int = 0
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def make_data(
+    rows: int, features: int, classes: int, dtype: torch.dtype, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded features and one-hot labels of a random linear teacher."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(rows, features, generator=g, dtype=dtype)
@@ -151,8 +159,9 @@ def make_data(rows: int, features: int, classes: int, dtype: torch.dtype, seed: 
 
 def _engine(x, y, batch, **kw) -> Engine:
     w = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype)
-    return Engine(x, y.argmax(dim=1), w, torch.zeros(y.shape[1], dtype=x.dtype),
-                  batch_size=batch, **kw)
+    return Engine(
+        x, y.argmax(dim=1), w, torch.zeros(y.shape[1], dtype=x.dtype), batch_size=batch, **kw
+    )
 
 
 def _fast(x, y, batch, lr=0.01) -> Callable[[], Any]:
@@ -171,8 +180,9 @@ def _estimator(x, y, batch, lr=0.01) -> Callable[[], Any]:
     """A ``SoftmaxRegression`` SGD epoch: rows shuffled and standardised as they are read,
     momentum 0.9, an L2 penalty, on the same engine."""
     d = x.std(dim=0)
-    engine = _engine(x, y, batch, mean=x.mean(dim=0), inv_scale=1 / d, penalty=d**-2,
-                     alpha=1e-4, momentum=0.9)
+    engine = _engine(
+        x, y, batch, mean=x.mean(dim=0), inv_scale=1 / d, penalty=d**-2, alpha=1e-4, momentum=0.9
+    )
     gen = torch.Generator().manual_seed(0)
 
     def epoch() -> None:
@@ -198,7 +208,7 @@ def _blas_floor(x, y, batch) -> Callable[[], Any] | None:
 
 def _formulation(name: str, x, y, batch, lr=0.01, max_batches=None) -> Callable[[], Any]:
     if max_batches is not None:
-        x, y = x[:max_batches * batch], y[:max_batches * batch]
+        x, y = x[: max_batches * batch], y[: max_batches * batch]
     engine = _engine(x, y, batch, gradient=name)
 
     def epoch() -> None:  # the loop SoftmaxClassifier.fit runs for this formulation
@@ -212,7 +222,7 @@ def _torch_nn(x, y, batch, lr=0.01) -> Callable[[], Any]:
     layer = torch.nn.Linear(x.shape[1], y.shape[1], dtype=x.dtype)
     loss_fn = torch.nn.CrossEntropyLoss()
     opt = torch.optim.SGD(layer.parameters(), lr=lr)
-    batches = [(x[s:s + batch], y[s:s + batch]) for s in range(0, x.shape[0], batch)]
+    batches = [(x[s : s + batch], y[s : s + batch]) for s in range(0, x.shape[0], batch)]
 
     def epoch() -> None:  # TorchSoftmax.fit's step
         losses = []
@@ -233,7 +243,7 @@ def _keras(x, y, batch, lr=0.01) -> Callable[[], Any]:
     ref = KerasSoftmax(x.shape[1], y.shape[1], dtype=x.dtype, seed=0)
     ref._compile(lr)
     xn, yn = x.numpy(), y.numpy()
-    batches = [(xn[s:s + batch], yn[s:s + batch]) for s in range(0, x.shape[0], batch)]
+    batches = [(xn[s : s + batch], yn[s : s + batch]) for s in range(0, x.shape[0], batch)]
 
     def epoch() -> None:
         for xb, yb in batches:
@@ -245,7 +255,7 @@ def _keras(x, y, batch, lr=0.01) -> Callable[[], Any]:
 def _floor(x, y, batch) -> Callable[[], Any]:
     c, n = y.shape[1], x.shape[1]
     w_t = torch.zeros(c, n, dtype=x.dtype)
-    batches = [x[s:s + batch] for s in range(0, x.shape[0], batch)]
+    batches = [x[s : s + batch] for s in range(0, x.shape[0], batch)]
     zs = [torch.empty(c, xb.shape[0], dtype=x.dtype) for xb in batches]
     gs = [torch.zeros(c, xb.shape[0], dtype=x.dtype) for xb in batches]
     d_w = torch.empty(c, n, dtype=x.dtype)
@@ -265,8 +275,9 @@ def _context(run: Callable[[], Any]) -> Any:
     return make() if make is not None else contextlib.nullcontext()
 
 
-def median_epochs_interleaved(runs: dict[str, Callable[[], Any]], repeats: int, *,
-                              min_sample: float = 0.05) -> dict[str, float]:
+def median_epochs_interleaved(
+    runs: dict[str, Callable[[], Any]], repeats: int, *, min_sample: float = 0.05
+) -> dict[str, float]:
     """:func:`median_epoch` for several contenders whose *ratios* matter: their samples
     alternate (A, B, C, A, B, C, ...), so a slow drift of the machine (other load, clock
     frequency) affects all of them alike instead of whichever ran during it."""
@@ -287,11 +298,15 @@ def median_epochs_interleaved(runs: dict[str, Callable[[], Any]], repeats: int, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...] = (
-        "float64", "float32"), *, repeats: int = 3, keras: bool = True,
-        formulations: tuple[str, ...] = ("chain", "blockwise", "autograd", "jacobian",
-                                         "kronecker"),
-        progress: Callable[[str], None] | None = None) -> MainResult:
+def run_main(
+    configs: tuple[BenchConfig, ...] = CONFIGS,
+    dtypes: tuple[str, ...] = ("float64", "float32"),
+    *,
+    repeats: int = 3,
+    keras: bool = True,
+    formulations: tuple[str, ...] = ("chain", "blockwise", "autograd", "jacobian", "kronecker"),
+    progress: Callable[[str], None] | None = None,
+) -> MainResult:
     """Time one epoch of every contender for every configuration and dtype."""
     from ..references import keras_available
 
@@ -307,8 +322,12 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                 progress(f"{cfg.name} {dname} softmaxlab, gemm floor, pytorch nn")
             fast = _fast(*args)
             result.fast_path[f"{cfg.name}/{dname}"] = fast.path  # type: ignore[attr-defined]
-            runs = {"softmaxlab": fast, "softmaxlab[estimator]": _estimator(*args),
-                    "gemm floor": _floor(*args), "pytorch nn": _torch_nn(*args)}
+            runs = {
+                "softmaxlab": fast,
+                "softmaxlab[estimator]": _estimator(*args),
+                "gemm floor": _floor(*args),
+                "pytorch nn": _torch_nn(*args),
+            }
             blas = _blas_floor(*args)
             if blas is not None:
                 runs["blas floor"] = blas
@@ -326,12 +345,17 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
                     continue
                 if f.bytes_needed is not None and n_batches > SAMPLED_BATCHES:
                     # O(B²C²) steps: time SAMPLED_BATCHES batches, scale to the epoch
-                    contenders.append((f"softmaxlab[{name}]", partial(
-                        _formulation, name, *args, max_batches=SAMPLED_BATCHES),
-                        f"x{n_batches / SAMPLED_BATCHES:g}"))
+                    contenders.append(
+                        (
+                            f"softmaxlab[{name}]",
+                            partial(_formulation, name, *args, max_batches=SAMPLED_BATCHES),
+                            f"x{n_batches / SAMPLED_BATCHES:g}",
+                        )
+                    )
                 else:
-                    contenders.append((f"softmaxlab[{name}]",
-                                       partial(_formulation, name, *args), ""))
+                    contenders.append(
+                        (f"softmaxlab[{name}]", partial(_formulation, name, *args), "")
+                    )
             if keras and cfg.name in KERAS_CONFIGS:
                 contenders.append(("keras", partial(_keras, *args), ""))
             for name, make, note in contenders:
@@ -345,5 +369,6 @@ def run_main(configs: tuple[BenchConfig, ...] = CONFIGS, dtypes: tuple[str, ...]
             xv, yv = make_data(cfg.valid_rows, cfg.features, cfg.classes, dtype, seed=1)
             engine = _engine(x[:1], y[:1], 1)
             result.validation[f"{cfg.name}/{dname}"] = median_epoch(
-                partial(engine.metrics, xv, yv.argmax(dim=1)), repeats)
+                partial(engine.metrics, xv, yv.argmax(dim=1)), repeats
+            )
     return result

@@ -42,8 +42,9 @@ class Comm:
     n_rows: int | None = None
 
 
-_CURRENT: contextvars.ContextVar[Comm | None] = contextvars.ContextVar("softmaxlab_comm",
-                                                                      default=None)
+_CURRENT: contextvars.ContextVar[Comm | None] = contextvars.ContextVar(
+    "softmaxlab_comm", default=None
+)
 
 
 def current() -> Comm | None:

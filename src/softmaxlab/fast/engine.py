@@ -85,8 +85,11 @@ def _ptr(t: torch.Tensor | None) -> int | None:
 def check_l1(l1: float, momentum: float) -> None:
     """The L1 term is trained by proximal SGD: plain steps, then a soft-threshold."""
     if l1 and momentum:
-        raise InvalidInputError("momentum: proximal SGD for an L1 penalty takes plain "
-                                "steps; set momentum=0 (or use solver='lbfgs')")
+        raise InvalidInputError(
+            "momentum: proximal SGD for an L1 penalty takes plain "
+            "steps; set momentum=0 (or use solver='lbfgs')"
+        )
+
 
 class Engine(ParallelEpochs):
     """Mini-batch SGD state of one fit (see the module docstring for the step).
@@ -102,13 +105,27 @@ class Engine(ParallelEpochs):
     default; an ``order`` given to :meth:`epoch` then permutes these indices).
     """
 
-    def __init__(self, x: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,
-                 b: torch.Tensor, *, batch_size: int, gradient: str = "fused",
-                 weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
-                 inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
-                 alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
-                 rows: torch.Tensor | None = None, path: str = "auto", l1: float = 0.0,
-                 l1_penalty: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        *,
+        batch_size: int,
+        gradient: str = "fused",
+        weight: torch.Tensor | None = None,
+        mean: torch.Tensor | None = None,
+        inv_scale: torch.Tensor | None = None,
+        penalty: torch.Tensor | None = None,
+        alpha: float = 0.0,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        rows: torch.Tensor | None = None,
+        path: str = "auto",
+        l1: float = 0.0,
+        l1_penalty: torch.Tensor | None = None,
+    ) -> None:
         check_l1(l1, momentum)
         if path not in PATHS:
             raise InvalidInputError(f"path: one of {', '.join(PATHS)}, got {path!r}")
@@ -116,16 +133,16 @@ class Engine(ParallelEpochs):
         if self.comm is not None and self.comm.world == 1:
             self.comm = None  # a group of one: nothing to share, the one-process epoch
         if self.comm is not None and gradient != "fused":
-            raise InvalidInputError(f"gradient: data-parallel training uses the fused "
-                                    f"gradient, got {gradient!r}")
+            raise InvalidInputError(
+                f"gradient: data-parallel training uses the fused gradient, got {gradient!r}"
+            )
         n, nf = x.shape
         c = w.shape[1]
         dtype, device = x.dtype, x.device
         if x.stride(1) != 1:
             x = x.contiguous()
         self.x, self.labels = x, labels.to(device=device, dtype=torch.int64).contiguous()
-        self.rows = None if rows is None else rows.to(device=device,
-                                                      dtype=torch.int64).contiguous()
+        self.rows = None if rows is None else rows.to(device=device, dtype=torch.int64).contiguous()
         if self.rows is not None:
             n = self.rows.shape[0]  # the epochs cover these rows only
         self.n, self.n_features, self.n_classes = n, nf, c
@@ -153,8 +170,10 @@ class Engine(ParallelEpochs):
         if path == "auto":
             path = "native" if can else "torch"
         elif path == "native" and not can:
-            raise InvalidInputError("path: the native engine is not available here (see "
-                                    "softmaxlab.fast.native; it serves gradient='fused' on the CPU)")
+            raise InvalidInputError(
+                "path: the native engine is not available here (see "
+                "softmaxlab.fast.native; it serves gradient='fused' on the CPU)"
+            )
         self.path = path
         self.k = -(-n // self.batch)  # batches per epoch
         self._order: torch.Tensor | None = None
@@ -177,17 +196,40 @@ class Engine(ParallelEpochs):
             self._batch_pen = torch.empty(self.k, dtype=torch.float64)
             buf = self._buffers
             self._spec = native.EngineSpec(
-                gemm=gemm, c=c, nf=nf, x=x.data_ptr(), ldx=x.stride(0), n=self.n,
-                batch=self.batch, order=None, mu=_ptr(self.mean), inv_d=_ptr(self.inv_scale),
-                labels=self.labels.data_ptr(), weight=_ptr(self.weight),
-                wt=self.wt.data_ptr(), b=self.b.data_ptr(), vw=_ptr(self.vw),
-                vb=_ptr(self.vb), momentum=self.momentum, nesterov=int(self.nesterov),
-                alpha=self.alpha, pen=_ptr(self.penalty), xbuf=buf["xbuf"].data_ptr(),
-                z=buf["z"].data_ptr(), gw=self.gw.data_ptr(), gb=self.gb.data_ptr(),
-                lbuf=buf["lbuf"].data_ptr(), sbuf=buf["sbuf"].data_ptr(),
-                row_loss=buf["row_loss"].data_ptr(), xbuf2=buf["xbuf2"].data_ptr(),
-                lbuf2=buf["lbuf2"].data_ptr(), sbuf2=buf["sbuf2"].data_ptr(), pipeline=0,
-                l1=self.l1, pen1=_ptr(self.l1_penalty))
+                gemm=gemm,
+                c=c,
+                nf=nf,
+                x=x.data_ptr(),
+                ldx=x.stride(0),
+                n=self.n,
+                batch=self.batch,
+                order=None,
+                mu=_ptr(self.mean),
+                inv_d=_ptr(self.inv_scale),
+                labels=self.labels.data_ptr(),
+                weight=_ptr(self.weight),
+                wt=self.wt.data_ptr(),
+                b=self.b.data_ptr(),
+                vw=_ptr(self.vw),
+                vb=_ptr(self.vb),
+                momentum=self.momentum,
+                nesterov=int(self.nesterov),
+                alpha=self.alpha,
+                pen=_ptr(self.penalty),
+                xbuf=buf["xbuf"].data_ptr(),
+                z=buf["z"].data_ptr(),
+                gw=self.gw.data_ptr(),
+                gb=self.gb.data_ptr(),
+                lbuf=buf["lbuf"].data_ptr(),
+                sbuf=buf["sbuf"].data_ptr(),
+                row_loss=buf["row_loss"].data_ptr(),
+                xbuf2=buf["xbuf2"].data_ptr(),
+                lbuf2=buf["lbuf2"].data_ptr(),
+                sbuf2=buf["sbuf2"].data_ptr(),
+                pipeline=0,
+                l1=self.l1,
+                pen1=_ptr(self.l1_penalty),
+            )
             self._spec_ref = ctypes.byref(self._spec)
 
     def threads(self, *, lbfgs: bool = False) -> Any:
@@ -204,8 +246,7 @@ class Engine(ParallelEpochs):
         values) and its GEMMs small enough to run on one thread anyway (a GEMM inside
         the pipeline's team gets one thread; bigger ones are faster on all of them)."""
         values = self.batch * self.n_features
-        return (values >= PIPELINE_MIN and values * self.n_classes < SGD_SMALL_WORK
-                and self.k >= 4)
+        return values >= PIPELINE_MIN and values * self.n_classes < SGD_SMALL_WORK and self.k >= 4
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -233,16 +274,17 @@ class Engine(ParallelEpochs):
             t.copy_(s)
 
     # ------------------------------------------------------------------ rows
-    def _rows(self, s: int, m: int, order: torch.Tensor | None
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _rows(
+        self, s: int, m: int, order: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Rows s .. s+m of the epoch, standardised: (X̃_B, labels, weights)."""
         if order is None:
             order = self.rows
         if order is None:
-            xb, lab = self.x[s:s + m], self.labels[s:s + m]
-            wb = None if self.weight is None else self.weight[s:s + m]
+            xb, lab = self.x[s : s + m], self.labels[s : s + m]
+            wb = None if self.weight is None else self.weight[s : s + m]
         else:
-            idx = order[s:s + m]
+            idx = order[s : s + m]
             xb, lab = self.x[idx], self.labels[idx]
             wb = None if self.weight is None else self.weight[idx]
         if self.mean is not None:
@@ -261,15 +303,23 @@ class Engine(ParallelEpochs):
         return out
 
     # ------------------------------------------------------------------ one step
-    def gradient(self, s: int, m: int, coef: float, *, accumulate: bool = False,
-                 order: torch.Tensor | None = None) -> float:
+    def gradient(
+        self,
+        s: int,
+        m: int,
+        coef: float,
+        *,
+        accumulate: bool = False,
+        order: torch.Tensor | None = None,
+    ) -> float:
         """Data gradient of rows s .. s+m, times ``coef``, into :attr:`gw` (C, N) and
         :attr:`gb` (C,) (added to what they hold with ``accumulate``); returns the rows'
         weighted loss sum Σ s_i ℓ_i. The penalty is not included (see :meth:`update`).
         ``m`` is at most the batch size (the size of the engine's buffers)."""
         if not 0 < m <= self.batch or not 0 <= s <= self.n - m:
-            raise InvalidInputError(f"m: rows {s}..{s + m} do not fit batches of "
-                                    f"{self.batch} in {self.n} rows")
+            raise InvalidInputError(
+                f"m: rows {s}..{s + m} do not fit batches of {self.batch} in {self.n} rows"
+            )
         if self.path == "native":
             self._set_order(order)
             return float(self._fns["gradient"](self._spec_ref, s, m, coef, int(accumulate)))
@@ -317,8 +367,9 @@ class Engine(ParallelEpochs):
             self.vw.copy_(vw)
             self.vb.copy_(vb)
 
-    def _formulation_step(self, s: int, m: int, order: torch.Tensor | None, lr: float,
-                          batch: int) -> torch.Tensor:
+    def _formulation_step(
+        self, s: int, m: int, order: torch.Tensor | None, lr: float, batch: int
+    ) -> torch.Tensor:
         """One checked step with the engine's gradient formulation; the batch loss."""
         xb, lab, wb = self._rows(s, m, order)
         log_p = F.log_softmax(F.logits(xb, self.wt.T, self.b))
@@ -346,8 +397,9 @@ class Engine(ParallelEpochs):
         self._order = order  # kept alive while C reads it
         self._spec.order = None if order is None else order.data_ptr()
 
-    def epoch(self, lr: float, order: torch.Tensor | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def epoch(
+        self, lr: float, order: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass over the batches (in order, or in the row order ``order`` (n,)).
         Returns each batch's loss and penalty, taken before its step, as two float64
         tensors (k,)."""
@@ -357,22 +409,22 @@ class Engine(ParallelEpochs):
             losses, pens = [], []
             for j, s in enumerate(range(0, self.n, self.batch)):
                 pens.append(self.penalty_value())
-                losses.append(self._formulation_step(s, min(self.batch, self.n - s), order,
-                                                     lr, j))
-            return (torch.stack(losses).double().cpu(),
-                    torch.tensor(pens, dtype=torch.float64))
+                losses.append(self._formulation_step(s, min(self.batch, self.n - s), order, lr, j))
+            return (torch.stack(losses).double().cpu(), torch.tensor(pens, dtype=torch.float64))
         start = self._snapshot()
         if self.path == "native":
             self._set_order(order)
             team = 0
             if self._pipelines():
-                self._teams = TeamChooser.following(self._teams, getattr(
-                    self, "allowed_threads", torch.get_num_threads()))
+                self._teams = TeamChooser.following(
+                    self._teams, getattr(self, "allowed_threads", torch.get_num_threads())
+                )
                 team = self._teams.pick()
             self._spec.pipeline = team
             started = time.perf_counter()
-            self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
-                               self._batch_pen.data_ptr())
+            self._fns["epoch"](
+                self._spec_ref, lr, self._batch_loss.data_ptr(), self._batch_pen.data_ptr()
+            )
             if team:
                 self._teams.record(team, time.perf_counter() - started)
             loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
@@ -385,8 +437,12 @@ class Engine(ParallelEpochs):
                 self.update(lr)
             loss = torch.tensor(losses, dtype=torch.float64)
             pen = torch.tensor(pens, dtype=torch.float64)
-        if not bool(torch.isfinite(loss).all() & torch.isfinite(pen).all()
-                    & torch.isfinite(self.wt).all() & torch.isfinite(self.b).all()):
+        if not bool(
+            torch.isfinite(loss).all()
+            & torch.isfinite(pen).all()
+            & torch.isfinite(self.wt).all()
+            & torch.isfinite(self.b).all()
+        ):
             self._restore(start)
             self._replay(lr, order)
         return loss, pen
@@ -441,7 +497,7 @@ class Engine(ParallelEpochs):
             return total / n
         if self.penalty is None:  # α/2 ‖W‖², without a temporary the size of W
             self.gw.add_(self.wt, alpha=self.alpha)
-            return total / n + 0.5 * self.alpha * float(torch.linalg.vector_norm(self.wt))**2
+            return total / n + 0.5 * self.alpha * float(torch.linalg.vector_norm(self.wt)) ** 2
         pen = self.wt * self.penalty
         self.gw.add_(pen, alpha=self.alpha)
         # α/2 Σ p W² = α/2 ⟨pW, W⟩, from the same product (any layout of W)
@@ -449,8 +505,10 @@ class Engine(ParallelEpochs):
 
     def _pass(self, lo: int, hi: int, n: int, chunk: int) -> float:
         """Data gradient of rows lo .. hi, over ``n``, added to gw, gb; Σ s_i ℓ_i."""
-        return sum(self.gradient(s, min(chunk, hi - s), 1 / n, accumulate=True) for s in
-                   range(lo, hi, chunk))
+        return sum(
+            self.gradient(s, min(chunk, hi - s), 1 / n, accumulate=True)
+            for s in range(lo, hi, chunk)
+        )
 
     def metrics(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of the current parameters on rows ``x`` (standardised as
@@ -469,8 +527,9 @@ class Engine(ParallelEpochs):
         hits = (z.argmax(dim=1) == labels).to(z.dtype)
         if self.comm is not None and self.comm.shards is not None:
             # each rank holds its own validation rows: reduce the sums and the count
-            sums = torch.stack([ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]),
-                                                                   dtype=z.dtype)])
+            sums = torch.stack(
+                [ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]), dtype=z.dtype)]
+            )
             self.comm.all_reduce(sums)
             return float(sums[0] / sums[2]), float(sums[1] / sums[2])
         return ce.mean().item(), hits.mean().item()

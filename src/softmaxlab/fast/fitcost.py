@@ -82,14 +82,19 @@ def _one_rank_group() -> Any:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     return group_comm()
 
 
-def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
-              batch: int = 256, repeats: int = 3,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def fit_costs(
+    *,
+    rows: int = 200_000,
+    features: int = 100,
+    classes: int = 10,
+    batch: int = 256,
+    repeats: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Measure the entry points (see the module docstring); seconds and ratios."""
     import warnings
 
@@ -110,18 +115,27 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
 
     def classifier(epochs: int) -> Callable[[], Any]:
         def run() -> None:
-            model = SoftmaxClassifier(features, classes, gradient="fused", seed=0,
-                                      device="cpu")
+            model = SoftmaxClassifier(features, classes, gradient="fused", seed=0, device="cpu")
             model.fit(x, y1h, epochs, 0.01, batch, verbose=False)
+
         return run
 
     def estimator(epochs: int) -> Callable[[], Any]:
         def run() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                SoftmaxRegression(solver="sgd", momentum=0.9, alpha=1e-4, batch_size=batch,
-                                  learning_rate=0.01, max_epochs=epochs, tol=None,
-                                  random_state=0, device="cpu").fit(xn, yn)
+                SoftmaxRegression(
+                    solver="sgd",
+                    momentum=0.9,
+                    alpha=1e-4,
+                    batch_size=batch,
+                    learning_rate=0.01,
+                    max_epochs=epochs,
+                    tol=None,
+                    random_state=0,
+                    device="cpu",
+                ).fit(xn, yn)
+
         return run
 
     say("SoftmaxClassifier fused epochs")
@@ -131,8 +145,7 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
     est_epoch = (_median_time(estimator(6), repeats) - one) / 5
     setup = one - est_epoch
     say("final gradient-norm pass")
-    fitted = SoftmaxRegression(solver="sgd", max_epochs=1, tol=None, batch_size=batch,
-                               device="cpu")
+    fitted = SoftmaxRegression(solver="sgd", max_epochs=1, tol=None, batch_size=batch, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted.fit(xn, yn)
@@ -145,25 +158,34 @@ def fit_costs(*, rows: int = 200_000, features: int = 100, classes: int = 10,
         comm = _one_rank_group()
         try:
             with data_parallel(comm):
-                parallel = (_median_time(classifier(6), repeats)
-                            - _median_time(classifier(1), repeats)) / 5
+                parallel = (
+                    _median_time(classifier(6), repeats) - _median_time(classifier(1), repeats)
+                ) / 5
         finally:
             dist.destroy_process_group()
     say("SoftmaxRegression peak memory")
     peak = peak_extra_bytes(estimator(2))
     return {
-        "rows": rows, "features": features, "classes": classes, "batch": batch,
-        "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "seconds": {"fused epoch": fused, "estimator epoch": est_epoch,
-                    "estimator set-up": setup, "final gradient-norm pass": norm_pass,
-                    "data-parallel epoch (1 rank)": parallel},
+        "rows": rows,
+        "features": features,
+        "classes": classes,
+        "batch": batch,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "seconds": {
+            "fused epoch": fused,
+            "estimator epoch": est_epoch,
+            "estimator set-up": setup,
+            "final gradient-norm pass": norm_pass,
+            "data-parallel epoch (1 rank)": parallel,
+        },
         "ratios": {
             "estimator epoch / fused epoch": est_epoch / fused,
             "estimator set-up / estimator epoch": setup / est_epoch,
-            "set-up without the final pass / estimator epoch":
-                (setup - norm_pass) / est_epoch,
-            "data-parallel epoch (1 rank) / fused epoch":
-                None if parallel is None else parallel / fused,
+            "set-up without the final pass / estimator epoch": (setup - norm_pass) / est_epoch,
+            "data-parallel epoch (1 rank) / fused epoch": None
+            if parallel is None
+            else parallel / fused,
         },
         "estimator peak extra memory / X": None if peak is None else peak / xn.nbytes,
         "x_mib": float(np.round(xn.nbytes / 2**20, 1)),

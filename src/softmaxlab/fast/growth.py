@@ -42,8 +42,10 @@ def peak_bytes(fn: Callable[[], Any]) -> int:
 
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
         fn()
-    events = sorted((e for e in p.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
+    events = sorted(
+        (e for e in p.profiler.kineto_results.events() if e.name() == "[memory]"),
+        key=lambda e: e.start_ns(),
+    )
     current = best = 0
     for e in events:
         current += e.nbytes()
@@ -65,10 +67,16 @@ GROWTH_FORMULATIONS = ("fused", "chain", "blockwise", "kronecker", "jacobian")
 GROWTH_BATCHES = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
-def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100,
-               classes: int = 10, repeats: int = 5,
-               formulations: tuple[str, ...] = GROWTH_FORMULATIONS, fit_from: int = 256,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_growth(
+    batches: tuple[int, ...] = GROWTH_BATCHES,
+    *,
+    features: int = 100,
+    classes: int = 10,
+    repeats: int = 5,
+    formulations: tuple[str, ...] = GROWTH_FORMULATIONS,
+    fit_from: int = 256,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Time and peak memory of one gradient step per formulation as the batch grows; the
     exponents are log-log slopes fitted from batch ``fit_from`` up (below it, fixed
     overheads dominate)."""
@@ -85,39 +93,69 @@ def run_growth(batches: tuple[int, ...] = GROWTH_BATCHES, *, features: int = 100
             try:
                 f.check_budget(batch, features, classes, 8)
             except MemoryError:
-                rows.append({"gradient": name, "batch": batch, "seconds": None, "bytes": None,
-                             "note": "refused: over the memory budget"})
+                rows.append(
+                    {
+                        "gradient": name,
+                        "batch": batch,
+                        "seconds": None,
+                        "bytes": None,
+                        "note": "refused: over the memory budget",
+                    }
+                )
                 continue
             step = partial(f.kernel, x, y, w, b, y_hat)
             seconds = median_epoch(step, repeats)
-            rows.append({"gradient": name, "batch": batch, "seconds": seconds,
-                         "bytes": peak_bytes(step), "note": ""})
+            rows.append(
+                {
+                    "gradient": name,
+                    "batch": batch,
+                    "seconds": seconds,
+                    "bytes": peak_bytes(step),
+                    "note": "",
+                }
+            )
     exponents = {}
     for name in formulations:
-        mine = [r for r in rows if r["gradient"] == name and r["seconds"]
-                and r["batch"] >= fit_from]
+        mine = [
+            r for r in rows if r["gradient"] == name and r["seconds"] and r["batch"] >= fit_from
+        ]
         exponents[name] = {
             "memory": _slope([r["batch"] for r in mine], [r["bytes"] for r in mine]),
             "time": _slope([r["batch"] for r in mine], [r["seconds"] for r in mine]),
         }
-    return {"features": features, "classes": classes, "rows": rows, "exponents": exponents,
-            "fit_from_batch": fit_from}
+    return {
+        "features": features,
+        "classes": classes,
+        "rows": rows,
+        "exponents": exponents,
+        "fit_from_batch": fit_from,
+    }
 
 
-def run_scaling(rows: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000), *,
-                features: int = 100, classes: int = 10, batch: int = 256, repeats: int = 3,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_scaling(
+    rows: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000),
+    *,
+    features: int = 100,
+    classes: int = 10,
+    batch: int = 256,
+    repeats: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Fast-path epoch time against the number of rows; the exponent should be 1. The
     sizes are sampled in alternation (:func:`median_epochs_interleaved`), so a passing
     disturbance of the machine cannot bend the line at one size."""
     if progress:
         progress(f"scaling n={', '.join(map(str, rows))}")
-    runs = {str(n): _fast(*make_data(n, features, classes, torch.float64), batch)
-            for n in rows}
+    runs = {str(n): _fast(*make_data(n, features, classes, torch.float64), batch) for n in rows}
     seconds = median_epochs_interleaved(runs, repeats)
     out = [{"rows": n, "seconds": seconds[str(n)]} for n in rows]
-    return {"features": features, "classes": classes, "batch": batch, "rows": out,
-            "exponent": _slope([r["rows"] for r in out], [r["seconds"] for r in out])}
+    return {
+        "features": features,
+        "classes": classes,
+        "batch": batch,
+        "rows": out,
+        "exponent": _slope([r["rows"] for r in out], [r["seconds"] for r in out]),
+    }
 
 
 def plot_growth(growth: dict[str, Any], path: str) -> None:
@@ -135,10 +173,18 @@ def plot_growth(growth: dict[str, Any], path: str) -> None:
             continue
         exps = growth["exponents"][name]
         batch = [r["batch"] for r in pts]
-        axes[0].loglog(batch, [r["seconds"] * 1e3 for r in pts], "o-",
-                       label=f"{name} (slope {exps['time']:.2f})" if exps["time"] else name)
-        axes[1].loglog(batch, [r["bytes"] / 2**20 for r in pts], "o-",
-                       label=f"{name} (slope {exps['memory']:.2f})" if exps["memory"] else name)
+        axes[0].loglog(
+            batch,
+            [r["seconds"] * 1e3 for r in pts],
+            "o-",
+            label=f"{name} (slope {exps['time']:.2f})" if exps["time"] else name,
+        )
+        axes[1].loglog(
+            batch,
+            [r["bytes"] / 2**20 for r in pts],
+            "o-",
+            label=f"{name} (slope {exps['memory']:.2f})" if exps["memory"] else name,
+        )
     batches = sorted({r["batch"] for r in growth["rows"]})
     for ax in axes:
         ax.set_xticks(batches, [str(b) for b in batches])
@@ -148,10 +194,10 @@ def plot_growth(growth: dict[str, Any], path: str) -> None:
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"one gradient step, N={growth['features']}, C={growth['classes']}, float64 "
-                 f"(slopes fitted from B ≥ {growth['fit_from_batch']})")
+    fig.suptitle(
+        f"one gradient step, N={growth['features']}, C={growth['classes']}, float64 "
+        f"(slopes fitted from B ≥ {growth['fit_from_batch']})"
+    )
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-
-

@@ -40,8 +40,17 @@ from typing import Any
 
 import torch
 
-__all__ = ["EngineSpec", "SparseSpec", "available", "build", "cache_dir", "engine", "engine_available",
-           "softmax_grad", "sparse"]
+__all__ = [
+    "EngineSpec",
+    "SparseSpec",
+    "available",
+    "build",
+    "cache_dir",
+    "engine",
+    "engine_available",
+    "softmax_grad",
+    "sparse",
+]
 
 SOURCE = Path(__file__).with_name("_softmax_grad.c")
 #: included by SOURCE (the sparse engine's kernels); part of the cache key
@@ -114,16 +123,23 @@ def _probe(path: Path, timeout: float) -> str | None:
     import math
 
     try:
-        done = subprocess.run([sys.executable, "-S", "-c", _PROBE, str(path)],
-                              capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", _PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return "it hung when run"
     except OSError as exc:
         return f"it could not be run ({exc})"
     if done.returncode != 0:
         sig = -done.returncode if done.returncode < 0 else None
-        return (f"it crashed when run (signal {sig})" if sig
-                else f"it failed to load ({(done.stderr.strip().splitlines() or ['?'])[-1]})")
+        return (
+            f"it crashed when run (signal {sig})"
+            if sig
+            else f"it failed to load ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+        )
     try:
         loss, g0, g1 = (float(v) for v in done.stdout.split())
     except ValueError:
@@ -174,8 +190,12 @@ def build() -> Path | None:
     unusable: str | None = None  # why the first rejected build was rejected
     for flags in FLAGS if _torch_uses_libgomp() else FLAGS[1:]:
         for libs in LIBS:
-            key = hashlib.sha256(source + repr((cc, flags, libs, platform.machine(),
-                                                platform.libc_ver(), _cpu_flags())).encode())
+            key = hashlib.sha256(
+                source
+                + repr(
+                    (cc, flags, libs, platform.machine(), platform.libc_ver(), _cpu_flags())
+                ).encode()
+            )
             target = cache_dir() / f"softmax_grad-{key.hexdigest()[:16]}.so"
             if _cached(target):
                 return target
@@ -187,8 +207,10 @@ def build() -> Path | None:
                 done = subprocess.run(cmd, capture_output=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 Path(tmp).unlink(missing_ok=True)
-                _say(f"building the native kernel took over {timeout:g} s ({cc}); "
-                     "using PyTorch operations instead")
+                _say(
+                    f"building the native kernel took over {timeout:g} s ({cc}); "
+                    "using PyTorch operations instead"
+                )
                 return None
             except OSError:
                 done = None
@@ -204,8 +226,9 @@ def build() -> Path | None:
                     if unusable is not None:
                         _say(f"{unusable}; using a build with {' '.join(flags)}")
                     return target
-                unusable = unusable or (f"the native kernel built with {' '.join(flags)} "
-                                        f"is unusable: {why}")
+                unusable = unusable or (
+                    f"the native kernel built with {' '.join(flags)} is unusable: {why}"
+                )
             Path(tmp).unlink(missing_ok=True)
     if unusable is not None:
         _say(f"{unusable}; using PyTorch operations instead")
@@ -234,12 +257,39 @@ class EngineSpec(ctypes.Structure):
     (pointers into tensors that the engine keeps alive; see :mod:`softmaxlab.fast.engine`)."""
 
     _fields_ = [
-        ("gemm", _P), ("c", _I), ("nf", _I), ("x", _P), ("ldx", _I), ("n", _I),
-        ("batch", _I), ("order", _P), ("mu", _P), ("inv_d", _P), ("labels", _P),
-        ("weight", _P), ("wt", _P), ("b", _P), ("vw", _P), ("vb", _P), ("momentum", _D),
-        ("nesterov", _I), ("alpha", _D), ("pen", _P), ("xbuf", _P), ("z", _P), ("gw", _P),
-        ("gb", _P), ("lbuf", _P), ("sbuf", _P), ("row_loss", _P), ("xbuf2", _P),
-        ("lbuf2", _P), ("sbuf2", _P), ("pipeline", _I), ("l1", _D), ("pen1", _P),
+        ("gemm", _P),
+        ("c", _I),
+        ("nf", _I),
+        ("x", _P),
+        ("ldx", _I),
+        ("n", _I),
+        ("batch", _I),
+        ("order", _P),
+        ("mu", _P),
+        ("inv_d", _P),
+        ("labels", _P),
+        ("weight", _P),
+        ("wt", _P),
+        ("b", _P),
+        ("vw", _P),
+        ("vb", _P),
+        ("momentum", _D),
+        ("nesterov", _I),
+        ("alpha", _D),
+        ("pen", _P),
+        ("xbuf", _P),
+        ("z", _P),
+        ("gw", _P),
+        ("gb", _P),
+        ("lbuf", _P),
+        ("sbuf", _P),
+        ("row_loss", _P),
+        ("xbuf2", _P),
+        ("lbuf2", _P),
+        ("sbuf2", _P),
+        ("pipeline", _I),
+        ("l1", _D),
+        ("pen1", _P),
     ]
 
 
@@ -248,12 +298,36 @@ class SparseSpec(ctypes.Structure):
     (:mod:`softmaxlab.fast.sparse`)."""
 
     _fields_ = [
-        ("c", _I), ("nf", _I), ("n", _I), ("batch", _I), ("indptr", _P), ("indices", _P),
-        ("data", _P), ("order", _P), ("labels", _P), ("weight", _P), ("w", _P), ("b", _P),
-        ("vw", _P), ("vb", _P), ("momentum", _D), ("nesterov", _I), ("alpha", _D),
-        ("pen", _P), ("z", _P), ("gw", _P), ("gb", _P), ("last", _P), ("touched", _P),
-        ("mark", _P), ("threads", _I), ("scratch", _P), ("pass_buf", _P), ("stride", _I),
-        ("l1", _D), ("pen1", _P),
+        ("c", _I),
+        ("nf", _I),
+        ("n", _I),
+        ("batch", _I),
+        ("indptr", _P),
+        ("indices", _P),
+        ("data", _P),
+        ("order", _P),
+        ("labels", _P),
+        ("weight", _P),
+        ("w", _P),
+        ("b", _P),
+        ("vw", _P),
+        ("vb", _P),
+        ("momentum", _D),
+        ("nesterov", _I),
+        ("alpha", _D),
+        ("pen", _P),
+        ("z", _P),
+        ("gw", _P),
+        ("gb", _P),
+        ("last", _P),
+        ("touched", _P),
+        ("mark", _P),
+        ("threads", _I),
+        ("scratch", _P),
+        ("pass_buf", _P),
+        ("stride", _I),
+        ("l1", _D),
+        ("pen1", _P),
     ]
 
 
@@ -314,8 +388,9 @@ def _blas() -> dict[torch.dtype, int]:
 
 def available(dtype: torch.dtype, device: torch.device) -> bool:
     """Whether the native kernel can serve tensors of ``dtype`` on ``device``."""
-    return (device.type == "cpu" and dtype in (torch.float64, torch.float32)
-            and _library() is not None)
+    return (
+        device.type == "cpu" and dtype in (torch.float64, torch.float32) and _library() is not None
+    )
 
 
 def _suffix(dtype: torch.dtype) -> str:
@@ -343,8 +418,10 @@ def engine(dtype: torch.dtype) -> tuple[Any, int]:
     lib = _library()
     assert lib is not None
     sfx = _suffix(dtype)
-    fns = {stem: getattr(lib, f"{stem}_{sfx}") for stem in ("epoch", "gradient", "update",
-                                                          "gemm_floor")}
+    fns = {
+        stem: getattr(lib, f"{stem}_{sfx}")
+        for stem in ("epoch", "gradient", "update", "gemm_floor")
+    }
     return fns, _blas()[dtype]
 
 
@@ -354,8 +431,10 @@ def sparse(dtype: torch.dtype) -> dict[str, Any]:
     lib = _library()
     assert lib is not None
     sfx = _suffix(dtype)
-    return {"epoch": getattr(lib, f"sparse_epoch_{sfx}"),
-            "pass": getattr(lib, f"sparse_pass_{sfx}")}
+    return {
+        "epoch": getattr(lib, f"sparse_epoch_{sfx}"),
+        "pass": getattr(lib, f"sparse_pass_{sfx}"),
+    }
 
 
 def column_stats(dtype: torch.dtype) -> Any:

@@ -31,8 +31,9 @@ class ParallelEpochs:
             out.append((lo, hi - lo, m))
         return out
 
-    def _parallel_epoch(self, lr: float, order: torch.Tensor | None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _parallel_epoch(
+        self, lr: float, order: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One epoch as one rank: per global batch, this rank's gradient sums, one
         ``all_reduce``, division by m, the update. Every rank sees the same reduced loss,
         so all of them stop together on a non-finite one (parameters back at the epoch's
@@ -55,9 +56,7 @@ class ParallelEpochs:
             finite = loss == loss and abs(loss) != float("inf")
             if finite:
                 self.update(lr)
-            if not finite or not bool(torch.isfinite(self.wt).all()
-                                      & torch.isfinite(self.b).all()):
+            if not finite or not bool(torch.isfinite(self.wt).all() & torch.isfinite(self.b).all()):
                 self._restore(start)
                 raise diverged(lr, j, "the loss" if not finite else "the parameters")
-        return (torch.tensor(losses, dtype=torch.float64),
-                torch.tensor(pens, dtype=torch.float64))
+        return (torch.tensor(losses, dtype=torch.float64), torch.tensor(pens, dtype=torch.float64))

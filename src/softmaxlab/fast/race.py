@@ -31,8 +31,7 @@ def _contenders() -> dict[str, Callable[[], Any]]:
 
     return {
         "LogisticRegression()": LogisticRegression,
-        'SGDClassifier(loss="log_loss")': lambda: SGDClassifier(loss="log_loss",
-                                                                random_state=0),
+        'SGDClassifier(loss="log_loss")': lambda: SGDClassifier(loss="log_loss", random_state=0),
         "SoftmaxRegression()": lambda: SoftmaxRegression(random_state=0),
         'SoftmaxRegression(solver="lbfgs")': lambda: SoftmaxRegression(solver="lbfgs"),
     }
@@ -41,16 +40,22 @@ def _contenders() -> dict[str, Callable[[], Any]]:
 def _problems(rows: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from sklearn import datasets
 
-    x, y = datasets.make_classification(n_samples=rows, n_features=100, n_informative=20,
-                                        n_classes=10, random_state=0)
+    x, y = datasets.make_classification(
+        n_samples=rows, n_features=100, n_informative=20, n_classes=10, random_state=0
+    )
     out = {f"make_classification {rows // 1000}k × 100, 10 classes": (x, y)}
     for name in ("iris", "wine", "digits", "breast_cancer"):
         out[name] = getattr(datasets, f"load_{name}")(return_X_y=True)
     return out
 
 
-def race(*, rows: int = 200_000, repeats: int = 3, min_seconds: float = 0.5,
-         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def race(
+    *,
+    rows: int = 200_000,
+    repeats: int = 3,
+    min_seconds: float = 0.5,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Fit every contender on every problem; returns ``{"problems": {name: {"shape",
     "contenders": {contender: {"seconds", "accuracy", "peak_mib", "n_iter"}}}}}``."""
     from sklearn.model_selection import train_test_split
@@ -60,8 +65,7 @@ def race(*, rows: int = 200_000, repeats: int = 3, min_seconds: float = 0.5,
     contenders = _contenders()
     out: dict[str, Any] = {"rows": rows, "repeats": repeats, "problems": {}}
     for pname, (x, y) in _problems(rows).items():
-        xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, stratify=y,
-                                              random_state=0)
+        xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
         cells: dict[str, Any] = {}
         for cname, make in contenders.items():
             if progress is not None:
@@ -92,17 +96,21 @@ def race(*, rows: int = 200_000, repeats: int = 3, min_seconds: float = 0.5,
                 "peak_mib": peak / 2**20,
                 "n_iter": int(np.max(n_iter)) if n_iter is not None else None,
             }
-        out["problems"][pname] = {"shape": [int(x.shape[0]), int(x.shape[1]),
-                                            len(np.unique(y))], "contenders": cells}
+        out["problems"][pname] = {
+            "shape": [int(x.shape[0]), int(x.shape[1]), len(np.unique(y))],
+            "contenders": cells,
+        }
     return out
 
 
 def race_table(result: dict[str, Any]) -> str:
     """The race as a markdown table: time, held-out accuracy, iterations, peak memory,
     and each softmaxlab contender's time and accuracy relative to LogisticRegression."""
-    lines = ["| problem | contender | fit (ms) | vs LR time | held-out accuracy | "
-             "vs LR (points) | iterations | peak extra (MiB) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| problem | contender | fit (ms) | vs LR time | held-out accuracy | "
+        "vs LR (points) | iterations | peak extra (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for pname, prob in result["problems"].items():
         ref = prob["contenders"]["LogisticRegression()"]
         for cname, c in prob["contenders"].items():
@@ -110,9 +118,11 @@ def race_table(result: dict[str, Any]) -> str:
                 f"| {pname} | `{cname}` | {1000 * c['seconds']:.1f} | "
                 f"{c['seconds'] / ref['seconds']:.2f}× | {c['accuracy']:.4f} | "
                 f"{100 * (c['accuracy'] - ref['accuracy']):+.2f} | {c['n_iter']} | "
-                f"{c['peak_mib']:.0f} |")
+                f"{c['peak_mib']:.0f} |"
+            )
     return "\n".join(lines) + (
         f"\n\nEach fit is make_pipeline(StandardScaler(), contender) with its defaults; "
         f"median of the fits after the first (at least {result['repeats']}, and 0.5 s of "
         "them); 75/25 stratified split, "
-        "seed 0. Peak extra memory: Python/numpy allocations during the first fit.\n")
+        "seed 0. Peak extra memory: Python/numpy allocations during the first fit.\n"
+    )

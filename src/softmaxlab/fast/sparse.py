@@ -51,8 +51,9 @@ MAX_PASS_THREADS = 8
 DENSE_ONLY = ("jacobian", "kronecker")
 
 
-def make_engine(x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
-                **kw: Any) -> Engine:
+def make_engine(
+    x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor, **kw: Any
+) -> Engine:
     """An :class:`Engine` for dense rows ``x``, a :class:`SparseEngine` for
     :class:`~softmaxlab.sparse.SparseRows` (the same arguments)."""
     cls = SparseEngine if isinstance(x, SparseRows) else Engine
@@ -69,19 +70,34 @@ class SparseEngine(Engine):
     """:class:`Engine` on :class:`~softmaxlab.sparse.SparseRows` (module docstring). W is
     stored (N, C); :attr:`wt`, :attr:`vw` are its (C, N) views, as the dense engine's."""
 
-    def __init__(self, x: SparseRows, labels: torch.Tensor, w: torch.Tensor,
-                 b: torch.Tensor, *, batch_size: int, gradient: str = "fused",
-                 weight: torch.Tensor | None = None, mean: torch.Tensor | None = None,
-                 inv_scale: torch.Tensor | None = None, penalty: torch.Tensor | None = None,
-                 alpha: float = 0.0, momentum: float = 0.0, nesterov: bool = False,
-                 rows: torch.Tensor | None = None, path: str = "auto", l1: float = 0.0,
-                 l1_penalty: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        x: SparseRows,
+        labels: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        *,
+        batch_size: int,
+        gradient: str = "fused",
+        weight: torch.Tensor | None = None,
+        mean: torch.Tensor | None = None,
+        inv_scale: torch.Tensor | None = None,
+        penalty: torch.Tensor | None = None,
+        alpha: float = 0.0,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        rows: torch.Tensor | None = None,
+        path: str = "auto",
+        l1: float = 0.0,
+        l1_penalty: torch.Tensor | None = None,
+    ) -> None:
         check_l1(l1, momentum)
         self.formulation = G.get(gradient)
         if gradient in DENSE_ONLY:
             raise InvalidInputError(
                 f"gradient: {gradient!r} materialises dense Jacobians and cannot take sparse "
-                f"rows; use one of {', '.join(n for n in G.names() if n not in DENSE_ONLY)}")
+                f"rows; use one of {', '.join(n for n in G.names() if n not in DENSE_ONLY)}"
+            )
         if mean is not None and bool((mean != 0).any()):
             raise InvalidInputError("mean: sparse rows are scaled, never centred")
         if path not in ("auto", "native", "torch"):
@@ -90,8 +106,9 @@ class SparseEngine(Engine):
         if self.comm is not None and self.comm.world == 1:
             self.comm = None
         if self.comm is not None and gradient != "fused":
-            raise InvalidInputError(f"gradient: data-parallel training uses the fused "
-                                    f"gradient, got {gradient!r}")
+            raise InvalidInputError(
+                f"gradient: data-parallel training uses the fused gradient, got {gradient!r}"
+            )
         n, nf = x.shape
         c = w.shape[1]
         dtype = x.dtype
@@ -121,13 +138,15 @@ class SparseEngine(Engine):
         self.flat = torch.zeros(c * nf + c + 1, dtype=dtype)
         self._g = self.flat[: c * nf].view(nf, c)  # the gradient in W's (N, C) layout
         self.gw = self._g.T
-        self.gb = self.flat[c * nf: c * nf + c]
+        self.gb = self.flat[c * nf : c * nf + c]
         can = native.available(dtype, torch.device("cpu")) and gradient == "fused"
         if path == "auto":
             path = "native" if can else "torch"
         elif path == "native" and not can:
-            raise InvalidInputError("path: the native engine is not available here (see "
-                                    "softmaxlab.fast.native; it serves gradient='fused')")
+            raise InvalidInputError(
+                "path: the native engine is not available here (see "
+                "softmaxlab.fast.native; it serves gradient='fused')"
+            )
         self.path = path
         self.k = -(-n // self.batch)
         self._order: torch.Tensor | None = None
@@ -146,17 +165,37 @@ class SparseEngine(Engine):
             self._batch_pen = torch.empty(self.k, dtype=torch.float64)
             buf, xs = self._buffers, self.x
             self._spec = native.SparseSpec(
-                c=c, nf=nf, n=self.n, batch=self.batch, indptr=xs.indptr.data_ptr(),
-                indices=xs.indices.data_ptr(), data=xs.data.data_ptr(), order=None,
-                labels=self.labels.data_ptr(), weight=_ptr(self.weight),
-                w=self._w.data_ptr(), b=self.b.data_ptr(), vw=_ptr(self._vw),
-                vb=_ptr(self.vb), momentum=self.momentum, nesterov=int(self.nesterov),
-                alpha=self.alpha, pen=_ptr(self.penalty), z=buf["z"].data_ptr(),
-                gw=buf["gw"].data_ptr(), gb=buf["gb"].data_ptr(),
-                last=buf["last"].data_ptr(), touched=buf["touched"].data_ptr(),
-                mark=buf["mark"].data_ptr(), threads=1, scratch=None,
-                pass_buf=buf["pass"].data_ptr(), stride=_stride(c), l1=self.l1,
-                pen1=_ptr(self.l1_penalty))
+                c=c,
+                nf=nf,
+                n=self.n,
+                batch=self.batch,
+                indptr=xs.indptr.data_ptr(),
+                indices=xs.indices.data_ptr(),
+                data=xs.data.data_ptr(),
+                order=None,
+                labels=self.labels.data_ptr(),
+                weight=_ptr(self.weight),
+                w=self._w.data_ptr(),
+                b=self.b.data_ptr(),
+                vw=_ptr(self._vw),
+                vb=_ptr(self.vb),
+                momentum=self.momentum,
+                nesterov=int(self.nesterov),
+                alpha=self.alpha,
+                pen=_ptr(self.penalty),
+                z=buf["z"].data_ptr(),
+                gw=buf["gw"].data_ptr(),
+                gb=buf["gb"].data_ptr(),
+                last=buf["last"].data_ptr(),
+                touched=buf["touched"].data_ptr(),
+                mark=buf["mark"].data_ptr(),
+                threads=1,
+                scratch=None,
+                pass_buf=buf["pass"].data_ptr(),
+                stride=_stride(c),
+                l1=self.l1,
+                pen1=_ptr(self.l1_penalty),
+            )
             self._spec_ref = ctypes.byref(self._spec)
 
     # ------------------------------------------------------------------ layout
@@ -191,28 +230,38 @@ class SparseEngine(Engine):
         self._order = order
         self._spec.order = None if order is None else order.data_ptr()
 
-    def _rows(self, s: int, m: int, order: torch.Tensor | None
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _rows(
+        self, s: int, m: int, order: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Rows s .. s+m of the epoch as a sparse COO batch (scaled), labels, weights."""
         if order is None:
             order = self.rows
-        idx = torch.arange(s, s + m) if order is None else order[s:s + m]
+        idx = torch.arange(s, s + m) if order is None else order[s : s + m]
         xb = self.x.coo(None if order is None else order, s, m)
         wb = None if self.weight is None else self.weight[idx]
         return xb, self.labels[idx], wb
 
     # ------------------------------------------------------------------ gradients
-    def gradient(self, s: int, m: int, coef: float, *, accumulate: bool = False,
-                 order: torch.Tensor | None = None) -> float:
+    def gradient(
+        self,
+        s: int,
+        m: int,
+        coef: float,
+        *,
+        accumulate: bool = False,
+        order: torch.Tensor | None = None,
+    ) -> float:
         if not 0 < m <= self.batch or not 0 <= s <= self.n - m:
-            raise InvalidInputError(f"m: rows {s}..{s + m} do not fit batches of "
-                                    f"{self.batch} in {self.n} rows")
+            raise InvalidInputError(
+                f"m: rows {s}..{s + m} do not fit batches of {self.batch} in {self.n} rows"
+            )
         if not accumulate:
             self.flat[:-1].zero_()
         return self._accumulate(s, m, coef, order, threads=1)
 
-    def _accumulate(self, s: int, m: int, coef: float, order: torch.Tensor | None, *,
-                    threads: int) -> float:
+    def _accumulate(
+        self, s: int, m: int, coef: float, order: torch.Tensor | None, *, threads: int
+    ) -> float:
         """gw += coef Xᵀ G and gb += coef Gᵀ1 over rows s .. s+m; Σ s_i ℓ_i."""
         if self.path == "native":
             self._set_order(order)
@@ -230,8 +279,9 @@ class SparseEngine(Engine):
             self._spec.threads = threads
             self._spec.scratch = _ptr(scratch)
             try:
-                total = float(self._fns["pass"](self._spec_ref, s, m, coef,
-                                                self._g.data_ptr(), gb.data_ptr()))
+                total = float(
+                    self._fns["pass"](self._spec_ref, s, m, coef, self._g.data_ptr(), gb.data_ptr())
+                )
             finally:
                 self._spec.threads, self._spec.scratch = 1, None
             self.gb.add_(gb)
@@ -260,17 +310,23 @@ class SparseEngine(Engine):
         super().update(lr, batch=batch, checked=True if self.path == "native" else checked)
 
     # ------------------------------------------------------------------ epochs
-    def epoch(self, lr: float, order: torch.Tensor | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def epoch(
+        self, lr: float, order: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.comm is not None or self.formulation.name != "fused" or self.path != "native":
             return super().epoch(lr, order)
         start = self._snapshot()
         self._set_order(order)
-        self._fns["epoch"](self._spec_ref, lr, self._batch_loss.data_ptr(),
-                           self._batch_pen.data_ptr())
+        self._fns["epoch"](
+            self._spec_ref, lr, self._batch_loss.data_ptr(), self._batch_pen.data_ptr()
+        )
         loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
-        if not bool(torch.isfinite(loss).all() & torch.isfinite(pen).all()
-                    & torch.isfinite(self._w).all() & torch.isfinite(self.b).all()):
+        if not bool(
+            torch.isfinite(loss).all()
+            & torch.isfinite(pen).all()
+            & torch.isfinite(self._w).all()
+            & torch.isfinite(self.b).all()
+        ):
             self._restore(start)
             self._replay(lr, order)
         return loss, pen
@@ -279,9 +335,9 @@ class SparseEngine(Engine):
         """Mean CE and accuracy on rows ``x`` (:class:`SparseRows`, scaled as the training
         rows are) with class indices ``labels``."""
         rows = x.scaled(self.inv_scale_sparse) if isinstance(x, SparseRows) else x
-        return self._scores(torch.from_numpy(np.asarray(rows.csr @ self._w.numpy())) + self.b,
-                            labels)
+        return self._scores(
+            torch.from_numpy(np.asarray(rows.csr @ self._w.numpy())) + self.b, labels
+        )
 
     def gemm_floor(self) -> None:
         raise InvalidInputError("gemm_floor: dense rows only")
-

@@ -111,8 +111,9 @@ class TeamChooser:
     @classmethod
     def following(cls, chooser: TeamChooser | None, threads: int) -> TeamChooser:
         """``chooser``, or a new one when there is none or the thread count changed."""
-        return chooser if chooser is not None and chooser.threads == max(1, threads) \
-            else cls(threads)
+        return (
+            chooser if chooser is not None and chooser.threads == max(1, threads) else cls(threads)
+        )
 
     def pick(self) -> int:
         """The team size for the next epoch."""

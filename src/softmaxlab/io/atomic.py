@@ -38,8 +38,12 @@ __all__ = [
 
 def _kind(mode: int) -> str | None:
     """What a non-regular, non-character-device file is (``None`` for those two)."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return None
@@ -61,8 +65,10 @@ def writable_target(path: str | os.PathLike[str]) -> tuple[Path, os.stat_result 
         return target, None
     kind = _kind(st.st_mode)
     if kind is not None:
-        raise InvalidInputError(f"{path}: is {kind}, not a regular file; softmaxlab writes "
-                                "regular files (or character devices such as /dev/stdout)")
+        raise InvalidInputError(
+            f"{path}: is {kind}, not a regular file; softmaxlab writes "
+            "regular files (or character devices such as /dev/stdout)"
+        )
     return target, st
 
 
@@ -70,9 +76,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     """Replace ``path`` by what ``write(tmp)`` puts in the temporary file ``tmp`` (see the
     module docstring for links, devices and permissions)."""
     target, st = writable_target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
-                               dir=target.parent if st is None or stat.S_ISREG(st.st_mode)
-                               else None)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.",
+        suffix=target.suffix,
+        dir=target.parent if st is None or stat.S_ISREG(st.st_mode) else None,
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -110,8 +118,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def write_safetensors_atomic(tensors: dict[str, Any], metadata: dict[str, str],
-                             path: str | os.PathLike[str]) -> None:
+def write_safetensors_atomic(
+    tensors: dict[str, Any], metadata: dict[str, str], path: str | os.PathLike[str]
+) -> None:
     """Write a safetensors file through a temporary file in the same folder, fsync it, then
     rename it over ``path``: a crash at any moment leaves the old file or the new one."""
     from safetensors.torch import save_file
@@ -131,8 +140,9 @@ def write_safetensors_atomic(tensors: dict[str, Any], metadata: dict[str, str],
     atomic_write(path, write)
 
 
-def read_safetensors(path: Path, error: type[Exception], message: str
-                     ) -> tuple[dict[str, Any], dict[str, str]]:
+def read_safetensors(
+    path: Path, error: type[Exception], message: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     """All tensors and the metadata of a safetensors file; any failure to parse it (a
     pickle, a truncated file, ...) raises ``error(f"{message} (reason)")``. Parsing never
     executes anything from the file."""

@@ -24,7 +24,13 @@ import torch
 from ..errors import CheckpointError
 from ..fast import comm
 
-__all__ = ["CheckpointError", "classifier_fingerprint", "fingerprint", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "classifier_fingerprint",
+    "fingerprint",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "softmaxlab-checkpoint"
 VERSION = 2  # 2: histories and per-epoch lists are tensors
@@ -56,18 +62,34 @@ def fingerprint(data: list[torch.Tensor | Path | None], settings: dict[str, Any]
     return h.hexdigest()
 
 
-def classifier_fingerprint(data: Any, n_features: int, n_classes: int, gradient: str,
-                           dtype: torch.dtype) -> str:
+def classifier_fingerprint(
+    data: Any, n_features: int, n_classes: int, gradient: str, dtype: torch.dtype
+) -> str:
     """The fingerprint of a ``SoftmaxClassifier`` run on ``data`` (validated
     :class:`~softmaxlab.training.FitData`): the same for one process and data-parallel."""
-    return fingerprint([data.x, data.y, data.x_valid, data.y_valid], {
-        "n_features": n_features, "n_classes": n_classes, "gradient": gradient,
-        "dtype": str(dtype), "lr": data.lr, "batch_size": data.batch_size})
+    return fingerprint(
+        [data.x, data.y, data.x_valid, data.y_valid],
+        {
+            "n_features": n_features,
+            "n_classes": n_classes,
+            "gradient": gradient,
+            "dtype": str(dtype),
+            "lr": data.lr,
+            "batch_size": data.batch_size,
+        },
+    )
 
 
-def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], *,
-                    kind: str, fingerprint: str, epoch: int, history: list[Any],
-                    state: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    tensors: dict[str, torch.Tensor],
+    *,
+    kind: str,
+    fingerprint: str,
+    epoch: int,
+    history: list[Any],
+    state: dict[str, Any] | None = None,
+) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename). In a data-parallel
     run only rank 0 writes (the others hold the same state)."""
     from .atomic import write_safetensors_atomic
@@ -78,8 +100,9 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
     tensors = dict(tensors)
     f64 = {"dtype": torch.float64}
     if history and isinstance(history[0], dict):  # epoch records
-        rows = [[float("nan") if r[k] is None else float(r[k]) for k in RECORD_COLUMNS]
-                for r in history]
+        rows = [
+            [float("nan") if r[k] is None else float(r[k]) for k in RECORD_COLUMNS] for r in history
+        ]
         tensors["__records"] = torch.tensor(rows, **f64).reshape(-1, len(RECORD_COLUMNS))
     else:
         tensors["__history"] = torch.tensor([float(v) for v in history], **f64)
@@ -90,36 +113,44 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
         else:
             scalars[key] = value
     metadata = {
-        "format": FORMAT, "format_version": str(VERSION), "kind": kind,
-        "fingerprint": fingerprint, "epoch": str(epoch), "batch": "0",
+        "format": FORMAT,
+        "format_version": str(VERSION),
+        "kind": kind,
+        "fingerprint": fingerprint,
+        "epoch": str(epoch),
+        "batch": "0",
         "state": json.dumps(scalars),
     }
     write_safetensors_atomic(tensors, metadata, path)
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, kind: str, fingerprint: str
-                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike[str], *, kind: str, fingerprint: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint for the run identified by ``kind`` and ``fingerprint``; returns
     the tensors and ``{"epoch", "batch", "history", "state"}``. In a data-parallel run
     rank 0 reads it and every rank receives the same (or the same error)."""
     return comm.agree(lambda: _load(path, kind=kind, fingerprint=fingerprint))
 
 
-def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
-          ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _load(
+    path: str | os.PathLike[str], *, kind: str, fingerprint: str
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from .._validation import check_regular_file
     from .atomic import read_safetensors
     from .schema import check_checkpoint_info
 
-    p = check_regular_file(path, "checkpoint", CheckpointError,
-                           missing="no such file (nothing to resume)")
+    p = check_regular_file(
+        path, "checkpoint", CheckpointError, missing="no such file (nothing to resume)"
+    )
     where = f"checkpoint: {p}"
     tensors, meta = read_safetensors(p, CheckpointError, f"{where}: not a readable checkpoint")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a softmaxlab checkpoint")
     if meta.get("format_version") != str(VERSION):
-        raise CheckpointError(f"{where}: format version {meta.get('format_version')} is not "
-                              f"{VERSION}")
+        raise CheckpointError(
+            f"{where}: format version {meta.get('format_version')} is not {VERSION}"
+        )
     if meta.get("kind") != kind:
         raise CheckpointError(f"{where}: written by {meta.get('kind')}, not {kind}")
     if meta.get("fingerprint") != fingerprint:
@@ -127,15 +158,18 @@ def _load(path: str | os.PathLike[str], *, kind: str, fingerprint: str
             f"{where}: belongs to another run (different data or hyper-parameters); "
             "remove it or start without --resume"
         )
-    lists = {k.removeprefix("__state."): tensors.pop(k) for k in list(tensors)
-             if k.startswith("__state.")}
+    lists = {
+        k.removeprefix("__state."): tensors.pop(k)
+        for k in list(tensors)
+        if k.startswith("__state.")
+    }
     records, losses = tensors.pop("__records", None), tensors.pop("__history", None)
     try:
-        info = check_checkpoint_info(meta, kind, CheckpointError, records=records,
-                                     losses=losses, lists=lists)
+        info = check_checkpoint_info(
+            meta, kind, CheckpointError, records=records, losses=losses, lists=lists
+        )
     except CheckpointError as exc:
         raise CheckpointError(f"{where}: inconsistent metadata ({exc})") from None
-    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()
-               if t.is_floating_point()):
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
         raise CheckpointError(f"{where}: holds non-finite parameters")
     return tensors, info

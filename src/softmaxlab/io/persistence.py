@@ -94,8 +94,10 @@ class SavedModel:
             import scipy.sparse as sp
 
             if np.any(self.mean):
-                raise InvalidInputError("data: sparse rows cannot be centred; this model "
-                                        "was trained on standardised dense rows")
+                raise InvalidInputError(
+                    "data: sparse rows cannot be centred; this model "
+                    "was trained on standardised dense rows"
+                )
             return (x @ sp.diags(1.0 / self.scale)).tocsr()
         return (x - self.mean) / self.scale
 
@@ -138,15 +140,16 @@ class SavedModel:
 def _json_labels(classes: np.ndarray) -> str:
     """The labels as JSON, refused unless they read back equal with their dtype."""
     try:
-        text = json.dumps([c.item() if isinstance(c, np.generic) else c
-                           for c in classes.tolist()])
+        text = json.dumps([c.item() if isinstance(c, np.generic) else c for c in classes.tolist()])
         back = np.array(json.loads(text), dtype=classes.dtype)
         same = back.shape == classes.shape and bool(np.all(back == classes))
     except (TypeError, ValueError, OverflowError):
         same = False
     if not same:
-        raise ModelFileError(f"classes: labels of dtype {classes.dtype} cannot be stored in "
-                             "a model file and read back; use text or numbers")
+        raise ModelFileError(
+            f"classes: labels of dtype {classes.dtype} cannot be stored in "
+            "a model file and read back; use text or numbers"
+        )
     return text
 
 
@@ -182,10 +185,16 @@ def save_model(
         b = torch.from_numpy(np.ascontiguousarray(model.intercept_))
         kind, gradient, dtype = "SoftmaxRegression", model.gradient, w.dtype
         labels = model.classes_
-        names = feature_names if feature_names is not None \
+        names = (
+            feature_names
+            if feature_names is not None
             else getattr(model, "feature_names_in_", None)
-        params = {k: v for k, v in model.get_params().items()
-                  if isinstance(v, (str, int, float, bool, type(None)))}
+        )
+        params = {
+            k: v
+            for k, v in model.get_params().items()
+            if isinstance(v, (str, int, float, bool, type(None)))
+        }
     else:
         raise InvalidTypeError(
             f"model: expected a SoftmaxClassifier or SoftmaxRegression, got {type(model).__name__}"
@@ -193,18 +202,24 @@ def save_model(
     if len(labels) != w.shape[1]:
         raise ModelFileError(f"classes: {len(labels)} labels for {w.shape[1]} classes")
     if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
-        raise ModelFileError("model: its parameters hold NaN or infinite values; such a "
-                             "file could not be used (nothing was written)")
+        raise ModelFileError(
+            "model: its parameters hold NaN or infinite values; such a "
+            "file could not be used (nothing was written)"
+        )
     tensors = {"w": w.contiguous(), "b": b.contiguous()}
     if (mean is None) != (scale is None):
         raise ModelFileError("mean and scale: give both or neither")
     if mean is not None:
         tensors["mean"] = torch.as_tensor(np.asarray(mean, dtype=np.float64))
         tensors["scale"] = torch.as_tensor(np.asarray(scale, dtype=np.float64))
-        if not (torch.isfinite(tensors["mean"]).all() and torch.isfinite(tensors["scale"]).all()
-                and (tensors["scale"] > 0).all()):
-            raise ModelFileError("mean and scale: must be finite, and scale > 0 (nothing "
-                                 "was written)")
+        if not (
+            torch.isfinite(tensors["mean"]).all()
+            and torch.isfinite(tensors["scale"]).all()
+            and (tensors["scale"] > 0).all()
+        ):
+            raise ModelFileError(
+                "mean and scale: must be finite, and scale > 0 (nothing was written)"
+            )
     text_meta = {}
     if text is not None:
         if text.n_features != w.shape[0]:
@@ -277,8 +292,14 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
             raise ModelFileError("standardisation statistics hold NaN or infinite values")
     kind = meta["kind"]
     if kind == "SoftmaxClassifier":
-        model = SoftmaxClassifier(n, c, gradient=meta["gradient"], dtype=meta["dtype"],
-                                  device=resolve_device(device), seed=0)
+        model = SoftmaxClassifier(
+            n,
+            c,
+            gradient=meta["gradient"],
+            dtype=meta["dtype"],
+            device=resolve_device(device),
+            seed=0,
+        )
         model.w.copy_(w)
         model.b.copy_(b)
     elif kind == "SoftmaxRegression":
@@ -307,5 +328,6 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
         if "text_vocabulary" not in tensors or "text_idf" not in tensors:
             raise ModelFileError("text: the vocabulary or idf tensor is missing")
         text = TextFeatures.from_stored(tensors, meta["text"], n)
-    return SavedModel(model, classes, names, mean, scale, fields["config"],
-                      meta.get("softmaxlab", ""), text)
+    return SavedModel(
+        model, classes, names, mean, scale, fields["config"], meta.get("softmaxlab", ""), text
+    )

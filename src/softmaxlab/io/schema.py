@@ -58,8 +58,9 @@ def _count(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
-def check_model_meta(meta: dict[str, str], n: int, c: int, error: type[Exception]
-                     ) -> dict[str, Any]:
+def check_model_meta(
+    meta: dict[str, str], n: int, c: int, error: type[Exception]
+) -> dict[str, Any]:
     """The decoded fields of a model file with ``n`` features and ``c`` classes:
     ``classes`` (c scalars), ``feature_names`` (``None`` or n strings), ``params`` (an
     object of scalars), ``config`` (an object), ``kind``/``gradient``/``dtype`` (text)."""
@@ -68,12 +69,16 @@ def check_model_meta(meta: dict[str, str], n: int, c: int, error: type[Exception
         if not isinstance(meta.get(key), str):
             raise error(f"{key}: missing or not text")
     classes = parse(meta, "classes", error)
-    if not (isinstance(classes, list) and len(classes) == c
-            and all(isinstance(v, _SCALAR) for v in classes)):
+    if not (
+        isinstance(classes, list)
+        and len(classes) == c
+        and all(isinstance(v, _SCALAR) for v in classes)
+    ):
         raise error(f"classes: expected a list of {c} labels (text or numbers)")
     names = parse(meta, "feature_names", error)
-    if names is not None and not (isinstance(names, list) and len(names) == n
-                                  and all(isinstance(v, str) for v in names)):
+    if names is not None and not (
+        isinstance(names, list) and len(names) == n and all(isinstance(v, str) for v in names)
+    ):
         raise error(f"feature_names: expected null or a list of {n} names")
     params = parse(meta, "params", error)
     if not (isinstance(params, dict) and all(isinstance(v, _SCALAR) for v in params.values())):
@@ -85,8 +90,7 @@ def check_model_meta(meta: dict[str, str], n: int, c: int, error: type[Exception
     return out
 
 
-def _floats(t: Any, error: type[Exception], name: str, *, allow_nan: bool = False
-            ) -> list[float]:
+def _floats(t: Any, error: type[Exception], name: str, *, allow_nan: bool = False) -> list[float]:
     import torch
 
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or not t.is_floating_point():
@@ -97,9 +101,15 @@ def _floats(t: Any, error: type[Exception], name: str, *, allow_nan: bool = Fals
     return [float(v) for v in t.tolist()]
 
 
-def check_checkpoint_info(meta: dict[str, str], kind: str, error: type[Exception], *,
-                          records: Any = None, losses: Any = None,
-                          lists: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_checkpoint_info(
+    meta: dict[str, str],
+    kind: str,
+    error: type[Exception],
+    *,
+    records: Any = None,
+    losses: Any = None,
+    lists: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """``epoch``, ``batch`` (counts), ``history`` (one entry per epoch done: losses for
     the estimator, epoch records for the classifier, from the tensors ``losses`` /
     ``records``) and ``state`` (the scalar state in the metadata, with the per-epoch
@@ -120,17 +130,22 @@ def check_checkpoint_info(meta: dict[str, str], kind: str, error: type[Exception
         if losses is None:
             raise error("history: missing")
         history = _floats(losses, error, "history")
-        ok = (all(isinstance(state.get(k, []), list) for k in ("rates", "scores",
-                                                               "valid_losses"))
-              and (state.get("best") is None or _real(state.get("best")))
-              and _count(state.get("stall")) and _real(state.get("lr"))
-              and state.get("lr", 0) > 0
-              and (state.get("stopped") is None or isinstance(state.get("stopped"), str)))
+        ok = (
+            all(isinstance(state.get(k, []), list) for k in ("rates", "scores", "valid_losses"))
+            and (state.get("best") is None or _real(state.get("best")))
+            and _count(state.get("stall"))
+            and _real(state.get("lr"))
+            and state.get("lr", 0) > 0
+            and (state.get("stopped") is None or isinstance(state.get("stopped"), str))
+        )
         if not ok:
             raise error("state: not the state of a SoftmaxRegression fit")
     else:
-        history = [] if records is None and losses is not None and len(losses) == 0 \
+        history = (
+            []
+            if records is None and losses is not None and len(losses) == 0
             else _record_list(records, error)
+        )
     if len(history) != epoch:
         raise error(f"history: {len(history)} entries for {epoch} epochs done")
     return {"epoch": epoch, "batch": batch, "history": history, "state": state}
@@ -140,15 +155,28 @@ def _record_list(records: Any, error: type[Exception]) -> list[dict[str, Any]]:
     """Epoch records from their (k, 4) tensor: epoch, ce, ce_valid, acc_valid (NaN: none)."""
     import torch
 
-    if not (isinstance(records, torch.Tensor) and records.ndim == 2 and records.shape[1] == 4
-            and records.is_floating_point()):
+    if not (
+        isinstance(records, torch.Tensor)
+        and records.ndim == 2
+        and records.shape[1] == 4
+        and records.is_floating_point()
+    ):
         raise error("history: expected a (epochs, 4) tensor of epoch records")
     out = []
     for e, ce, ce_v, acc_v in records.tolist():
-        if not (math.isfinite(e) and e >= 0 and e == int(e) and math.isfinite(ce)) \
-                or math.isinf(ce_v) or math.isinf(acc_v) or (math.isnan(ce_v) != math.isnan(acc_v)):
+        if (
+            not (math.isfinite(e) and e >= 0 and e == int(e) and math.isfinite(ce))
+            or math.isinf(ce_v)
+            or math.isinf(acc_v)
+            or (math.isnan(ce_v) != math.isnan(acc_v))
+        ):
             raise error("history: an epoch record holds invalid numbers")
-        out.append({"epoch": int(e), "ce": ce,
-                    "ce_valid": None if math.isnan(ce_v) else ce_v,
-                    "acc_valid": None if math.isnan(acc_v) else acc_v})
+        out.append(
+            {
+                "epoch": int(e),
+                "ce": ce,
+                "ce_valid": None if math.isnan(ce_v) else ce_v,
+                "acc_valid": None if math.isnan(acc_v) else acc_v,
+            }
+        )
     return out

@@ -39,8 +39,7 @@ def shard_bounds(start: int, m: int, rank: int, world: int) -> tuple[int, int]:
     return start + rank * m // world, start + (rank + 1) * m // world
 
 
-def batch_shards(n: int, batch_size: int, rank: int, world: int
-                 ) -> list[tuple[int, int, int]]:
+def batch_shards(n: int, batch_size: int, rank: int, world: int) -> list[tuple[int, int, int]]:
     """``(lo, hi, m)`` for every in-order global batch of ``n`` rows: this rank's rows
     ``[lo, hi)`` (indices into all ``n`` rows) and the global batch size ``m``."""
     out = []
@@ -89,7 +88,8 @@ class RowFile:
             return cls._open_parquet(p, name)
         raise InvalidInputError(
             f"{name}: {p.name}: sharded reading needs a .npy or .parquet file, not "
-            f"{suffix or '(no suffix)'}")
+            f"{suffix or '(no suffix)'}"
+        )
 
     @classmethod
     def _open_npy(cls, p: Path, name: str) -> RowFile:
@@ -103,11 +103,13 @@ class RowFile:
         if len(shape) != 2 or shape[0] == 0 or shape[1] < 2:
             raise InvalidInputError(
                 f"{name}: {p.name} holds an array of shape {shape}; expected a 2-D matrix "
-                "with rows and at least 2 columns (features and the label)")
+                "with rows and at least 2 columns (features and the label)"
+            )
         if fortran:
             raise InvalidInputError(
                 f"{name}: {p.name} is in Fortran (column-major) order; rows cannot be read "
-                "by range (save it with np.save(np.ascontiguousarray(a)))")
+                "by range (save it with np.save(np.ascontiguousarray(a)))"
+            )
         if dtype.kind not in "biuf" or dtype.hasobject:
             raise InvalidInputError(f"{name}: {p.name} holds {dtype}, not numbers")
         cols = tuple(str(j) for j in range(shape[1]))
@@ -125,10 +127,13 @@ class RowFile:
             raise InvalidInputError(f"{name}: cannot read {p.name}: {first}") from None
         schema = meta.schema_arrow
         cols = tuple(str(c) for c in schema.names)
-        numeric = tuple(pa.types.is_integer(t) or pa.types.is_floating(t)
-                        or pa.types.is_boolean(t) for t in schema.types)
-        groups = tuple(meta.metadata.row_group(i).num_rows
-                       for i in range(meta.metadata.num_row_groups))
+        numeric = tuple(
+            pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            for t in schema.types
+        )
+        groups = tuple(
+            meta.metadata.row_group(i).num_rows for i in range(meta.metadata.num_row_groups)
+        )
         if not cols or sum(groups) == 0:
             raise InvalidInputError(f"{name}: {p.name} has no data rows")
         return cls(p, "parquet", int(sum(groups)), cols, numeric, _row_groups=groups)
@@ -144,15 +149,18 @@ class RowFile:
         every column but ``target`` (:func:`softmaxlab.io.tables.select_features`); each must
         be numeric."""
 
-        cols = [self.columns.index(c)
-                for c in select_features(self.columns, wanted, self.columns[target])]
+        cols = [
+            self.columns.index(c)
+            for c in select_features(self.columns, wanted, self.columns[target])
+        ]
         bad = [self.columns[j] for j in cols if not self.numeric[j]]
         if bad:
             raise InvalidInputError(f"data: feature columns must be numeric; {bad} are not")
         return cols
 
-    def read(self, ranges: list[tuple[int, int]], features: list[int], target: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def read(
+        self, ranges: list[tuple[int, int]], features: list[int], target: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``ranges`` (in order): a float64 feature matrix (r, len(features))
         and the label column (r,). Missing or non-finite features are an error naming the
         column and the (1-based) data row."""
@@ -166,7 +174,8 @@ class RowFile:
             pos, col = np.argwhere(~np.isfinite(x))[0]
             raise InvalidInputError(
                 f"data: missing, NaN or infinite value in column "
-                f"{self.columns[features[col]]!r} at data row {_global_row(ranges, pos) + 1}")
+                f"{self.columns[features[col]]!r} at data row {_global_row(ranges, pos) + 1}"
+            )
         return x, y
 
     def _read_npy(self, ranges, features, target, x, labels) -> None:
@@ -203,13 +212,11 @@ class RowFile:
                 wanted.append((max(ranges[k][0], g_start), min(ranges[k][1], g_end)))
                 k += 1
             if wanted:
-                table = fh.read_row_group(g, columns=list(dict.fromkeys([*names,
-                                                                         target_name])))
+                table = fh.read_row_group(g, columns=list(dict.fromkeys([*names, target_name])))
                 for lo, hi in wanted:
                     piece = table.slice(lo - g_start, hi - lo)
                     for j, col in enumerate(names):
-                        x[pos : pos + hi - lo, j] = piece.column(col).to_numpy(
-                            zero_copy_only=False)
+                        x[pos : pos + hi - lo, j] = piece.column(col).to_numpy(zero_copy_only=False)
                     labels.append(piece.column(target_name).to_numpy(zero_copy_only=False))
                     pos += hi - lo
                 del table  # only one row group is decoded at a time

@@ -60,13 +60,17 @@ def _labels_file(path: Any, n: int, name: str) -> np.ndarray:
         raise InvalidInputError(f"{name}: cannot read {p.name}: {exc}") from None
     labels = np.asarray(labels).reshape(-1) if np.ndim(labels) <= 2 else labels
     if labels.ndim != 1 or labels.shape[0] != n:
-        raise InvalidInputError(f"{name}: {p.name} holds {labels.shape[0]} labels for "
-                                f"{n} rows")
+        raise InvalidInputError(f"{name}: {p.name} holds {labels.shape[0]} labels for {n} rows")
     return labels
 
 
-def read_sparse(path: str | os.PathLike[str], *, name: str = "data",
-                n_features: int | None = None, labels: Any = None) -> tuple[Any, np.ndarray]:
+def read_sparse(
+    path: str | os.PathLike[str],
+    *,
+    name: str = "data",
+    n_features: int | None = None,
+    labels: Any = None,
+) -> tuple[Any, np.ndarray]:
     """``(X, y)`` of a sparse data file as a float64 CSR matrix and its labels.
 
     ``n_features`` widens a file whose highest column index is lower than the model's
@@ -78,36 +82,44 @@ def read_sparse(path: str | os.PathLike[str], *, name: str = "data",
     p = check_regular_file(path, name)
     if p.suffix.lower() == ".npz":
         if labels is None:
-            raise InvalidInputError(f"target: {p.name} is a matrix without labels; give "
-                                    "the file of its labels (one per row) as the target")
+            raise InvalidInputError(
+                f"target: {p.name} is a matrix without labels; give "
+                "the file of its labels (one per row) as the target"
+            )
         try:
             x = sp.load_npz(p).tocsr().astype(np.float64)
         except (ValueError, OSError, KeyError) as exc:
-            raise InvalidInputError(f"{name}: cannot read {p.name} as a scipy sparse "
-                                    f"matrix: {exc}") from None
+            raise InvalidInputError(
+                f"{name}: cannot read {p.name} as a scipy sparse matrix: {exc}"
+            ) from None
         y = _labels_file(labels, x.shape[0], "target")
     else:
         if labels is not None:
-            raise InvalidInputError(f"target: {p.name} carries its labels (svmlight); give "
-                                    "no target")
+            raise InvalidInputError(
+                f"target: {p.name} carries its labels (svmlight); give no target"
+            )
         try:
             x, y = load_svmlight_file(str(p), dtype=np.float64)
         except (ValueError, OSError) as exc:
-            raise InvalidInputError(f"{name}: cannot read {p.name} as svmlight: "
-                                    f"{str(exc).splitlines()[0]}") from None
+            raise InvalidInputError(
+                f"{name}: cannot read {p.name} as svmlight: {str(exc).splitlines()[0]}"
+            ) from None
     if x.shape[0] == 0:
         raise InvalidInputError(f"{name}: {p.name} has no data rows")
     if n_features is not None:
         if x.shape[1] > n_features:
-            raise InvalidInputError(f"{name}: {p.name} has {x.shape[1]} columns, more than "
-                                    f"the {n_features} expected (n_features or the model)")
+            raise InvalidInputError(
+                f"{name}: {p.name} has {x.shape[1]} columns, more than "
+                f"the {n_features} expected (n_features or the model)"
+            )
         if x.shape[1] < n_features:  # a test file without the last columns
             x = sp.csr_matrix((x.data, x.indices, x.indptr), shape=(x.shape[0], n_features))
     if not np.isfinite(x.data).all():
-        row = int(np.searchsorted(x.indptr, np.flatnonzero(~np.isfinite(x.data))[0],
-                                  side="right")) - 1
-        raise InvalidInputError(f"{name}: row {row + 1} of {p.name} stores a NaN or "
-                                "infinite value")
+        row = (
+            int(np.searchsorted(x.indptr, np.flatnonzero(~np.isfinite(x.data))[0], side="right"))
+            - 1
+        )
+        raise InvalidInputError(f"{name}: row {row + 1} of {p.name} stores a NaN or infinite value")
     if y.dtype.kind == "f" and np.all(y == np.round(y)):
         y = y.astype(np.int64)  # svmlight labels are read as floats
     return x.tocsr(), y

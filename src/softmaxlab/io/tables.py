@@ -41,8 +41,12 @@ def read_table(path: str | os.PathLike[str], *, name: str = "data") -> Any:
         elif suffix == ".npy":
             frame = _npy_frame(p, name)
         elif suffix in (".csv", ".txt", ".tsv"):
-            frame = pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",",
-                                encoding="utf-8-sig", skipinitialspace=True)
+            frame = pd.read_csv(
+                p,
+                sep="\t" if suffix == ".tsv" else ",",
+                encoding="utf-8-sig",
+                skipinitialspace=True,
+            )
         else:
             raise InvalidInputError(
                 f"{name}: {p.name}: unknown file type {suffix or '(none)'}; use .csv, "
@@ -75,8 +79,10 @@ def _npy_frame(path: Path, name: str) -> Any:
 
     a = np.load(path, allow_pickle=False)
     if a.ndim != 2 or a.dtype.kind not in "biuf":
-        raise InvalidInputError(f"{name}: {path.name} holds a {a.ndim}-D {a.dtype} array; "
-                                "expected a 2-D numeric matrix (features and a label column)")
+        raise InvalidInputError(
+            f"{name}: {path.name} holds a {a.ndim}-D {a.dtype} array; "
+            "expected a 2-D numeric matrix (features and a label column)"
+        )
     return pd.DataFrame(a, columns=[str(j) for j in range(a.shape[1])])
 
 
@@ -98,8 +104,9 @@ def resolve_column(frame: Any, key: Any, name: str) -> str:
     cols = [str(c) for c in getattr(frame, "columns", frame)]
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         if not -len(cols) <= key < len(cols):
-            raise InvalidInputError(f"{name}: column index {key} is out of range (the file "
-                                    f"has {len(cols)} columns)")
+            raise InvalidInputError(
+                f"{name}: column index {key} is out of range (the file has {len(cols)} columns)"
+            )
         return cols[key]
     key = str(key)
     if key in cols:
@@ -113,8 +120,11 @@ def feature_matrix(frame: Any, columns: list[str], *, name: str = "data") -> np.
     """The given columns as a float64 matrix; non-numeric columns and NaN/inf are errors."""
     import pandas as pd
 
-    bad = [c for c in columns if not (pd.api.types.is_numeric_dtype(frame[c])
-                                      or pd.api.types.is_bool_dtype(frame[c]))]
+    bad = [
+        c
+        for c in columns
+        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+    ]
     if bad:
         raise InvalidInputError(
             f"{name}: feature columns must be numeric; {bad} are not (choose the feature "
@@ -130,8 +140,9 @@ def feature_matrix(frame: Any, columns: list[str], *, name: str = "data") -> np.
     return x
 
 
-def select_features(frame: Any, wanted: Any, exclude: str | None, *,
-                    name: str = "data") -> list[str]:
+def select_features(
+    frame: Any, wanted: Any, exclude: str | None, *, name: str = "data"
+) -> list[str]:
     """Names of the feature columns: ``wanted`` (names or indices), else every column but
     ``exclude``; ``frame`` is a DataFrame or the sequence of its column names."""
     if wanted is None:
@@ -165,19 +176,25 @@ def encode_labels(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidInputError(f"{name}: missing label at data row {row + 1}")
     arr = series.to_numpy()
     if arr.dtype.kind not in "biufUSO":
-        raise InvalidInputError(f"{name}: labels must be text or numbers, not {arr.dtype} "
-                                "values; convert them to text first")
+        raise InvalidInputError(
+            f"{name}: labels must be text or numbers, not {arr.dtype} "
+            "values; convert them to text first"
+        )
     if arr.dtype == object:
         for row, v in enumerate(arr):
             if not isinstance(v, (str, numbers.Real)):
                 raise InvalidInputError(
                     f"{name}: labels must be text or numbers; data row {row + 1} holds a "
-                    f"{type(v).__name__}; convert the labels to text first")
+                    f"{type(v).__name__}; convert the labels to text first"
+                )
         kinds = {type(v) for v in arr}
         if len(kinds) > 1:  # mixed types sort only as text
             arr = arr.astype(str)
-    if (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))
-            and np.all(np.abs(arr) < 2.0**53)):  # whole floats that int64 holds exactly
+    if (
+        np.issubdtype(arr.dtype, np.floating)
+        and np.all(arr == np.round(arr))
+        and np.all(np.abs(arr) < 2.0**53)
+    ):  # whole floats that int64 holds exactly
         arr = arr.astype(np.int64)
     classes, idx = np.unique(arr, return_inverse=True)
     if len(classes) < 2:

@@ -34,9 +34,11 @@ def _save(fig: Any, path: str | Path) -> None:
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
-def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
-                           title: str = "learning curves",
-                           pairs: Sequence[tuple[str, str]] | None = None) -> Any:
+def learning_curves_figure(
+    histories: Mapping[str, Sequence[Any]],
+    title: str = "learning curves",
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> Any:
     """The figure of :func:`learning_curves` (a matplotlib ``Figure``)."""
     from matplotlib.ticker import MaxNLocator
 
@@ -46,8 +48,11 @@ def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
         pairs = [(name, names[0]) for name in names[1:]]
     compare = bool(pairs)
     fig, axes = plt.subplots(1, 4 if compare else 3, figsize=(17 if compare else 13, 3.9))
-    panels = (("ce", "cross-entropy (training batches)"),
-              ("ce_valid", "cross-entropy (validation)"), ("acc_valid", "accuracy (validation)"))
+    panels = (
+        ("ce", "cross-entropy (training batches)"),
+        ("ce_valid", "cross-entropy (validation)"),
+        ("acc_valid", "accuracy (validation)"),
+    )
     recs = {name: _records(h) for name, h in histories.items()}
     for i, name in enumerate(names):
         epochs = [r["epoch"] for r in recs[name]]
@@ -55,8 +60,16 @@ def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
             values = [r.get(key) for r in recs[name]]
             if any(v is not None for v in values):
                 # hollow markers of growing size: identical curves stay visible
-                ax.plot(epochs, values, ls="-" if i == 0 else "--", marker=_MARKERS[i % 8],
-                        ms=4 + 2.5 * i, mfc="none", lw=1.5, label=name)
+                ax.plot(
+                    epochs,
+                    values,
+                    ls="-" if i == 0 else "--",
+                    marker=_MARKERS[i % 8],
+                    ms=4 + 2.5 * i,
+                    mfc="none",
+                    lw=1.5,
+                    label=name,
+                )
     for ax, (_, label) in zip(axes, panels, strict=False):
         ax.set(xlabel="epoch", ylabel=label.split(" (")[0], title=label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -68,16 +81,22 @@ def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
         floor = 1e-18
         for i, (a, b) in enumerate(pairs, start=1):
             diffs = [abs(p["ce"] - q["ce"]) for p, q in zip(recs[a], recs[b], strict=False)]
-            ax.semilogy([r["epoch"] for r in recs[a]][: len(diffs)],
-                        [max(d, floor) for d in diffs], marker=_MARKERS[i % 8], mfc="none",
-                        label=f"{a} − {b}")
+            ax.semilogy(
+                [r["epoch"] for r in recs[a]][: len(diffs)],
+                [max(d, floor) for d in diffs],
+                marker=_MARKERS[i % 8],
+                mfc="none",
+                label=f"{a} − {b}",
+            )
         ax.axhline(floor, color="grey", lw=0.8, ls=":")
         ax.set_ylim(floor / 10, 1.0)
         ticks = [t for t in ax.get_yticks() if floor * 5 < t <= 1.0]
-        ax.set_yticks([floor, *ticks], ["exactly 0", *[f"1e{round(np.log10(t))}"
-                                                       for t in ticks]])
-        ax.set(xlabel="epoch", ylabel="|difference of cross-entropy|",
-               title="how far apart the compared runs are (log)")
+        ax.set_yticks([floor, *ticks], ["exactly 0", *[f"1e{round(np.log10(t))}" for t in ticks]])
+        ax.set(
+            xlabel="epoch",
+            ylabel="|difference of cross-entropy|",
+            title="how far apart the compared runs are (log)",
+        )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
@@ -86,9 +105,12 @@ def learning_curves_figure(histories: Mapping[str, Sequence[Any]],
     return fig
 
 
-def learning_curves(histories: Mapping[str, Sequence[Any]], path: str | Path,
-                    title: str = "learning curves",
-                    pairs: Sequence[tuple[str, str]] | None = None) -> None:
+def learning_curves(
+    histories: Mapping[str, Sequence[Any]],
+    path: str | Path,
+    title: str = "learning curves",
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> None:
     """Cross-entropy (training and validation) and validation accuracy per epoch, one
     line per named history (``EpochRecord`` objects or their dicts), with whole-number
     epochs and hollow markers so that curves that coincide stay visible; with two or more
@@ -116,24 +138,39 @@ def parity_figure(checks: Sequence[Any]) -> Any:
             k = a * len(grads) + g
             xs, ys = [], []
             for q, quantity in enumerate(quantities):
-                r = next((r for r in rows if (r["quantity"], r["reference"], r["gradient"])
-                          == (quantity, ref, grad)), None)
+                r = next(
+                    (
+                        r
+                        for r in rows
+                        if (r["quantity"], r["reference"], r["gradient"]) == (quantity, ref, grad)
+                    ),
+                    None,
+                )
                 if r is None or r["mape"] != r["mape"]:
                     continue
                 xs.append(q + 0.7 * (k / max(n - 1, 1) - 0.5))
                 ys.append(np.log10(max(r["mape"], PARITY_FLOOR)))
-            ax.scatter(xs, ys, marker=_MARKERS[g % 8], color=colours(a % 10), s=36,
-                       facecolors="none" if a else colours(a % 10), label=f"{ref} / {grad}")
+            ax.scatter(
+                xs,
+                ys,
+                marker=_MARKERS[g % 8],
+                color=colours(a % 10),
+                s=36,
+                facecolors="none" if a else colours(a % 10),
+                label=f"{ref} / {grad}",
+            )
     thresholds = sorted({r.get("threshold", 0) for r in rows if r.get("threshold")})
     for t in thresholds:
         ax.axhline(np.log10(t), color="red", lw=1, ls="--", label=f"pass below {t:g}")
     ax.axhline(np.log10(PARITY_FLOOR), color="grey", lw=0.8, ls=":")
     ax.set_xticks(range(len(quantities)), quantities, rotation=20, ha="right", fontsize=8)
     ticks = [t for t in ax.get_yticks() if t > np.log10(PARITY_FLOOR) + 0.5]
-    ax.set_yticks([np.log10(PARITY_FLOOR), *ticks],
-                  ["exactly 0", *[f"1e{int(t)}" for t in ticks]])
-    ax.set(ylabel="MAPE (a fraction; log scale)", xlabel="compared quantity",
-           title="parity with the references (colour: reference, marker: formulation)")
+    ax.set_yticks([np.log10(PARITY_FLOOR), *ticks], ["exactly 0", *[f"1e{int(t)}" for t in ticks]])
+    ax.set(
+        ylabel="MAPE (a fraction; log scale)",
+        xlabel="compared quantity",
+        title="parity with the references (colour: reference, marker: formulation)",
+    )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
@@ -163,8 +200,11 @@ def jacobian_figure_of(y_hat: Any, x: Any) -> Any:
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
     lim = np.abs(jac).max()
     im = axes[0].imshow(jac, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[0].set_title(f"∂Ŷ/∂Z flattened sample by sample (m={m}, C={c}):\nblock i is "
-                      "diag(ŷᵢ) − ŷᵢŷᵢᵀ, zero outside the blocks", fontsize=10)
+    axes[0].set_title(
+        f"∂Ŷ/∂Z flattened sample by sample (m={m}, C={c}):\nblock i is "
+        "diag(ŷᵢ) − ŷᵢŷᵢᵀ, zero outside the blocks",
+        fontsize=10,
+    )
     edges = [k * c - 0.5 for k in range(1, m)]
     for e in edges:
         axes[0].axhline(e, color="k", lw=0.6)
@@ -176,16 +216,27 @@ def jacobian_figure_of(y_hat: Any, x: Any) -> Any:
     fig.colorbar(im, ax=axes[0], fraction=0.046, label="∂ŷ/∂z")
     lim = np.abs(kron).max()
     im = axes[1].imshow(kron, cmap="RdBu_r", vmin=-lim, vmax=lim)
-    axes[1].set_title(f"∂vec Z/∂vec W = I_C ⊗ X (N={n}), column-major vec:\none copy of X "
-                      "per class on the diagonal", fontsize=10)
+    axes[1].set_title(
+        f"∂vec Z/∂vec W = I_C ⊗ X (N={n}), column-major vec:\none copy of X "
+        "per class on the diagonal",
+        fontsize=10,
+    )
     axes[1].set(xlabel="weight w (class, then feature)", ylabel="logit z (class, then sample)")
     fig.colorbar(im, ax=axes[1], fraction=0.046, label="∂z/∂w = x")
     fig.tight_layout()
     return fig
 
 
-def jacobian_figure(path: str | Path, *, y_hat: Any = None, x: Any = None, m: int = 4,
-                    n: int = 3, c: int = 3, seed: int = 0) -> None:
+def jacobian_figure(
+    path: str | Path,
+    *,
+    y_hat: Any = None,
+    x: Any = None,
+    m: int = 4,
+    n: int = 3,
+    c: int = 3,
+    seed: int = 0,
+) -> None:
     """The softmax Jacobian ∂Ŷ/∂Z of a batch, flattened sample by sample ((m·C) × (m·C),
     block diagonal, block edges and samples on the ticks, a labelled colour bar), beside
     ∂vec Z/∂vec W = I_C ⊗ X ((m·C) × (N·C), column-major vec). Give the batch's ``y_hat``
@@ -214,8 +265,7 @@ def flattenings_figure(y_hat: Any) -> Any:
     full = G.softmax_jacobian(y_hat.detach().cpu())
     layouts = {
         "sample by sample (reshape): index (i−1)C + j": full.reshape(m * c, m * c),
-        "column by column (vec): index (j−1)m + i": full.permute(1, 0, 3, 2).reshape(m * c,
-                                                                                     m * c),
+        "column by column (vec): index (j−1)m + i": full.permute(1, 0, 3, 2).reshape(m * c, m * c),
     }
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 5))
     lim = float(full.abs().max())
@@ -240,8 +290,7 @@ def gradient_figure(y: Any, y_hat: Any) -> Any:
     lim = float(np.abs(d_z).max())
     im = ax.imshow(d_z, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     rows, cols = np.nonzero(y.numpy() == y.numpy().max(axis=1, keepdims=True))
-    ax.scatter(cols, rows, s=60, facecolors="none", edgecolors="k", lw=1.2,
-               label="true class")
+    ax.scatter(cols, rows, s=60, facecolors="none", edgecolors="k", lw=1.2, label="true class")
     ax.set(xlabel="class", ylabel="sample", title="∂L/∂Z = (Ŷ − Y)/m of one batch")
     ax.set_xticks(range(c))
     fig.colorbar(im, ax=ax, label="∂L/∂z (blue: the step raises z, red: lowers it)")
@@ -250,8 +299,14 @@ def gradient_figure(y: Any, y_hat: Any) -> Any:
     return fig
 
 
-def training_animation(frames: Sequence[tuple[Any, float]], x: np.ndarray,
-                       labels: np.ndarray, path: str | Path, *, n_classes: int) -> None:
+def training_animation(
+    frames: Sequence[tuple[Any, float]],
+    x: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    *,
+    n_classes: int,
+) -> None:
     """A GIF of training: for each ``(predict, loss)`` frame (a function from an (n, 2)
     array to class indices, and the epoch's loss), the decision regions over the points
     ``x`` (m, 2) and the loss curve so far."""
@@ -270,14 +325,34 @@ def training_animation(frames: Sequence[tuple[Any, float]], x: np.ndarray,
         ax.clear()
         lx.clear()
         predict, _ = frames[k]
-        ax.contourf(gx, gy, predict(grid).reshape(gx.shape), alpha=0.3, cmap=cmap,
-                    levels=np.arange(n_classes + 1) - 0.5)
-        ax.scatter(x[:, 0], x[:, 1], c=labels, s=10, cmap=cmap, vmin=-0.5,
-                   vmax=n_classes - 0.5, edgecolor="k", lw=0.2)
+        ax.contourf(
+            gx,
+            gy,
+            predict(grid).reshape(gx.shape),
+            alpha=0.3,
+            cmap=cmap,
+            levels=np.arange(n_classes + 1) - 0.5,
+        )
+        ax.scatter(
+            x[:, 0],
+            x[:, 1],
+            c=labels,
+            s=10,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=n_classes - 0.5,
+            edgecolor="k",
+            lw=0.2,
+        )
         ax.set(xlabel="feature 1", ylabel="feature 2", title=f"decision regions, epoch {k}")
         lx.plot(range(k + 1), losses[: k + 1], "o-", ms=3)
-        lx.set(xlim=(-0.5, len(frames) - 0.5), ylim=(0, max(losses) * 1.05), xlabel="epoch",
-               ylabel="cross-entropy", title="training loss")
+        lx.set(
+            xlim=(-0.5, len(frames) - 0.5),
+            ylim=(0, max(losses) * 1.05),
+            xlabel="epoch",
+            ylabel="cross-entropy",
+            title="training loss",
+        )
         lx.grid(alpha=0.3)
         return []
 
@@ -287,10 +362,15 @@ def training_animation(frames: Sequence[tuple[Any, float]], x: np.ndarray,
     plt.close(fig)
 
 
-def decision_regions_figure(model: Any, x: np.ndarray, labels: np.ndarray, *,
-                            x_valid: np.ndarray | None = None,
-                            labels_valid: np.ndarray | None = None,
-                            title: str = "decision regions") -> Any:
+def decision_regions_figure(
+    model: Any,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    x_valid: np.ndarray | None = None,
+    labels_valid: np.ndarray | None = None,
+    title: str = "decision regions",
+) -> Any:
     """The figure of :func:`decision_regions` (a matplotlib ``Figure``)."""
     import torch
     from matplotlib.lines import Line2D
@@ -305,46 +385,81 @@ def decision_regions_figure(model: Any, x: np.ndarray, labels: np.ndarray, *,
     pred = model.predict(grid).argmax(dim=1).cpu().numpy().reshape(gx.shape)
     cmap = plt.get_cmap("viridis", model.n_classes)
     fig, ax = plt.subplots(figsize=(7.2, 5.4))
-    ax.contourf(gx, gy, pred, alpha=0.25, cmap=cmap,
-                levels=np.arange(model.n_classes + 1) - 0.5)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, s=14, cmap=cmap, vmin=-0.5,
-               vmax=model.n_classes - 0.5, edgecolor="k", lw=0.3)
+    ax.contourf(gx, gy, pred, alpha=0.25, cmap=cmap, levels=np.arange(model.n_classes + 1) - 0.5)
+    ax.scatter(
+        x[:, 0],
+        x[:, 1],
+        c=labels,
+        s=14,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=model.n_classes - 0.5,
+        edgecolor="k",
+        lw=0.3,
+    )
 
     def accuracy(points: np.ndarray, truth: np.ndarray) -> float:
         p = model.predict(torch.tensor(points, dtype=model.dtype)).argmax(dim=1)
         return float((p.cpu().numpy() == truth).mean())
 
-    handles: list[Any] = [Patch(color=cmap(k), alpha=0.6, label=f"class {k}")
-                          for k in range(model.n_classes)]
+    handles: list[Any] = [
+        Patch(color=cmap(k), alpha=0.6, label=f"class {k}") for k in range(model.n_classes)
+    ]
     summary = f"training accuracy {accuracy(x, labels):.2f}"
     handles.append(Line2D([], [], ls="", marker="o", mec="k", mfc="w", label="training rows"))
     if x_valid is not None and labels_valid is not None:
-        ax.scatter(x_valid[:, 0], x_valid[:, 1], c=labels_valid, s=26, cmap=cmap,
-                   vmin=-0.5, vmax=model.n_classes - 0.5, marker="^", edgecolor="k", lw=0.5)
+        ax.scatter(
+            x_valid[:, 0],
+            x_valid[:, 1],
+            c=labels_valid,
+            s=26,
+            cmap=cmap,
+            vmin=-0.5,
+            vmax=model.n_classes - 0.5,
+            marker="^",
+            edgecolor="k",
+            lw=0.5,
+        )
         summary += f", held-out accuracy {accuracy(x_valid, labels_valid):.2f}"
-        handles.append(Line2D([], [], ls="", marker="^", mec="k", mfc="w",
-                              label="held-out rows"))
+        handles.append(Line2D([], [], ls="", marker="^", mec="k", mfc="w", label="held-out rows"))
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set(xlabel="feature 1", ylabel="feature 2", title=f"{title}\n{summary}")
-    fig.text(0.01, 0.01, "A boundary is where two classes' logits are equal: "
-             "(w_j − w_k)·x + b_j − b_k = 0, a straight line.", fontsize=8)
+    fig.text(
+        0.01,
+        0.01,
+        "A boundary is where two classes' logits are equal: "
+        "(w_j − w_k)·x + b_j − b_k = 0, a straight line.",
+        fontsize=8,
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 
-def decision_regions(model: Any, x: np.ndarray, labels: np.ndarray, path: str | Path,
-                     title: str = "decision regions", *, x_valid: np.ndarray | None = None,
-                     labels_valid: np.ndarray | None = None) -> None:
+def decision_regions(
+    model: Any,
+    x: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    title: str = "decision regions",
+    *,
+    x_valid: np.ndarray | None = None,
+    labels_valid: np.ndarray | None = None,
+) -> None:
     """Coloured regions of ``model.predict`` over a 2-feature plane with a class legend,
     the training points ``x`` (m, 2) by their class index ``labels`` (circles) and
     optional held-out points (triangles), the accuracies in the title, and a caption: the
     boundaries are where two logits are equal (straight lines for a linear model)."""
-    _save(decision_regions_figure(model, x, labels, x_valid=x_valid,
-                                  labels_valid=labels_valid, title=title), path)
+    _save(
+        decision_regions_figure(
+            model, x, labels, x_valid=x_valid, labels_valid=labels_valid, title=title
+        ),
+        path,
+    )
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[Any],
-                            path: str | Path) -> None:
+def confusion_matrix_figure(
+    matrix: Sequence[Sequence[int]], labels: Sequence[Any], path: str | Path
+) -> None:
     """The confusion matrix (rows: true class, columns: predicted) with counts."""
     plt = _plt()
     cm = np.asarray(matrix)
@@ -352,8 +467,15 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[An
     ax.imshow(cm, cmap="Blues")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+                fontsize=8,
+            )
     ticks = [str(label) for label in labels]
     ax.set_xticks(range(len(ticks)), ticks, rotation=45, ha="right")
     ax.set_yticks(range(len(ticks)), ticks)
@@ -363,20 +485,26 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], labels: Sequence[An
     plt.close(fig)
 
 
-def reliability_diagram(bins: Sequence[Mapping[str, Any]], path: str | Path,
-                        ece: float | None = None) -> None:
+def reliability_diagram(
+    bins: Sequence[Mapping[str, Any]], path: str | Path, ece: float | None = None
+) -> None:
     """Accuracy against confidence per bin (from ``metrics.reliability_bins``)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5))
     used = [b for b in bins if b["count"]]
     centers = [(b["low"] + b["high"]) / 2 for b in used]
     widths = [b["high"] - b["low"] for b in used]
-    ax.bar(centers, [b["accuracy"] for b in used], widths, edgecolor="k", alpha=0.7,
-           label="accuracy")
+    ax.bar(
+        centers, [b["accuracy"] for b in used], widths, edgecolor="k", alpha=0.7, label="accuracy"
+    )
     ax.plot([0, 1], [0, 1], "r--", label="perfect calibration")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)",
-           ylabel="accuracy", title="reliability diagram" + (
-               f" (ECE {ece:.3f})" if ece is not None else ""))
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence (top-class probability)",
+        ylabel="accuracy",
+        title="reliability diagram" + (f" (ECE {ece:.3f})" if ece is not None else ""),
+    )
     ax.legend()
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
@@ -397,12 +525,19 @@ def path_figure(result: Mapping[str, Any]) -> Any:
     for k, label in enumerate(result["classes"]):
         colour = colours[k % len(colours)]
         for j in range(coefs.shape[2]):
-            top.plot(log_c, coefs[:, k, j], color=colour, lw=0.8, alpha=0.7,
-                     label=f"class {label}" if j == 0 else None)
+            top.plot(
+                log_c,
+                coefs[:, k, j],
+                color=colour,
+                lw=0.8,
+                alpha=0.7,
+                label=f"class {label}" if j == 0 else None,
+            )
     top.axhline(0, color="black", lw=0.6)
     ratio = result.get("l1_ratio")
-    top.set_title(f"regularisation path ({'L2' if ratio is None else f'l1_ratio={ratio}'}):"
-                  f" {result['data']}")
+    top.set_title(
+        f"regularisation path ({'L2' if ratio is None else f'l1_ratio={ratio}'}): {result['data']}"
+    )
     top.set_ylabel("coefficient (standardised features)")
     top.legend(fontsize=8, loc="upper left")
     mean = np.array([r["cv_accuracy"] for r in rows])
@@ -413,8 +548,13 @@ def path_figure(result: Mapping[str, Any]) -> Any:
     bottom.set_xlabel("log10 C   (alpha = 1 / (C n): stronger penalty to the left)")
     for ax in (top, bottom):
         ax.axvline(best, color="grey", ls="--", lw=1)
-    bottom.annotate(f"chosen C = {result['best_C']:.3g}", (best, float(mean.min())),
-                    xytext=(5, 5), textcoords="offset points", fontsize=8)
+    bottom.annotate(
+        f"chosen C = {result['best_C']:.3g}",
+        (best, float(mean.min())),
+        xytext=(5, 5),
+        textcoords="offset points",
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig
 

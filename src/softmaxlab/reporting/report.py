@@ -17,25 +17,25 @@ from . import plots
 
 FIGURES = {
     "learning_curves.png": "Learning curves of softmaxlab and each reference on the same "
-                           "batches: the curves coincide (hollow markers show both), and "
-                           "the last panel shows how far apart they are (log scale).",
+    "batches: the curves coincide (hollow markers show both), and "
+    "the last panel shows how far apart they are (log scale).",
     "parity.png": "Parity: the MAPE (a fraction) of each compared quantity per reference "
-                  "and formulation; everything after copying sits near rounding (1e-16) or "
-                  "at exactly 0, far below the dashed threshold.",
+    "and formulation; everything after copying sits near rounding (1e-16) or "
+    "at exactly 0, far below the dashed threshold.",
     "jacobian.png": "The softmax Jacobian of a small batch flattened sample by sample (one "
-                    "block per sample, zero elsewhere) beside I ⊗ X in the column-major "
-                    "layout.",
+    "block per sample, zero elsewhere) beside I ⊗ X in the column-major "
+    "layout.",
     "decision_regions.png": "Decision regions of a 2-feature, 3-class run (fast path): "
-                            "straight boundaries where two logits are equal, training and "
-                            "held-out points, and both accuracies.",
+    "straight boundaries where two logits are equal, training and "
+    "held-out points, and both accuracies.",
     "training.gif": "The same run as it trains: the boundaries turn into place while the "
-                    "loss falls (one frame every 8 epochs).",
+    "loss falls (one frame every 8 epochs).",
     "gradient.png": "∂L/∂Z = (Ŷ − Y)/m of one batch of the seed data: the step raises "
-                    "each true class's logit (blue, ringed) and lowers the others (red) in "
-                    "proportion to their probability.",
+    "each true class's logit (blue, ringed) and lowers the others (red) in "
+    "proportion to their probability.",
     "flattenings.png": "The same ∂Ŷ/∂Z flattened sample by sample (reshape: block "
-                       "diagonal) and column by column (vec: not block diagonal); mixing "
-                       "the two gives wrong gradients without an error.",
+    "diagonal) and column by column (vec: not block diagonal); mixing "
+    "the two gives wrong gradients without an error.",
 }
 
 
@@ -48,9 +48,15 @@ def _two_feature_run(seed: int) -> tuple[Any, np.ndarray, np.ndarray, list[Any]]
     from ..data import one_hot
     from ..model import SoftmaxClassifier
 
-    x, labels = make_classification(n_samples=600, n_features=2, n_informative=2,
-                                    n_redundant=0, n_classes=3, n_clusters_per_class=1,
-                                    random_state=seed)
+    x, labels = make_classification(
+        n_samples=600,
+        n_features=2,
+        n_informative=2,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        random_state=seed,
+    )
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     model = SoftmaxClassifier(2, 3, gradient="fused", seed=seed, device="cpu")
     xt, yt = torch.from_numpy(x[:450]), one_hot(labels[:450], 3, device="cpu")
@@ -113,20 +119,32 @@ def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
             histories[f"softmaxlab ({first}), from {ref}"] = result.model_logs[ref][first]
             histories[f"{ref} reference"] = result.reference_logs[ref]
     names = list(histories)
-    plots.learning_curves(histories, out / "learning_curves.png",
-                          title="learning curves (each softmaxlab run lies on its reference's)",
-                          pairs=list(zip(names[::2], names[1::2], strict=True)))
+    plots.learning_curves(
+        histories,
+        out / "learning_curves.png",
+        title="learning curves (each softmaxlab run lies on its reference's)",
+        pairs=list(zip(names[::2], names[1::2], strict=True)),
+    )
     plots.parity_chart(result.checks, out / "parity.png")
     plots.jacobian_figure(out / "jacobian.png", seed=cfg.seed)
     model, x, labels, frames = _two_feature_run(cfg.seed)
-    plots.decision_regions(model, x[:450], labels[:450], out / "decision_regions.png",
-                           title="decision regions, 2 features, 3 classes",
-                           x_valid=x[450:], labels_valid=labels[450:])
-    plots.training_animation(frames, x[:450], labels[:450], out / "training.gif",
-                             n_classes=3)
+    plots.decision_regions(
+        model,
+        x[:450],
+        labels[:450],
+        out / "decision_regions.png",
+        title="decision regions, 2 features, 3 classes",
+        x_valid=x[450:],
+        labels_valid=labels[450:],
+    )
+    plots.training_animation(frames, x[:450], labels[:450], out / "training.gif", n_classes=3)
     _teaching_figures(cfg.seed, out)
-    verdict = "PASS" if result.ok else "FAIL: " + "; ".join(
-        f"{c.quantity} ({c.reference}, {c.gradient})" for c in result.failures)
+    verdict = (
+        "PASS"
+        if result.ok
+        else "FAIL: "
+        + "; ".join(f"{c.quantity} ({c.reference}, {c.gradient})" for c in result.failures)
+    )
     config_rows = "\n".join(f"| {k} | {v} |" for k, v in asdict(cfg).items())
     md = [
         "# softmaxlab compare report",
@@ -161,34 +179,50 @@ def write_report(result: CompareResult, directory: str | Path) -> list[Path]:
 
 def _html(result: CompareResult, verdict: str, histories: dict[str, Any], out: Path) -> str:
     def table(md: str) -> str:
-        rows = [r.strip().strip("|").split("|") for r in md.splitlines()
-                if r.startswith("|") and not r.startswith("|---")]
+        rows = [
+            r.strip().strip("|").split("|")
+            for r in md.splitlines()
+            if r.startswith("|") and not r.startswith("|---")
+        ]
         body = []
         for i, cells in enumerate(rows):
             tag = "th" if i == 0 or (cells and "at the optimum" in cells[0]) else "td"
-            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c.strip())}</{tag}>"
-                                         for c in cells) + "</tr>")
+            body.append(
+                "<tr>"
+                + "".join(f"<{tag}>{html.escape(c.strip())}</{tag}>" for c in cells)
+                + "</tr>"
+            )
         return "<table>" + "".join(body) + "</table>"
 
-    cfg_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-                       for k, v in asdict(result.config).items())
+    cfg_rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in asdict(result.config).items()
+    )
     figures = []
     for name, caption in FIGURES.items():
         data = base64.b64encode((out / name).read_bytes()).decode("ascii")
         kind = "gif" if name.endswith(".gif") else "png"
-        figures.append(f"<figure><img alt='{html.escape(caption)}' "
-                       f"src='data:image/{kind};base64,{data}'>"
-                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    finals = "".join(f"<li>{html.escape(n)}: <code>{html.escape(h[-1].line())}</code></li>"
-                     for n, h in histories.items())
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:90%}img{max-width:100%}"
-             ".pass{color:#070}.fail{color:#b00}")
+        figures.append(
+            f"<figure><img alt='{html.escape(caption)}' "
+            f"src='data:image/{kind};base64,{data}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    finals = "".join(
+        f"<li>{html.escape(n)}: <code>{html.escape(h[-1].line())}</code></li>"
+        for n, h in histories.items()
+    )
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:3px 8px;font-size:90%}img{max-width:100%}"
+        ".pass{color:#070}.fail{color:#b00}"
+    )
     klass = "pass" if result.ok else "fail"
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>softmaxlab compare"
-            f"</title><style>{style}</style></head><body><h1>softmaxlab compare report</h1>"
-            f"<p class='{klass}'><b>{html.escape(verdict)}</b></p><h2>Configuration</h2>"
-            f"<table>{cfg_rows}</table><h2>Parity</h2>{table(_markdown_table(result))}"
-            f"<h2>Figures</h2>{''.join(figures)}<h2>Final epochs</h2><ul>{finals}</ul>"
-            "</body></html>\n")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>softmaxlab compare"
+        f"</title><style>{style}</style></head><body><h1>softmaxlab compare report</h1>"
+        f"<p class='{klass}'><b>{html.escape(verdict)}</b></p><h2>Configuration</h2>"
+        f"<table>{cfg_rows}</table><h2>Parity</h2>{table(_markdown_table(result))}"
+        f"<h2>Figures</h2>{''.join(figures)}<h2>Final epochs</h2><ul>{finals}</ul>"
+        "</body></html>\n"
+    )
