@@ -17,8 +17,8 @@ import time
 import torch
 
 import softmaxlab as sl
+from softmaxlab.bench.bench import make_data
 from softmaxlab.fast import threads
-from softmaxlab.fast.bench import make_data
 
 
 def _runs(x, y) -> dict[str, list[float]]:

@@ -74,7 +74,7 @@ def measure_text() -> str:
     TF-IDF rows are already normalised), one fit each."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from softmaxlab.fast.textbench import man_corpus
+    from softmaxlab.bench.textbench import man_corpus
 
     corpus = man_corpus()
     if corpus is None:

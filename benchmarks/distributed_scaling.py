@@ -34,7 +34,7 @@ from _markers import replace_block
 
 import softmaxlab as sl
 from softmaxlab import distributed
-from softmaxlab.fast.bench import make_data
+from softmaxlab.bench.bench import make_data
 
 SCALING = ("<!-- distributed:begin -->", "<!-- distributed:end -->")
 MEMORY = ("<!-- memory:begin -->", "<!-- memory:end -->")

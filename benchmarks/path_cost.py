@@ -93,7 +93,7 @@ def measure(text: bool = False, tol: float = 1e-4) -> str:
     if text:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        from softmaxlab.fast.textbench import man_corpus
+        from softmaxlab.bench.textbench import man_corpus
 
         corpus = man_corpus()
         if corpus is not None:

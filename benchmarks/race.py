@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _markers import replace_block
 
-from softmaxlab.fast.race import race, race_table
+from softmaxlab.bench.race import race, race_table
 
 BEGIN, END = "<!-- race:begin -->", "<!-- race:end -->"
 

@@ -110,7 +110,7 @@ def render(data: dict) -> str:
     if fit:
         out.append(
             f"**what a fit costs** ({fit['rows']:,} × {fit['features']}, C = "
-            f"{fit['classes']}, batch {fit['batch']}, float64; `softmaxlab.fast.fitcost`)"
+            f"{fit['classes']}, batch {fit['batch']}, float64; `softmaxlab.bench.fitcost`)"
         )
         out.append("")
         out.append("| measurement | value |")
@@ -130,7 +130,7 @@ def render(data: dict) -> str:
         import sys
 
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-        from softmaxlab.fast.race import race_table
+        from softmaxlab.bench.race import race_table
 
         out.append(
             "**the race** (`make_pipeline(StandardScaler(), contender)`, defaults, held-out 25 %)"

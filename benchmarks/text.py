@@ -1,4 +1,4 @@
-"""The text-classification benchmark (softmaxlab.fast.textbench): a generated 50 000 ×
+"""The text-classification benchmark (softmaxlab.bench.textbench): a generated 50 000 ×
 50 000 bag-of-words corpus in 20 classes as sparse TF-IDF, SoftmaxRegression beside
 LogisticRegression and SGDClassifier(loss="log_loss") in one process.
 
@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from softmaxlab.fast.textbench import run_text, text_table
+from softmaxlab.bench.textbench import run_text, text_table
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -15,8 +15,8 @@ from sklearn.pipeline import make_pipeline
 
 import softmaxlab as sl
 from softmaxlab import SoftmaxRegression
+from softmaxlab.bench.textbench import make_corpus
 from softmaxlab.errors import InvalidInputError
-from softmaxlab.fast.textbench import make_corpus
 from softmaxlab.sparse import SparseRows, column_scale, to_csr
 
 

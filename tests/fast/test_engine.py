@@ -226,7 +226,7 @@ def test_objective_and_gradient_of_a_full_pass_match_autograd(path):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("batch", [256, 3000])  # 3000: threads share the kernel's tiles
 def test_every_path_trains_to_the_same_parameters(dtype, batch):
-    from softmaxlab.fast.bench import make_data
+    from softmaxlab.bench.bench import make_data
 
     x, y = make_data(7001, 12, 6, dtype)  # a short last batch
     out = {}

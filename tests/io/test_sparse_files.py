@@ -11,9 +11,9 @@ from sklearn.datasets import dump_svmlight_file
 from sklearn.feature_extraction.text import TfidfTransformer
 
 import softmaxlab as sl
+from softmaxlab.bench.textbench import make_corpus
 from softmaxlab.cli import main
 from softmaxlab.errors import InvalidInputError
-from softmaxlab.fast.textbench import make_corpus
 from softmaxlab.io.sparse_files import is_sparse_file, read_sparse
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..bench.suite import SECTIONS as BENCH_SECTIONS
 from ..errors import UsageError
-from ..fast.suite import SECTIONS as BENCH_SECTIONS
 from ..io.atomic import atomic_write_text
 from ._common import EXIT_FAIL, EXIT_OK, _check_writable, _positive_int
 
@@ -173,9 +173,9 @@ def _ms(seconds: float | None) -> str:
 
 
 def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from ..fast import bench as B
-    from ..fast.growth import plot_growth
-    from ..fast.suite import run_sections
+    from ..bench import bench as B
+    from ..bench.growth import plot_growth
+    from ..bench.suite import run_sections
 
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
@@ -233,14 +233,14 @@ def _cmd_bench(args: argparse.Namespace, console: Console) -> int:
     if "fit" in out:
         _print_fit(console, out["fit"])
     if "race" in out:
-        from ..fast.race import race_table
+        from ..bench.race import race_table
 
         console.print(
             "the race (make_pipeline(StandardScaler(), contender), defaults)", highlight=False
         )
         console.print(race_table(out["race"]), highlight=False, markup=False)
     if "text" in out:
-        from ..fast.textbench import text_table
+        from ..bench.textbench import text_table
 
         console.print("text classification (generated corpus, TF-IDF, CSR input)", highlight=False)
         console.print(text_table(out["text"]), highlight=False, markup=False)

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from softmaxlab.bench import bench as B
+from softmaxlab.bench import growth as GR
 from softmaxlab.cli import main
-from softmaxlab.fast import bench as B
-from softmaxlab.fast import growth as GR
 
 
 def test_median_epoch_times_something():
@@ -96,7 +96,7 @@ def test_interleaved_timing_alternates_the_contenders():
 
 
 def test_fit_section_measures_every_entry_point():
-    from softmaxlab.fast.fitcost import fit_costs
+    from softmaxlab.bench.fitcost import fit_costs
 
     out = fit_costs(rows=4000, features=20, classes=4, batch=64, repeats=1)
     seconds = out["seconds"]  # differences of timings: any sign at this size
@@ -109,7 +109,7 @@ def test_fit_section_measures_every_entry_point():
 
 
 def test_race_fits_every_contender_on_every_problem():
-    from softmaxlab.fast.race import race, race_table
+    from softmaxlab.bench.race import race, race_table
 
     out = race(rows=2000, repeats=1, min_seconds=0)
     assert len(out["problems"]) == 5
@@ -130,7 +130,7 @@ def test_race_fits_every_contender_on_every_problem():
 def test_text_section_runs_every_contender_on_a_generated_and_a_real_corpus(tmp_path):
     import gzip
 
-    from softmaxlab.fast.textbench import man_corpus, run_text, text_table
+    from softmaxlab.bench.textbench import man_corpus, run_text, text_table
 
     for section, words in (
         ("1", "command option flag usage"),

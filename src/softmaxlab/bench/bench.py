@@ -13,9 +13,9 @@ Sections:
   Keras ``train_on_batch`` (seed and medium), and the GEMM floor: only the two matrix
   products of each batch (Wᵀ·Xᵀ and Gᵀ·X, the fast path's layout). One validation pass
   is timed separately.
-* ``growth`` and ``scaling``: :mod:`softmaxlab.fast.growth`; ``fit``:
-  :mod:`softmaxlab.fast.fitcost`; ``race``: :mod:`softmaxlab.fast.race`;
-  :func:`softmaxlab.fast.suite.run_sections` runs the sections ``softmaxlab bench`` asks for.
+* ``growth`` and ``scaling``: :mod:`softmaxlab.bench.growth`; ``fit``:
+  :mod:`softmaxlab.bench.fitcost`; ``race``: :mod:`softmaxlab.bench.race`;
+  :func:`softmaxlab.bench.suite.run_sections` runs the sections ``softmaxlab bench`` asks for.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from .. import gradients as G
-from .engine import Engine
+from ..fast.engine import Engine
 
 __all__ = ["CONFIGS", "BenchConfig", "make_data", "median_epoch", "run_main"]
 
@@ -198,7 +198,7 @@ def _blas_floor(x, y, batch) -> Callable[[], Any] | None:
     """The two GEMMs of each batch as the native engine makes them (same BLAS routine,
     called from C, no softmax, no update); ``None`` where the native engine is not
     available."""
-    from . import native
+    from ..fast import native
 
     if not native.engine_available(x.dtype, x.device):
         return None

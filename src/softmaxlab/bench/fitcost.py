@@ -101,10 +101,10 @@ def fit_costs(
     import torch.distributed as dist
 
     from ..estimator import SoftmaxRegression
+    from ..fast.comm import data_parallel
     from ..model import SoftmaxClassifier
     from ..solvers import grad_norm
     from .bench import make_data
-    from .comm import data_parallel
 
     x, y1h = make_data(rows, features, classes, torch.float64)
     xn, yn = x.numpy(), y1h.argmax(dim=1).numpy()
