@@ -7,20 +7,31 @@ helpers here are what ``fit``, ``partial_fit`` and the predictions share.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import validate_data
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, validate_data
 
-from ._validation import as_shared_tensor
+from ._validation import (
+    as_shared_tensor,
+    check_parameter_memory,
+    check_statistics,
+    resolve_device,
+    resolve_dtype,
+)
 from .data import standardisation
 from .errors import InvalidInputError
+from .fitting import resolve_solver, start_params
+from .objective import Rows, row_weights
 from .sparse import SparseRows, column_scale, is_sparse, nonempty, to_csr, to_scipy
 
-__all__ = ["check_rows", "eval_rows", "row_weights", "scale_stats", "take", "tensor_rows"]
+__all__ = ["FitRows", "check_rows", "eval_rows", "fit_rows", "scale_stats", "take", "tensor_rows"]
 
 
 def check_rows(est: Any, X: Any, y: Any = "no", *, dtype: Any, reset: bool) -> Any:
@@ -91,40 +102,113 @@ def eval_rows(
     return as_shared_tensor(xv, **kw), idx
 
 
-def row_weights(
-    est: Any, y_idx: np.ndarray, sample_weight: Any, n: int, *, whole: bool
+@dataclass
+class FitRows:
+    """The rows of one ``fit``/``partial_fit``, checked and encoded: the loss's
+    :class:`~softmaxlab.objective.Rows`, the held-out rows (or ``None``), Σ s_i over the
+    training rows, the shuffling seed, and the tensors that identify the data (the
+    checkpoints' fingerprint)."""
+
+    rows: Rows
+    valid: tuple[Any, torch.Tensor] | None
+    total_weight: float
+    seed: int
+    identity: list[Any]
+
+
+def _encode_labels(
+    est: Any, y: np.ndarray, classes: Any, reset: bool, n_features: int, np_dtype: Any
 ) -> np.ndarray:
-    """The weight s_i of each training row: ``sample_weight`` times the ``class_weight``
-    of its class, checked (finite, non-negative, not all zero; with ``whole``, at least
-    two classes of non-zero weight)."""
-    if sample_weight is None:
-        s = np.ones(n)
-    else:
-        s = np.asarray(sample_weight, dtype=np.float64)
-        if s.ndim == 0:
-            s = np.full(n, float(s))
-        if s.shape != (n,):
-            raise InvalidInputError(f"sample_weight: expected shape ({n},), got {s.shape}")
-        if not np.all(np.isfinite(s)) or np.any(s < 0):
-            raise InvalidInputError("sample_weight: must be finite and non-negative")
-    if est.class_weight is not None:
-        cw = est.class_weight
-        if isinstance(cw, dict):  # keys are original labels; map onto indices
-            lookup = {label: i for i, label in enumerate(est.classes_)}
-            unknown = [k for k in cw if k not in lookup]
-            if unknown:
-                raise InvalidInputError(
-                    f"class_weight: labels {unknown} are not among the classes "
-                    f"{est.classes_.tolist()}"
-                )
-            cw = {lookup[k]: v for k, v in cw.items()}
-        s = s * compute_sample_weight(cw, y_idx)
-    if not s.sum() > 0:
-        raise InvalidInputError("sample_weight: all weights are zero")
-    weighted = np.bincount(y_idx, weights=s, minlength=len(est.classes_))
-    if whole and np.count_nonzero(weighted > 0) < 2:
-        raise InvalidInputError(
-            "sample_weight: fewer than 2 classes have non-zero weight; a classifier "
-            "needs at least 2 classes"
+    """Class indices of ``y``; on a fresh fit the classes (of ``y``, or ``classes``) and
+    zero coefficients are set first (kept under ``warm_start`` when the classes match)."""
+    y_idx = None
+    labels = None
+    if reset:
+        if classes is None:  # one sort gives the classes and every row's index
+            labels, y_idx = np.unique(y, return_inverse=True)
+            y_idx = y_idx.reshape(-1)
+        else:
+            labels = np.unique(np.asarray(classes))
+        if len(labels) < 2:
+            raise InvalidInputError(
+                f"y: has only {len(labels)} class ({labels.tolist()}); a classifier "
+                "needs at least 2 classes"
+            )
+        check_parameter_memory(len(labels), n_features)
+        if not (
+            est.warm_start and hasattr(est, "classes_") and np.array_equal(labels, est.classes_)
+        ):
+            start_params(est, labels, n_features, np_dtype)
+    if y_idx is None or est.classes_ is not labels:
+        unseen = np.setdiff1d(np.unique(y), est.classes_)
+        if unseen.size:
+            raise InvalidInputError(
+                f"y: labels {unseen.tolist()} are not among the classes "
+                f"{est.classes_.tolist()} given at the first partial_fit"
+            )
+        y_idx = np.searchsorted(est.classes_, y)
+    return y_idx
+
+
+def fit_rows(
+    est: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    classes: Any,
+    reset: bool,
+    epochs: int | None,
+    eval_set: Any,
+    sgd_only: bool,
+) -> FitRows:
+    """Check and encode the rows of a fit of ``est`` (module docstring): labels, row
+    weights, held-out rows (``eval_set`` or the ``early_stopping`` split) and the
+    standardisation of the training rows. Finiteness is read off the standardisation's
+    sums (finite exactly when X is, short of overflow): no pass of its own."""
+    dtype, device = resolve_dtype(est.dtype), resolve_device(est.device)
+    np_dtype = np.float64 if dtype == torch.float64 else np.float32
+    X, y = check_rows(est, X, y, dtype=np_dtype, reset=reset)
+    if sp.issparse(X):
+        device = torch.device("cpu")  # sparse rows train on the CPU (docs/text.md)
+    if y.dtype.kind not in "iuUSb":  # integer or string labels are classes already
+        check_classification_targets(y)
+    y_idx = _encode_labels(est, y, classes, reset, X.shape[1], np_dtype)
+    s = row_weights(est.class_weight, est.classes_, y_idx, sample_weight, whole=epochs is None)
+    kw: dict[str, Any] = {"dtype": dtype, "device": device}
+    xt = tensor_rows(X, **kw)  # shares X's memory on the CPU: no copy
+    labels = torch.as_tensor(y_idx, dtype=torch.int64, device=device)
+    st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
+    rng = check_random_state(est.random_state)
+    train = valid = None
+    if eval_set is not None:
+        valid = eval_rows(est, eval_set, np_dtype, kw, sparse=sp.issparse(X))
+    elif est.early_stopping and epochs is None:
+        train_idx, valid_idx = train_test_split(
+            np.arange(len(y)), test_size=est.validation_fraction, stratify=y_idx, random_state=rng
         )
-    return s
+        train = torch.as_tensor(np.sort(train_idx), device=device)
+        vi = torch.as_tensor(valid_idx, device=device)
+        valid = (take(xt, vi), labels[vi])
+        st = st / st[train].mean()
+    mu, d = scale_stats(xt, st, train)
+    if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
+        valid is not None
+        and eval_set is None
+        and not sp.issparse(X)
+        and not bool(torch.isfinite(valid[0]).all())
+    ):
+        check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
+        check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
+    if sp.issparse(X) and resolve_solver(est, sgd_only=sgd_only) == "lbfgs":
+        # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
+        # slowed it (docs/text.md)
+        d = torch.ones_like(d)
+    s_train = s if train is None else s[train.cpu().numpy()]
+    return FitRows(
+        Rows(xt, labels, st, train, mu, d),
+        valid,
+        float(s_train.sum()),
+        int(rng.randint(2**31 - 1)),
+        [xt, labels, st, train, *(valid or ())],
+    )

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ._inputs import row_weights
 from ._validation import labelled_rows
 from .errors import InvalidInputError
+from .objective.weights import row_weights
 
 __all__ = ["Certificate", "certify", "certify_arrays", "feasible_dual"]
 
@@ -136,7 +136,7 @@ def certify(model: Any, X: Any, y: Any, sample_weight: Any = None) -> Certificat
             f"model: certificates cover the L2 penalty; this model has penalty={model.penalty!r}"
         )
     x, y_idx = labelled_rows(model, X, y)
-    weight = row_weights(model, y_idx, sample_weight, len(x), whole=False)
+    weight = row_weights(model.class_weight, model.classes_, y_idx, sample_weight, whole=False)
     w, b = model.coef_.T.astype(np.float64), model.intercept_.astype(np.float64)
     alpha = getattr(model, "alpha_", None)
     if alpha is None or alpha == "auto":

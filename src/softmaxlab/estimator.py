@@ -29,43 +29,23 @@ any scale. ``coef_`` and ``intercept_`` are always in the original coordinates.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from . import certificate, export
 from . import functional as F
-from . import gradients as G
-from ._inputs import check_rows, eval_rows, row_weights, scale_stats, take, tensor_rows
-from ._validation import (
-    check_finite_logits,
-    check_number,
-    check_parameter_memory,
-    check_statistics,
-    resolve_device,
-    resolve_dtype,
-)
+from ._inputs import check_rows, fit_rows
+from ._validation import check_finite_logits, check_number
 from .errors import InvalidInputError, InvalidTypeError
-from .fast.engine import check_l1
-from .solvers import Problem, solve
+from .fitting import PENALTIES, SCHEDULES, SOLVERS, adopt, check_settings, plan, solve
+from .io.checkpoint import fingerprint
+from .solvers import CheckpointPlan
 
-__all__ = ["SoftmaxRegression"]
-
-_AUTO_BATCH = 200
-#: Solvers of SoftmaxRegression.
-SOLVERS = ("auto", "sgd", "lbfgs")
-#: Penalties of SoftmaxRegression (docs/conventions.md#2a-the-objective-with-l1-and-elastic-net).
-PENALTIES = ("l2", "l1", "elasticnet", None)
-#: Learning-rate schedules of the SGD solver.
-SCHEDULES = ("constant", "invscaling", "exponential", "adaptive")
+__all__ = ["PENALTIES", "SCHEDULES", "SOLVERS", "SoftmaxRegression"]
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -219,77 +199,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self) -> tuple[torch.dtype, torch.device]:
-        check_number(self.learning_rate, "learning_rate", low=0, low_open=True)
-        check_number(self.max_epochs, "max_epochs", low=1, integer=True)
-        if self.batch_size != "auto":
-            check_number(self.batch_size, "batch_size", low=1, integer=True)
-        if self.alpha != "auto":
-            check_number(self.alpha, "alpha", low=0)
-        if self.penalty not in PENALTIES:
-            raise InvalidInputError(
-                f"penalty: expected one of 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}"
-            )
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise InvalidInputError("l1_ratio: penalty='elasticnet' needs l1_ratio in [0, 1]")
-        if self.l1_ratio is not None:
-            check_number(self.l1_ratio, "l1_ratio", low=0)
-            if self.l1_ratio > 1:
-                raise InvalidInputError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
-        if self.penalty is None and self.alpha not in ("auto", 0, 0.0):
-            raise InvalidInputError(
-                f"alpha: penalty=None fits without a penalty; got alpha={self.alpha!r}"
-            )
-        check_l1(self._rho(), self.momentum)  # before any data is read
-        if self.tol is not None:
-            check_number(self.tol, "tol", low=0)
-        check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
-        check_number(self.validation_fraction, "validation_fraction", low=0, low_open=True, high=1)
-        check_number(self.verbose, "verbose", low=0, integer=True)
-        if self.solver not in SOLVERS:
-            raise InvalidInputError(
-                f"solver: expected one of {', '.join(SOLVERS)}, got {self.solver!r}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise InvalidInputError(
-                f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
-            )
-        check_number(self.power_t, "power_t", low=0)
-        check_number(self.decay_rate, "decay_rate", low=0, low_open=True, high=1.0 + 1e-12)
-        check_number(self.momentum, "momentum", low=0, high=1)
-        if self.nesterov and self.momentum == 0:
-            raise InvalidInputError("nesterov: needs momentum > 0")
-        if self.solver == "lbfgs" and self.early_stopping:
-            raise InvalidInputError("early_stopping: works with solver='sgd' only")
-        for flag in ("shuffle", "early_stopping", "warm_start", "nesterov"):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise InvalidTypeError(
-                    f"{flag}: expected True or False, got {getattr(self, flag)!r}"
-                )
-        if not (
-            self.class_weight is None
-            or self.class_weight == "balanced"
-            or isinstance(self.class_weight, dict)
-        ):
-            raise InvalidInputError(
-                f"class_weight: expected None, 'balanced' or a dict, got {self.class_weight!r}"
-            )
-        if isinstance(self.class_weight, dict):
-            for label, weight in self.class_weight.items():
-                if (
-                    isinstance(weight, bool)
-                    or not isinstance(weight, numbers.Real)
-                    or not np.isfinite(weight)
-                    or weight < 0
-                ):
-                    raise InvalidInputError(
-                        f"class_weight: the weight of class {label!r} must "
-                        f"be a finite number >= 0, got {weight!r}"
-                    )
-        G.get(self.gradient)
-        return resolve_dtype(self.dtype), resolve_device(self.device)
-
-    # ------------------------------------------------------------------ fitting
     def fit(
         self,
         X: Any,
@@ -324,12 +233,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise InvalidInputError("resume: needs checkpoint=PATH")
         if callback is not None and not callable(callback):
             raise InvalidTypeError(f"callback: expected a callable, got {callback!r}")
-        self._checkpoint = (checkpoint, every, bool(resume))
-        self._extras = (eval_set, callback)
-        try:
-            return self._fit(X, y, sample_weight, classes=None, reset=True, epochs=None)
-        finally:
-            del self._checkpoint, self._extras
+        return self._fit(
+            X,
+            y,
+            sample_weight,
+            classes=None,
+            reset=True,
+            epochs=None,
+            eval_set=eval_set,
+            callback=callback,
+            checkpoint=(checkpoint, every, bool(resume)),
+        )
 
     def partial_fit(
         self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
@@ -343,158 +257,68 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             X, y, sample_weight, classes=classes if first else None, reset=first, epochs=1
         )
 
-    def _fit(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        classes: Any,
+        reset: bool,
+        epochs: int | None,
+        eval_set: Any = None,
+        callback: Any = None,
+        checkpoint: tuple[Any, int, bool] = (None, 1, False),
+    ) -> SoftmaxRegression:
         # A call that raises leaves the estimator as it was: attributes are only ever
         # reassigned (never mutated in place), so a shallow snapshot restores them.
         snapshot = dict(self.__dict__)
         try:
-            return self._fit_unsafe(
-                X, y, sample_weight, classes=classes, reset=reset, epochs=epochs
+            check_settings(self)
+            path, every, resume = checkpoint
+            prepared = fit_rows(
+                self,
+                X,
+                y,
+                sample_weight,
+                classes=classes,
+                reset=reset,
+                epochs=epochs,
+                eval_set=eval_set,
+                sgd_only=path is not None or epochs is not None,
             )
+            plan_ckpt = None
+            if path is not None:
+                settings = {
+                    k: v
+                    for k, v in self.get_params().items()
+                    if k not in ("verbose", "max_epochs", "warm_start")
+                }
+                settings["classes"] = [str(c) for c in self.classes_]
+                plan_ckpt = CheckpointPlan(
+                    path, every, fingerprint(prepared.identity, settings), resume
+                )
+            setup = plan(
+                self,
+                prepared.rows,
+                total_weight=prepared.total_weight,
+                valid=prepared.valid,
+                epochs=epochs,
+                seed=prepared.seed,
+                callback=callback,
+                checkpoint=plan_ckpt,
+            )
+            adopt(self, setup, solve(setup))
+            return self
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
 
-    def _fit_unsafe(self, X, y, sample_weight, *, classes, reset, epochs) -> SoftmaxRegression:
-        dtype, device = self._check_params()
-        np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        # finiteness is checked on the standardisation statistics below (a sum over X
-        # that is finite exactly when X is, short of overflow): no pass of its own
-        X, y = check_rows(self, X, y, dtype=np_dtype, reset=reset)
-        if sp.issparse(X):
-            device = torch.device("cpu")  # sparse rows train on the CPU (docs/text.md)
-        if y.dtype.kind not in "iuUSb":  # integer or string labels are classes already
-            check_classification_targets(y)
-        y_idx = None
-        if reset:
-            if classes is None:  # one sort gives the classes and every row's index
-                labels, y_idx = np.unique(y, return_inverse=True)
-                y_idx = y_idx.reshape(-1)
-            else:
-                labels = np.unique(np.asarray(classes))
-            if len(labels) < 2:
-                raise InvalidInputError(
-                    f"y: has only {len(labels)} class ({labels.tolist()}); a classifier "
-                    "needs at least 2 classes"
-                )
-            check_parameter_memory(len(labels), X.shape[1])
-            if not (
-                self.warm_start
-                and hasattr(self, "classes_")
-                and np.array_equal(labels, self.classes_)
-            ):
-                self.classes_ = labels
-                self.coef_ = np.zeros((len(labels), X.shape[1]), dtype=np_dtype)
-                self.intercept_ = np.zeros(len(labels), dtype=np_dtype)
-                self.loss_curve_ = []
-        if y_idx is None or self.classes_ is not labels:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise InvalidInputError(
-                    f"y: labels {unseen.tolist()} are not among the classes "
-                    f"{self.classes_.tolist()} given at the first partial_fit"
-                )
-            y_idx = np.searchsorted(self.classes_, y)
-        s = row_weights(self, y_idx, sample_weight, len(y), whole=epochs is None)
-
-        kw: dict[str, Any] = {"dtype": dtype, "device": device}
-        xt = tensor_rows(X, **kw)  # shares X's memory on the CPU: no copy
-        labels = torch.as_tensor(y_idx, dtype=torch.int64, device=device)
-        st = torch.as_tensor(s / s.mean(), **kw)  # mean weight 1
-        rng = check_random_state(self.random_state)
-        train = valid = None
-        eval_set, callback = getattr(self, "_extras", (None, None))
-        if eval_set is not None:
-            valid = eval_rows(self, eval_set, np_dtype, kw, sparse=sp.issparse(X))
-        elif self.early_stopping and epochs is None:
-            train_idx, valid_idx = train_test_split(
-                np.arange(len(y)),
-                test_size=self.validation_fraction,
-                stratify=y_idx,
-                random_state=rng,
-            )
-            train = torch.as_tensor(np.sort(train_idx), device=device)
-            vi = torch.as_tensor(valid_idx, device=device)
-            valid = (take(xt, vi), labels[vi])
-            st = st / st[train].mean()
-        # standardised coordinates, statistics of the training rows (see the module docstring)
-        mu, d = scale_stats(xt, st, train)
-        if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
-            valid is not None
-            and eval_set is None
-            and not sp.issparse(X)
-            and not bool(torch.isfinite(valid[0]).all())
-        ):
-            check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
-            check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
-        problem = Problem(xt, labels, st, train, valid, mu, d)
-        checkpointing = getattr(self, "_checkpoint", (None,))[0] is not None
-        s_train = s if train is None else s[train.cpu().numpy()]
-        self.alpha_ = self._resolve_alpha(float(s_train.sum()))
-        self.solver_ = self._resolve_solver(sgd_only=checkpointing or epochs is not None)
-        rho = self._rho()
-        problem.alpha, problem.l1 = self.alpha_ * (1 - rho), self.alpha_ * rho
-        if sp.issparse(X) and self.solver_ == "lbfgs":
-            # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
-            # slowed it (53 vs 35 iterations on the text benchmark, docs/text.md)
-            problem.scale = torch.ones_like(d)
-        run = {
-            "np_dtype": np_dtype,
-            "seed": int(rng.randint(2**31 - 1)),
-            "callback": callback,
-            "epochs": epochs,
-            "grad_weight": st / st.mean(),
-            "fingerprint_data": [xt, labels, st, train, *(valid or ())],
-        }
-        alphas = getattr(self, "_path_alphas", None)
-        if alphas is None:
-            return solve(self, problem, **run)
-        # softmaxlab.path.fit_path: the rows prepared once, one warm-started fit per alpha
-        self._path_fits = []
-        for alpha in alphas:
-            self.alpha_ = float(alpha)
-            problem.alpha, problem.l1 = self.alpha_ * (1 - rho), self.alpha_ * rho
-            solve(self, problem, **run)
-            self._path_fits.append(dict(self.__dict__))
-        return self
-
-    def _rho(self) -> float:
-        """The L1 share ρ of the penalty (1 for "l1", ``l1_ratio`` for "elasticnet")."""
-        return {"l1": 1.0, "elasticnet": float(self.l1_ratio or 0.0)}.get(self.penalty, 0.0)
-
-    def _resolve_alpha(self, total_weight: float) -> float:
-        """``alpha``, or for "auto" ``LogisticRegression()``'s C = 1 in softmaxlab's mean
-        form: 1 / Σ s_i over the training rows, and 2 / Σ s_i for two classes, where
-        scikit-learn penalises the one log-odds vector d = w₁ − w₀ and softmaxlab's two
-        centred vectors carry α/4 ‖d‖² (docs/conventions.md, "Two classes")."""
-        if self.penalty is None:
-            return 0.0
-        if self.alpha != "auto":
-            return float(self.alpha)
-        binary_l2 = len(self.classes_) == 2 and self._rho() == 0
-        return (2.0 if binary_l2 else 1.0) / total_weight
-
-    def _resolve_solver(self, *, sgd_only: bool) -> str:
-        """The solver a fit uses: ``solver``, or for "auto" L-BFGS unless an SGD option
-        asks for SGD."""
-        if self.solver != "auto":
-            return self.solver
-        sgd_options = (
-            self.early_stopping
-            or self.momentum > 0
-            or self.schedule != "constant"
-            or self.batch_size != "auto"
-        )
-        return "sgd" if sgd_only or sgd_options else "lbfgs"
-
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # scipy/torch sparse X, never densified (docs/text.md)
         return tags
-
-    def _batch(self, n: int) -> int:
-        return min(_AUTO_BATCH if self.batch_size == "auto" else self.batch_size, n)
 
     # ------------------------------------------------------------------ prediction
     def _logits(self, X: Any) -> np.ndarray:

@@ -10,15 +10,16 @@ next one: a 10-value path costs a few single fits (tests/test_path.py counts ite
 
 from __future__ import annotations
 
+import copy
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .errors import InvalidInputError
+from .objective import Penalty
+from .solvers import solve_path
 
 __all__ = ["RegularizationPath", "check_cs", "regularization_path"]
 
@@ -95,25 +96,39 @@ class RegularizationPath:
 
 def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = None) -> list[Any]:
     """Fit ``base`` (an unfitted ``SoftmaxRegression``) at each C of ``cs`` (increasing),
-    ``alpha = 1/(C Σ s_i)``: the rows are checked and standardised once, then each fit
-    starts from the previous one's optimum and its L-BFGS curvature pairs. Returns a
-    fitted copy per C."""
-    import copy
-
+    ``alpha = 1/(C Σ s_i)``: the rows are checked and standardised once
+    (:func:`softmaxlab.fitting.plan`), then :func:`softmaxlab.solvers.solve_path` runs
+    the warm-started fits. Returns a fitted copy per C."""
     from sklearn.base import clone
+
+    from ._inputs import fit_rows
+    from .fitting import adopt, check_settings, l1_share, plan
 
     n = float(len(y) if sample_weight is None else np.sum(sample_weight))
     alphas = [1.0 / (float(c) * n) for c in cs]
     est = clone(base)
-    est._path_alphas, est._path_memory = alphas, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X, y, sample_weight)
+    check_settings(est)
+    prepared = fit_rows(
+        est,
+        X,
+        y,
+        sample_weight,
+        classes=None,
+        reset=True,
+        epochs=None,
+        eval_set=None,
+        sgd_only=False,
+    )
+    setup = plan(est, prepared.rows, total_weight=prepared.total_weight)
+    results = solve_path(
+        setup.loss, Penalty(1.0, l1_share(est)), alphas, setup.theta0, setup.options
+    )
     fitted = []
-    for alpha, state in zip(alphas, est._path_fits, strict=True):
+    for alpha, result in zip(alphas, results, strict=True):
         snap = copy.copy(est)
-        snap.__dict__ = {k: v for k, v in state.items() if not k.startswith("_path")}
-        snap.alpha = alpha
+        snap.__dict__ = dict(est.__dict__)
+        snap.alpha, snap.alpha_ = alpha, alpha
+        adopt(snap, setup, result, warn=False)
         fitted.append(snap)
     return fitted
 

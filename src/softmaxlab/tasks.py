@@ -18,6 +18,7 @@ import numpy as np
 from .data import load_dataset
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
+from .fitting import history_records
 from .io.persistence import SavedModel, load_model, save_model
 from .io.sparse_files import is_sparse_file, is_svmlight, read_sparse
 from .io.tables import feature_matrix, read_table, resolve_column
@@ -98,19 +99,6 @@ class TrainResult:
 def print_epoch(record: EpochRecord) -> None:
     """Print the seed's epoch line (a picklable callback for data-parallel ranks)."""
     print(record.line(), flush=True)
-
-
-def history_records(model: SoftmaxRegression) -> list[EpochRecord]:
-    """The fit's ``history_`` as one :class:`EpochRecord` per epoch (the training
-    objective, and the held-out CE and accuracy when there were held-out rows)."""
-    h = model.history_
-    valid_ce, valid_acc = h.get("validation_loss", []), h.get("validation_score", [])
-    out = []
-    for e, loss in enumerate(h["loss"]):
-        ce_v = valid_ce[e] if e < len(valid_ce) else None
-        acc_v = valid_acc[e] if e < len(valid_acc) and ce_v is not None else None
-        out.append(EpochRecord(e, float(loss), ce_v, acc_v))
-    return out
 
 
 def final_metrics(model: Any, parts: dict[str, tuple[Any, Any]]) -> dict[str, dict[str, float]]:

@@ -103,6 +103,7 @@ def fit_costs(
     from ..estimator import SoftmaxRegression
     from ..fast.comm import data_parallel
     from ..model import SoftmaxClassifier
+    from ..objective import L2, MultinomialLoss, Rows
     from ..solvers import grad_norm
     from .bench import make_data
 
@@ -149,9 +150,20 @@ def fit_costs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted.fit(xn, yn)
-    labels = torch.as_tensor(yn)
-    ones = torch.ones(rows, dtype=torch.float64)
-    norm_pass = _median_time(lambda: grad_norm(fitted, x, labels, ones), repeats)
+    f64 = {"dtype": torch.float64}
+    loss = MultinomialLoss(
+        Rows(
+            x,
+            torch.as_tensor(yn),
+            torch.ones(rows, **f64),
+            None,
+            torch.zeros(features, **f64),
+            torch.ones(features, **f64),
+        ),
+        classes,
+    )
+    theta = loss.from_original(fitted.coef_, fitted.intercept_)
+    norm_pass = _median_time(lambda: grad_norm(loss, L2(fitted.alpha_), theta), repeats)
     say("data-parallel, one rank")
     parallel = None
     if dist.is_available() and not dist.is_initialized():

@@ -29,8 +29,11 @@ from .._validation import check_positive_int, check_statistics
 from ..data import standardisation
 from ..errors import InvalidInputError, InvalidTypeError
 from ..fast.comm import agree, data_parallel
+from ..fitting import adopt, batch_rows, check_settings, history_records, plan, solve, start_params
+from ..io.checkpoint import fingerprint
 from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
-from ..tasks import history_records
+from ..objective import Rows, class_weight_vector
+from ..solvers import CheckpointPlan
 from ._procs import (
     _check_nproc,
     _EpochClock,
@@ -64,34 +67,12 @@ class _Spec:
     fingerprint: str | None = None  # the file's and settings' digest, computed once
 
 
-def _class_weights(est: Any, counts: torch.Tensor, classes: np.ndarray) -> torch.Tensor:
-    """Per-class weights from the global class counts (scikit-learn's "balanced":
-    n / (C · count); a dict maps labels to weights)."""
-    cw = est.class_weight
-    out = torch.ones(len(classes), dtype=torch.float64)
-    if cw == "balanced":
-        present = counts > 0
-        out[present] = counts.sum() / (present.sum() * counts[present])
-    elif isinstance(cw, dict):
-        lookup = {label: i for i, label in enumerate(classes.tolist())}
-        unknown = [k for k in cw if k not in lookup]
-        if unknown:
-            raise InvalidInputError(
-                f"class_weight: labels {unknown} are not among the classes {classes.tolist()}"
-            )
-        for label, weight in cw.items():
-            out[lookup[label]] = float(weight)
-    return out
-
-
 def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
-    from ..solvers import Problem, solve
-
     start_rss = peak_rss_mib()
     est = spec.estimator
-    dtype, _ = est._check_params()
+    dtype, _ = check_settings(est)
     rows = RowFile.open(spec.path)
-    batch = est._batch(spec.n_train)
+    batch = batch_rows(est, spec.n_train)
     x_tr, lab_tr = rows.read(
         owned_ranges(spec.n_train, batch, rank, world), spec.features, spec.target
     )
@@ -117,8 +98,9 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     labels = torch.as_tensor(idx_tr, dtype=torch.int64)
     lab_v_t = torch.as_tensor(idx_v, dtype=torch.int64)
     counts = torch.bincount(labels, minlength=len(classes)).double()
-    dist.all_reduce(counts)
-    s = _class_weights(est, counts, classes)[labels].to(dtype)
+    dist.all_reduce(counts)  # the global counts behind class_weight="balanced"
+    cw = torch.from_numpy(class_weight_vector(est.class_weight, classes, counts.numpy()))
+    s = cw[labels].to(dtype)
     total = (s.double().sum()).reshape(1)
     dist.all_reduce(total)
     st = s * (spec.n_train / float(total))  # mean weight 1 over every rank's rows
@@ -126,33 +108,32 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
     with data_parallel(group_comm(shards=shards, n_rows=spec.n_train)):
         mu, d = standardisation(xt, st, shift=first.to(dtype), reduce=dist.all_reduce)
         check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "standardize")
-        problem = Problem(xt, labels, st, None, (xv, lab_v_t) if spec.n_valid else None, mu, d)
-        est.classes_ = classes
         est.n_features_in_ = xt.shape[1]
         est.feature_names_in_ = np.asarray(spec.names, dtype=object)
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        est.coef_ = np.zeros((len(classes), xt.shape[1]), dtype=np_dtype)
-        est.intercept_ = np.zeros(len(classes), dtype=np_dtype)
-        est.loss_curve_ = []
-        est.alpha_ = est._resolve_alpha(float(total))
-        est.solver_ = est._resolve_solver(sgd_only=spec.checkpoint is not None)
-        rho = est._rho()  # the L1 share of the penalty (SoftmaxRegression.penalty)
-        problem.alpha, problem.l1 = est.alpha_ * (1 - rho), est.alpha_ * rho
-        est._checkpoint = (spec.checkpoint, spec.checkpoint_every, spec.resume)
-        digest = spec.fingerprint or agree(lambda: _digest(spec))
-        try:
-            solve(
-                est,
-                problem,
-                np_dtype=np_dtype,
-                seed=0,
-                callback=clock,
-                epochs=None,
-                fingerprint_data=[torch.tensor(list(bytes.fromhex(digest)), dtype=torch.uint8)],
-                grad_weight=st,
+        start_params(est, classes, xt.shape[1], np_dtype)
+        ckpt = None
+        if spec.checkpoint is not None:
+            digest = spec.fingerprint or agree(lambda: _digest(spec))
+            ckpt = CheckpointPlan(
+                spec.checkpoint,
+                spec.checkpoint_every,
+                fingerprint(
+                    [torch.tensor(list(bytes.fromhex(digest)), dtype=torch.uint8)],
+                    {"classes": [str(c) for c in classes]},
+                ),
+                spec.resume,
             )
-        finally:
-            del est._checkpoint
+        setup = plan(
+            est,
+            Rows(xt, labels, st, None, mu, d),
+            total_weight=float(total),
+            valid=(xv, lab_v_t) if spec.n_valid else None,
+            seed=0,
+            callback=clock,
+            checkpoint=ckpt,
+        )
+        adopt(est, setup, solve(setup))
     metrics = {"train": _metrics(est, xt, labels, spec.n_train)}
     if spec.n_valid:
         metrics["valid"] = _metrics(est, xv, lab_v_t, spec.n_valid)
@@ -244,7 +225,7 @@ def fit_file_estimator(
         raise InvalidTypeError(
             f"estimator: expected a SoftmaxRegression, got {type(estimator).__name__}"
         )
-    estimator._check_params()
+    check_settings(estimator)
     if estimator.shuffle:
         raise InvalidInputError(
             "shuffle: a sharded file is read in file order; set "

@@ -18,6 +18,7 @@ import torch.distributed as dist
 from .._validation import check_positive_int
 from ..errors import DistributedError, InvalidInputError, InvalidTypeError
 from ..fast.comm import data_parallel
+from ..fitting import check_settings
 from ..io.atomic import read_safetensors, write_safetensors_atomic
 from ..io.checkpoint import load_checkpoint
 from ..training import EpochRecord, check_fit_args
@@ -241,7 +242,7 @@ def fit_estimator(
             timings.extend(clock.seconds)
         return estimator
     nproc = _check_nproc(nproc)
-    estimator._check_params()  # refuse bad settings before starting processes
+    check_settings(estimator)  # refuse bad settings before starting processes
     payload = {
         "estimator": estimator,
         "args": (X, y, sample_weight),

@@ -1,4 +1,4 @@
-"""softmaxlab's L-BFGS (softmaxlab.optim): it reaches the minimiser that scipy's L-BFGS-B
+"""softmaxlab's L-BFGS (softmaxlab.solvers.quasi_newton): it reaches the minimiser that scipy's L-BFGS-B
 reaches, stops by the same rules, and reports an iteration limit or a failed line search
 by its status; its OWL-QN reaches the closed-form minimiser of an L1-penalised quadratic."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, rosen, rosen_der
 
-from softmaxlab.optim import _cubic_min, minimize_lbfgs, minimize_owlqn
+from softmaxlab.solvers.quasi_newton import _cubic_min, minimize_lbfgs, minimize_owlqn
 
 
 def _rosen(x):

@@ -1,4 +1,4 @@
-r"""softmaxlab's own L-BFGS: the full-batch solver of ``SoftmaxRegression(solver="lbfgs")``.
+r"""softmaxlab's own L-BFGS and OWL-QN: minimisers of ``x -> (f, ∇f)`` on float64 vectors.
 
 Unconstrained limited-memory BFGS (Nocedal & Wright, *Numerical Optimization*, 2nd ed.,
 Algorithms 7.4 and 7.5) with a strong-Wolfe line search (their Algorithms 3.5 and 3.6,
@@ -8,11 +8,8 @@ cubic interpolation in the zoom). With the last m pairs
 :math:`\gamma = s^\top y / y^\top y` of the newest pair; a pair with
 :math:`s^\top y \le \epsilon\, y^\top y` is skipped (H stays positive definite).
 
-Why not scipy's L-BFGS-B: its Fortran routine handles bounds this problem does not have,
-and at 10⁶ parameters (a 50 000-term × 20-class text model) it spends about 43 ms per
-iteration outside the objective — as long as the objective's whole sparse pass. The
-recursion here is 4m BLAS level-1 calls on contiguous float64 vectors
-(docs/text.md#measured-against-scikit-learn).
+The recursion is 4m BLAS level-1 calls on contiguous float64 vectors, with no bound
+handling (docs/text.md#measured-against-scikit-learn compares it with scipy's L-BFGS-B).
 
 :func:`minimize_owlqn` is the same machinery for :math:`f(x) + \sum_i \lambda_i |x_i|`
 (OWL-QN, Andrew & Gao 2007): the L1 term's steepest-descent direction, the pseudo-
@@ -21,11 +18,10 @@ is kept in the orthant of the step it improves on; every trial point is projecte
 the orthant it started in, so coordinates that would cross zero become exactly 0; and a
 backtracking line search asks for sufficient decrease of the whole objective. The pairs
 (s, y) stay those of the smooth part f. Unpenalised coordinates (:math:`\lambda_i = 0`:
-the intercepts) are neither sign-filtered nor projected: f is smooth in them, and
-clamping an intercept at 0 each time it changes sign had tripled the OWL-QN iterations
-of iris's elastic-net cross-validation (8491 → 2616). The pairs leave out the
-coordinates the L1 term holds at 0 (:meth:`Memory.add`'s ``inactive``): 2616 → 2318
-there, and 38 → 11 iterations where every weight stays 0 (tests/test_penalties.py).
+the intercepts) are neither sign-filtered nor projected: f is smooth in them. The pairs
+leave out the coordinates the L1 term holds at 0 (:meth:`Memory.add`'s ``inactive``),
+whose gradient changes are no curvature of the part that moves (docs/estimator.md#penalties
+gives the iteration counts).
 
 Both stop as L-BFGS-B does: when :math:`\max_i |\nabla f_i| \le` ``gtol``, when the
 relative decrease :math:`(f_k - f_{k+1})/\max(|f_k|, |f_{k+1}|, 1) \le` ``ftol``, or after
@@ -44,7 +40,9 @@ from typing import Any
 import numpy as np
 from scipy.linalg import blas
 
-__all__ = ["LbfgsOutcome", "Memory", "minimize_lbfgs", "minimize_owlqn", "pseudo_gradient"]
+from ..objective.penalties import pseudo_gradient
+
+__all__ = ["LbfgsOutcome", "Memory", "minimize_lbfgs", "minimize_owlqn"]
 
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 _EPS = float(np.finfo(np.float64).eps)
@@ -314,19 +312,6 @@ def minimize_lbfgs(
             status, message = verdict
             break
     return LbfgsOutcome(x, f, g, nit, nfev, status, message, memory)
-
-
-def pseudo_gradient(x: np.ndarray, g: np.ndarray, l1: np.ndarray) -> np.ndarray:
-    r"""The steepest-descent direction's negative of :math:`f + \sum_i \lambda_i |x_i|`
-    at ``x`` with smooth gradient ``g``: :math:`g_i + \lambda_i \operatorname{sign} x_i`
-    where :math:`x_i \ne 0`; at :math:`x_i = 0` the one-sided derivative that is negative
-    (:math:`g_i + \lambda_i < 0` or :math:`g_i - \lambda_i > 0`), else 0. It is 0 exactly
-    at the minimiser of a convex f."""
-    out = g + l1 * np.sign(x)
-    zero = x == 0
-    right, left = g[zero] + l1[zero], g[zero] - l1[zero]
-    out[zero] = np.where(right < 0, right, np.where(left > 0, left, 0.0))
-    return out
 
 
 def minimize_owlqn(

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 import softmaxlab as sl
 from softmaxlab import SoftmaxRegression
+from softmaxlab.objective import L2, MultinomialLoss, Rows
 from softmaxlab.solvers import grad_norm
 
 
@@ -175,6 +176,16 @@ def test_lbfgs_grad_norm_from_its_last_gradient_equals_a_full_pass(name):
     X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     est = SoftmaxRegression(solver="lbfgs", alpha=0.01, tol=1e-2).fit(X, y)
     labels = torch.as_tensor(np.searchsorted(est.classes_, y))
-    ref = grad_norm(est, torch.from_numpy(X), labels, torch.ones(len(y), dtype=torch.float64))
+    f64 = {"dtype": torch.float64}
+    raw = Rows(
+        torch.from_numpy(X),
+        labels,
+        torch.ones(len(y), **f64),
+        None,
+        torch.zeros(X.shape[1], **f64),
+        torch.ones(X.shape[1], **f64),
+    )
+    loss = MultinomialLoss(raw, len(est.classes_))  # raw features: no standardisation
+    ref = grad_norm(loss, L2(est.alpha_), loss.from_original(est.coef_, est.intercept_))
     assert est.grad_norm_ > 1e-4  # a loose tolerance: far from zero, so the map matters
     assert est.grad_norm_ == pytest.approx(ref, rel=1e-9)

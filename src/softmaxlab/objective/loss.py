@@ -1,0 +1,347 @@
+r"""The multinomial loss over a flat parameter vector: the data term every solver minimises.
+
+.. math::
+
+    f(\theta) = \frac1n\sum_{i} s_i\,\ell_i,\qquad
+    \ell_i = -\log\sigma(\tilde x_i \tilde W + \tilde b)_{t_i},\qquad
+    \tilde x_i = (x_i - \mu)\oslash d,
+
+over the training rows (weights :math:`s_i`, mean 1: :mod:`softmaxlab.objective.weights`;
+true classes :math:`t_i`), in the standardised coordinates :math:`\tilde W =
+\operatorname{diag}(d) W`, :math:`\tilde b = b + \mu^\top W` (docs/math.md §8). The rows
+are never copied: the engine (:mod:`softmaxlab.fast`) reads :math:`\tilde x_i` as it goes,
+dense or sparse, native kernel or torch, one rank or many.
+
+**Layout of θ** (n_params = N·C + C, float64): the weights in the engine's storage order,
+then the intercepts — ``θ[:N·C]`` is :math:`\tilde W^\top` (C, N) row by row on dense
+rows and :math:`\tilde W` (N, C) row by row on sparse rows (where a stored value adds one
+row of W), ``θ[N·C:]`` is :math:`\tilde b` (C,). :meth:`MultinomialLoss.w_view` gives the
+(C, N) view of either. An evaluation is then one copy in, one pass, one copy out.
+
+:class:`LogOddsLoss` is the same function for two classes on the log-odds parameters
+:math:`\theta' = (\delta, c)` with :math:`W = [-\delta/2, \delta/2]`, :math:`b = [-c/2,
+c/2]` — the variables of scikit-learn's binary ``LogisticRegression``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..fast.sparse import make_engine
+from ..io.shards import shard_bounds
+from ..sparse import SparseRows
+
+__all__ = ["FULL_PASS_CHUNK", "LogOddsLoss", "MultinomialLoss", "Rows"]
+
+#: rows per pass of a full-batch evaluation (bounds the engine's buffers)
+FULL_PASS_CHUNK = 4096
+
+
+@dataclass
+class Rows:
+    """One fit's training data as the engine takes it: all rows ``x`` (n, N) (a tensor
+    or :class:`~softmaxlab.sparse.SparseRows`, never copied), class indices ``labels``
+    (n,), row ``weight`` (n,) with mean 1 over the training rows, the training rows
+    ``train`` (indices, or ``None`` for all) and the standardisation ``mean``/``scale``
+    (N,) (``mean`` 0 and ``scale`` 1 leave the rows as they are)."""
+
+    x: Any
+    labels: torch.Tensor
+    weight: torch.Tensor
+    train: torch.Tensor | None
+    mean: torch.Tensor
+    scale: torch.Tensor
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x.shape[0] if self.train is None else self.train.shape[0])
+
+    @property
+    def unit(self) -> bool:
+        """Whether the rows are used as they are (no centring, no scaling)."""
+        return bool((self.scale == 1).all()) and not bool((self.mean != 0).any())
+
+
+class MultinomialLoss:
+    """:math:`f(\\theta)` of the module docstring on :class:`Rows`, with its gradient and
+    Hessian-vector product (all float64 vectors in the layout of the module docstring)."""
+
+    def __init__(self, rows: Rows, n_classes: int, *, chunk: int = FULL_PASS_CHUNK) -> None:
+        self.rows = rows
+        n_features = rows.x.shape[1]
+        kw: dict[str, Any] = {"dtype": rows.x.dtype, "device": rows.x.device}
+        unit = rows.unit
+        self.engine = make_engine(
+            rows.x,
+            rows.labels,
+            torch.zeros(n_features, n_classes, **kw),
+            torch.zeros(n_classes, **kw),
+            batch_size=max(1, min(chunk, rows.x.shape[0])),
+            weight=rows.weight,
+            mean=None if unit else rows.mean,
+            inv_scale=None if unit else 1 / rows.scale,
+            rows=rows.train,
+        )
+        e = self.engine
+        self.n_features, self.n_classes = n_features, n_classes
+        self.n_weights = n_features * n_classes
+        self.n_params = self.n_weights + n_classes
+        self.transposed = e.w_store is e.wt  # θ's weights are W̃ᵀ (C, N)
+        self._np = e.wt.dtype == torch.float64 and e.wt.device.type == "cpu"
+        scale = rows.scale.double().cpu().numpy()
+        self.l2_weights = self.feature_weights(scale**-2)
+        self.l1_weights = self.feature_weights(1 / scale)
+        self._scaled: SparseRows | None = None  # the scaled sparse rows of hessp
+
+    # ------------------------------------------------------------ layout
+    def w_view(self, theta: np.ndarray) -> np.ndarray:
+        """The (C, N) view of θ's weights (a transpose view on sparse rows)."""
+        w = theta[: self.n_weights]
+        if self.transposed:
+            return w.reshape(self.n_classes, self.n_features)
+        return w.reshape(self.n_features, self.n_classes).T
+
+    def feature_weights(self, per_feature: np.ndarray) -> np.ndarray:
+        """A per-feature vector (N,) laid out as θ (each weight of feature k gets entry
+        k; the intercepts 0): the penalties' :math:`p`, :math:`q`."""
+        out = np.zeros(self.n_params)
+        self.w_view(out)[:] = per_feature
+        return out
+
+    def from_original(self, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        r"""θ of the model ``coef`` (C, N), ``intercept`` (C,) in original coordinates:
+        :math:`\tilde W = \operatorname{diag}(d) W`, :math:`\tilde b = b + \mu^\top W`."""
+        d = self.rows.scale.double().cpu().numpy()
+        mu = self.rows.mean.double().cpu().numpy()
+        coef = np.asarray(coef, dtype=np.float64)
+        theta = np.empty(self.n_params)
+        self.w_view(theta)[:] = coef * d
+        theta[self.n_weights :] = np.asarray(intercept, dtype=np.float64) + coef @ mu
+        return theta
+
+    def to_original(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(coef (C, N), intercept (C,))`` of θ: :math:`W = \operatorname{diag}(d)^{-1}
+        \tilde W`, :math:`b = \tilde b - \mu^\top W`."""
+        d = self.rows.scale.double().cpu().numpy()
+        mu = self.rows.mean.double().cpu().numpy()
+        coef = self.w_view(theta) / d
+        return np.ascontiguousarray(coef), theta[self.n_weights :] - coef @ mu
+
+    def gradient_to_original(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""A gradient in θ's coordinates as ``(∂/∂W (C, N), ∂/∂b (C,))`` in the original
+        ones: :math:`\partial_W = \operatorname{diag}(d)\,\partial_{\tilde W} + \mu\,
+        (\partial_{\tilde b})^\top`, :math:`\partial_b = \partial_{\tilde b}`."""
+        d = self.rows.scale.double().cpu().numpy()
+        mu = self.rows.mean.double().cpu().numpy()
+        g_b = g[self.n_weights :]
+        return self.w_view(g) * d + np.outer(g_b, mu), g_b
+
+    def original_norm(self, g: np.ndarray) -> float:
+        """‖g‖ over W and b after :meth:`gradient_to_original`."""
+        g_w, g_b = self.gradient_to_original(g)
+        return float(np.sqrt((g_w**2).sum() + (g_b**2).sum()))
+
+    # ------------------------------------------------------------ evaluations
+    def load(self, theta: np.ndarray) -> None:
+        """Put θ into the engine's parameters."""
+        e = self.engine
+        if self._np:
+            e.w_store.numpy().reshape(-1)[:] = theta[: self.n_weights]
+            e.b.numpy()[:] = theta[self.n_weights :]
+        else:
+            t = torch.from_numpy(np.asarray(theta))
+            e.w_store.view(-1).copy_(t[: self.n_weights])
+            e.b.copy_(t[self.n_weights :])
+
+    def theta(self) -> np.ndarray:
+        """The engine's current parameters as θ (a copy)."""
+        e = self.engine
+        return torch.cat([e.w_store.reshape(-1), e.b]).cpu().numpy().astype(np.float64)
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(f(θ), ∇f(θ))``: one full pass. The gradient may be a view of the engine's
+        buffer, valid until the next evaluation (copy it to keep it)."""
+        self.load(theta)
+        value = self.engine.objective()
+        g = self.engine.flat[:-1].cpu().numpy()
+        return value, g if g.dtype == np.float64 else g.astype(np.float64)
+
+    def value(self, theta: np.ndarray) -> float:
+        """f(θ)."""
+        return self.value_and_gradient(theta)[0]
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """∇f(θ) (a copy)."""
+        return np.array(self.value_and_gradient(theta)[1])
+
+    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r"""The Hessian-vector product :math:`\nabla^2 f(\theta)\,v` (n_params,). For each
+        row, with :math:`p_i = \sigma(z_i)` and :math:`u_i = \tilde x_i V + v_b`:
+        :math:`r_i = s_i\,(p_i \odot u_i - p_i\,(p_i^\top u_i))`, then :math:`H v =
+        (\tilde X^\top R,\ \mathbf 1^\top R)/n` (docs/math.md §8b). Chunked torch
+        operations, reduced over the ranks of a data-parallel run."""
+        e = self.engine
+        dtype = e.b.dtype
+        w = torch.from_numpy(self.w_view(np.asarray(theta, np.float64)).copy()).to(dtype)
+        b = torch.from_numpy(np.asarray(theta[self.n_weights :], np.float64)).to(dtype)
+        vw = torch.from_numpy(self.w_view(np.asarray(v, np.float64)).copy()).to(dtype)
+        vb = torch.from_numpy(np.asarray(v[self.n_weights :], np.float64)).to(dtype)
+        out_w = torch.zeros(self.n_classes, self.n_features, dtype=torch.float64)
+        out_b = torch.zeros(self.n_classes, dtype=torch.float64)
+        lo, hi, n = 0, e.n, e.n
+        if e.comm is not None:
+            if e.comm.shards is None:
+                lo, hi = shard_bounds(0, e.n, e.comm.rank, e.comm.world)
+            else:
+                n = int(e.comm.n_rows or e.n)
+        for s in range(lo, hi, e.batch):
+            xb, _, wb = self._batch(s, min(e.batch, hi - s))
+            p = torch.softmax(_mm(xb, w.T) + b, dim=1)
+            u = _mm(xb, vw.T) + vb
+            r = p * u - p * (p * u).sum(dim=1, keepdim=True)
+            if wb is not None:
+                r = r * wb.unsqueeze(1)
+            out_w += _mm_t(r, xb).double()
+            out_b += r.sum(dim=0).double()
+        flat = torch.cat([out_w.reshape(-1), out_b])
+        if e.comm is not None:
+            e.comm.all_reduce(flat)
+        flat /= n
+        out = np.empty(self.n_params)
+        self.w_view(out)[:] = flat[: self.n_weights].view(self.n_classes, -1).numpy()
+        out[self.n_weights :] = flat[self.n_weights :].numpy()
+        return out
+
+    def _batch(self, s: int, m: int) -> tuple[Any, torch.Tensor, torch.Tensor | None]:
+        """Standardised rows s .. s+m of the training rows: (X̃_B, labels, weights)."""
+        rows = self.rows
+        idx = None if rows.train is None else rows.train[s : s + m]
+        if isinstance(rows.x, SparseRows):
+            if self._scaled is None:
+                self._scaled = rows.x if rows.unit else rows.x.scaled(1 / rows.scale)
+            xb: Any = self._scaled.coo(rows.train, s, m)
+        else:
+            xb = rows.x[s : s + m] if idx is None else rows.x[idx]
+            if not rows.unit:
+                xb = (xb - rows.mean) / rows.scale
+        sel = slice(s, s + m) if idx is None else idx
+        return xb, rows.labels[sel], rows.weight[sel]
+
+    def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
+        """Mean CE and accuracy of θ on held-out rows ``x`` with class indices ``labels``."""
+        self.load(theta)
+        return self.engine.metrics(x, labels)
+
+    def sgd_engine(
+        self,
+        theta: np.ndarray,
+        *,
+        batch_size: int,
+        gradient: str,
+        momentum: float,
+        nesterov: bool,
+        l2: float,
+        l1: float,
+    ) -> Any:
+        """An SGD engine on these rows starting at θ: batches of ``batch_size``, the
+        formulation ``gradient``, momentum, and the penalty's L2 / L1 strengths on the
+        original coordinates (:math:`p = d^{-2}`, :math:`q = d^{-1}`)."""
+        rows = self.rows
+        kw: dict[str, Any] = {"dtype": rows.x.dtype, "device": rows.x.device}
+        w = torch.from_numpy(self.w_view(theta).T.copy()).to(**kw)
+        b = torch.from_numpy(theta[self.n_weights :].copy()).to(**kw)
+        return make_engine(
+            rows.x,
+            rows.labels,
+            w,
+            b,
+            batch_size=batch_size,
+            gradient=gradient,
+            weight=rows.weight,
+            mean=rows.mean,
+            inv_scale=1 / rows.scale,
+            penalty=rows.scale**-2,
+            alpha=l2,
+            momentum=momentum,
+            nesterov=nesterov,
+            rows=rows.train,
+            l1=l1,
+            l1_penalty=1 / rows.scale,
+        )
+
+    def engine_theta(self, engine: Any) -> np.ndarray:
+        """θ of an engine's current W (N, C) and b (C,) (an SGD engine of these rows)."""
+        theta = np.empty(self.n_params)
+        self.w_view(theta)[:] = engine.w.T.double().cpu().numpy()
+        theta[self.n_weights :] = engine.b.double().cpu().numpy()
+        return theta
+
+    def log_odds(self) -> LogOddsLoss:
+        """This two-class loss on the log-odds parameters (:class:`LogOddsLoss`)."""
+        return LogOddsLoss(self)
+
+
+def _mm(x: Any, w: torch.Tensor) -> torch.Tensor:
+    return torch.sparse.mm(x, w) if x.is_sparse else x @ w
+
+
+def _mm_t(r: torch.Tensor, x: Any) -> torch.Tensor:
+    """Rᵀ X (C, N) for dense or sparse X."""
+    return torch.sparse.mm(x.t(), r).T if x.is_sparse else r.T @ x
+
+
+class LogOddsLoss:
+    r"""A two-class :class:`MultinomialLoss` on θ' = (δ (N,), c): :math:`W = [-\delta/2,
+    \delta/2]`, :math:`b = [-c/2, c/2]`; :math:`\partial f/\partial\delta =
+    (\partial f/\partial w_1 - \partial f/\partial w_0)/2`. The penalties' weights follow:
+    :math:`\lVert W\rVert^2 = \lVert\delta\rVert^2/2` (p/2), :math:`\lVert W\rVert_1 =
+    \lVert\delta\rVert_1` (q)."""
+
+    def __init__(self, base: MultinomialLoss) -> None:
+        self.base = base
+        nf = base.n_features
+        self.n_params = nf + 1
+        self.n_features = nf
+        self.l2_weights = np.append(base.w_view(base.l2_weights)[1] / 2, 0.0)
+        self.l1_weights = np.append(base.w_view(base.l1_weights)[1], 0.0)
+        self._full = np.zeros(base.n_params)
+
+    def expand(self, theta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The full θ of θ' (centred weights)."""
+        out = np.empty(self.base.n_params) if out is None else out
+        wv = self.base.w_view(out)
+        np.multiply(theta[: self.n_features], 0.5, out=wv[1])
+        np.negative(wv[1], out=wv[0])
+        out[-1] = 0.5 * theta[-1]
+        out[-2] = -out[-1]
+        return out
+
+    def restrict(self, theta: np.ndarray) -> np.ndarray:
+        """θ' = (w₁ − w₀, b₁ − b₀) of a full θ (exact for centred weights)."""
+        wv = self.base.w_view(theta)
+        return np.append(wv[1] - wv[0], theta[-1] - theta[-2])
+
+    def expand_gradient(self, g: np.ndarray) -> np.ndarray:
+        """The full gradient at centred weights from ∂f/∂θ': ∂f/∂w₀ = −∂f/∂w₁ = −∂f/∂δ."""
+        out = np.empty(self.base.n_params)
+        wv = self.base.w_view(out)
+        wv[1] = g[: self.n_features]
+        wv[0] = -g[: self.n_features]
+        out[-1], out[-2] = g[-1], -g[-1]
+        return out
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, g = self.base.value_and_gradient(self.expand(theta, self._full))
+        gv = self.base.w_view(g)
+        out = np.empty(self.n_params)
+        np.subtract(gv[1], gv[0], out=out[: self.n_features])
+        out[-1] = g[-1] - g[-2]
+        out *= 0.5
+        return value, out
+
+    def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
+        return self.base.scores(self.expand(theta), x, labels)
