@@ -10,7 +10,7 @@ import pytest
 
 from softmaxlab import InvalidInputError, SoftmaxRegression, load_dataset, tasks
 from softmaxlab.cli import main
-from softmaxlab.io.persistence import load_model
+from softmaxlab.persistence import load_model
 
 OPTIONS = [
     "--momentum",

@@ -37,10 +37,10 @@ from .errors import (
     UnknownGradientError,
 )
 from .estimator import SoftmaxRegression
-from .io.persistence import SavedModel, load_model, save_model
 from .metrics import mape
 from .model import SoftmaxClassifier
 from .path import RegularizationPath, regularization_path
+from .persistence import SavedModel, load_model, save_model
 from .references import KerasSoftmax, TorchSoftmax
 from .training import EpochRecord
 

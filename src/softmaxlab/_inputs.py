@@ -27,8 +27,8 @@ from ._validation import (
 )
 from .data import standardisation
 from .errors import InvalidInputError
-from .fitting import resolve_solver, start_params
 from .objective import Rows, row_weights
+from .settings import resolve_solver, start_params
 from .sparse import SparseRows, column_scale, is_sparse, nonempty, to_csr, to_scipy
 
 __all__ = ["FitRows", "check_rows", "eval_rows", "fit_rows", "scale_stats", "take", "tensor_rows"]

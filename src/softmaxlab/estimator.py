@@ -41,8 +41,9 @@ from . import functional as F
 from ._inputs import check_rows, fit_rows
 from ._validation import check_finite_logits, check_number
 from .errors import InvalidInputError, InvalidTypeError
-from .fitting import PENALTIES, SCHEDULES, SOLVERS, adopt, check_settings, plan, solve
+from .fitting import adopt, plan, solve
 from .io.checkpoint import fingerprint
+from .settings import PENALTIES, SCHEDULES, SOLVERS, check_settings
 from .solvers import CheckpointPlan
 
 __all__ = ["PENALTIES", "SCHEDULES", "SOLVERS", "SoftmaxRegression"]

@@ -102,7 +102,8 @@ def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = Non
     from sklearn.base import clone
 
     from ._inputs import fit_rows
-    from .fitting import adopt, check_settings, l1_share, plan
+    from .fitting import adopt, plan
+    from .settings import check_settings, l1_share
 
     n = float(len(y) if sample_weight is None else np.sum(sample_weight))
     alphas = [1.0 / (float(c) * n) for c in cs]

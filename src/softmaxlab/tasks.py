@@ -19,9 +19,9 @@ from .data import load_dataset
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
 from .fitting import history_records
-from .io.persistence import SavedModel, load_model, save_model
 from .io.sparse_files import is_sparse_file, is_svmlight, read_sparse
 from .io.tables import feature_matrix, read_table, resolve_column
+from .persistence import SavedModel, load_model, save_model
 from .selection import choose_c, dataset_rows
 from .training import EpochRecord
 
@@ -420,7 +420,7 @@ def _train_sharded(
 def model_rows(
     model: str | os.PathLike[str] | SavedModel, data: str | os.PathLike[str], target: Any = None
 ) -> tuple[SavedModel, Any, np.ndarray, str | None]:
-    """A model file (or a loaded :class:`~softmaxlab.io.persistence.SavedModel`) and a
+    """A model file (or a loaded :class:`~softmaxlab.persistence.SavedModel`) and a
     data file: ``(saved, frame, x, target_column)`` where ``x`` holds the model's feature
     columns (matched by the stored names, see ``SavedModel.feature_columns``) and
     ``target_column`` is ``target`` resolved by name or index (``None`` without one)."""

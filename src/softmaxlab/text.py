@@ -4,7 +4,7 @@
 :class:`TextFeatures` is scikit-learn's ``TfidfVectorizer`` with the options a command line
 can give (n-grams, ``min_df``, ``max_features``, sublinear tf), fitted on the training
 rows only. A model file stores what it learnt as data, never as a pickle
-(:func:`softmaxlab.io.persistence.save_model`):
+(:func:`softmaxlab.persistence.save_model`):
 
 * ``text_vocabulary``: the terms in column order, UTF-8, one per line, as a uint8 tensor
   (the default tokenizer's terms hold no line break; n-grams are joined by spaces);

@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import load_wine
 
 from softmaxlab.cli import main
-from softmaxlab.io.persistence import load_model
+from softmaxlab.persistence import load_model
 from tests.helpers import run, run_process
 
 

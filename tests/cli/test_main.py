@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from softmaxlab.io import atomic
-from softmaxlab.io.persistence import load_model
+from softmaxlab.persistence import load_model
 from tests.helpers import files_in, run
 
 

@@ -15,7 +15,7 @@ from safetensors import safe_open
 
 import softmaxlab as sl
 from softmaxlab.io.checkpoint import CheckpointError
-from softmaxlab.io.persistence import load_model
+from softmaxlab.persistence import load_model
 from tests.helpers import run
 
 

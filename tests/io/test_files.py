@@ -16,7 +16,7 @@ from sklearn.datasets import load_iris
 
 import softmaxlab as sl
 from softmaxlab.errors import ModelFileError
-from softmaxlab.io.persistence import FORMAT_VERSION, load_model, save_model
+from softmaxlab.persistence import FORMAT_VERSION, load_model, save_model
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from rich.table import Table
 from .. import tasks
 from ..errors import UsageError
 from ..io.atomic import atomic_write_text
-from ..io.persistence import load_model
+from ..persistence import load_model
 from ._common import EXIT_OK, _check_figure, _check_writable
 
 # ----------------------------------------------------------------------------- predict

@@ -20,7 +20,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Comm", "agree", "current", "data_parallel", "is_main"]
+__all__ = [
+    "Comm",
+    "agree",
+    "batch_shards",
+    "current",
+    "data_parallel",
+    "is_main",
+    "owned_ranges",
+    "shard_bounds",
+]
 
 
 @dataclass(frozen=True)
@@ -85,3 +94,34 @@ def agree(make: Callable[[], Any]) -> Any:
     if status == "error":
         raise value
     return value
+
+
+def shard_bounds(start: int, m: int, rank: int, world: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of the global batch ``[start, start + m)`` that ``rank`` owns:
+    contiguous, sizes differing by at most one, possibly empty when ``m < world``."""
+    return start + rank * m // world, start + (rank + 1) * m // world
+
+
+def batch_shards(n: int, batch_size: int, rank: int, world: int) -> list[tuple[int, int, int]]:
+    """``(lo, hi, m)`` for every in-order global batch of ``n`` rows: this rank's rows
+    ``[lo, hi)`` (indices into all ``n`` rows) and the global batch size ``m``."""
+    out = []
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        lo, hi = shard_bounds(start, m, rank, world)
+        out.append((lo, hi, m))
+    return out
+
+
+def owned_ranges(n: int, batch_size: int, rank: int, world: int) -> list[tuple[int, int]]:
+    """The row ranges of ``n`` training rows that ``rank`` of ``world`` needs, in order,
+    adjacent ranges merged (one range in all for ``world == 1``)."""
+    ranges: list[tuple[int, int]] = []
+    for lo, hi, _ in batch_shards(n, batch_size, rank, world):
+        if hi == lo:
+            continue
+        if ranges and ranges[-1][1] == lo:
+            ranges[-1] = (ranges[-1][0], hi)
+        else:
+            ranges.append((lo, hi))
+    return ranges

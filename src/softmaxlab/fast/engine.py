@@ -63,9 +63,9 @@ import torch
 from .. import functional as F
 from .. import gradients as G
 from ..errors import InvalidInputError, NumericalError, diverged
-from ..io.shards import shard_bounds
 from . import comm as comm_
 from . import native
+from .comm import shard_bounds
 from .parallel import ParallelEpochs
 from .threads import SGD_SMALL_WORK, TeamChooser, budget
 

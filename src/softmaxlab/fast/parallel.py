@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import diverged
-from ..io.shards import shard_bounds
+from .comm import shard_bounds
 
 __all__ = ["ParallelEpochs"]
 

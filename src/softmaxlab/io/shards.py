@@ -1,9 +1,9 @@
 """Reading only some rows of a data file: what each rank of a sharded run holds.
 
 A data-parallel step cuts every global mini-batch into one contiguous shard per rank
-(:func:`batch_shards`), so the rows a rank needs are a slice of *every* batch: the row
-ranges of :func:`owned_ranges`. :class:`RowFile` reads exactly those ranges of a file and
-nothing is kept of the rest:
+(:func:`~softmaxlab.fast.comm.batch_shards`), so the rows a rank needs are a slice of
+*every* batch: the row ranges of :func:`~softmaxlab.fast.comm.owned_ranges`.
+:class:`RowFile` reads exactly those ranges of a file and nothing is kept of the rest:
 
 * ``.npy`` (a 2-D numeric matrix, one column per feature plus the label column): the
   header gives the row layout; each range is one positioned read into the rank's
@@ -28,40 +28,10 @@ import numpy as np
 
 from .._validation import check_regular_file
 from ..errors import InvalidInputError
+from ..fast.comm import batch_shards, owned_ranges, shard_bounds
 from .tables import resolve_column, select_features
 
-__all__ = ["RowFile", "batch_shards", "owned_ranges"]
-
-
-def shard_bounds(start: int, m: int, rank: int, world: int) -> tuple[int, int]:
-    """Rows ``[lo, hi)`` of the global batch ``[start, start + m)`` that ``rank`` owns:
-    contiguous, sizes differing by at most one, possibly empty when ``m < world``."""
-    return start + rank * m // world, start + (rank + 1) * m // world
-
-
-def batch_shards(n: int, batch_size: int, rank: int, world: int) -> list[tuple[int, int, int]]:
-    """``(lo, hi, m)`` for every in-order global batch of ``n`` rows: this rank's rows
-    ``[lo, hi)`` (indices into all ``n`` rows) and the global batch size ``m``."""
-    out = []
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        lo, hi = shard_bounds(start, m, rank, world)
-        out.append((lo, hi, m))
-    return out
-
-
-def owned_ranges(n: int, batch_size: int, rank: int, world: int) -> list[tuple[int, int]]:
-    """The row ranges of ``n`` training rows that ``rank`` of ``world`` needs, in order,
-    adjacent ranges merged (one range in all for ``world == 1``)."""
-    ranges: list[tuple[int, int]] = []
-    for lo, hi, _ in batch_shards(n, batch_size, rank, world):
-        if hi == lo:
-            continue
-        if ranges and ranges[-1][1] == lo:
-            ranges[-1] = (ranges[-1][0], hi)
-        else:
-            ranges.append((lo, hi))
-    return ranges
+__all__ = ["RowFile", "batch_shards", "owned_ranges", "shard_bounds"]
 
 
 @dataclass(frozen=True)

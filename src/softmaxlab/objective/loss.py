@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fast.comm import shard_bounds
 from ..fast.sparse import make_engine
-from ..io.shards import shard_bounds
 from ..sparse import SparseRows
 
 __all__ = ["FULL_PASS_CHUNK", "LogOddsLoss", "MultinomialLoss", "Rows"]

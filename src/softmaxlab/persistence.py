@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import functional as F
-from .._validation import check_finite_logits, check_regular_file, resolve_device
-from .._version import __version__
-from ..errors import InvalidInputError, InvalidTypeError, ModelFileError, SoftmaxlabError
-from .atomic import read_safetensors, write_safetensors_atomic
-from .schema import check_model_meta
+from . import functional as F
+from ._validation import check_finite_logits, check_regular_file, resolve_device
+from ._version import __version__
+from .errors import InvalidInputError, InvalidTypeError, ModelFileError, SoftmaxlabError
+from .io.atomic import read_safetensors, write_safetensors_atomic
+from .io.schema import check_model_meta
 
 __all__ = ["FORMAT_VERSION", "SavedModel", "load_model", "save_model"]
 
@@ -103,7 +103,7 @@ class SavedModel:
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         """Z = prepare(x) W + b for raw features ``x`` (n, N) → (n, C), in float64."""
-        from ..model import SoftmaxClassifier
+        from .model import SoftmaxClassifier
 
         sparse = hasattr(x, "tocsr")
         x = x.astype(np.float64) if sparse else np.asarray(x, dtype=np.float64)
@@ -169,8 +169,8 @@ def save_model(
     same folder, fsync, then a rename, so ``path`` is never left half-written. ``text``
     (:class:`~softmaxlab.text.TextFeatures`) stores a text model's vocabulary and idf
     weights as tensors and its options as JSON."""
-    from ..estimator import SoftmaxRegression
-    from ..model import SoftmaxClassifier
+    from .estimator import SoftmaxRegression
+    from .model import SoftmaxClassifier
 
     if isinstance(model, SoftmaxClassifier):
         w, b = model.w.detach().cpu(), model.b.detach().cpu()
@@ -269,8 +269,8 @@ def load_model(path: str | os.PathLike[str], *, device: Any = "cpu") -> SavedMod
 
 
 def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) -> SavedModel:
-    from ..estimator import SoftmaxRegression
-    from ..model import SoftmaxClassifier
+    from .estimator import SoftmaxRegression
+    from .model import SoftmaxClassifier
 
     w, b = tensors["w"], tensors["b"]
     if w.ndim != 2 or b.shape != (w.shape[1],) or w.shape[1] < 2 or w.shape[0] < 1:
@@ -323,7 +323,7 @@ def _build(meta: dict[str, str], tensors: dict[str, torch.Tensor], device: Any) 
         raise ModelFileError(f"unknown model kind {kind!r}")
     text = None
     if "text" in meta:
-        from ..text import TextFeatures
+        from .text import TextFeatures
 
         if "text_vocabulary" not in tensors or "text_idf" not in tensors:
             raise ModelFileError("text: the vocabulary or idf tensor is missing")
