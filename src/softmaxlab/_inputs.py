@@ -40,7 +40,12 @@ def check_rows(est: Any, X: Any, y: Any = "no", *, dtype: Any, reset: bool) -> A
     values checked finite (dense X is checked later, on its statistics)."""
     if is_sparse(X):
         X = to_scipy(X)
-    kw = {"dtype": dtype, "reset": reset, "accept_sparse": "csr", "accept_large_sparse": True}
+    kw: dict[str, Any] = {
+        "dtype": dtype,
+        "reset": reset,
+        "accept_sparse": "csr",
+        "accept_large_sparse": True,
+    }
     no_y = isinstance(y, str) and y == "no"
     if no_y:
         X = validate_data(est, X, ensure_all_finite=not sp.issparse(X), **kw)

@@ -179,7 +179,8 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an integer" if integer else "a number"
         raise InvalidTypeError(f"{name}: expected {what}, got {value!r}")
-    ok = (value > low if low_open else value >= low) and (high is None or value < high)
+    v: Any = value  # a numbers.Real (compared as it is: an int may exceed float's range)
+    ok = (v > low if low_open else v >= low) and (high is None or v < high)
     try:
         finite = math.isfinite(float(value))
     except OverflowError:  # an integer beyond the float range
@@ -255,7 +256,7 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise InvalidTypeError(f"{name}: expected an integer or None, got {seed!r}")
-    if not 0 <= seed < 2**32:
+    if not 0 <= int(seed) < 2**32:
         raise InvalidInputError(f"{name}: must be in [0, 4294967295], got {seed}")
     return int(seed)
 

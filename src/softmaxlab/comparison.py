@@ -259,7 +259,7 @@ def compare(config: CompareConfig | None = None, *, data: Dataset | None = None)
         passed = value < tol  # NaN never passes
         result.checks.append(Check(quantity, ref, grad, value, required, passed, tol))
 
-    fit_args = (cfg.epochs, cfg.lr, cfg.batch_size, xv, yv)
+    fit_args: tuple[Any, ...] = (cfg.epochs, cfg.lr, cfg.batch_size, xv, yv)
     for ref_name in cfg.references:
         if ref_name == "sklearn":
             result.checks.extend(sklearn_optimum_checks(data, cfg.sklearn_C))

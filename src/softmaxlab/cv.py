@@ -133,7 +133,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             raise InvalidInputError("l1_ratios: give at least one value, or None")
         for r in ratios:
             penalty_of(r)  # in [0, 1], named
-        return ratios
+        return list[float | None](ratios)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegressionCV:
         """Cross-validate the paths, pick the best (C, l1_ratio), refit. Returns self."""

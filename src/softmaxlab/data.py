@@ -181,14 +181,15 @@ def make_dataset(
 def n_validation_rows(valid: Any, n: int) -> int:
     """Validation rows for ``valid`` (a count, or a fraction in (0, 1)) of ``n`` rows, by
     the rule of :func:`softmaxlab.load_dataset`."""
-    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or valid < 0:
+    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or float(valid) < 0:
         raise InvalidInputError(f"valid: expected a row count or a fraction, got {valid!r}")
-    if isinstance(valid, numbers.Integral) or valid >= 1:
-        if valid != int(valid):
+    v = float(valid)
+    if isinstance(valid, numbers.Integral) or v >= 1:
+        if v != int(v):
             raise InvalidInputError(f"valid: a count must be whole, got {valid!r}")
-        n_valid = int(valid)
+        n_valid = int(v)
     else:
-        n_valid = round(valid * n)
+        n_valid = round(v * n)
     if n_valid >= n:
         raise InvalidInputError(
             f"valid: {n_valid} validation rows leave no training rows out of {n}"
@@ -414,7 +415,7 @@ def standardisation(
     nf = x.shape[1]
     if weight is None:
         weight = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
-    f64 = {"dtype": torch.float64, "device": x.device}
+    f64: dict[str, Any] = {"dtype": torch.float64, "device": x.device}
     c = torch.zeros(nf, dtype=x.dtype, device=x.device)
     if center:
         if shift is not None:

@@ -223,7 +223,7 @@ def _checked(
     if w.ndim != 2:
         raise InvalidInputError(f"w: expected shape (n_features, n_classes), got {tuple(w.shape)}")
     n, c = w.shape
-    kw = {"dtype": w.dtype, "device": w.device}
+    kw: dict[str, Any] = {"dtype": w.dtype, "device": w.device}
     if c < 2:
         raise InvalidInputError(f"w: needs at least 2 classes (columns), got {c}")
     if not isinstance(b, torch.Tensor) or b.shape != (c,):

@@ -153,12 +153,14 @@ def summarize(
         raise InvalidInputError(f"confidence: must be in (0, 1), got {confidence!r}")
     x, idx = labelled_rows(model, X, y)
     classes = model.classes_
-    ref = 0 if reference is None else np.flatnonzero(classes == reference)
-    if reference is not None and len(ref) != 1:
-        raise InvalidInputError(
-            f"reference: {reference!r} is not a class of the model ({classes.tolist()})"
-        )
-    ref = int(ref if reference is None else ref[0])
+    ref = 0
+    if reference is not None:
+        found = np.flatnonzero(classes == reference)
+        if len(found) != 1:
+            raise InvalidInputError(
+                f"reference: {reference!r} is not a class of the model ({classes.tolist()})"
+            )
+        ref = int(found[0])
     w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if w.shape != (len(x),) or not np.all(np.isfinite(w)) or np.any(w < 0):
         raise InvalidInputError(f"sample_weight: expected {len(x)} finite weights >= 0")

@@ -121,9 +121,9 @@ def evaluate_labels(classes: np.ndarray, y_true: Any, log_proba: np.ndarray) -> 
         raise InvalidInputError("data: no rows to evaluate")
     pred = log_proba.argmax(axis=1)
     log_p_true = log_proba[np.arange(len(idx)), idx]
-    k = np.arange(len(classes))
+    ks = np.arange(len(classes))
     precision, recall, _, support = precision_recall_fscore_support(
-        idx, pred, labels=k, zero_division=0
+        idx, pred, labels=ks, zero_division=0
     )
     proba = np.exp(log_proba)
     return {
@@ -137,7 +137,7 @@ def evaluate_labels(classes: np.ndarray, y_true: Any, log_proba: np.ndarray) -> 
             {"class": _plain(c), "precision": float(p), "recall": float(r), "support": int(s)}
             for c, p, r, s in zip(classes, precision, recall, support, strict=True)
         ],
-        "confusion_matrix": confusion_matrix(idx, pred, labels=k).tolist(),
+        "confusion_matrix": confusion_matrix(idx, pred, labels=ks).tolist(),
     }
 
 

@@ -251,7 +251,7 @@ class SoftmaxClassifier:
                     data, self.n_features, self.n_classes, self.gradient, self.dtype
                 ),
             )
-        start, done = 0, []
+        start, done = 0, list[Any]()
         if resume:
             assert plan is not None
             start, done = resume_params(plan, self.w, self.b, data.epochs)

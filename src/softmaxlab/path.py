@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .objective import Penalty
-from .solvers import solve_path
+from .solvers import LbfgsOptions, solve_path
 
 __all__ = ["RegularizationPath", "check_cs", "regularization_path"]
 
@@ -121,6 +121,8 @@ def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = Non
         sgd_only=False,
     )
     setup = plan(est, prepared.rows, total_weight=prepared.total_weight)
+    if not isinstance(setup.options, LbfgsOptions):
+        raise InvalidInputError("solver: the regularisation path runs L-BFGS")
     results = solve_path(
         setup.loss, Penalty(1.0, l1_share(est)), alphas, setup.theta0, setup.options
     )

@@ -112,7 +112,7 @@ class SavedModel:
                 f"data: has {x.shape[-1] if x.ndim else 0} feature columns, the model "
                 f"expects {self.n_features}"
             )
-        x = self.prepare(x) if sparse else torch.from_numpy(self.prepare(x))
+        rows: Any = self.prepare(x) if sparse else torch.from_numpy(self.prepare(x))
         m = self.model
         if isinstance(m, SoftmaxClassifier):
             w, b = m.w.detach().cpu().double(), m.b.detach().cpu().double()
@@ -120,8 +120,8 @@ class SavedModel:
             w = torch.from_numpy(m.coef_.T.astype(np.float64))
             b = torch.from_numpy(m.intercept_.astype(np.float64))
         # sparse rows: one sparse × dense product (softmaxlab.sparse.logits)
-        z = torch.from_numpy(np.asarray(x @ w.numpy())) + b if sparse else F.logits(x, w, b)
-        check_finite_logits(z, x, "data")
+        z = torch.from_numpy(np.asarray(rows @ w.numpy())) + b if sparse else F.logits(rows, w, b)
+        check_finite_logits(z, rows, "data")
         return z
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

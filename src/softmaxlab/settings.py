@@ -71,8 +71,8 @@ def _check_class_weight(class_weight: Any) -> None:
         if (
             isinstance(weight, bool)
             or not isinstance(weight, numbers.Real)
-            or not np.isfinite(weight)
-            or weight < 0
+            or not np.isfinite(float(weight))
+            or float(weight) < 0
         ):
             raise InvalidInputError(
                 f"class_weight: the weight of class {label!r} must be a finite number >= 0, "

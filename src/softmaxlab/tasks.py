@@ -259,7 +259,7 @@ def train(
             raise InvalidInputError(f"C: must be a positive number, got {C!r}")
         options["alpha"] = 1.0 / (C * x_train.shape[0])
     model = SoftmaxRegression(shuffle=bool(shuffle), random_state=seed, **options)
-    fit_options = {
+    fit_options: dict[str, Any] = {
         "eval_set": eval_set,
         "checkpoint": checkpoint,
         "checkpoint_every": checkpoint_every,

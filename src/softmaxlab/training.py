@@ -72,9 +72,9 @@ class EpochRecord:
 class FitData:
     """Validated arguments of ``fit``."""
 
-    x: torch.Tensor
+    x: Any  # a tensor, or SparseRows (softmaxlab.sparse)
     y: torch.Tensor
-    x_valid: torch.Tensor | None
+    x_valid: Any
     y_valid: torch.Tensor | None
     epochs: int
     lr: float
@@ -107,6 +107,9 @@ def check_fit_args(
     batch_size = check_positive_int(batch_size, "batch_size")
     kw: dict[str, Any] = {"dtype": dtype, "device": device}
     sparse = is_sparse(x_train)
+    x: Any
+    xv: Any = None
+    yv: torch.Tensor | None = None
     if sparse:  # CSR rows on the CPU, never densified (softmaxlab.sparse)
         kw["device"] = torch.device("cpu")
         x = sparse_rows(x_train, "x_train", n_cols=n_features, dtype=dtype)
@@ -116,7 +119,6 @@ def check_fit_args(
     if (x_valid is None) != (y_valid is None):
         given, missing = ("x_valid", "y_valid") if y_valid is None else ("y_valid", "x_valid")
         raise InvalidInputError(f"{missing}: must be given together with {given}")
-    xv = yv = None
     if x_valid is not None:
         if sparse:
             xv = sparse_rows(

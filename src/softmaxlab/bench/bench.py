@@ -361,11 +361,11 @@ def run_main(
             for name, make, note in contenders:
                 if progress:
                     progress(f"{cfg.name} {dname} {name}")
-                seconds = None if make is None else median_epoch(make(), repeats)
-                if seconds is not None and note.startswith("x"):  # sampled: scale up
-                    seconds *= float(note[1:])
+                took = None if make is None else median_epoch(make(), repeats)
+                if took is not None and note.startswith("x"):  # sampled: scale up
+                    took *= float(note[1:])
                     note = f"extrapolated from {SAMPLED_BATCHES} of {n_batches} batches"
-                result.timings.append(Timing(cfg.name, dname, name, seconds, note))
+                result.timings.append(Timing(cfg.name, dname, name, took, note))
             xv, yv = make_data(cfg.valid_rows, cfg.features, cfg.classes, dtype, seed=1)
             engine = _engine(x[:1], y[:1], 1)
             result.validation[f"{cfg.name}/{dname}"] = median_epoch(

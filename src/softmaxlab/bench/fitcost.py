@@ -150,7 +150,7 @@ def fit_costs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted.fit(xn, yn)
-    f64 = {"dtype": torch.float64}
+    f64: dict[str, Any] = {"dtype": torch.float64}
     loss = MultinomialLoss(
         Rows(
             x,

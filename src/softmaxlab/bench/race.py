@@ -70,7 +70,8 @@ def race(
         for cname, make in contenders.items():
             if progress is not None:
                 progress(f"race: {pname}: {cname}")
-            times, pipe, peak = [], None, 0
+            times: list[float] = []
+            pipe, peak = None, 0
             r = 0
             # at least `repeats` fits, and fits of a few milliseconds until 0.5 s of them:
             # a median over many, where a single hiccup of the machine would dominate

@@ -146,7 +146,11 @@ def _contest(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             make().fit(x_tr[:2000], y_tr[:2000])  # warm-up: imports, kernels, thread pools
-            model, seconds, peak = _timed(lambda make=make: make().fit(x_tr, y_tr))
+
+            def fit(make: Any = make) -> Any:
+                return make().fit(x_tr, y_tr)
+
+            model, seconds, peak = _timed(fit)
         rows.append(
             {
                 "model": name,

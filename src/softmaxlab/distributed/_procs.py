@@ -75,6 +75,7 @@ def _init(rank: int | None, world: int | None, port: int | None, timeout: float)
     if port is None:
         dist.init_process_group(backend, init_method="env://", **kwargs)
     else:
+        assert rank is not None and world is not None
         dist.init_process_group(
             backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world, **kwargs
         )

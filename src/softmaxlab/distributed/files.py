@@ -142,11 +142,11 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         if spec.checkpoint is not None:
             fp = spec.fingerprint or agree(lambda: _file_fingerprint(spec))
             plan = CheckpointPlan(spec.checkpoint, spec.checkpoint_every, SHARDED_KIND, fp)
-        start, done = 0, []
+        start, done = 0, list[Any]()
         if spec.resume and plan is not None:
             start, done = resume_params(plan, w, b, spec.epochs)
         engine = Engine(xt, labels_tr, w, b, batch_size=max(biggest, 1))
-        lab_v = torch.as_tensor(idx_v, dtype=torch.int64)
+        labels_v = torch.as_tensor(idx_v, dtype=torch.int64)
         clock = _EpochClock()
         history = fit_engine(
             engine,
@@ -154,7 +154,7 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
             spec.lr,
             start=start,
             history=done,
-            valid=(xv, lab_v) if spec.n_valid else None,
+            valid=(xv, labels_v) if spec.n_valid else None,
             verbose=spec.verbose,
             callback=clock,
             checkpoint=plan,
@@ -171,7 +171,9 @@ def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
         if spec.n_valid:
             metrics["valid"] = {
                 "rows": spec.n_valid,
-                **dict(zip(("cross_entropy", "accuracy"), engine.metrics(xv, lab_v), strict=True)),
+                **dict(
+                    zip(("cross_entropy", "accuracy"), engine.metrics(xv, labels_v), strict=True)
+                ),
             }
     seconds = clock.seconds
     rss: list[Any] = [None] * world
@@ -303,7 +305,9 @@ def fit_file(
         if spec.checkpoint is not None:
             spec = replace(spec, fingerprint=_file_fingerprint(spec))
             if spec.resume:  # refuse a wrong checkpoint before starting processes
-                load_checkpoint(spec.checkpoint, kind=SHARDED_KIND, fingerprint=spec.fingerprint)
+                load_checkpoint(
+                    str(spec.checkpoint), kind=SHARDED_KIND, fingerprint=spec.fingerprint or ""
+                )
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "result.safetensors")
             _spawn(_worker, nproc, (_sharded_result, spec, timeout), out)

@@ -138,7 +138,11 @@ def fit(
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint is None:
         raise InvalidInputError("resume: needs checkpoint=PATH")
-    checkpointing = {"checkpoint": checkpoint, "checkpoint_every": every, "resume": resume}
+    checkpointing: dict[str, Any] = {
+        "checkpoint": checkpoint,
+        "checkpoint_every": every,
+        "resume": resume,
+    }
     args = (data.x, data.y, data.epochs, data.lr, data.batch_size, data.x_valid, data.y_valid)
     if nproc is None:
         _require_torchrun()

@@ -179,7 +179,7 @@ class Engine(ParallelEpochs):
         self._order: torch.Tensor | None = None
         if path == "native":
             self._fns, gemm = native.engine(dtype)
-            kw = {"dtype": dtype, "device": device}
+            kw: dict[str, Any] = {"dtype": dtype, "device": device}
             self._buffers = {
                 "xbuf": torch.empty(self.batch, nf, **kw),
                 "z": torch.empty(c, self.batch, **kw),
@@ -363,7 +363,7 @@ class Engine(ParallelEpochs):
             raise diverged(lr, batch, "the parameters")
         self.wt.copy_(wt)
         self.b.copy_(b)
-        if vw is not None and self.vw is not None and self.vb is not None:
+        if vw is not None and vb is not None and self.vw is not None and self.vb is not None:
             self.vw.copy_(vw)
             self.vb.copy_(vb)
 
@@ -406,11 +406,12 @@ class Engine(ParallelEpochs):
         if self.comm is not None:
             return self._parallel_epoch(lr, order)
         if self.formulation.name != "fused":
-            losses, pens = [], []
+            steps: list[torch.Tensor] = []
+            pens = []
             for j, s in enumerate(range(0, self.n, self.batch)):
                 pens.append(self.penalty_value())
-                losses.append(self._formulation_step(s, min(self.batch, self.n - s), order, lr, j))
-            return (torch.stack(losses).double().cpu(), torch.tensor(pens, dtype=torch.float64))
+                steps.append(self._formulation_step(s, min(self.batch, self.n - s), order, lr, j))
+            return (torch.stack(steps).double().cpu(), torch.tensor(pens, dtype=torch.float64))
         start = self._snapshot()
         if self.path == "native":
             self._set_order(order)
@@ -425,11 +426,12 @@ class Engine(ParallelEpochs):
             self._fns["epoch"](
                 self._spec_ref, lr, self._batch_loss.data_ptr(), self._batch_pen.data_ptr()
             )
-            if team:
+            if team and self._teams is not None:
                 self._teams.record(team, time.perf_counter() - started)
             loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
         else:
-            losses, pens = [], []
+            losses: list[float] = []
+            pens = []
             for s in range(0, self.n, self.batch):
                 m = min(self.batch, self.n - s)
                 pens.append(self.penalty_value() if self.alpha or self.l1 else 0.0)

@@ -115,7 +115,11 @@ def _fsync_dir(folder: Path) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Replace ``path`` by ``text`` (UTF-8), atomically."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
 
 
 def write_safetensors_atomic(

@@ -45,14 +45,17 @@ def fingerprint(data: list[torch.Tensor | Path | None], settings: dict[str, Any]
     ``settings``."""
     h = hashlib.sha256()
     # sparse rows (softmaxlab.sparse.SparseRows) count as their index and value tensors
-    data = [u for t in data for u in (t.tensors() if hasattr(t, "tensors") else [t])]
-    for t in data:
+    flat: list[Any] = []
+    for item in data:
+        tensors = getattr(item, "tensors", None)
+        flat.extend(tensors() if tensors is not None else [item])
+    for t in flat:
         if t is None:
             h.update(b"none")
             continue
         if isinstance(t, Path):
             with open(t, "rb") as fh:
-                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                while block := fh.read(1 << 20):
                     h.update(block)
             continue
         t = t.detach().cpu().contiguous()
@@ -98,7 +101,7 @@ def save_checkpoint(
         return
 
     tensors = dict(tensors)
-    f64 = {"dtype": torch.float64}
+    f64: dict[str, Any] = {"dtype": torch.float64}
     if history and isinstance(history[0], dict):  # epoch records
         rows = [
             [float("nan") if r[k] is None else float(r[k]) for k in RECORD_COLUMNS] for r in history

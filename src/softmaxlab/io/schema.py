@@ -95,7 +95,9 @@ def _floats(t: Any, error: type[Exception], name: str, *, allow_nan: bool = Fals
 
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or not t.is_floating_point():
         raise error(f"{name}: expected a 1-D float tensor")
-    finite = torch.isfinite(t) | (torch.isnan(t) if allow_nan else torch.zeros_like(t, dtype=bool))
+    finite = torch.isfinite(t) | (
+        torch.isnan(t) if allow_nan else torch.zeros_like(t, dtype=torch.bool)
+    )
     if not bool(finite.all()):
         raise error(f"{name}: holds non-finite values")
     return [float(v) for v in t.tolist()]

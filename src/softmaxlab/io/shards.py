@@ -159,7 +159,7 @@ class RowFile:
                     b = min(hi, a + _CHUNK_ROWS)
                     block = np.empty((b - a, n_cols), dtype=self._dtype)
                     fh.seek(self._offset + a * n_cols * itemsize)
-                    if fh.readinto(memoryview(block).cast("B")) != block.nbytes:
+                    if fh.readinto(block.reshape(-1).view(np.uint8).data) != block.nbytes:
                         raise InvalidInputError(f"data: {self.path.name}: short read")
                     x[pos : pos + b - a] = block[:, features]
                     labels.append(block[:, target].copy())

@@ -103,7 +103,7 @@ def resolve_column(frame: Any, key: Any, name: str) -> str:
     ``frame`` is a DataFrame or the sequence of its column names."""
     cols = [str(c) for c in getattr(frame, "columns", frame)]
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-        if not -len(cols) <= key < len(cols):
+        if not -len(cols) <= int(key) < len(cols):
             raise InvalidInputError(
                 f"{name}: column index {key} is out of range (the file has {len(cols)} columns)"
             )

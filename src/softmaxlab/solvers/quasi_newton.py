@@ -160,7 +160,8 @@ class _Line:
         self.point = np.empty_like(x)
         self.grad = np.empty_like(x)
         self.evaluations = 0
-        self.alpha = self.value = None
+        self.alpha: float | None = None
+        self.value: float | None = None
 
     def __call__(self, alpha: float) -> tuple[float, float]:
         np.multiply(self.d, alpha, out=self.point)

@@ -164,7 +164,7 @@ class SGDSolver:
                 self.engine.w.clone(memory_format=torch.contiguous_format),
                 self.engine.b.clone(),
             )
-        improved = self.best is None or value > self.best + opt.tol
+        improved = self.best is None or value > self.best + (opt.tol or 0.0)
         self.stall = 0 if improved else self.stall + 1
         self.best = value if self.best is None else max(self.best, value)
         if self.stall >= opt.n_iter_no_change:
