@@ -30,7 +30,7 @@ from ._validation import (
     resolve_dtype,
 )
 from .errors import InvalidInputError, InvalidTypeError, diverged
-from .fast.sparse import make_engine
+from .fast import make_engine
 from .io.checkpoint import classifier_fingerprint
 from .sparse import is_sparse, sparse_rows
 from .training import (

@@ -12,9 +12,8 @@ import scipy.sparse as sp
 import torch
 
 from softmaxlab.errors import InvalidInputError
-from softmaxlab.fast import native
+from softmaxlab.fast import SparseEngine, make_engine, native
 from softmaxlab.fast.engine import Engine
-from softmaxlab.fast.sparse import SparseEngine, make_engine
 from softmaxlab.sparse import SparseRows, to_csr
 
 HAS_NATIVE = native.available(torch.float64, torch.device("cpu"))

@@ -38,26 +38,17 @@ import torch
 from .. import gradients as G
 from ..errors import InvalidInputError
 from ..sparse import SparseRows
-from . import comm as comm_
 from . import native
-from .engine import Engine, _ptr, check_l1
+from .base import EngineBase
+from .engine import _ptr
 from .threads import budget
 
-__all__ = ["DENSE_ONLY", "SparseEngine", "make_engine"]
+__all__ = ["DENSE_ONLY", "SparseEngine"]
 
 #: Threads of a full pass at most (each holds an (N, C) gradient of its own).
 MAX_PASS_THREADS = 8
 #: Formulations that materialise dense (m, C, m, C)-sized Jacobians of X: not for sparse rows.
 DENSE_ONLY = ("jacobian", "kronecker")
-
-
-def make_engine(
-    x: Any, labels: torch.Tensor, w: torch.Tensor, b: torch.Tensor, **kw: Any
-) -> Engine:
-    """An :class:`Engine` for dense rows ``x``, a :class:`SparseEngine` for
-    :class:`~softmaxlab.sparse.SparseRows` (the same arguments)."""
-    cls = SparseEngine if isinstance(x, SparseRows) else Engine
-    return cls(x, labels, w, b, **kw)
 
 
 def _stride(c: int) -> int:
@@ -66,9 +57,12 @@ def _stride(c: int) -> int:
     return -(-c // 16) * 16 + 16
 
 
-class SparseEngine(Engine):
-    """:class:`Engine` on :class:`~softmaxlab.sparse.SparseRows` (module docstring). W is
-    stored (N, C); :attr:`wt`, :attr:`vw` are its (C, N) views, as the dense engine's."""
+class SparseEngine(EngineBase):
+    """The engine on :class:`~softmaxlab.sparse.SparseRows` (module docstring), on the
+    constructor and interface of :class:`~softmaxlab.fast.base.EngineBase`. W is stored
+    (N, C); :attr:`wt`, :attr:`vw` are its (C, N) views, as the dense engine's."""
+
+    x: SparseRows
 
     def __init__(
         self,
@@ -91,8 +85,6 @@ class SparseEngine(Engine):
         l1: float = 0.0,
         l1_penalty: torch.Tensor | None = None,
     ) -> None:
-        check_l1(l1, momentum)
-        self.formulation = G.get(gradient)
         if gradient in DENSE_ONLY:
             raise InvalidInputError(
                 f"gradient: {gradient!r} materialises dense Jacobians and cannot take sparse "
@@ -100,56 +92,45 @@ class SparseEngine(Engine):
             )
         if mean is not None and bool((mean != 0).any()):
             raise InvalidInputError("mean: sparse rows are scaled, never centred")
-        if path not in ("auto", "native", "torch"):
-            raise InvalidInputError(f"path: one of auto, native, torch, got {path!r}")
-        self.comm = comm_.current()
-        if self.comm is not None and self.comm.world == 1:
-            self.comm = None
-        if self.comm is not None and gradient != "fused":
-            raise InvalidInputError(
-                f"gradient: data-parallel training uses the fused gradient, got {gradient!r}"
-            )
         n, nf = x.shape
         c = w.shape[1]
         dtype = x.dtype
+        cpu = torch.device("cpu")
+        super().__init__(
+            labels,
+            n,
+            nf,
+            c,
+            dtype=dtype,
+            device=cpu,
+            batch_size=batch_size,
+            gradient=gradient,
+            weight=weight,
+            penalty=penalty,
+            alpha=alpha,
+            momentum=momentum,
+            nesterov=nesterov,
+            rows=rows,
+            path=path,
+            l1=l1,
+            l1_penalty=l1_penalty,
+            native_ok=native.available(dtype, cpu),
+        )
         self.inv_scale_sparse = None if inv_scale is None else inv_scale.to(dtype)
         self.x = x.scaled(self.inv_scale_sparse)
         self.mean = self.inv_scale = None  # applied to the stored values once
-        self.labels = labels.to(dtype=torch.int64).contiguous()
-        self.rows = None if rows is None else rows.to(dtype=torch.int64).contiguous()
-        if self.rows is not None:
-            n = self.rows.shape[0]
-        self.n, self.n_features, self.n_classes = n, nf, c
-        self.batch = max(1, min(int(batch_size), n))
-        self._teams = None
         # a full pass's intercept sums and the other threads' gradients, allocated once
         self._pass_gb: torch.Tensor | None = None
         self._pass_scratch: torch.Tensor | None = None
-        self.weight = None if weight is None else weight.to(dtype).contiguous()
-        self.penalty = None if penalty is None else penalty.to(dtype).contiguous()
-        self.alpha, self.momentum, self.nesterov = float(alpha), float(momentum), bool(nesterov)
-        self.l1 = float(l1)
-        self.l1_penalty = None if l1_penalty is None else l1_penalty.to(dtype).contiguous()
         self._w = w.detach().to(dtype).contiguous().clone()  # (N, C)
         self.b = b.detach().to(dtype).clone()
-        self._vw = self.vb = None
+        self._vw: torch.Tensor | None = None
+        self.vb = None
         if self.momentum:
             self._vw, self.vb = torch.zeros_like(self._w), torch.zeros_like(self.b)
-        self.flat = torch.zeros(c * nf + c + 1, dtype=dtype)
         self._g = self.flat[: c * nf].view(nf, c)  # the gradient in W's (N, C) layout
         self.gw = self._g.T
-        self.gb = self.flat[c * nf : c * nf + c]
-        can = native.available(dtype, torch.device("cpu")) and gradient == "fused"
-        if path == "auto":
-            path = "native" if can else "torch"
-        elif path == "native" and not can:
-            raise InvalidInputError(
-                "path: the native engine is not available here (see "
-                "softmaxlab.fast.native; it serves gradient='fused')"
-            )
-        self.path = path
-        self.k = -(-n // self.batch)
-        self._order: torch.Tensor | None = None
+        n, path = self.n, self.path
         if path == "native":
             self._fns = native.sparse(dtype)
             self._buffers = {
@@ -200,7 +181,7 @@ class SparseEngine(Engine):
 
     # ------------------------------------------------------------------ layout
     @property
-    def wt(self) -> torch.Tensor:  # type: ignore[override]
+    def wt(self) -> torch.Tensor:
         """Wᵀ (C, N), a view of the (N, C) storage."""
         return self._w.T
 
@@ -214,7 +195,7 @@ class SparseEngine(Engine):
         return self._w
 
     @property
-    def vw(self) -> torch.Tensor | None:  # type: ignore[override]
+    def vw(self) -> torch.Tensor | None:
         return None if self._vw is None else self._vw.T
 
     def threads(self, *, lbfgs: bool = False) -> Any:
@@ -310,26 +291,14 @@ class SparseEngine(Engine):
         super().update(lr, batch=batch, checked=True if self.path == "native" else checked)
 
     # ------------------------------------------------------------------ epochs
-    def epoch(
-        self, lr: float, order: torch.Tensor | None = None
+    def _native_epoch(
+        self, lr: float, order: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.comm is not None or self.formulation.name != "fused" or self.path != "native":
-            return super().epoch(lr, order)
-        start = self._snapshot()
         self._set_order(order)
         self._fns["epoch"](
             self._spec_ref, lr, self._batch_loss.data_ptr(), self._batch_pen.data_ptr()
         )
-        loss, pen = self._batch_loss.clone(), self._batch_pen.clone()
-        if not bool(
-            torch.isfinite(loss).all()
-            & torch.isfinite(pen).all()
-            & torch.isfinite(self._w).all()
-            & torch.isfinite(self.b).all()
-        ):
-            self._restore(start)
-            self._replay(lr, order)
-        return loss, pen
+        return self._batch_loss.clone(), self._batch_pen.clone()
 
     def metrics(self, x: Any, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy on rows ``x`` (:class:`SparseRows`, scaled as the training

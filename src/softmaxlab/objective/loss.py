@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fast import make_engine
 from ..fast.comm import shard_bounds
-from ..fast.sparse import make_engine
 from ..sparse import SparseRows
 
 __all__ = ["FULL_PASS_CHUNK", "LogOddsLoss", "MultinomialLoss", "Rows"]
