@@ -97,7 +97,6 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "objective": ("objective",),
     "solvers": ("solvers", "certificate"),
     "models": (
-        "settings",
         "_inputs",
         "fitting",
         "model",

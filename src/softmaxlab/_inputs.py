@@ -28,10 +28,18 @@ from ._validation import (
 from .data import standardisation
 from .errors import InvalidInputError
 from .objective import Rows, row_weights
-from .settings import resolve_solver, start_params
 from .sparse import SparseRows, column_scale, is_sparse, nonempty, to_csr, to_scipy
 
-__all__ = ["FitRows", "check_rows", "eval_rows", "fit_rows", "scale_stats", "take", "tensor_rows"]
+__all__ = [
+    "FitRows",
+    "check_rows",
+    "eval_rows",
+    "fit_rows",
+    "scale_stats",
+    "start_params",
+    "take",
+    "tensor_rows",
+]
 
 
 def check_rows(est: Any, X: Any, y: Any = "no", *, dtype: Any, reset: bool) -> Any:
@@ -165,7 +173,7 @@ def fit_rows(
     reset: bool,
     epochs: int | None,
     eval_set: Any,
-    sgd_only: bool,
+    lbfgs: bool,
 ) -> FitRows:
     """Check and encode the rows of a fit of ``est`` (module docstring): labels, row
     weights, held-out rows (``eval_set`` or the ``early_stopping`` split) and the
@@ -205,7 +213,7 @@ def fit_rows(
     ):
         check_array(X, dtype=np_dtype)  # names the NaN or infinity, as scikit-learn does
         check_statistics(mu.cpu().numpy(), d.cpu().numpy(), "X")  # finite, overflowed
-    if sp.issparse(X) and resolve_solver(est, sgd_only=sgd_only) == "lbfgs":
+    if sp.issparse(X) and lbfgs:
         # L-BFGS adapts to the scale itself; on sparse rows the max-abs scaling only
         # slowed it (docs/text.md)
         d = torch.ones_like(d)
@@ -217,3 +225,11 @@ def fit_rows(
         int(rng.randint(2**31 - 1)),
         [xt, labels, st, train, *(valid or ())],
     )
+
+
+def start_params(est: Any, classes: np.ndarray, n_features: int, np_dtype: Any) -> None:
+    """A fresh fit's attributes: the classes and zero coefficients."""
+    est.classes_ = classes
+    est.coef_ = np.zeros((len(classes), n_features), dtype=np_dtype)
+    est.intercept_ = np.zeros(len(classes), dtype=np_dtype)
+    est.loss_curve_ = []

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._validation import labelled_rows
 from .errors import InvalidInputError
-from .objective.weights import row_weights
+from .objective.loss import row_weights
 
 __all__ = ["Certificate", "certify", "certify_arrays", "feasible_dual"]
 

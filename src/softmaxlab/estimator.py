@@ -41,9 +41,17 @@ from . import functional as F
 from ._inputs import check_rows, fit_rows
 from ._validation import check_finite_logits, check_number
 from .errors import InvalidInputError, InvalidTypeError
-from .fitting import adopt, plan, solve
+from .fitting import (
+    PENALTIES,
+    SCHEDULES,
+    SOLVERS,
+    adopt,
+    check_settings,
+    plan,
+    resolve_solver,
+    solve,
+)
 from .io.checkpoint import fingerprint
-from .settings import PENALTIES, SCHEDULES, SOLVERS, check_settings
 from .solvers import CheckpointPlan
 
 __all__ = ["PENALTIES", "SCHEDULES", "SOLVERS", "SoftmaxRegression"]
@@ -277,6 +285,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         try:
             check_settings(self)
             path, every, resume = checkpoint
+            solver = resolve_solver(self, sgd_only=path is not None or epochs is not None)
             prepared = fit_rows(
                 self,
                 X,
@@ -286,7 +295,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 reset=reset,
                 epochs=epochs,
                 eval_set=eval_set,
-                sgd_only=path is not None or epochs is not None,
+                lbfgs=solver == "lbfgs",
             )
             plan_ckpt = None
             if path is not None:

@@ -102,8 +102,7 @@ def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = Non
     from sklearn.base import clone
 
     from ._inputs import fit_rows
-    from .fitting import adopt, plan
-    from .settings import check_settings, l1_share
+    from .fitting import adopt, check_settings, l1_share, plan, resolve_solver
 
     n = float(len(y) if sample_weight is None else np.sum(sample_weight))
     alphas = [1.0 / (float(c) * n) for c in cs]
@@ -118,7 +117,7 @@ def fit_path(base: Any, X: Any, y: Any, cs: np.ndarray, sample_weight: Any = Non
         reset=True,
         epochs=None,
         eval_set=None,
-        sgd_only=False,
+        lbfgs=resolve_solver(est, sgd_only=False) == "lbfgs",
     )
     setup = plan(est, prepared.rows, total_weight=prepared.total_weight)
     if not isinstance(setup.options, LbfgsOptions):

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from softmaxlab.objective import L2, ElasticNet, MultinomialLoss, Rows
+from softmaxlab.objective import L2, ElasticNet, LogOddsLoss, MultinomialLoss, Rows
 from softmaxlab.sparse import SparseRows, to_csr
 
 N_ROWS, N_FEATURES, N_CLASSES = 57, 6, 4
@@ -123,7 +123,7 @@ def test_the_log_odds_loss_is_the_two_class_loss_on_its_own_parameters():
     rows = _rows(False, scaled=True, train=False)
     rows.labels = rows.labels % 2
     loss = MultinomialLoss(rows, 2)
-    lo = loss.log_odds()
+    lo = LogOddsLoss(loss)
     rng = np.random.default_rng(5)
     theta = rng.normal(size=lo.n_params)
     value, grad = lo.value_and_gradient(theta)

@@ -18,9 +18,9 @@ import torch.distributed as dist
 from .._validation import check_positive_int
 from ..errors import DistributedError, InvalidInputError, InvalidTypeError
 from ..fast.comm import data_parallel
+from ..fitting import check_settings
 from ..io.atomic import read_safetensors, write_safetensors_atomic
 from ..io.checkpoint import load_checkpoint
-from ..settings import check_settings
 from ..training import EpochRecord, check_fit_args
 from ._procs import (
     _check_nproc,

@@ -1,10 +1,11 @@
 """The objective of every fit: the multinomial loss over a flat parameter vector
-(:mod:`~softmaxlab.objective.loss`), the penalties (:mod:`~softmaxlab.objective.penalties`)
-and the row weights (:mod:`~softmaxlab.objective.weights`)."""
+with its rows and their weights (:mod:`~softmaxlab.objective.loss`), its two-class form
+(:mod:`~softmaxlab.objective.log_odds`) and the penalties
+(:mod:`~softmaxlab.objective.penalties`)."""
 
-from .loss import LogOddsLoss, MultinomialLoss, Rows
+from .log_odds import LogOddsLoss
+from .loss import MultinomialLoss, Rows, class_weight_vector, row_weights
 from .penalties import L1, L2, ElasticNet, NoPenalty, Penalty, make_penalty
-from .weights import class_weight_vector, row_weights
 
 __all__ = [
     "L1",

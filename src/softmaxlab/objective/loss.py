@@ -18,9 +18,15 @@ rows and :math:`\tilde W` (N, C) row by row on sparse rows (where a stored value
 row of W), ``θ[N·C:]`` is :math:`\tilde b` (C,). :meth:`MultinomialLoss.w_view` gives the
 (C, N) view of either. An evaluation is then one copy in, one pass, one copy out.
 
-:class:`LogOddsLoss` is the same function for two classes on the log-odds parameters
-:math:`\theta' = (\delta, c)` with :math:`W = [-\delta/2, \delta/2]`, :math:`b = [-c/2,
-c/2]` — the variables of scikit-learn's binary ``LogisticRegression``.
+The row weights are computed here, once, for every entry point:
+:math:`s_i = w_i\,c_{t_i}`, the ``sample_weight`` of row i times the ``class_weight`` of
+its class :math:`t_i`. ``class_weight="balanced"`` is scikit-learn's :math:`c_k = n /
+(K\,n_k)` over the :math:`K` classes present (counts :math:`n_k`, :math:`n = \sum_k n_k`);
+a dict maps labels to weights; ``None`` is all 1. The counts may be global sums over
+data-parallel ranks (:func:`class_weight_vector` takes them as given).
+
+:class:`~softmaxlab.objective.log_odds.LogOddsLoss` is the same function for two classes
+on the log-odds parameters.
 """
 
 from __future__ import annotations
@@ -31,14 +37,79 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InvalidInputError
 from ..fast import make_engine
 from ..fast.comm import shard_bounds
 from ..sparse import SparseRows
 
-__all__ = ["FULL_PASS_CHUNK", "LogOddsLoss", "MultinomialLoss", "Rows"]
+__all__ = [
+    "FULL_PASS_CHUNK",
+    "MultinomialLoss",
+    "Rows",
+    "class_weight_vector",
+    "row_weights",
+]
 
 #: rows per pass of a full-batch evaluation (bounds the engine's buffers)
 FULL_PASS_CHUNK = 4096
+
+
+def class_weight_vector(class_weight: Any, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    r"""Per-class weights :math:`c` (K,) from the class ``counts`` (K,) (module docstring)."""
+    out = np.ones(len(classes), dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if class_weight is None:
+        return out
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        present = counts > 0
+        out[present] = counts.sum() / (present.sum() * counts[present])
+        return out
+    lookup = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
+    unknown = [k for k in class_weight if k not in lookup]
+    if unknown:
+        raise InvalidInputError(
+            f"class_weight: labels {unknown} are not among the classes "
+            f"{np.asarray(classes).tolist()}"
+        )
+    for label, weight in class_weight.items():
+        out[lookup[label]] = float(weight)
+    return out
+
+
+def row_weights(
+    class_weight: Any,
+    classes: np.ndarray,
+    y_idx: np.ndarray,
+    sample_weight: Any,
+    *,
+    whole: bool,
+) -> np.ndarray:
+    """The weight :math:`s_i` (n,) of each row with class index ``y_idx`` (n,): checked
+    ``sample_weight`` (finite, non-negative, not all zero) times the class weight; with
+    ``whole``, at least two classes must keep a non-zero weight."""
+    n = len(y_idx)
+    if sample_weight is None:
+        s = np.ones(n)
+    else:
+        s = np.asarray(sample_weight, dtype=np.float64)
+        if s.ndim == 0:
+            s = np.full(n, float(s))
+        if s.shape != (n,):
+            raise InvalidInputError(f"sample_weight: expected shape ({n},), got {s.shape}")
+        if not np.all(np.isfinite(s)) or np.any(s < 0):
+            raise InvalidInputError("sample_weight: must be finite and non-negative")
+    if class_weight is not None:
+        counts = np.bincount(y_idx, minlength=len(classes))
+        s = s * class_weight_vector(class_weight, classes, counts)[y_idx]
+    if not s.sum() > 0:
+        raise InvalidInputError("sample_weight: all weights are zero")
+    weighted = np.bincount(y_idx, weights=s, minlength=len(classes))
+    if whole and np.count_nonzero(weighted > 0) < 2:
+        raise InvalidInputError(
+            "sample_weight: fewer than 2 classes have non-zero weight; a classifier "
+            "needs at least 2 classes"
+        )
+    return s
 
 
 @dataclass
@@ -280,10 +351,6 @@ class MultinomialLoss:
         theta[self.n_weights :] = engine.b.double().cpu().numpy()
         return theta
 
-    def log_odds(self) -> LogOddsLoss:
-        """This two-class loss on the log-odds parameters (:class:`LogOddsLoss`)."""
-        return LogOddsLoss(self)
-
 
 def _mm(x: Any, w: torch.Tensor) -> torch.Tensor:
     return torch.sparse.mm(x, w) if x.is_sparse else x @ w
@@ -292,56 +359,3 @@ def _mm(x: Any, w: torch.Tensor) -> torch.Tensor:
 def _mm_t(r: torch.Tensor, x: Any) -> torch.Tensor:
     """Rᵀ X (C, N) for dense or sparse X."""
     return torch.sparse.mm(x.t(), r).T if x.is_sparse else r.T @ x
-
-
-class LogOddsLoss:
-    r"""A two-class :class:`MultinomialLoss` on θ' = (δ (N,), c): :math:`W = [-\delta/2,
-    \delta/2]`, :math:`b = [-c/2, c/2]`; :math:`\partial f/\partial\delta =
-    (\partial f/\partial w_1 - \partial f/\partial w_0)/2`. The penalties' weights follow:
-    :math:`\lVert W\rVert^2 = \lVert\delta\rVert^2/2` (p/2), :math:`\lVert W\rVert_1 =
-    \lVert\delta\rVert_1` (q)."""
-
-    def __init__(self, base: MultinomialLoss) -> None:
-        self.base = base
-        nf = base.n_features
-        self.n_params = nf + 1
-        self.n_features = nf
-        self.l2_weights = np.append(base.w_view(base.l2_weights)[1] / 2, 0.0)
-        self.l1_weights = np.append(base.w_view(base.l1_weights)[1], 0.0)
-        self._full = np.zeros(base.n_params)
-
-    def expand(self, theta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The full θ of θ' (centred weights)."""
-        out = np.empty(self.base.n_params) if out is None else out
-        wv = self.base.w_view(out)
-        np.multiply(theta[: self.n_features], 0.5, out=wv[1])
-        np.negative(wv[1], out=wv[0])
-        out[-1] = 0.5 * theta[-1]
-        out[-2] = -out[-1]
-        return out
-
-    def restrict(self, theta: np.ndarray) -> np.ndarray:
-        """θ' = (w₁ − w₀, b₁ − b₀) of a full θ (exact for centred weights)."""
-        wv = self.base.w_view(theta)
-        return np.append(wv[1] - wv[0], theta[-1] - theta[-2])
-
-    def expand_gradient(self, g: np.ndarray) -> np.ndarray:
-        """The full gradient at centred weights from ∂f/∂θ': ∂f/∂w₀ = −∂f/∂w₁ = −∂f/∂δ."""
-        out = np.empty(self.base.n_params)
-        wv = self.base.w_view(out)
-        wv[1] = g[: self.n_features]
-        wv[0] = -g[: self.n_features]
-        out[-1], out[-2] = g[-1], -g[-1]
-        return out
-
-    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, g = self.base.value_and_gradient(self.expand(theta, self._full))
-        gv = self.base.w_view(g)
-        out = np.empty(self.n_params)
-        np.subtract(gv[1], gv[0], out=out[: self.n_features])
-        out[-1] = g[-1] - g[-2]
-        out *= 0.5
-        return value, out
-
-    def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
-        return self.base.scores(self.expand(theta), x, labels)

@@ -1,7 +1,7 @@
 """Full-batch L-BFGS on (loss, penalty): OWL-QN when the penalty has an L1 part
 (:mod:`softmaxlab.solvers.quasi_newton`). Each evaluation is one full pass of the loss's
 engine plus the penalty's smooth part; two classes run on the log-odds parameters
-(:class:`~softmaxlab.objective.loss.LogOddsLoss`)."""
+(:class:`~softmaxlab.objective.log_odds.LogOddsLoss`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from scipy.linalg import blas
 
 from ..errors import InvalidInputError
 from ..fast import comm
+from ..objective.log_odds import LogOddsLoss
 from ..objective.loss import MultinomialLoss
 from ..objective.penalties import Penalty
 from ..training import EpochRecord
@@ -33,7 +34,7 @@ def lbfgs(
     curvature pairs of a previous run on the same loss (a regularisation path): only the
     L2 term changed, by Δ·p, so the pairs shifted by Δ·p ⊙ s are exact here (not under
     L1, whose orthants change between strengths)."""
-    view: Any = loss.log_odds() if loss.n_classes == 2 else loss
+    view: Any = LogOddsLoss(loss) if loss.n_classes == 2 else loss
     x0 = view.restrict(theta0) if view is not loss else np.array(theta0, dtype=np.float64)
     l2w = view.l2_weights
     l2 = penalty.l2
