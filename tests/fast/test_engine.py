@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import softmaxlab as sl
-from softmaxlab.fast import native
+from softmaxlab.fast import build, native
 from softmaxlab.fast.engine import Engine
 
 CPU = torch.device("cpu")
@@ -269,7 +269,7 @@ def test_the_fit_uses_the_fastest_path_available(seed_data):
 
 def test_without_a_compiler_the_fast_path_uses_pytorch(monkeypatch, tmp_path, seed_data):
     monkeypatch.setenv("SOFTMAXLAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(native, "_compiler", lambda: None)
+    monkeypatch.setattr(build, "_compiler", lambda: None)
     native._library.cache_clear()
     try:
         assert native.build() is None

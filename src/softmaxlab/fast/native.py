@@ -1,44 +1,27 @@
-"""The optional native kernel of the fast path: built on first use, cached, never required.
+"""The optional native kernel of the fast path, loaded with :mod:`ctypes`.
 
 ``_softmax_grad.c`` fuses what a fused training step does between its two GEMMs —
 softmax over the classes, taking the true class's probability, subtracting the one-hot
-targets — into one pass (its header states the formula). softmaxlab compiles it with the
-system C compiler (``cc``/``gcc``; ``-O3 -march=native``; with ``-fopenmp`` where PyTorch
-runs on GNU OpenMP, so large batches use PyTorch's own threads) the first time the fast
-path runs on a CPU, into a cache folder keyed by the source, the compiler flags and the
-machine, and loads it with :mod:`ctypes`. Everything else stays in PyTorch. Building takes
-well under a second.
+targets — into one pass (its header states the formula), and runs whole epochs of the
+dense and the sparse engine on PyTorch's own BLAS. :mod:`softmaxlab.fast.build` compiles
+and caches it; everything else stays in PyTorch.
 
 When there is no compiler, the build fails, the data is not on the CPU, or
 ``SOFTMAXLAB_NATIVE=0`` is set, the fast path uses PyTorch's ``softmax``/``gather``/
 ``sub_`` instead: same results to rounding (tested both ways), only slower.
-
-Cache folder: ``$SOFTMAXLAB_CACHE``, else ``$XDG_CACHE_HOME/softmaxlab``, else
-``~/.cache/softmaxlab``. A cached kernel is trusted only as what was built here: its key
-includes the CPU's instruction-set flags (a cache shared with another CPU never loads
-code this one cannot run), a new build is first loaded and run on a tiny input in a
-separate process (a kernel that crashes or traps is discarded there, not here), and the
-checked build's SHA-256 is kept next to it; a cached file whose bytes no longer match (a
-truncated or replaced file) is rebuilt. A compiler that runs longer than
-``$SOFTMAXLAB_BUILD_TIMEOUT`` seconds (20 by default) is stopped. Each of these
-fallbacks prints one line on stderr.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .build import build, cache_dir
 
 __all__ = [
     "EngineSpec",
@@ -51,202 +34,6 @@ __all__ = [
     "softmax_grad",
     "sparse",
 ]
-
-SOURCE = Path(__file__).with_name("_softmax_grad.c")
-#: included by SOURCE (the sparse engine's kernels); part of the cache key
-SPARSE_SOURCE = Path(__file__).with_name("_sparse.c")
-_BASE = ["-O3", "-fno-math-errno", "-fPIC", "-shared"]
-#: tried in order: threads from PyTorch's OpenMP runtime (only where PyTorch itself runs
-#: on libgomp, see _torch_uses_libgomp), then single-threaded, then without -march=native
-FLAGS = [
-    [*_BASE, "-march=native", "-fopenmp"],
-    [*_BASE, "-march=native", "-fopenmp-simd"],
-    [*_BASE, "-fopenmp-simd"],
-]
-LIBS = [["-lmvec", "-lm"], ["-DSOFTMAXLAB_NO_MVEC", "-lm"]]  # without libmvec: scalar log
-
-
-def cache_dir() -> Path:
-    """Where built kernels are kept (see the module docstring)."""
-    if os.environ.get("SOFTMAXLAB_CACHE"):
-        return Path(os.environ["SOFTMAXLAB_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "softmaxlab"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return name
-    return None
-
-
-def _cpu_flags() -> str:
-    """The CPU's instruction-set flags (``/proc/cpuinfo``), part of the cache key."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    return " ".join(sorted(line.split(":", 1)[1].split()))
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _say(message: str) -> None:
-    print(f"softmaxlab: {message}", file=sys.stderr, flush=True)
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-#: Runs in a fresh interpreter (``python -S``): load the library and run the softmax
-#: kernel on one sample of two classes; prints the loss (ln 2).
-_PROBE = """
-import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1])
-z = (ctypes.c_double * 2)(0.0, 0.0)
-label = (ctypes.c_int64 * 1)(0)
-loss = (ctypes.c_double * 1)(0.0)
-f = lib.softmax_grad_f64
-f.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-              ctypes.c_void_p, ctypes.c_void_p]
-f(z, 1, 2, 1, label, loss)
-print(repr(loss[0]), repr(z[0]), repr(z[1]))
-"""
-
-
-def _probe(path: Path, timeout: float) -> str | None:
-    """``None`` when the library at ``path`` loads and computes softmax − one-hot
-    correctly in a separate process; else why not."""
-    import math
-
-    try:
-        done = subprocess.run(
-            [sys.executable, "-S", "-c", _PROBE, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return "it hung when run"
-    except OSError as exc:
-        return f"it could not be run ({exc})"
-    if done.returncode != 0:
-        sig = -done.returncode if done.returncode < 0 else None
-        return (
-            f"it crashed when run (signal {sig})"
-            if sig
-            else f"it failed to load ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
-        )
-    try:
-        loss, g0, g1 = (float(v) for v in done.stdout.split())
-    except ValueError:
-        return "it printed nothing usable"
-    if not (abs(loss - math.log(2)) < 1e-12 and abs(g0 + 0.5) < 1e-12 and abs(g1 - 0.5) < 1e-12):
-        return "it computed wrong numbers"
-    return None
-
-
-def _build_timeout() -> float:
-    try:
-        return max(1.0, float(os.environ.get("SOFTMAXLAB_BUILD_TIMEOUT", "20")))
-    except ValueError:
-        return 20.0
-
-
-def _cached(target: Path) -> bool:
-    """Whether ``target`` is a kernel this machine built and checked, byte for byte."""
-    sidecar = target.with_suffix(".sha256")
-    if not target.is_file():
-        return False
-    try:
-        ok = sidecar.read_text().strip() == _digest(target)
-    except OSError:
-        ok = False
-    if not ok:
-        _say(f"the cached native kernel {target.name} is damaged or not ours; rebuilding it")
-        target.unlink(missing_ok=True)
-        sidecar.unlink(missing_ok=True)
-    return ok
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def build() -> Path | None:
-    """Compile the kernel if it is not cached yet; the shared library's path, or ``None``
-    when no compiler or no flag set works (see the module docstring for the checks).
-    Safe when several processes build at once (each writes temporary files and renames
-    them)."""
-    cc = _compiler()
-    if cc is None or sys.platform == "win32":
-        return None
-    source = SOURCE.read_bytes() + SPARSE_SOURCE.read_bytes()
-    timeout = _build_timeout()
-    unusable: str | None = None  # why the first rejected build was rejected
-    for flags in FLAGS if _torch_uses_libgomp() else FLAGS[1:]:
-        for libs in LIBS:
-            key = hashlib.sha256(
-                source
-                + repr(
-                    (cc, flags, libs, platform.machine(), platform.libc_ver(), _cpu_flags())
-                ).encode()
-            )
-            target = cache_dir() / f"softmax_grad-{key.hexdigest()[:16]}.so"
-            if _cached(target):
-                return target
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-            os.close(fd)
-            cmd = [cc, *flags, str(SOURCE), "-o", tmp, *libs]
-            try:
-                done = subprocess.run(cmd, capture_output=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                Path(tmp).unlink(missing_ok=True)
-                _say(
-                    f"building the native kernel took over {timeout:g} s ({cc}); "
-                    "using PyTorch operations instead"
-                )
-                return None
-            except OSError:
-                done = None
-            if done is not None and done.returncode == 0:
-                why = _probe(Path(tmp), timeout)
-                if why is None:
-                    _fsync(Path(tmp))
-                    sidecar = Path(tmp).with_suffix(".sha256")
-                    sidecar.write_text(_digest(Path(tmp)) + "\n")
-                    _fsync(sidecar)
-                    os.replace(sidecar, target.with_suffix(".sha256"))
-                    os.replace(tmp, target)
-                    if unusable is not None:
-                        _say(f"{unusable}; using a build with {' '.join(flags)}")
-                    return target
-                unusable = unusable or (
-                    f"the native kernel built with {' '.join(flags)} is unusable: {why}"
-                )
-            Path(tmp).unlink(missing_ok=True)
-    if unusable is not None:
-        _say(f"{unusable}; using PyTorch operations instead")
-    return None
-
-
-def _torch_uses_libgomp() -> bool:
-    """Whether PyTorch runs its threads on GNU OpenMP, already loaded in this process: a
-    kernel built with -fopenmp then binds to that same ``libgomp.so.1`` (the loader reuses
-    a loaded library of the same name), so it shares PyTorch's threads and settings
-    instead of starting a second pool."""
-    if "OpenMP" not in torch.__config__.parallel_info():
-        return False
-    try:
-        with open("/proc/self/maps") as fh:
-            return "libgomp" in fh.read()
-    except OSError:
-        return False
 
 
 _P, _I, _D = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
