@@ -83,6 +83,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "errors",
         "_version",
         "_validation",
+        "_atomic",
         "functional",
         "derivatives",
         "gradients",

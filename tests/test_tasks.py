@@ -151,9 +151,9 @@ def test_bad_options_are_refused(tmp_path):
         (["--early-stopping", "--valid", "0"], "early_stopping: needs validation rows"),
         (
             ["--sharded", "--nproc", "2", "--no-shuffle", "--C", "1"],
-            "--C: give --alpha with --sharded",
+            "C: give alpha (--alpha) when sharded",
         ),
-        (["--sharded", "--nproc", "2"], "--sharded: rows are used in file order"),
+        (["--sharded", "--nproc", "2"], "sharded: rows are used in file order"),
     ],
 )
 def test_bad_train_options_fail_cleanly(fails_cleanly, tmp_path, args, message):

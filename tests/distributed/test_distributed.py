@@ -348,8 +348,9 @@ def test_cli_sharded_train_equals_one_process(files, tmp_path):
     )
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        "softmaxlab train: error: --sharded: rows are used in file order; add --no-shuffle "
-        "(and no --stratify), shuffling the file beforehand if it is sorted"
+        "softmaxlab train: error: sharded: rows are used in file order; pass shuffle=False "
+        "and no stratify (--no-shuffle, no --stratify), shuffling the file beforehand if it "
+        "is sorted"
     ]
 
 

@@ -23,7 +23,8 @@ from .compare import add_compare
 from .files import _add_certify, _add_evaluate, _add_export, _add_plot, _add_predict
 from .path import _add_path
 from .tools import _add_bench, _add_gradcheck
-from .train import _add_train
+from .train import _cmd_train
+from .train_options import add_train
 
 __all__ = ["build_parser", "main"]
 
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     add_compare(sub)
-    _add_train(sub)
+    add_train(sub, _cmd_train)
     _add_predict(sub)
     _add_evaluate(sub)
     _add_certify(sub)
