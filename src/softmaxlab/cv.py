@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._inputs import check_rows
 from .errors import InvalidInputError
 from .estimator import SoftmaxRegression
+from .objective import row_weights
 from .path import check_cs, fit_path, penalty_of
 
 __all__ = ["SoftmaxRegressionCV"]
@@ -145,54 +146,30 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(f"refit: expected True or False, got {self.refit!r}")
         X, y = check_rows(self, X, y, dtype=np.float64, reset=True)
         check_classification_targets(y)
-        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if sw is not None and (
-            sw.shape != (len(y),)
-            or not np.all(np.isfinite(sw))
-            or np.any(sw < 0)
-            or not sw.sum() > 0
-        ):
-            raise InvalidInputError(
-                f"sample_weight: expected {len(y)} finite weights >= 0, not all zero"
-            )
-        classes = np.unique(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise InvalidInputError(
                 f"y: has only {len(classes)} class; a classifier needs at least 2 classes"
             )
+        # the one check of sample_weight (the class weights apply inside each fit)
+        sw = None
+        if sample_weight is not None:
+            sw = row_weights(None, classes, y_idx.reshape(-1), sample_weight, whole=True)
         folds = list(check_cv(5 if self.cv is None else self.cv, y, classifier=True).split(X, y))
         scorer = (
             None
             if self.scoring is None
             else check_scoring(SoftmaxRegression(), scoring=self.scoring)
         )
-        bases = [
-            SoftmaxRegression(
-                solver="lbfgs",
-                penalty=penalty_of(r)[0],
-                l1_ratio=penalty_of(r)[1],
-                tol=self.tol,
-                max_epochs=self.max_epochs,
-                class_weight=self.class_weight,
-            )
-            for r in ratios
-        ]
+        bases = [self._base(r) for r in ratios]
         jobs = [(k, j) for k in range(len(folds)) for j in range(len(ratios))]
         results = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_path)(bases[j], X, y, sw, folds[k][0], folds[k][1], cs, scorer)
             for k, j in jobs
         )
-        n_f, n_c, n_r = len(folds), len(cs), len(ratios)
-        scores = np.empty((n_f, n_c, n_r))
-        n_iter = np.empty((n_f, n_c, n_r), dtype=np.int64)
-        paths = np.zeros((len(classes), n_f, n_c, n_r, X.shape[1] + 1))
-        for (k, j), (fits, fold_scores) in zip(jobs, results, strict=True):
-            scores[k, :, j] = fold_scores
-            for i, f in enumerate(fits):
-                n_iter[k, i, j] = f.n_iter_
-                rows = np.searchsorted(classes, f.classes_)  # a fold may miss a class
-                paths[rows, k, i, j, :-1] = f.coef_
-                paths[rows, k, i, j, -1] = f.intercept_
+        scores, n_iter, paths = _collect(
+            jobs, results, classes, len(folds), len(cs), len(ratios), X.shape[1]
+        )
         mean = scores.mean(axis=0)
         best_c, best_r = np.unravel_index(int(np.argmax(mean)), mean.shape)
         self.classes_, self.Cs_ = classes, cs
@@ -207,14 +184,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             c: paths[q][:, :, 0] if squeeze else paths[q] for q, c in enumerate(classes)
         }
         self.n_iter_ = (n_iter[..., 0] if squeeze else n_iter)[np.newaxis]
-        model = SoftmaxRegression(
-            solver="lbfgs",
-            penalty=bases[best_r].penalty,
-            l1_ratio=bases[best_r].l1_ratio,
-            tol=self.tol,
-            max_epochs=self.max_epochs,
-            class_weight=self.class_weight,
-        )
+        model = self._base(ratios[best_r])
         if self.refit:
             n = float(len(y) if sw is None else sw.sum())
             model.set_params(alpha=1.0 / (cs[best_c] * n)).fit(X, y, sw)
@@ -226,6 +196,18 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         self.estimator_ = model
         self.coef_, self.intercept_ = model.coef_, model.intercept_
         return self
+
+    def _base(self, ratio: float | None) -> SoftmaxRegression:
+        """The L-BFGS estimator every fold fits (and the refit), at L1 share ``ratio``."""
+        penalty, l1_ratio = penalty_of(ratio)
+        return SoftmaxRegression(
+            solver="lbfgs",
+            penalty=penalty,
+            l1_ratio=l1_ratio,
+            tol=self.tol,
+            max_epochs=self.max_epochs,
+            class_weight=self.class_weight,
+        )
 
     # ------------------------------------------------------------------ prediction
     def _model(self) -> SoftmaxRegression:
@@ -251,3 +233,27 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     def _check_features(self, X: Any) -> None:
         check_rows(self, X, dtype=np.float64, reset=False)
+
+
+def _collect(
+    jobs: list[tuple[int, int]],
+    results: Any,
+    classes: np.ndarray,
+    n_f: int,
+    n_c: int,
+    n_r: int,
+    n_features: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The folds' scores (n_f, n_c, n_r), iterations and coefficient paths (K, n_f, n_c,
+    n_r, N + 1) from each (fold, ratio) job's path."""
+    scores = np.empty((n_f, n_c, n_r))
+    n_iter = np.empty((n_f, n_c, n_r), dtype=np.int64)
+    paths = np.zeros((len(classes), n_f, n_c, n_r, n_features + 1))
+    for (k, j), (fits, fold_scores) in zip(jobs, results, strict=True):
+        scores[k, :, j] = fold_scores
+        for i, f in enumerate(fits):
+            n_iter[k, i, j] = f.n_iter_
+            rows = np.searchsorted(classes, f.classes_)  # a fold may miss a class
+            paths[rows, k, i, j, :-1] = f.coef_
+            paths[rows, k, i, j, -1] = f.intercept_
+    return scores, n_iter, paths

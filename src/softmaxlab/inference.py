@@ -121,6 +121,44 @@ def separated_pair(x: np.ndarray, idx: np.ndarray, weight: np.ndarray) -> tuple[
     return None
 
 
+def _check_unpenalised(model: Any) -> None:
+    alpha = getattr(model, "alpha_", None)
+    if alpha is None:
+        alpha = model.alpha
+    if alpha == "auto" or float(alpha) != 0.0:
+        penalty = getattr(model, "penalty", "l2")
+        raise InvalidInputError(
+            f"model: fitted with an {str(penalty).upper()} penalty (alpha={alpha}); these "
+            "standard errors are those of the unpenalised maximum-likelihood fit: refit "
+            "with alpha=0 or penalty=None (softmaxlab train --alpha 0)"
+        )
+
+
+def _warn_if_separated(
+    x: np.ndarray, idx: np.ndarray, w: np.ndarray, info: np.ndarray, classes: np.ndarray
+) -> None:
+    """:class:`SeparationWarning` when two classes are split by a hyperplane, or the
+    information matrix is near singular."""
+    pair = separated_pair(x, idx, w)
+    if pair is None and np.linalg.cond(info) <= 1e12:
+        return
+    which = (
+        ""
+        if pair is None
+        else (
+            f" (classes {_plain(classes[pair[0]])!r} and {_plain(classes[pair[1]])!r} are "
+            "split by a hyperplane)"
+        )
+    )
+    warnings.warn(
+        f"summarize: the classes are (quasi-)separated by the features{which}; "
+        "the likelihood has no finite maximum, so these coefficients and "
+        "standard errors are not meaningful",
+        SeparationWarning,
+        stacklevel=3,
+    )
+
+
 def summarize(
     model: Any,
     X: Any,
@@ -139,16 +177,7 @@ def summarize(
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    alpha = getattr(model, "alpha_", None)
-    if alpha is None:
-        alpha = model.alpha
-    if alpha == "auto" or float(alpha) != 0.0:
-        penalty = getattr(model, "penalty", "l2")
-        raise InvalidInputError(
-            f"model: fitted with an {str(penalty).upper()} penalty (alpha={alpha}); these "
-            "standard errors are those of the unpenalised maximum-likelihood fit: refit "
-            "with alpha=0 or penalty=None (softmaxlab train --alpha 0)"
-        )
+    _check_unpenalised(model)
     if not 0 < confidence < 1:
         raise InvalidInputError(f"confidence: must be in (0, 1), got {confidence!r}")
     x, idx = labelled_rows(model, X, y)
@@ -174,23 +203,7 @@ def summarize(
     beta = np.delete(coef - coef[ref], ref, axis=0)  # (C-1, N+1)
     info = information_matrix(x, proba, w, ref)
     converged = getattr(model, "stop_reason_", "") in ("converged", "tol")
-    pair = separated_pair(x, idx, w)
-    if pair is not None or np.linalg.cond(info) > 1e12:
-        which = (
-            ""
-            if pair is None
-            else (
-                f" (classes {_plain(classes[pair[0]])!r} and {_plain(classes[pair[1]])!r} are "
-                "split by a hyperplane)"
-            )
-        )
-        warnings.warn(
-            f"summarize: the classes are (quasi-)separated by the features{which}; "
-            "the likelihood has no finite maximum, so these coefficients and "
-            "standard errors are not meaningful",
-            SeparationWarning,
-            stacklevel=2,
-        )
+    _warn_if_separated(x, idx, w, info, classes)
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:

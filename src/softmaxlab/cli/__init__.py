@@ -19,7 +19,8 @@ from rich.console import Console
 from .._version import __version__
 from ..errors import SoftmaxlabError, describe, exit_status
 from ._common import EXIT_USAGE, _Parser, check_outputs
-from .compare import add_compare
+from .compare import _cmd_compare
+from .compare_options import add_compare
 from .files import _add_certify, _add_evaluate, _add_export, _add_plot, _add_predict
 from .path import _add_path
 from .tools import _add_bench, _add_gradcheck
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    add_compare(sub)
+    add_compare(sub, _cmd_compare)
     add_train(sub, _cmd_train)
     _add_predict(sub)
     _add_evaluate(sub)

@@ -145,62 +145,8 @@ class Engine(EngineBase):
         if self.momentum:
             self._vw, self.vb = torch.zeros_like(self._wt), torch.zeros_like(self.b)
         self.gw = self.flat[: c * nf].view(c, nf)
-        x = self.x
-        n, path = self.n, self.path
-        if path == "native":
-            self._fns, gemm = native.engine(dtype)
-            kw: dict[str, Any] = {"dtype": dtype, "device": device}
-            self._buffers = {
-                "xbuf": torch.empty(self.batch, nf, **kw),
-                "z": torch.empty(c, self.batch, **kw),
-                "lbuf": torch.empty(self.batch, dtype=torch.int64, device=device),
-                "sbuf": torch.empty(self.batch, **kw),
-                "row_loss": torch.empty(self.batch, **kw),
-                # the second buffers of a pipelined epoch (gather the next batch while
-                # this one computes: softmaxlab.fast.threads)
-                "xbuf2": torch.empty(self.batch, nf, **kw),
-                "lbuf2": torch.empty(self.batch, dtype=torch.int64, device=device),
-                "sbuf2": torch.empty(self.batch, **kw),
-            }
-            self._batch_loss = torch.empty(self.k, dtype=torch.float64)
-            self._batch_pen = torch.empty(self.k, dtype=torch.float64)
-            buf = self._buffers
-            self._spec = native.EngineSpec(
-                gemm=gemm,
-                c=c,
-                nf=nf,
-                x=x.data_ptr(),
-                ldx=x.stride(0),
-                n=self.n,
-                batch=self.batch,
-                order=None,
-                mu=_ptr(self.mean),
-                inv_d=_ptr(self.inv_scale),
-                labels=self.labels.data_ptr(),
-                weight=_ptr(self.weight),
-                wt=self.wt.data_ptr(),
-                b=self.b.data_ptr(),
-                vw=_ptr(self.vw),
-                vb=_ptr(self.vb),
-                momentum=self.momentum,
-                nesterov=int(self.nesterov),
-                alpha=self.alpha,
-                pen=_ptr(self.penalty),
-                xbuf=buf["xbuf"].data_ptr(),
-                z=buf["z"].data_ptr(),
-                gw=self.gw.data_ptr(),
-                gb=self.gb.data_ptr(),
-                lbuf=buf["lbuf"].data_ptr(),
-                sbuf=buf["sbuf"].data_ptr(),
-                row_loss=buf["row_loss"].data_ptr(),
-                xbuf2=buf["xbuf2"].data_ptr(),
-                lbuf2=buf["lbuf2"].data_ptr(),
-                sbuf2=buf["sbuf2"].data_ptr(),
-                pipeline=0,
-                l1=self.l1,
-                pen1=_ptr(self.l1_penalty),
-            )
-            self._spec_ref = ctypes.byref(self._spec)
+        if self.path == "native":
+            self._init_native()
 
     def threads(self, *, lbfgs: bool = False) -> Any:
         """The thread budget of a fit on this engine (:func:`softmaxlab.fast.threads.budget`
@@ -217,6 +163,65 @@ class Engine(EngineBase):
         the pipeline's team gets one thread; bigger ones are faster on all of them)."""
         values = self.batch * self.n_features
         return values >= PIPELINE_MIN and values * self.n_classes < SGD_SMALL_WORK and self.k >= 4
+
+    def _init_native(self) -> None:
+        """The native kernel's functions, buffers and spec (pointers into tensors that
+        this engine keeps alive)."""
+        x, nf, c = self.x, self.n_features, self.n_classes
+        dtype, device = x.dtype, x.device
+        self._fns, gemm = native.engine(dtype)
+        kw: dict[str, Any] = {"dtype": dtype, "device": device}
+        self._buffers = {
+            "xbuf": torch.empty(self.batch, nf, **kw),
+            "z": torch.empty(c, self.batch, **kw),
+            "lbuf": torch.empty(self.batch, dtype=torch.int64, device=device),
+            "sbuf": torch.empty(self.batch, **kw),
+            "row_loss": torch.empty(self.batch, **kw),
+            # the second buffers of a pipelined epoch (gather the next batch while
+            # this one computes: softmaxlab.fast.threads)
+            "xbuf2": torch.empty(self.batch, nf, **kw),
+            "lbuf2": torch.empty(self.batch, dtype=torch.int64, device=device),
+            "sbuf2": torch.empty(self.batch, **kw),
+        }
+        self._batch_loss = torch.empty(self.k, dtype=torch.float64)
+        self._batch_pen = torch.empty(self.k, dtype=torch.float64)
+        buf = self._buffers
+        self._spec = native.EngineSpec(
+            gemm=gemm,
+            c=c,
+            nf=nf,
+            x=x.data_ptr(),
+            ldx=x.stride(0),
+            n=self.n,
+            batch=self.batch,
+            order=None,
+            mu=_ptr(self.mean),
+            inv_d=_ptr(self.inv_scale),
+            labels=self.labels.data_ptr(),
+            weight=_ptr(self.weight),
+            wt=self.wt.data_ptr(),
+            b=self.b.data_ptr(),
+            vw=_ptr(self.vw),
+            vb=_ptr(self.vb),
+            momentum=self.momentum,
+            nesterov=int(self.nesterov),
+            alpha=self.alpha,
+            pen=_ptr(self.penalty),
+            xbuf=buf["xbuf"].data_ptr(),
+            z=buf["z"].data_ptr(),
+            gw=self.gw.data_ptr(),
+            gb=self.gb.data_ptr(),
+            lbuf=buf["lbuf"].data_ptr(),
+            sbuf=buf["sbuf"].data_ptr(),
+            row_loss=buf["row_loss"].data_ptr(),
+            xbuf2=buf["xbuf2"].data_ptr(),
+            lbuf2=buf["lbuf2"].data_ptr(),
+            sbuf2=buf["sbuf2"].data_ptr(),
+            pipeline=0,
+            l1=self.l1,
+            pen1=_ptr(self.l1_penalty),
+        )
+        self._spec_ref = ctypes.byref(self._spec)
 
     # ------------------------------------------------------------------ parameters
     @property

@@ -130,54 +130,60 @@ class SparseEngine(EngineBase):
             self._vw, self.vb = torch.zeros_like(self._w), torch.zeros_like(self.b)
         self._g = self.flat[: c * nf].view(nf, c)  # the gradient in W's (N, C) layout
         self.gw = self._g.T
-        n, path = self.n, self.path
-        if path == "native":
-            self._fns = native.sparse(dtype)
-            self._buffers = {
-                "z": torch.empty(self.batch, c, dtype=dtype),
-                "gw": torch.zeros(nf, c, dtype=dtype),
-                "gb": torch.zeros(c, dtype=dtype),
-                "pass": torch.zeros(MAX_PASS_THREADS * 2 * _stride(c), dtype=dtype),
-                "last": torch.zeros(nf, dtype=torch.int64),
-                "touched": torch.empty(nf, dtype=torch.int64),
-                "mark": torch.zeros(nf, dtype=torch.uint8),
-            }
-            self._batch_loss = torch.empty(self.k, dtype=torch.float64)
-            self._batch_pen = torch.empty(self.k, dtype=torch.float64)
-            buf, xs = self._buffers, self.x
-            self._spec = native.SparseSpec(
-                c=c,
-                nf=nf,
-                n=self.n,
-                batch=self.batch,
-                indptr=xs.indptr.data_ptr(),
-                indices=xs.indices.data_ptr(),
-                data=xs.data.data_ptr(),
-                order=None,
-                labels=self.labels.data_ptr(),
-                weight=_ptr(self.weight),
-                w=self._w.data_ptr(),
-                b=self.b.data_ptr(),
-                vw=_ptr(self._vw),
-                vb=_ptr(self.vb),
-                momentum=self.momentum,
-                nesterov=int(self.nesterov),
-                alpha=self.alpha,
-                pen=_ptr(self.penalty),
-                z=buf["z"].data_ptr(),
-                gw=buf["gw"].data_ptr(),
-                gb=buf["gb"].data_ptr(),
-                last=buf["last"].data_ptr(),
-                touched=buf["touched"].data_ptr(),
-                mark=buf["mark"].data_ptr(),
-                threads=1,
-                scratch=None,
-                pass_buf=buf["pass"].data_ptr(),
-                stride=_stride(c),
-                l1=self.l1,
-                pen1=_ptr(self.l1_penalty),
-            )
-            self._spec_ref = ctypes.byref(self._spec)
+        if self.path == "native":
+            self._init_native()
+
+    def _init_native(self) -> None:
+        """The native kernel's functions, buffers and spec (pointers into tensors that
+        this engine keeps alive)."""
+        nf, c = self.n_features, self.n_classes
+        dtype = self.b.dtype
+        self._fns = native.sparse(dtype)
+        self._buffers = {
+            "z": torch.empty(self.batch, c, dtype=dtype),
+            "gw": torch.zeros(nf, c, dtype=dtype),
+            "gb": torch.zeros(c, dtype=dtype),
+            "pass": torch.zeros(MAX_PASS_THREADS * 2 * _stride(c), dtype=dtype),
+            "last": torch.zeros(nf, dtype=torch.int64),
+            "touched": torch.empty(nf, dtype=torch.int64),
+            "mark": torch.zeros(nf, dtype=torch.uint8),
+        }
+        self._batch_loss = torch.empty(self.k, dtype=torch.float64)
+        self._batch_pen = torch.empty(self.k, dtype=torch.float64)
+        buf, xs = self._buffers, self.x
+        self._spec = native.SparseSpec(
+            c=c,
+            nf=nf,
+            n=self.n,
+            batch=self.batch,
+            indptr=xs.indptr.data_ptr(),
+            indices=xs.indices.data_ptr(),
+            data=xs.data.data_ptr(),
+            order=None,
+            labels=self.labels.data_ptr(),
+            weight=_ptr(self.weight),
+            w=self._w.data_ptr(),
+            b=self.b.data_ptr(),
+            vw=_ptr(self._vw),
+            vb=_ptr(self.vb),
+            momentum=self.momentum,
+            nesterov=int(self.nesterov),
+            alpha=self.alpha,
+            pen=_ptr(self.penalty),
+            z=buf["z"].data_ptr(),
+            gw=buf["gw"].data_ptr(),
+            gb=buf["gb"].data_ptr(),
+            last=buf["last"].data_ptr(),
+            touched=buf["touched"].data_ptr(),
+            mark=buf["mark"].data_ptr(),
+            threads=1,
+            scratch=None,
+            pass_buf=buf["pass"].data_ptr(),
+            stride=_stride(c),
+            l1=self.l1,
+            pen1=_ptr(self.l1_penalty),
+        )
+        self._spec_ref = ctypes.byref(self._spec)
 
     # ------------------------------------------------------------------ layout
     @property

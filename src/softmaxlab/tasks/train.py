@@ -56,6 +56,37 @@ def _alpha_of_c(C: Any, n: int) -> float:
     return 1.0 / (C * n)
 
 
+def _fit(
+    model: SoftmaxRegression,
+    parts: dict[str, tuple[Any, Any]],
+    *,
+    nproc: int | None,
+    callback: Any,
+    checkpoint: Any,
+    checkpoint_every: int,
+    resume: bool,
+) -> list[float]:
+    """Fit ``model`` on the training part (held-out part as ``eval_set``), in this
+    process or data-parallel; the epochs' seconds of a data-parallel run."""
+    from .. import distributed
+
+    x_train, y_train = parts["train"]
+    options: dict[str, Any] = {
+        "eval_set": parts.get("valid"),
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "resume": resume,
+    }
+    seconds: list[float] = []
+    if nproc is not None or distributed.launched_by_torchrun():
+        distributed.fit_estimator(
+            model, x_train, y_train, nproc=nproc, callback=callback, timings=seconds, **options
+        )
+    else:
+        model.fit(x_train, y_train, callback=callback, **options)
+    return seconds
+
+
 def _load(
     data: Any,
     *,
@@ -158,45 +189,47 @@ def train(
     cv = options.pop("cv", None)
     Cs = options.pop("Cs", 10)
     _check_options(options, C=C, cv=cv, sharded=sharded)
+    split: dict[str, Any] = {
+        "target": target,
+        "valid": valid,
+        "standardize": standardize,
+        "seed": seed,
+    }
+    ckpt: dict[str, Any] = {
+        "checkpoint": checkpoint,
+        "checkpoint_every": checkpoint_every,
+        "resume": resume,
+    }
     if sharded:
         check_sharded(
             nproc=nproc, shuffle=shuffle, stratify=stratify, C=C, text=text, n_features=n_features
         )
         return train_sharded(
             data,
-            target=target,
             columns=columns,
-            valid=valid,
-            standardize=standardize,
-            seed=seed,
             nproc=nproc,
             callback=callback,
             out=out,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
             options=options,
+            **split,
+            **ckpt,
         )
     dataset, features = _load(
         data,
-        target=target,
         columns=columns,
-        valid=valid,
         shuffle=shuffle,
         stratify=stratify,
-        standardize=standardize,
-        seed=seed,
         n_features=n_features,
         text=text,
         text_options=text_options,
         dtype=options.get("dtype", "float64"),
+        **split,
     )
     classes = dataset.classes if dataset.classes is not None else np.arange(dataset.n_classes)
     parts = _labelled_parts(dataset, classes)
     if "valid" not in parts and options.get("early_stopping"):
         raise InvalidInputError("early_stopping: needs validation rows (valid > 0)")
     x_train, y_train = parts["train"]
-    eval_set = parts.get("valid")
     cv_result = None
     if cv is not None:  # choose C on the training rows' folds (SoftmaxRegressionCV)
         cv_result = choose_c(x_train, y_train, cv=cv, Cs=Cs, options=options, seed=seed)
@@ -204,32 +237,15 @@ def train(
     if C is not None:
         options["alpha"] = _alpha_of_c(C, x_train.shape[0])
     model = SoftmaxRegression(shuffle=bool(shuffle), random_state=seed, **options)
-    fit_options: dict[str, Any] = {
-        "eval_set": eval_set,
-        "checkpoint": checkpoint,
-        "checkpoint_every": checkpoint_every,
-        "resume": resume,
-    }
-    seconds: list[float] = []
-    from .. import distributed
-
-    if nproc is not None or distributed.launched_by_torchrun():
-        distributed.fit_estimator(
-            model, x_train, y_train, nproc=nproc, callback=callback, timings=seconds, **fit_options
-        )
-    else:
-        model.fit(x_train, y_train, callback=callback, **fit_options)
+    seconds = _fit(model, parts, nproc=nproc, callback=callback, **ckpt)
     metrics = final_metrics(model, parts)
     history = history_records(model)
     config = run_config(
         data,
         model,
-        target=target,
-        valid=valid,
+        **split,
         shuffle=bool(shuffle),
         stratify=stratify,
-        standardize=standardize,
-        seed=seed,
         nproc=nproc,
         metrics=metrics,
         history=[r.as_dict() for r in history],
