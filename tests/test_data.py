@@ -74,7 +74,7 @@ def test_one_hot_errors(labels, message):
 def test_standardisation_native_and_torch_agree_with_numpy(monkeypatch, dtype):
     """The one standardisation: weighted, on a subset of rows, centred or scale-only —
     the native pass, the PyTorch fallback and numpy's weighted moments agree."""
-    from softmaxlab import data
+    from softmaxlab import scaling
     from softmaxlab.fast import native
 
     g = torch.Generator().manual_seed(0)
@@ -90,8 +90,8 @@ def test_standardisation_native_and_torch_agree_with_numpy(monkeypatch, dtype):
     for use_native in (True, False):
         if not use_native:
             monkeypatch.setattr(native, "available", lambda *a: False)
-        mu, d = data.standardisation(x, w, rows)
-        _, rms = data.standardisation(x, w, rows, center=False)
+        mu, d = scaling.standardisation(x, w, rows)
+        _, rms = scaling.standardisation(x, w, rows, center=False)
         np.testing.assert_allclose(mu.double().numpy(), mu_ref, rtol=tol)
         np.testing.assert_allclose(d.double().numpy(), d_ref, rtol=tol * 10)
         np.testing.assert_allclose(rms.double().numpy(), rms_ref, rtol=tol)

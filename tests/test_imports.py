@@ -94,7 +94,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     "engine": ("fast",),
     "io": ("io",),
-    "data": ("data", "text", "training"),
+    "data": ("scaling", "data", "text", "training"),
     "objective": ("objective",),
     "solvers": ("solvers", "certificate"),
     "models": (

@@ -25,17 +25,16 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .data import standardisation
 from .errors import InvalidInputError
 from .objective import Rows, row_weights
-from .sparse import SparseRows, column_scale, is_sparse, nonempty, to_csr, to_scipy
+from .scaling import column_statistics
+from .sparse import SparseRows, is_sparse, nonempty, to_csr, to_scipy
 
 __all__ = [
     "FitRows",
     "check_rows",
     "eval_rows",
     "fit_rows",
-    "scale_stats",
     "start_params",
     "take",
     "tensor_rows",
@@ -76,16 +75,6 @@ def tensor_rows(X: Any, *, dtype: torch.dtype, device: torch.device) -> Any:
 def take(x: Any, idx: torch.Tensor) -> Any:
     """Rows ``idx`` of dense or sparse rows."""
     return x.take(idx) if isinstance(x, SparseRows) else x[idx]
-
-
-def scale_stats(
-    x: Any, weight: torch.Tensor, rows: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The standardisation (mean, scale): centred for dense rows, scale only for sparse
-    (:func:`softmaxlab.sparse.column_scale`)."""
-    if isinstance(x, SparseRows):
-        return column_scale(x, weight, rows)
-    return standardisation(x, weight, rows)
 
 
 def eval_rows(
@@ -204,7 +193,7 @@ def fit_rows(
         vi = torch.as_tensor(valid_idx, device=device)
         valid = (take(xt, vi), labels[vi])
         st = st / st[train].mean()
-    mu, d = scale_stats(xt, st, train)
+    mu, d = column_statistics(xt, st, train)
     if not bool(torch.isfinite(mu).all() & torch.isfinite(d).all()) or (
         valid is not None
         and eval_set is None

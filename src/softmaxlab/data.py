@@ -24,9 +24,9 @@ from ._validation import (
     resolve_dtype,
 )
 from .errors import InvalidInputError, InvalidTypeError
-from .fast import native
 from .io.sparse_files import is_sparse_file, read_sparse
 from .io.tables import encode_labels, feature_matrix, read_table, resolve_column, select_features
+from .scaling import column_statistics
 
 __all__ = [
     "BUNDLED",
@@ -34,7 +34,6 @@ __all__ = [
     "load_dataset",
     "make_dataset",
     "one_hot",
-    "standardisation",
 ]
 
 #: scikit-learn's bundled data sets that ``load_dataset`` knows by name.
@@ -359,23 +358,27 @@ def _split(
 
 
 def _standardized(data: Dataset) -> Dataset:
-    """Standardise with statistics of the training rows only (:func:`standardisation`;
-    sparse rows: scaled by their largest absolute value, never centred)."""
-    if sp.issparse(data.x_train):
-        from .sparse import SparseRows, column_scale, to_csr
+    """Standardise with statistics of the training rows only
+    (:func:`softmaxlab.scaling.column_statistics`: sparse rows are scaled by their largest
+    absolute value, never centred)."""
+    sparse = sp.issparse(data.x_train)
+    if sparse:
+        from .sparse import SparseRows, to_csr
 
-        _, d = column_scale(SparseRows(to_csr(data.x_train, "data")))
-        inv = sp.diags(1.0 / d.double().numpy())
+        mean, scale = column_statistics(SparseRows(to_csr(data.x_train, "data")))
+    else:
+        mean, scale = column_statistics(data.x_train)
+    check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
+    if sparse:
+        inv = sp.diags(1.0 / scale.double().numpy())
         xv = None if data.x_valid is None else (data.x_valid @ inv).tocsr()
         return replace(
             data,
             x_train=(data.x_train @ inv).tocsr(),
             x_valid=xv,
-            mean=np.zeros(d.shape[0]),
-            scale=d.double().numpy(),
+            mean=np.zeros(scale.shape[0]),
+            scale=scale.double().numpy(),
         )
-    mean, scale = standardisation(data.x_train)
-    check_statistics(mean.cpu().numpy(), scale.cpu().numpy(), "standardize")
     xv = None if data.x_valid is None else (data.x_valid - mean) / scale
     return replace(
         data,
@@ -384,85 +387,3 @@ def _standardized(data: Dataset) -> Dataset:
         mean=mean.cpu().numpy(),
         scale=scale.cpu().numpy(),
     )
-
-
-def standardisation(
-    x: torch.Tensor,
-    weight: torch.Tensor | None = None,
-    rows: torch.Tensor | None = None,
-    *,
-    center: bool = True,
-    chunk: int = 512,
-    shift: torch.Tensor | None = None,
-    reduce: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Weighted column means :math:`\mu = \sum_i s_i x_i / \sum_i s_i` and standard
-    deviations :math:`d = \sqrt{\sum_i s_i (x_i-\mu)^2 / \sum_i s_i}` of the rows ``rows``
-    of ``x`` (all rows for ``None``; weights 1 for ``weight=None``): the one
-    standardisation of softmaxlab (``load_dataset(standardize=True)``, the estimator's
-    preconditioner, sharded data-parallel files).
-
-    One pass (in C on several threads where the native kernel is available, else in
-    chunks of PyTorch operations; no full-size temporary), sums in float64: with a shift
-    :math:`c` (``shift``, by default the first row), :math:`\mu = c + \overline{x - c}`
-    and :math:`d^2 = \overline{(x-c)^2} - (\mu - c)^2`, which keeps the cancellation of
-    the one-pass formula to the spread of the data around a typical row. ``reduce(t)``,
-    if given, sums the partial sums in place over the ranks of a data-parallel run (all
-    ranks then need the same ``shift``). A column with :math:`d \le 10^{-12}(1+|\mu|)`
-    (constant) gets :math:`d = 1`. With ``center=False`` (scale only, for sparse input)
-    :math:`\mu = 0` and d is the root mean square. Returns ``(mu, d)`` in ``x``'s dtype."""
-    n = x.shape[0] if rows is None else rows.shape[0]
-    nf = x.shape[1]
-    if weight is None:
-        weight = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
-    f64: dict[str, Any] = {"dtype": torch.float64, "device": x.device}
-    c = torch.zeros(nf, dtype=x.dtype, device=x.device)
-    if center:
-        if shift is not None:
-            c = shift.to(x).clone()
-        elif n:
-            c = (x[0] if rows is None else x[rows[0]]).clone()
-    sums = torch.zeros(2 * nf + 1, **f64)  # Σ s(x - c), Σ s(x - c)², Σ s
-    if native.available(x.dtype, x.device) and x.stride(1) == 1 and n:
-        # one multi-threaded pass in C (the same sums, in fixed blocks)
-        idx = None if rows is None else rows.to(torch.int64).contiguous()
-        wc, cc = weight.to(x).contiguous(), c.contiguous()
-        if (
-            native.column_stats(x.dtype)(
-                x.data_ptr(),
-                x.stride(0),
-                n,
-                nf,
-                None if idx is None else idx.data_ptr(),
-                wc.data_ptr(),
-                cc.data_ptr(),
-                sums.data_ptr(),
-            )
-            != 0
-        ):
-            raise MemoryError("standardisation: out of memory for the partial sums")
-    else:
-        buf = torch.empty(max(min(chunk, n), 1), nf, dtype=x.dtype, device=x.device)
-        for s in range(0, n, chunk):
-            wb = weight[s : s + chunk] if rows is None else weight[rows[s : s + chunk]]
-            xb = buf[: wb.shape[0]]
-            if rows is None:
-                torch.sub(x[s : s + chunk], c, out=xb)
-            else:
-                torch.index_select(x, 0, rows[s : s + chunk], out=xb).sub_(c)
-            sums[:nf] += (wb @ xb).double()
-            sums[nf : 2 * nf] += (wb @ xb.square_()).double()
-            sums[-1] += wb.double().sum()
-    if reduce is not None:
-        reduce(sums)
-    total = sums[-1]
-    if not total > 0:
-        return torch.zeros_like(c), torch.ones_like(c)
-    m1 = sums[:nf] / total
-    mu = c.double() + m1 if center else torch.zeros(nf, **f64)
-    var = (sums[nf : 2 * nf] / total - (m1 * m1 if center else 0)).clamp_(min=0)
-    d = var.sqrt()
-    # constant columns get d = 1; a spread that overflowed (inf, or inf - inf = NaN) stays
-    # non-finite, for the caller to refuse (check_statistics)
-    d = torch.where((d > 1e-12 * (1 + mu.abs())) | ~torch.isfinite(d), d, torch.ones_like(d))
-    return mu.to(x.dtype), d.to(x.dtype)

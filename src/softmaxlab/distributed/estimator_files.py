@@ -27,13 +27,13 @@ import torch.distributed as dist
 
 from .._inputs import start_params
 from .._validation import check_positive_int, check_statistics
-from ..data import standardisation
 from ..errors import InvalidInputError, InvalidTypeError
 from ..fast.comm import agree, data_parallel
 from ..fitting import adopt, batch_rows, check_settings, history_records, plan, solve
 from ..io.checkpoint import fingerprint
 from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..objective import Rows, class_weight_vector
+from ..scaling import standardisation
 from ..solvers import CheckpointPlan
 from ._procs import (
     _check_nproc,

@@ -101,8 +101,8 @@ def _file_fingerprint(spec: _FileSpec) -> str:
 
 
 def _sharded_rank(rank: int, world: int, spec: _FileSpec) -> dict[str, Any]:
-    from ..data import standardisation
     from ..model import SoftmaxClassifier
+    from ..scaling import standardisation
 
     start_rss = peak_rss_mib()
     dtype = getattr(torch, spec.dtype)

@@ -473,7 +473,7 @@ void gemm_floor_##SFX(const engine_spec *e)                                     
 ENGINE(f64, double, dgemm_fn)
 ENGINE(f32, float, sgemm_fn)
 
-/* Sums for the standardisation (softmaxlab.data.standardisation): over the rows of x (in
+/* Sums for the standardisation (softmaxlab.scaling.standardisation): over the rows of x (in
  * order, or those listed in `rows`), with weights w (NULL: all 1) and shift c,
  *   out[l] = sum_i w_i (x_il - c_l),  out[N + l] = sum_i w_i (x_il - c_l)^2,
  *   out[2N] = sum_i w_i,

@@ -38,17 +38,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
-from . import functional as F
-from ._validation import as_matrix, as_targets
-from .derivatives import (
+from ..derivatives import (
     _check_budget,
     _jacobian_bytes,
     _kronecker_bytes,
-    _unvec,
-    _vec,
     ce_grad_y_hat,
     get_memory_budget,
     kronecker_softmax_jacobian,
@@ -59,11 +54,17 @@ from .derivatives import (
     softmax_jacobian,
     softmax_jacobian_blocks,
 )
-from .errors import (
-    InvalidInputError,
-    InvalidTypeError,
-    NumericalError,
-    UnknownGradientError,
+from ..errors import UnknownGradientError
+from .inputs import _checked, class_weights, row_weights
+from .kernels import (
+    Gradients,
+    Kernel,
+    _autograd,
+    _blockwise,
+    _chain,
+    _fused,
+    _jacobian,
+    _kronecker,
 )
 
 __all__ = [
@@ -90,217 +91,6 @@ __all__ = [
     "softmax_jacobian",
     "softmax_jacobian_blocks",
 ]
-
-
-@dataclass(frozen=True)
-class Gradients:
-    """The gradients of one mini-batch.
-
-    ``d_w`` ∂L/∂W (N, C); ``d_b`` ∂L/∂b (C,); ``d_z`` ∂L/∂Z (m, C); ``d_y_hat`` ∂L/∂Ŷ
-    (m, C), or ``None`` for formulations that never form it (``fused``).
-    """
-
-    d_w: torch.Tensor
-    d_b: torch.Tensor
-    d_z: torch.Tensor
-    d_y_hat: torch.Tensor | None = None
-
-
-def _raise_if_infinite(d_y_hat: torch.Tensor, y_hat: torch.Tensor, name: str) -> None:
-    if bool(torch.isfinite(d_y_hat).all()):
-        return
-    i, j = (~torch.isfinite(d_y_hat)).nonzero()[0].tolist()
-    raise NumericalError(
-        f"gradient {name!r}: probability Ŷ[{i}, {j}] underflowed to 0 where the target "
-        f"is 1, so ∂L/∂Ŷ = -Y ⊘ Ŷ / m is infinite (the logits of sample {i} are too far "
-        f"apart for {str(y_hat.dtype).removeprefix('torch.')}); use gradient='fused', which "
-        f"computes ∂L/∂Z = (Ŷ - Y)/m without dividing by Ŷ"
-    )
-
-
-# --------------------------------------------------------------------------- kernels (no checks)
-# Each kernel takes (x, y, w, b, y_hat, r) already validated, r being row weights that sum
-# to 1 or None for 1/m; the public wrappers below check.
-
-
-def _penalised(d_w: torch.Tensor, w: torch.Tensor, alpha: float) -> torch.Tensor:
-    """∂/∂W of the L2 term: ``d_w + alpha * W`` (the bias is never penalised)."""
-    return d_w if alpha == 0 else d_w.add_(w, alpha=alpha)
-
-
-def _chain(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    d_y_hat = ce_grad_y_hat(y, y_hat, r)
-    _raise_if_infinite(d_y_hat, y_hat, "chain")
-    d_z = softmax_backward(d_y_hat, y_hat)
-    return Gradients(
-        d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat
-    )
-
-
-def _fused(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    d_z = (y_hat - y).div_(y.shape[0]) if r is None else (y_hat - y).mul_(r.unsqueeze(1))
-    return Gradients(d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z)
-
-
-def _blockwise(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    d_y_hat = ce_grad_y_hat(y, y_hat, r)
-    _raise_if_infinite(d_y_hat, y_hat, "blockwise")
-    blocks = softmax_jacobian_blocks(y_hat)  # (m, C, C)
-    d_z = torch.einsum("ij,ijk->ik", d_y_hat, blocks)
-    return Gradients(
-        d_w=_penalised(x.T @ d_z, w, alpha), d_b=d_z.sum(dim=0), d_z=d_z, d_y_hat=d_y_hat
-    )
-
-
-def _jacobian(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    m, n = x.shape
-    c = y.shape[1]
-    _check_budget("jacobian", _jacobian_bytes(m, n, c, x.element_size()))
-    d_y_hat = ce_grad_y_hat(y, y_hat, r)
-    _raise_if_infinite(d_y_hat, y_hat, "jacobian")
-    d_z = torch.einsum("ij,ijpq->pq", d_y_hat, softmax_jacobian(y_hat))
-    d_w = torch.einsum("ij,ijpq->pq", d_z, linear_jacobian_w(x, c))
-    d_b = torch.einsum("ij,ijq->q", d_z, linear_jacobian_b(m, c, dtype=x.dtype, device=x.device))
-    return Gradients(d_w=_penalised(d_w, w, alpha), d_b=d_b, d_z=d_z, d_y_hat=d_y_hat)
-
-
-def _kronecker(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    m, n = x.shape
-    c = y.shape[1]
-    _check_budget("kronecker", _kronecker_bytes(m, n, c, x.element_size()))
-    d_y_hat = ce_grad_y_hat(y, y_hat, r)
-    _raise_if_infinite(d_y_hat, y_hat, "kronecker")
-    eye_c = torch.eye(c, dtype=x.dtype, device=x.device)
-    ones_m = torch.ones((m, 1), dtype=x.dtype, device=x.device)
-    vec_d_z = kronecker_softmax_jacobian(y_hat).T @ _vec(d_y_hat)  # (mC,)
-    vec_d_w = torch.kron(eye_c, x).T @ vec_d_z  # (I_C ⊗ X)ᵀ vec(∂L/∂Z), (NC,)
-    d_b = torch.kron(eye_c, ones_m).T @ vec_d_z  # (I_C ⊗ 1_m)ᵀ vec(∂L/∂Z), (C,)
-    return Gradients(
-        d_w=_penalised(_unvec(vec_d_w, n, c).contiguous(), w, alpha),
-        d_b=d_b,
-        d_z=_unvec(vec_d_z, m, c),
-        d_y_hat=d_y_hat,
-    )
-
-
-def _autograd(x, y, w, b, y_hat, r=None, alpha=0.0) -> Gradients:
-    with torch.enable_grad():
-        w_ = w.detach().requires_grad_(True)
-        b_ = b.detach().requires_grad_(True)
-        z = F.logits(x, w_, b_)
-        z.retain_grad()
-        probs = F.softmax(z)
-        probs.retain_grad()
-        if r is None:
-            loss = F.cross_entropy_from_probs(y, probs)
-        else:
-            loss = -(r.unsqueeze(1) * y * torch.log(probs)).sum()
-        if alpha:
-            loss = loss + 0.5 * alpha * (w_ * w_).sum()
-        loss.backward()
-    assert probs.grad is not None and z.grad is not None  # set by retain_grad above
-    _raise_if_infinite(probs.grad, probs.detach(), "autograd")
-    return Gradients(d_w=w_.grad, d_b=b_.grad, d_z=z.grad, d_y_hat=probs.grad)
-
-
-# --------------------------------------------------------------------------- public functions
-
-Kernel = Callable[..., Gradients]
-
-
-def _checked(
-    x: Any,
-    y: Any,
-    w: Any,
-    b: Any,
-    y_hat: Any,
-    sample_weight: Any,
-    class_weight: Any,
-    alpha: Any,
-) -> tuple[Any, ...]:
-    if not isinstance(w, torch.Tensor) or w.dtype not in (torch.float32, torch.float64):
-        raise InvalidTypeError(f"w: expected a float32/float64 tensor, got {type(w).__name__}")
-    if w.ndim != 2:
-        raise InvalidInputError(f"w: expected shape (n_features, n_classes), got {tuple(w.shape)}")
-    n, c = w.shape
-    kw: dict[str, Any] = {"dtype": w.dtype, "device": w.device}
-    if c < 2:
-        raise InvalidInputError(f"w: needs at least 2 classes (columns), got {c}")
-    if not isinstance(b, torch.Tensor) or b.shape != (c,):
-        shape = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
-        raise InvalidInputError(f"b: expected a tensor of shape ({c},), got {shape}")
-    b = as_matrix(b.reshape(1, c), "b", **kw).reshape(c)
-    w = as_matrix(w, "w", **kw)
-    x = as_matrix(x, "x", n_cols=n, cols_name="features", **kw)
-    m = x.shape[0]
-    y = as_targets(y, "y", n_rows=m, n_classes=c, one_hot=False, **kw)
-    if y_hat is None:
-        y_hat = F.softmax(F.logits(x, w, b))
-    else:
-        y_hat = as_matrix(y_hat, "y_hat", n_cols=c, cols_name="classes", **kw)
-        if y_hat.shape[0] != m or bool((y_hat < 0).any()):
-            raise InvalidInputError(
-                f"y_hat: expected non-negative probabilities of shape ({m}, {c}), "
-                f"got shape {tuple(y_hat.shape)}"
-            )
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or not alpha >= 0
-        or alpha == float("inf")
-    ):
-        raise InvalidInputError(f"alpha: must be a finite number >= 0, got {alpha!r}")
-    r = None
-    if sample_weight is not None or class_weight is not None:
-        s = torch.ones(m, **kw) if sample_weight is None else sample_weight
-        r = row_weights(s, m, **kw)
-        if class_weight is not None:
-            r = r * (y @ class_weights(class_weight, y))
-            if not float(r.sum()) > 0:
-                raise InvalidInputError("class_weight: every row has weight zero")
-            r = r / r.sum()
-    return x, y, w, b, y_hat, r, float(alpha)
-
-
-def class_weights(class_weight: Any, y: torch.Tensor) -> torch.Tensor:
-    r"""Per-class weights (C,): given values, or ``"balanced"``:
-    :math:`m / (C \cdot n_k)` with :math:`n_k` the (target-mass) count of class k, as
-    scikit-learn computes it; a class absent from ``y`` gets 0."""
-    m, c = y.shape
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise InvalidInputError(
-                f"class_weight: expected 'balanced' or C values, got {class_weight!r}"
-            )
-        counts = y.sum(dim=0)
-        return torch.where(counts > 0, m / (c * counts), torch.zeros_like(counts))
-    if not isinstance(class_weight, torch.Tensor):
-        class_weight = np.asarray(class_weight)
-    cw = as_matrix(
-        class_weight.reshape(1, -1), "class_weight", dtype=y.dtype, device=y.device
-    ).reshape(-1)
-    if cw.numel() != c or bool((cw < 0).any()):
-        raise InvalidInputError(
-            f"class_weight: expected {c} non-negative values, got {cw.tolist()}"
-        )
-    return cw
-
-
-def row_weights(
-    sample_weight: Any, m: int, *, dtype: torch.dtype, device: Any, name: str = "sample_weight"
-) -> torch.Tensor:
-    r"""Check ``sample_weight`` (m,) and return it normalised to sum to 1: :math:`r = s/\sum s`."""
-    if not isinstance(sample_weight, torch.Tensor):
-        sample_weight = np.asarray(sample_weight)
-    s = as_matrix(sample_weight.reshape(1, -1), name, dtype=dtype, device=device).reshape(-1)
-    if s.numel() != m:
-        raise InvalidInputError(f"{name}: has {s.numel()} values but the inputs have {m} rows")
-    if bool((s < 0).any()):
-        raise InvalidInputError(f"{name}: weights must be non-negative")
-    total = s.sum()
-    if not float(total) > 0:
-        raise InvalidInputError(f"{name}: weights sum to 0")
-    return s / total
 
 
 # Every public formulation: the same signature, checks, then its kernel (the kernels take
