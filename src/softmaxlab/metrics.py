@@ -2,6 +2,9 @@ r"""Metrics: the seeds' comparison metric, and the quality of a fitted model's p
 
 - :func:`mape` — the "modified" mean absolute percentage error the seeds compare
   parameters, losses and gradients with (docs/seed.md#mape);
+- :func:`ce_and_accuracy` — the mean cross-entropy and accuracy of logits against class
+  indices, the two numbers every fit reports (held-out rows each epoch, final metrics,
+  the ranks of a data-parallel run, a regularisation path's losses);
 - :func:`evaluate_labels`, :func:`brier_score`, :func:`expected_calibration_error`,
   :func:`reliability_bins` — a model's predictions on labelled rows, all from class
   indices ``y`` (m,) in ``0..C-1`` and probabilities (m, C) (or their logarithm for the
@@ -20,11 +23,35 @@ from .errors import InvalidInputError, InvalidTypeError
 
 __all__ = [
     "brier_score",
+    "ce_and_accuracy",
     "evaluate_labels",
     "expected_calibration_error",
     "mape",
     "reliability_bins",
 ]
+
+
+def ce_and_accuracy(
+    z: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    reduce: Any = None,
+) -> tuple[float, float]:
+    r"""Mean cross-entropy :math:`\sum_i s_i(-\log\sigma(z_i)_{t_i}) / \sum_i s_i` and
+    accuracy :math:`\sum_i s_i [\arg\max_k z_{ik} = t_i] / \sum_i s_i` of logits ``z``
+    (m, C) (log-probabilities work too) against class indices ``labels`` (m,), with row
+    weights ``weight`` (m,) (all 1 for ``None``). ``reduce(t)``, when given, sums the
+    three sums in place over the ranks of a data-parallel run (each holding its own rows)."""
+    labels = labels.to(device=z.device, dtype=torch.int64)
+    ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))[:, 0]
+    hits = (z.argmax(dim=1) == labels).to(z.dtype)
+    if weight is None and reduce is None:
+        return ce.mean().item(), hits.mean().item()
+    s = torch.ones_like(ce) if weight is None else weight.to(ce)
+    sums = torch.stack([(s * ce).sum(), (s * hits).sum(), s.sum()]).double()
+    if reduce is not None:
+        reduce(sums)
+    return float(sums[0] / sums[2]), float(sums[1] / sums[2])
 
 
 def _kind(value: Any) -> str:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from .errors import InvalidInputError
+from .metrics import ce_and_accuracy
 from .objective import Penalty
 from .solvers import LbfgsOptions, solve_path
 
@@ -169,10 +171,11 @@ def regularization_path(
     fits = fit_path(base, X, y, cs, sample_weight)
     seconds = time.perf_counter() - started
     coefs = np.stack([f.coef_ for f in fits])
-    idx = np.searchsorted(fits[0].classes_, np.asarray(y))
-    s = np.ones(len(idx)) if sample_weight is None else np.asarray(sample_weight, float)
+    idx = torch.from_numpy(np.searchsorted(fits[0].classes_, np.asarray(y)))
+    s = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float64)
     losses = [
-        float(-(s * f.predict_log_proba(X)[np.arange(len(idx)), idx]).sum() / s.sum()) for f in fits
+        ce_and_accuracy(torch.from_numpy(f.predict_log_proba(X).astype(np.float64)), idx, s)[0]
+        for f in fits
     ]
     return RegularizationPath(
         Cs=cs,

@@ -32,6 +32,7 @@ from ..fast.comm import agree, data_parallel
 from ..fitting import adopt, batch_rows, check_settings, history_records, plan, solve
 from ..io.checkpoint import fingerprint
 from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
+from ..metrics import ce_and_accuracy
 from ..objective import Rows, class_weight_vector
 from ..scaling import standardisation
 from ..solvers import CheckpointPlan
@@ -157,12 +158,8 @@ def _metrics(est: Any, x: torch.Tensor, labels: torch.Tensor, n: int) -> dict[st
         x.double() @ torch.from_numpy(est.coef_.T).double()
         + torch.from_numpy(est.intercept_).double()
     )
-    log_p = torch.log_softmax(z, dim=1)
-    sums = torch.stack(
-        [-log_p.gather(1, labels.unsqueeze(1)).sum(), (z.argmax(dim=1) == labels).double().sum()]
-    )
-    dist.all_reduce(sums)
-    return {"rows": n, "accuracy": float(sums[1]) / n, "cross_entropy": float(sums[0]) / n}
+    ce, acc = ce_and_accuracy(z, labels, reduce=dist.all_reduce)
+    return {"rows": n, "accuracy": acc, "cross_entropy": ce}
 
 
 def _digest(spec: _Spec) -> str:

@@ -1,16 +1,12 @@
-"""What the dense engine (:class:`softmaxlab.fast.engine.Engine`) and the sparse one
-(:class:`softmaxlab.fast.sparse.SparseEngine`) share: :class:`EngineBase`, whose
-constructor both call. It checks and stores what every engine takes (labels, row
-weights, the penalty's factors, momentum, the rows an epoch covers, the data-parallel
-context), allocates the flat gradient + loss buffer and resolves the ``path``; the
-subclasses add their parameter storage and their kernel's spec.
-
-It also holds what every engine does the same way on top of its own :meth:`gradient`
-and :meth:`update`: full passes (:meth:`objective`), the data-parallel epoch (inside
-:func:`softmaxlab.fast.comm.data_parallel` an engine is one rank, each step the kernel on
-this rank's rows of the global batch (weighted sums), one ``all_reduce`` of the flat
-buffer, division by the global m, and the same update on every rank), snapshots and
-held-out scores.
+""":class:`EngineBase`, what the dense (:class:`~softmaxlab.fast.engine.Engine`) and the
+sparse engine (:class:`~softmaxlab.fast.sparse.SparseEngine`) share. Its constructor, which
+both call, checks and stores what every engine takes (labels, row weights, the penalty's
+factors, momentum, the rows an epoch covers, the data-parallel context), allocates the
+flat gradient + loss buffer and resolves the ``path``; the subclasses add their parameter
+storage and their kernel. On their :meth:`gradient` and :meth:`update` it builds full
+passes (:meth:`objective`), epochs, the data-parallel epoch (one rank: this rank's rows
+of each global batch, one ``all_reduce`` of the flat buffer, division by the global m,
+the same update everywhere), snapshots and held-out scores.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ import torch
 from .. import functional as F
 from .. import gradients as G
 from ..errors import InvalidInputError, NumericalError, diverged
+from ..metrics import ce_and_accuracy
 from . import comm as comm_
 from .comm import shard_bounds
 
@@ -300,18 +297,11 @@ class EngineBase:
 
     def _scores(self, z: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of logits ``z`` (m, C) against class indices ``labels``
-        (reduced over the ranks when each holds its own validation rows)."""
-        labels = labels.to(device=z.device, dtype=torch.int64)
-        ce = -torch.log_softmax(z, dim=1).gather(1, labels.unsqueeze(1))
-        hits = (z.argmax(dim=1) == labels).to(z.dtype)
-        if self.comm is not None and self.comm.shards is not None:
-            # each rank holds its own validation rows: reduce the sums and the count
-            sums = torch.stack(
-                [ce.sum(), hits.sum(), torch.tensor(float(z.shape[0]), dtype=z.dtype)]
-            )
-            self.comm.all_reduce(sums)
-            return float(sums[0] / sums[2]), float(sums[1] / sums[2])
-        return ce.mean().item(), hits.mean().item()
+        (:func:`softmaxlab.metrics.ce_and_accuracy`; reduced over the ranks when each
+        holds its own validation rows)."""
+        comm = self.comm
+        reduce = comm.all_reduce if comm is not None and comm.shards is not None else None
+        return ce_and_accuracy(z, labels, reduce=reduce)
 
     def _native_epoch(
         self, lr: float, order: torch.Tensor | None

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..estimator import SoftmaxRegression
+from ..metrics import ce_and_accuracy
 from ..persistence import save_model
 from ..training import EpochRecord
 
@@ -81,13 +83,10 @@ def final_metrics(model: Any, parts: dict[str, tuple[Any, Any]]) -> dict[str, di
     ``(X, y)`` split (original labels)."""
     out = {}
     for name, (x, y) in parts.items():
-        log_p = model.predict_log_proba(x)
-        idx = np.searchsorted(model.classes_, y)
-        out[name] = {
-            "rows": int(x.shape[0]),
-            "accuracy": float(np.mean(model.classes_[log_p.argmax(1)] == y)),
-            "cross_entropy": float(-log_p[np.arange(len(idx)), idx].mean()),
-        }
+        log_p = torch.from_numpy(np.asarray(model.predict_log_proba(x), dtype=np.float64))
+        idx = torch.from_numpy(np.searchsorted(model.classes_, y))
+        ce, acc = ce_and_accuracy(log_p, idx)
+        out[name] = {"rows": int(x.shape[0]), "accuracy": acc, "cross_entropy": ce}
     return out
 
 

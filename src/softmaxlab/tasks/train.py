@@ -255,17 +255,9 @@ def train(
     if cv_result is not None:
         config["cv"] = cv_result
     result = TrainResult(
-        model,
-        history,
-        metrics,
-        config,
-        classes,
-        dataset.feature_names,
-        dataset.mean,
-        dataset.scale,
-        seconds,
-        text=features,
+        model, history, metrics, config, classes, dataset.feature_names, text=features
     )
+    result.mean, result.scale, result.epoch_seconds = dataset.mean, dataset.scale, seconds
     if out is not None:
         result.save(out)
     return result
