@@ -47,11 +47,11 @@ from .fitting import (
     SOLVERS,
     adopt,
     check_settings,
+    fit_fingerprint,
     plan,
     resolve_solver,
     solve,
 )
-from .io.checkpoint import fingerprint
 from .solvers import CheckpointPlan
 
 __all__ = ["PENALTIES", "SCHEDULES", "SOLVERS", "SoftmaxRegression"]
@@ -299,15 +299,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
             plan_ckpt = None
             if path is not None:
-                settings = {
-                    k: v
-                    for k, v in self.get_params().items()
-                    if k not in ("verbose", "max_epochs", "warm_start")
-                }
-                settings["classes"] = [str(c) for c in self.classes_]
-                plan_ckpt = CheckpointPlan(
-                    path, every, fingerprint(prepared.identity, settings), resume
+                identity = fit_fingerprint(
+                    self, prepared.identity, classes=[str(c) for c in self.classes_]
                 )
+                plan_ckpt = CheckpointPlan(path, every, identity, resume)
             setup = plan(
                 self,
                 prepared.rows,

@@ -21,6 +21,7 @@ from . import gradients as G
 from ._validation import check_number, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
 from .fast.base import check_l1
+from .io.checkpoint import fingerprint
 from .objective import MultinomialLoss, Penalty, Rows, make_penalty
 from .solvers import (
     CheckpointPlan,
@@ -42,6 +43,7 @@ __all__ = [
     "adopt",
     "batch_rows",
     "check_settings",
+    "fit_fingerprint",
     "history_records",
     "l1_share",
     "plan",
@@ -169,6 +171,18 @@ def resolve_solver(est: Any, *, sgd_only: bool) -> str:
 def batch_rows(est: Any, n: int) -> int:
     """Rows per SGD step: ``batch_size``, or for "auto" ``min(200, n)``."""
     return int(min(AUTO_BATCH if est.batch_size == "auto" else est.batch_size, n))
+
+
+#: Settings a resumed fit may change: they do not change the run's parameters.
+RESUMABLE = ("verbose", "max_epochs", "warm_start")
+
+
+def fit_fingerprint(est: Any, data: list[Any], **extra: Any) -> str:
+    """The identity a checkpoint of ``est``'s fit carries (:func:`io.checkpoint.fingerprint`):
+    the training ``data`` (tensors or files) and every setting but :data:`RESUMABLE`, with
+    ``extra`` facts of the run (its classes, the file's columns, ...)."""
+    settings = {k: v for k, v in est.get_params().items() if k not in RESUMABLE}
+    return fingerprint(data, {**settings, **extra})
 
 
 @dataclass

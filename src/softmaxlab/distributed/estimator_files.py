@@ -14,7 +14,6 @@ process to rounding (``tests/distributed/test_distributed.py``).
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from dataclasses import dataclass, replace
@@ -29,8 +28,15 @@ from .._inputs import start_params
 from .._validation import check_positive_int, check_statistics
 from ..errors import InvalidInputError, InvalidTypeError
 from ..fast.comm import agree, data_parallel
-from ..fitting import adopt, batch_rows, check_settings, history_records, plan, solve
-from ..io.checkpoint import fingerprint
+from ..fitting import (
+    adopt,
+    batch_rows,
+    check_settings,
+    fit_fingerprint,
+    history_records,
+    plan,
+    solve,
+)
 from ..io.shards import RowFile, batch_shards, owned_ranges, shard_bounds
 from ..metrics import ce_and_accuracy
 from ..objective import Rows, class_weight_vector
@@ -116,16 +122,8 @@ def _rank(rank: int, world: int, spec: _Spec) -> dict[str, Any]:
         start_params(est, classes, xt.shape[1], np_dtype)
         ckpt = None
         if spec.checkpoint is not None:
-            digest = spec.fingerprint or agree(lambda: _digest(spec))
-            ckpt = CheckpointPlan(
-                spec.checkpoint,
-                spec.checkpoint_every,
-                fingerprint(
-                    [torch.tensor(list(bytes.fromhex(digest)), dtype=torch.uint8)],
-                    {"classes": [str(c) for c in classes]},
-                ),
-                spec.resume,
-            )
+            identity = spec.fingerprint or agree(lambda: _digest(spec))
+            ckpt = CheckpointPlan(spec.checkpoint, spec.checkpoint_every, identity, spec.resume)
         setup = plan(
             est,
             Rows(xt, labels, st, None, mu, d),
@@ -163,27 +161,13 @@ def _metrics(est: Any, x: torch.Tensor, labels: torch.Tensor, n: int) -> dict[st
 
 
 def _digest(spec: _Spec) -> str:
-    """The checkpoints' identity of this run: the file's bytes and the estimator's
-    settings (SHA-256)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(spec.path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    settings = {
-        k: v
-        for k, v in spec.estimator.get_params().items()
-        if k not in ("verbose", "max_epochs", "warm_start")
-    }
-    h.update(
-        json.dumps(
-            [spec.target, spec.features, spec.n_train, spec.n_valid, spec.standardize, settings],
-            sort_keys=True,
-            default=str,
-        ).encode()
+    """The checkpoints' identity of this run (:func:`softmaxlab.fitting.fit_fingerprint`):
+    the file's bytes, the estimator's settings and the columns and split that shape it."""
+    return fit_fingerprint(
+        spec.estimator,
+        [Path(spec.path)],
+        file=[spec.target, spec.features, spec.n_train, spec.n_valid, spec.standardize],
     )
-    return h.hexdigest()
 
 
 def _result(rank: int, world: int, spec: _Spec, out: str) -> None:
