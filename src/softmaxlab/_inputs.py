@@ -22,6 +22,7 @@ from ._validation import (
     as_shared_tensor,
     check_parameter_memory,
     check_statistics,
+    class_indices,
     resolve_device,
     resolve_dtype,
 )
@@ -91,12 +92,9 @@ def eval_rows(
         raise InvalidInputError(
             f"eval_set: y_valid must be 1-D with {xv.shape[0]} labels, got shape {yv.shape}"
         )
-    unseen = np.setdiff1d(np.unique(yv), est.classes_)
-    if unseen.size:
-        raise InvalidInputError(
-            f"eval_set: labels {unseen.tolist()} are not among the classes {est.classes_.tolist()}"
-        )
-    idx = torch.as_tensor(np.searchsorted(est.classes_, yv), dtype=torch.int64, device=kw["device"])
+    idx = torch.as_tensor(
+        class_indices(est.classes_, yv, "eval_set"), dtype=torch.int64, device=kw["device"]
+    )
     if sparse:
         return SparseRows(to_csr(sp.csr_matrix(xv), dtype=np_dtype)), idx
     if sp.issparse(xv):
@@ -142,13 +140,7 @@ def _encode_labels(
         ):
             start_params(est, labels, n_features, np_dtype)
     if y_idx is None or est.classes_ is not labels:
-        unseen = np.setdiff1d(np.unique(y), est.classes_)
-        if unseen.size:
-            raise InvalidInputError(
-                f"y: labels {unseen.tolist()} are not among the classes "
-                f"{est.classes_.tolist()} given at the first partial_fit"
-            )
-        y_idx = np.searchsorted(est.classes_, y)
+        y_idx = class_indices(est.classes_, y)
     return y_idx
 
 

@@ -287,6 +287,19 @@ def as_shared_tensor(x: np.ndarray, *, dtype: torch.dtype, device: torch.device)
     return t.to(dtype=dtype, device=device)
 
 
+def class_indices(classes: np.ndarray, y: Any, name: str = "y") -> np.ndarray:
+    """The index in ``classes`` (sorted, as ``np.unique`` gives them) of each label of
+    ``y``: the one encoding of labels against a fitted model's classes. A label that is
+    not a class is refused, naming ``name``."""
+    y = np.asarray(y)
+    unseen = np.setdiff1d(np.unique(y), classes)
+    if unseen.size:
+        raise InvalidInputError(
+            f"{name}: labels {unseen.tolist()} are not among the classes {classes.tolist()}"
+        )
+    return np.searchsorted(classes, y)
+
+
 def labelled_rows(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """``X`` (n, N) as finite float64 rows for a fitted estimator with ``n_features_in_``
     and ``classes_``, and the class index of each label of ``y`` (n,); errors name ``X``,
@@ -305,7 +318,4 @@ def labelled_rows(model: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         )
     if not np.isfinite(x).all():
         raise InvalidInputError("X: contains NaN or infinite values")
-    unknown = np.setdiff1d(np.unique(labels), model.classes_)
-    if unknown.size:
-        raise InvalidInputError(f"y: labels {unknown.tolist()} are not classes of the model")
-    return x, np.searchsorted(model.classes_, labels)
+    return x, class_indices(model.classes_, labels)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._validation import class_indices
 from .errors import InvalidInputError
 from .metrics import ce_and_accuracy
 from .objective import Penalty
@@ -171,7 +172,7 @@ def regularization_path(
     fits = fit_path(base, X, y, cs, sample_weight)
     seconds = time.perf_counter() - started
     coefs = np.stack([f.coef_ for f in fits])
-    idx = torch.from_numpy(np.searchsorted(fits[0].classes_, np.asarray(y)))
+    idx = torch.from_numpy(class_indices(fits[0].classes_, y))
     s = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float64)
     losses = [
         ce_and_accuracy(torch.from_numpy(f.predict_log_proba(X).astype(np.float64)), idx, s)[0]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validation import class_indices
 from ..estimator import SoftmaxRegression
 from ..metrics import ce_and_accuracy
 from ..persistence import save_model
@@ -84,7 +85,7 @@ def final_metrics(model: Any, parts: dict[str, tuple[Any, Any]]) -> dict[str, di
     out = {}
     for name, (x, y) in parts.items():
         log_p = torch.from_numpy(np.asarray(model.predict_log_proba(x), dtype=np.float64))
-        idx = torch.from_numpy(np.searchsorted(model.classes_, y))
+        idx = torch.from_numpy(class_indices(model.classes_, y))
         ce, acc = ce_and_accuracy(log_p, idx)
         out[name] = {"rows": int(x.shape[0]), "accuracy": acc, "cross_entropy": ce}
     return out
