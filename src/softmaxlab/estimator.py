@@ -100,13 +100,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Per-class weights multiplying ``sample_weight``.
     solver : {"auto", "sgd", "lbfgs"}, default="auto"
-        Mini-batch SGD, or full-batch L-BFGS (softmaxlab.optim) on the analytic objective and
-        gradient, which takes the model to the optimum (``tol`` is then the gradient
-        tolerance and ``max_epochs`` the iteration limit). "auto" is L-BFGS — in the race
-        of benchmarks/README.md it was both faster and more accurate than SGD's default
-        at every size tried, from iris to 200 000 × 100 — unless an SGD option is set
-        (``early_stopping``, ``momentum``, a ``schedule``, a ``batch_size``, checkpoints,
-        ``partial_fit``). ``solver_`` holds the choice.
+        Mini-batch SGD, or full-batch L-BFGS (:mod:`softmaxlab.solvers`) on the analytic
+        objective and gradient, which takes the model to the optimum (``tol`` is then the
+        gradient tolerance and ``max_epochs`` the iteration limit). "auto" is L-BFGS
+        unless an SGD option is set (``early_stopping``, ``momentum``, a ``schedule``, a
+        ``batch_size``, checkpoints, ``partial_fit``); benchmarks/README.md's solver race
+        measures the choice. ``solver_`` holds it.
     schedule : {"constant", "invscaling", "exponential", "adaptive"}, default="constant"
         SGD learning rate per epoch e: constant; ``learning_rate / (e+1)**power_t``;
         ``learning_rate * decay_rate**e``; or divided by 5 each time the monitored

@@ -173,7 +173,7 @@ def column_scale(
             csr = csr[np.flatnonzero(s > 0)]
     if csr.shape[0] == 0:
         d = np.zeros(x.shape[1])
-    else:  # scikit-learn's MaxAbsScaler statistic (1.6× faster than np.maximum.at here)
+    else:  # scikit-learn's MaxAbsScaler statistic
         low, high = min_max_axis(csr, axis=0)
         d = np.maximum(np.abs(low), np.abs(high)).astype(np.float64)
     d[~(d > 0)] = 1.0

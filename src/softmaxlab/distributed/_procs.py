@@ -151,8 +151,8 @@ def _raise_rank_error(out: str) -> None:
 
 def _start_method() -> str:
     """``forkserver`` where there is one: a server process imports softmaxlab once, and
-    every later rank is forked from it in milliseconds instead of importing torch and
-    scikit-learn again (about 2.5 s a rank). The server never computes, so no thread
+    every later rank is forked from it instead of importing torch and scikit-learn
+    again. The server never computes, so no thread
     pool or device state is forked. ``spawn`` elsewhere."""
     import multiprocessing
 

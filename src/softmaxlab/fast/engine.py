@@ -69,7 +69,7 @@ from .threads import SGD_SMALL_WORK, TeamChooser, budget
 __all__ = ["PATHS", "Engine", "check_l1"]
 #: Batch values (rows × features) from which a native epoch gathers the next batch on a
 #: second thread: below it, waking the thread at every step costs more than the gather
-#: (the seed's 33 × 5 batches: 41 µs per epoch on one thread, 179 µs pipelined).
+#: (benchmarks/README.md, "Measurements behind the thresholds").
 PIPELINE_MIN = 8192
 
 

@@ -3,20 +3,20 @@
 PyTorch's GEMMs and the native kernel share PyTorch's OpenMP runtime, so they keep the
 limits a caller sets with ``threadpoolctl.threadpool_limits`` and the inner limits of
 joblib's workers (``GridSearchCV(n_jobs=...)``). Within those limits a fit lowers the
-count further where threads cost more than they bring (measured on 2 cores,
-``benchmarks/README.md``):
+count further where threads cost more than they bring (benchmarks/README.md,
+"Measurements behind the thresholds", has the figures):
 
 * a GEMM smaller than :data:`SGD_SMALL_WORK` multiply-adds (batch × N × C) runs fastest
   on one thread: the OpenMP threads' start and spin-wait cost more than the split saves;
 * while L-BFGS runs, the BLAS threads (scipy's OpenBLAS) of its vector algebra and
-  PyTorch's OpenMP threads spin-wait against each other on the same cores, which made
-  full-batch fits 2-15× slower; scipy's BLAS gets one thread (its work is vectors of the parameters' size), and
-  full passes under :data:`LBFGS_SMALL_WORK` run on one thread too.
+  PyTorch's OpenMP threads spin-wait against each other on the same cores; scipy's BLAS
+  gets one thread (its work is vectors of the parameters' size), and full passes under
+  :data:`LBFGS_SMALL_WORK` run on one thread too.
 
 * never more OpenMP threads than the CPUs this process may actually use
   (:func:`usable_cpus`: the affinity mask and a container's CPU quota, by joblib's
   count): PyTorch sizes its pool by the machine's cores, and a process limited to one
-  CPU then ran epochs whose time swung 100-fold as the threads waited for each other.
+  CPU would otherwise have its threads wait for each other.
 
 A budget only ever lowers limits, for the calling thread, for the duration of a fit.
 """
@@ -95,8 +95,7 @@ class TeamChooser:
     """The team of a pipelined native epoch (one thread gathers the next batch while the
     other computes), chosen by measurement. Two threads win on an idle machine; when
     another process holds a core, the barrier after every batch waits for a descheduled
-    thread and two-thread epochs took up to 4× longer, varying from epoch to epoch (2
-    cores, one busy process: 0.06-0.23 s against 0.05-0.06 s on one thread). Both teams
+    thread and two-thread epochs become slower and uneven. Both teams
     run the same operations in the same order, so the choice changes the time, never the
     result: each team's epoch time is tracked (a moving average), the faster one runs, and
     every :attr:`PROBE`-th epoch re-times the other, so the choice follows the load."""
