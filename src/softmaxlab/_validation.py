@@ -192,6 +192,15 @@ def check_number(
         raise InvalidInputError(f"{name}: must be {bound}, got {value!r}")
 
 
+def check_l1(l1: float, momentum: float) -> None:
+    """The L1 term is trained by proximal SGD: plain steps, then a soft-threshold."""
+    if l1 and momentum:
+        raise InvalidInputError(
+            "momentum: proximal SGD for an L1 penalty takes plain "
+            "steps; set momentum=0 (or use solver='lbfgs')"
+        )
+
+
 def check_finite_logits(z: Any, x: Any, name: str) -> None:
     """Refuse logits Z = XW + b that overflowed (features too large for the model's
     weights, or a standardised value beyond the float range): their probabilities would

@@ -18,9 +18,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from . import gradients as G
-from ._validation import check_number, resolve_device, resolve_dtype
+from ._validation import check_l1, check_number, resolve_device, resolve_dtype
 from .errors import InvalidInputError, InvalidTypeError
-from .fast.base import check_l1
 from .io.checkpoint import fingerprint
 from .objective import MultinomialLoss, Penalty, Rows, make_penalty
 from .solvers import (

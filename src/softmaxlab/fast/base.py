@@ -17,24 +17,16 @@ import torch
 
 from .. import functional as F
 from .. import gradients as G
+from .._validation import check_l1
 from ..errors import InvalidInputError, NumericalError, diverged
 from ..metrics import ce_and_accuracy
 from . import comm as comm_
 from .comm import shard_bounds
 
-__all__ = ["PATHS", "EngineBase", "check_l1"]
+__all__ = ["PATHS", "EngineBase"]
 
 #: How an engine can run, fastest first ("auto": the first available here).
 PATHS = ("auto", "native", "torch")
-
-
-def check_l1(l1: float, momentum: float) -> None:
-    """The L1 term is trained by proximal SGD: plain steps, then a soft-threshold."""
-    if l1 and momentum:
-        raise InvalidInputError(
-            "momentum: proximal SGD for an L1 penalty takes plain "
-            "steps; set momentum=0 (or use solver='lbfgs')"
-        )
 
 
 def _on(t: torch.Tensor | None, dtype: torch.dtype, device: torch.device) -> Any:

@@ -63,10 +63,10 @@ import torch
 from .. import functional as F
 from ..errors import InvalidInputError
 from . import native
-from .base import PATHS, EngineBase, check_l1
+from .base import PATHS, EngineBase
 from .threads import SGD_SMALL_WORK, TeamChooser, budget
 
-__all__ = ["PATHS", "Engine", "check_l1"]
+__all__ = ["PATHS", "Engine"]
 #: Batch values (rows × features) from which a native epoch gathers the next batch on a
 #: second thread: below it, waking the thread at every step costs more than the gather
 #: (benchmarks/README.md, "Measurements behind the thresholds").

@@ -8,7 +8,7 @@ r"""The multinomial loss over a flat parameter vector: the data term every solve
 
 over the training rows (weights :math:`s_i`, mean 1: :mod:`softmaxlab.objective.weights`;
 true classes :math:`t_i`), in the standardised coordinates :math:`\tilde W =
-\operatorname{diag}(d) W`, :math:`\tilde b = b + \mu^\top W` (docs/math.md §8). The rows
+\operatorname{diag}(d) W`, :math:`\tilde b = b + \mu^\top W` (docs/math.md §8b). The rows
 are never copied: the engine (:mod:`softmaxlab.fast`) reads :math:`\tilde x_i` as it goes,
 dense or sparse, native kernel or torch, one rank or many.
 
@@ -167,6 +167,13 @@ class MultinomialLoss:
         self.l2_weights = self.feature_weights(scale**-2)
         self.l1_weights = self.feature_weights(1 / scale)
         self._scaled: SparseRows | None = None  # the scaled sparse rows of hessp
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process prints and calls back: rank 0 of a data-parallel run of
+        this loss's engine, or no such run."""
+        comm = self.engine.comm
+        return comm is None or comm.rank == 0
 
     # ------------------------------------------------------------ layout
     def w_view(self, theta: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ vector (:attr:`MultinomialLoss.l2_weights`, :attr:`MultinomialLoss.l1_weights`: 
 standardised coordinates :math:`\tilde W = \operatorname{diag}(d) W` they are
 :math:`d_k^{-2}` and :math:`d_k^{-1}`, so that R stays the penalty on the original W;
 0 on the intercepts). ``None`` for a weight vector means all ones (the original
-coordinates). docs/math.md §8 states the formulas; docs/conventions.md §2a the objective.
+coordinates). docs/math.md §8b states the formulas; docs/conventions.md §2a the objective.
 
 Every function here takes a flat float64 parameter vector ``theta`` (n,) and weights
 (n,) or ``None``; the strength of the L2 part is :attr:`Penalty.l2` = α(1 − ρ), of the

@@ -12,7 +12,6 @@ import torch
 from scipy.linalg import blas
 
 from ..errors import InvalidInputError
-from ..fast import comm
 from ..objective.log_odds import LogOddsLoss
 from ..objective.loss import MultinomialLoss
 from ..objective.penalties import Penalty
@@ -55,6 +54,8 @@ def lbfgs(
             blas.daxpy(scratch, g, a=l2)
         return value, g
 
+    main = loss.is_main
+
     def record(state: Any) -> None:
         history["loss"].append(float(state.fun))
         ce_v = acc_v = None
@@ -62,7 +63,7 @@ def lbfgs(
             ce_v, acc_v = view.scores(state.x, *options.valid)
             history["validation_loss"].append(ce_v)
             history["validation_score"].append(acc_v)
-        if comm.is_main():
+        if main:
             if options.verbose:
                 print(f"iteration: {len(history['loss'])} - objective: {history['loss'][-1]:.6g}")
             if options.callback is not None:

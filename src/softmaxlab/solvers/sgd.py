@@ -20,7 +20,6 @@ import torch
 
 from .. import gradients as G
 from ..errors import TrainingDiverged
-from ..fast import comm
 from ..io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..objective.loss import MultinomialLoss
 from ..objective.penalties import Penalty
@@ -143,7 +142,7 @@ class SGDSolver:
         if stats.acc_valid is not None and stats.ce_valid is not None:
             self.scores.append(stats.acc_valid)
             self.valid_losses.append(stats.ce_valid)
-        if comm.is_main():
+        if self.loss.is_main:
             record = stats.record()
             if self.opt.verbose:
                 print(record.line() + f" - lr: {stats.lr:.4g}", flush=True)
