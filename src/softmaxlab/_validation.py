@@ -128,12 +128,22 @@ def as_matrix(
     if n_cols is not None and tensor.shape[1] != n_cols:
         raise InvalidInputError(f"{name}: expected {n_cols} {cols_name}, got {tensor.shape[1]}")
     tensor = tensor.to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(tensor).all()):
-        bad = (~torch.isfinite(tensor)).nonzero()[0].tolist()
+    check_finite(tensor, name)
+    return tensor
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> None:
+    """Refuse a 2-D ``tensor`` holding NaN or an infinity, naming its first one. One pass:
+    the sum of all values is finite exactly when every value is, short of an overflow of
+    the sum, and only a non-finite sum is searched value by value."""
+    if math.isfinite(float(tensor.sum())):
+        return
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
         raise InvalidInputError(
             f"{name}: contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})"
         )
-    return tensor
 
 
 def as_targets(

@@ -104,6 +104,9 @@ def test_fit_section_measures_every_entry_point():
     assert out["ratios"]["estimator epoch / fused epoch"] == pytest.approx(
         seconds["estimator epoch"] / seconds["fused epoch"]
     )
+    assert out["ratios"]["classifier set-up / fused epoch"] == pytest.approx(
+        seconds["classifier set-up"] / seconds["fused epoch"]
+    )
     peak = out["estimator peak extra memory / X"]
     assert peak is None or peak >= 0
 
