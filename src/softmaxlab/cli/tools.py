@@ -132,7 +132,7 @@ def _add_bench(sub: Any) -> None:
         "in alternation; the time and "
         "peak memory of one gradient step per formulation as the batch grows (growth); and "
         "epoch time against the number of rows (scaling); what a fit costs through each "
-        "entry point — estimator epoch, set-up, one-rank data-parallel epoch, peak memory — "
+        "entry point — classifier set-up, estimator epoch, set-up, one-rank data-parallel epoch, peak memory — "
         "against the fused epoch (fit); and the race of SoftmaxRegression against "
         "scikit-learn's LogisticRegression and SGDClassifier, each after StandardScaler, on a "
         "200 000 x 100 problem and the bundled sets (race); and the same three on a "
