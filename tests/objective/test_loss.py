@@ -141,3 +141,25 @@ def test_the_log_odds_loss_is_the_two_class_loss_on_its_own_parameters():
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(lo.restrict(lo.expand(theta)), theta, rtol=1e-14)
     np.testing.assert_allclose(lo.expand_gradient(grad), full_grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_value_gradient_and_hessp_are_the_same_on_two_ranks(sparse):
+    from tests.fast.test_comm import ThreadGroup
+
+    rows = _rows(sparse, scaled=True, train=False)
+    rng = np.random.default_rng(6)
+    theta, v = rng.normal(scale=0.3, size=(2, N_CLASSES * N_FEATURES + N_CLASSES))
+    one = MultinomialLoss(rows, N_CLASSES, chunk=16)
+    value, grad = one.value_and_gradient(theta)
+    expect = (value, np.array(grad), one.hessp(theta, v))
+
+    def rank(_: int) -> tuple[float, np.ndarray, np.ndarray]:
+        loss = MultinomialLoss(rows, N_CLASSES, chunk=16)  # each rank: its share of the rows
+        f, g = loss.value_and_gradient(theta)
+        return f, np.array(g), loss.hessp(theta, v)
+
+    for f, g, hv in ThreadGroup(2).run(rank):
+        assert f == pytest.approx(expect[0], rel=1e-12)
+        np.testing.assert_allclose(g, expect[1], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(hv, expect[2], rtol=1e-10, atol=1e-13)
