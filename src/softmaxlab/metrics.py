@@ -147,7 +147,9 @@ def evaluate_labels(classes: np.ndarray, y_true: Any, log_proba: np.ndarray) -> 
     if len(idx) == 0:
         raise InvalidInputError("data: no rows to evaluate")
     pred = log_proba.argmax(axis=1)
-    log_p_true = log_proba[np.arange(len(idx)), idx]
+    ce, accuracy = ce_and_accuracy(
+        torch.from_numpy(np.asarray(log_proba, dtype=np.float64)), torch.from_numpy(idx)
+    )
     ks = np.arange(len(classes))
     precision, recall, _, support = precision_recall_fscore_support(
         idx, pred, labels=ks, zero_division=0
@@ -155,8 +157,8 @@ def evaluate_labels(classes: np.ndarray, y_true: Any, log_proba: np.ndarray) -> 
     proba = np.exp(log_proba)
     return {
         "rows": len(idx),
-        "accuracy": float(np.mean(pred == idx)),
-        "cross_entropy": float(-np.mean(log_p_true)),
+        "accuracy": accuracy,
+        "cross_entropy": ce,
         "brier": brier_score(idx, proba),
         "ece": expected_calibration_error(idx, proba),
         "reliability": reliability_bins(idx, proba),
