@@ -24,6 +24,7 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas
 
 __all__ = ["L1", "L2", "ElasticNet", "NoPenalty", "Penalty", "make_penalty", "soft_threshold"]
 
@@ -85,16 +86,26 @@ class Penalty:
         return 0.5 * self.l2 * float(sq.sum())
 
     def add_smooth_gradient(
-        self, theta: np.ndarray, g: np.ndarray, l2_weights: np.ndarray | None = None
+        self,
+        theta: np.ndarray,
+        g: np.ndarray,
+        l2_weights: np.ndarray | None = None,
+        *,
+        scratch: np.ndarray | None = None,
     ) -> float:
-        r"""Add :math:`\alpha(1-\rho)\,p\odot\theta` to ``g`` in place and return the
-        smooth value :math:`\frac{\alpha(1-\rho)}2\langle p\odot\theta, \theta\rangle`
-        (one product for both)."""
+        r"""Add :math:`\alpha(1-\rho)\,p\odot\theta` to ``g`` (float64, contiguous) in
+        place and return the smooth value :math:`\frac{\alpha(1-\rho)}2\langle
+        p\odot\theta, \theta\rangle` (one product for both; ``scratch`` (n,) holds it,
+        so that a solver's evaluations allocate nothing)."""
         if not self.l2:
             return 0.0
-        pt = theta if l2_weights is None else l2_weights * theta
-        g += self.l2 * pt
-        return 0.5 * self.l2 * float(pt @ theta)
+        if l2_weights is None:
+            pt = theta
+        else:
+            pt = np.empty_like(theta) if scratch is None else scratch
+            np.multiply(l2_weights, theta, out=pt)
+        blas.daxpy(pt, g, a=self.l2)
+        return 0.5 * self.l2 * float(blas.ddot(pt, theta))
 
     def smooth_hessp(self, v: np.ndarray, l2_weights: np.ndarray | None = None) -> np.ndarray:
         r"""The smooth part's Hessian-vector product :math:`\alpha(1-\rho)\,p\odot v` (n,)."""

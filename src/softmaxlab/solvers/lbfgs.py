@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg import blas
 
 from ..errors import InvalidInputError
 from ..objective.log_odds import LogOddsLoss
@@ -47,11 +46,9 @@ def lbfgs(
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         value, g = view.value_and_gradient(theta)
-        if l2:  # α(1−ρ)/2 ⟨pθ, θ⟩ and its gradient from one product
-            np.multiply(l2w, theta, out=scratch)
-            value += 0.5 * l2 * float(blas.ddot(scratch, theta))
+        if l2:  # the penalty's smooth part, value and gradient from one product
             g = g if g.flags.writeable else g.copy()
-            blas.daxpy(scratch, g, a=l2)
+            value += penalty.add_smooth_gradient(theta, g, l2w, scratch=scratch)
         return value, g
 
     main = loss.is_main
