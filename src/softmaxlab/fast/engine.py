@@ -88,7 +88,9 @@ class Engine(EngineBase):
     centring); ``penalty`` (N,) the per-feature factor of the L2 penalty ``alpha``;
     ``momentum``/``nesterov`` as ``torch.optim.SGD``; ``gradient`` a formulation name of
     :mod:`softmaxlab.gradients`; ``rows`` (indices) the rows an epoch covers (all by
-    default; an ``order`` given to :meth:`epoch` then permutes these indices).
+    default; an ``order`` given to :meth:`epoch` then permutes these indices). The
+    keyword arguments other than ``mean`` and ``inv_scale`` are
+    :class:`~softmaxlab.fast.base.EngineBase`'s.
     """
 
     def __init__(
@@ -98,42 +100,16 @@ class Engine(EngineBase):
         w: torch.Tensor,
         b: torch.Tensor,
         *,
-        batch_size: int,
-        gradient: str = "fused",
-        weight: torch.Tensor | None = None,
         mean: torch.Tensor | None = None,
         inv_scale: torch.Tensor | None = None,
-        penalty: torch.Tensor | None = None,
-        alpha: float = 0.0,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        rows: torch.Tensor | None = None,
-        path: str = "auto",
-        l1: float = 0.0,
-        l1_penalty: torch.Tensor | None = None,
+        **options: Any,
     ) -> None:
         n, nf = x.shape
         c = w.shape[1]
         dtype, device = x.dtype, x.device
+        native_ok = native.engine_available(dtype, device)
         super().__init__(
-            labels,
-            n,
-            nf,
-            c,
-            dtype=dtype,
-            device=device,
-            batch_size=batch_size,
-            gradient=gradient,
-            weight=weight,
-            penalty=penalty,
-            alpha=alpha,
-            momentum=momentum,
-            nesterov=nesterov,
-            rows=rows,
-            path=path,
-            l1=l1,
-            l1_penalty=l1_penalty,
-            native_ok=native.engine_available(dtype, device),
+            labels, n, nf, c, dtype=dtype, device=device, native_ok=native_ok, **options
         )
         self.x = x if x.stride(1) == 1 else x.contiguous()
         self.mean = None if mean is None else mean.to(x).contiguous()

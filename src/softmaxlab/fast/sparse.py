@@ -71,20 +71,11 @@ class SparseEngine(EngineBase):
         w: torch.Tensor,
         b: torch.Tensor,
         *,
-        batch_size: int,
-        gradient: str = "fused",
-        weight: torch.Tensor | None = None,
         mean: torch.Tensor | None = None,
         inv_scale: torch.Tensor | None = None,
-        penalty: torch.Tensor | None = None,
-        alpha: float = 0.0,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        rows: torch.Tensor | None = None,
-        path: str = "auto",
-        l1: float = 0.0,
-        l1_penalty: torch.Tensor | None = None,
+        **options: Any,
     ) -> None:
+        gradient = options.get("gradient", "fused")
         if gradient in DENSE_ONLY:
             raise InvalidInputError(
                 f"gradient: {gradient!r} materialises dense Jacobians and cannot take sparse "
@@ -96,26 +87,8 @@ class SparseEngine(EngineBase):
         c = w.shape[1]
         dtype = x.dtype
         cpu = torch.device("cpu")
-        super().__init__(
-            labels,
-            n,
-            nf,
-            c,
-            dtype=dtype,
-            device=cpu,
-            batch_size=batch_size,
-            gradient=gradient,
-            weight=weight,
-            penalty=penalty,
-            alpha=alpha,
-            momentum=momentum,
-            nesterov=nesterov,
-            rows=rows,
-            path=path,
-            l1=l1,
-            l1_penalty=l1_penalty,
-            native_ok=native.available(dtype, cpu),
-        )
+        native_ok = native.available(dtype, cpu)
+        super().__init__(labels, n, nf, c, dtype=dtype, device=cpu, native_ok=native_ok, **options)
         self.inv_scale_sparse = None if inv_scale is None else inv_scale.to(dtype)
         self.x = x.scaled(self.inv_scale_sparse)
         self.mean = self.inv_scale = None  # applied to the stored values once
