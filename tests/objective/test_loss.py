@@ -74,7 +74,7 @@ def test_value_gradient_and_hessp_match_autograd(sparse, scaled, train):
     (g,) = torch.autograd.grad(f, t, create_graph=True)
     (hv,) = torch.autograd.grad(g @ torch.from_numpy(v), t)
     value, grad = loss.value_and_gradient(theta)
-    assert value == pytest.approx(float(f), rel=1e-12)
+    assert value == pytest.approx(f.item(), rel=1e-12)
     np.testing.assert_allclose(grad, g.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(loss.hessp(theta, v), hv.numpy(), rtol=1e-10, atol=1e-12)
 
