@@ -2,13 +2,15 @@
 dense X, and the distinct module-to-module steps between them (docs/architecture.md).
 
     python benchmarks/trace_fit.py [--rows 2000] [--features 20] [--classes 5] [--steps]
+                                   [--units]
 
 A ``sys.setprofile`` hook records every Python call and return; a step is a call from a
 function of one softmaxlab module into a function of another (returns are the same steps
 walked back). Calls into other packages are followed through: a softmaxlab function
 called back from scikit-learn counts as a step from the softmaxlab module that called
 out. The hook is installed after the first fit, so imports and the one-off kernel build
-do not count.
+do not count. ``--units`` counts top-level units instead (``softmaxlab.fast.engine`` is
+``fast``: the subpackages and top-level modules of docs/architecture.md's layers).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from collections import Counter
 from types import FrameType
 from typing import Any
 
+UNITS = False  # set by --units: name a module by its top-level unit
+
 
 def _module(frame: FrameType) -> str | None:
     name = frame.f_globals.get("__name__", "")
-    return name if name == "softmaxlab" or name.startswith("softmaxlab.") else None
+    if not (name == "softmaxlab" or name.startswith("softmaxlab.")):
+        return None
+    return ".".join(name.split(".")[:2]) if UNITS else name
 
 
 def trace(fn: Any) -> tuple[list[str], Counter[tuple[str, str]]]:
@@ -58,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--features", type=int, default=20)
     ap.add_argument("--classes", type=int, default=5)
     ap.add_argument("--steps", action="store_true", help="list every step with its count")
+    ap.add_argument("--units", action="store_true", help="count top-level units, not modules")
     args = ap.parse_args(argv)
+    global UNITS
+    UNITS = args.units
 
     from sklearn.datasets import make_classification
 
@@ -73,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     SoftmaxRegression().fit(x, y)  # imports and the kernel build happen here, untraced
     modules, steps = trace(lambda: SoftmaxRegression().fit(x, y))
-    print(f"modules with Python code run: {len(modules)}")
+    what = "units" if args.units else "modules"
+    print(f"{what} with Python code run: {len(modules)}")
     for m in modules:
         print(f"  {m}")
-    print(f"distinct module-to-module steps: {len(steps)}")
+    print(f"distinct {what[:-1]}-to-{what[:-1]} steps: {len(steps)}")
     if args.steps:
         for (a, b), n in sorted(steps.items()):
             print(f"  {a} -> {b}  ({n} calls)")
