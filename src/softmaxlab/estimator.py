@@ -42,6 +42,7 @@ from ._inputs import check_rows, fit_rows
 from ._validation import check_finite_logits, check_number
 from .errors import InvalidInputError, InvalidTypeError
 from .fitting import (
+    FULL_BATCH,
     PENALTIES,
     SCHEDULES,
     SOLVERS,
@@ -99,13 +100,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
     class_weight : dict, "balanced" or None, default=None
         Per-class weights multiplying ``sample_weight``.
-    solver : {"auto", "sgd", "lbfgs"}, default="auto"
+    solver : {"auto", "sgd", "lbfgs", "newton-cg"}, default="auto"
         Mini-batch SGD, or full-batch L-BFGS (:mod:`softmaxlab.solvers`) on the analytic
         objective and gradient, which takes the model to the optimum (``tol`` is then the
         gradient tolerance and ``max_epochs`` the iteration limit). "auto" is L-BFGS
         unless an SGD option is set (``early_stopping``, ``momentum``, a ``schedule``, a
         ``batch_size``, checkpoints, ``partial_fit``); benchmarks/README.md's solver race
-        measures the choice. ``solver_`` holds it.
+        measures the choice. "newton-cg" is truncated Newton on Hessian-vector products
+        (L2 or no penalty), which converges quadratically near the optimum: a tight
+        ``tol`` costs a few iterations more. ``solver_`` holds the choice.
     schedule : {"constant", "invscaling", "exponential", "adaptive"}, default="constant"
         SGD learning rate per epoch e: constant; ``learning_rate / (e+1)**power_t``;
         ``learning_rate * decay_rate**e``; or divided by 5 each time the monitored
@@ -140,7 +143,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     validation_scores_ : list of float
         Validation accuracy per epoch (``early_stopping`` or ``eval_set`` only).
     solver_ : str
-        The solver the last fit used ("sgd" or "lbfgs"; see ``solver="auto"``).
+        The solver the last fit used ("sgd", "lbfgs" or "newton-cg"; see ``solver="auto"``).
     alpha_ : float
         The L2 strength the last fit used (see ``alpha="auto"``).
     stop_reason_ : str
@@ -258,7 +261,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ) -> SoftmaxRegression:
         """One epoch over ``X, y``. The first call needs ``classes`` (all labels that will
         ever appear) unless ``y`` already holds every class."""
-        if self.solver == "lbfgs":
+        if self.solver in FULL_BATCH:
             raise InvalidInputError("solver: partial_fit needs solver='sgd' (or 'auto')")
         first = not hasattr(self, "classes_")
         return self._fit(
@@ -294,7 +297,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 reset=reset,
                 epochs=epochs,
                 eval_set=eval_set,
-                lbfgs=solver == "lbfgs",
+                lbfgs=solver in FULL_BATCH,
             )
             plan_ckpt = None
             if path is not None:

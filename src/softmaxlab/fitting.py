@@ -27,6 +27,7 @@ from .solvers import (
     LbfgsOptions,
     SgdOptions,
     SolverResult,
+    newton_cg,
     sgd,
     solve_path,
 )
@@ -35,6 +36,7 @@ from .training import EpochRecord
 
 __all__ = [
     "AUTO_BATCH",
+    "FULL_BATCH",
     "PENALTIES",
     "SCHEDULES",
     "SOLVERS",
@@ -53,7 +55,9 @@ __all__ = [
 
 
 #: Solvers of SoftmaxRegression.
-SOLVERS = ("auto", "sgd", "lbfgs")
+SOLVERS = ("auto", "sgd", "lbfgs", "newton-cg")
+#: The solvers that see every row at each iteration (no SGD options, no checkpoints).
+FULL_BATCH = ("lbfgs", "newton-cg")
 #: Penalties of SoftmaxRegression (docs/conventions.md#2a-the-objective-with-l1-and-elastic-net).
 PENALTIES = ("l2", "l1", "elasticnet", None)
 #: Learning-rate schedules of the SGD solver.
@@ -125,7 +129,12 @@ def check_settings(est: Any) -> tuple[torch.dtype, torch.device]:
     check_number(est.momentum, "momentum", low=0, high=1)
     if est.nesterov and est.momentum == 0:
         raise InvalidInputError("nesterov: needs momentum > 0")
-    if est.solver == "lbfgs" and est.early_stopping:
+    if est.solver == "newton-cg" and est.penalty in ("l1", "elasticnet"):
+        raise InvalidInputError(
+            f"solver: 'newton-cg' takes penalty='l2' or None, got penalty={est.penalty!r}; "
+            "use solver='lbfgs' for an L1 part"
+        )
+    if est.solver in FULL_BATCH and est.early_stopping:
         raise InvalidInputError("early_stopping: works with solver='sgd' only")
     for flag in ("shuffle", "early_stopping", "warm_start", "nesterov"):
         if not isinstance(getattr(est, flag), (bool, np.bool_)):
@@ -213,14 +222,14 @@ def plan(
     the penalty, and the solver's options. ``epochs`` runs that many SGD epochs without
     stopping rules (``partial_fit``)."""
     solver = resolve_solver(est, sgd_only=checkpoint is not None or epochs is not None)
-    if solver == "lbfgs" and checkpoint is not None:
+    if solver in FULL_BATCH and checkpoint is not None:
         raise InvalidInputError("checkpoint: works with solver='sgd' only")
     est.alpha_ = resolve_alpha(est, len(est.classes_), total_weight)
     est.solver_ = solver
     penalty = make_penalty(est.penalty, est.alpha_, l1_share(est))
     loss = MultinomialLoss(rows, len(est.classes_))
     options: SgdOptions | LbfgsOptions
-    if solver == "lbfgs":
+    if solver in FULL_BATCH:
         options = LbfgsOptions(
             tol=est.tol,
             max_iter=est.max_epochs,
@@ -256,9 +265,12 @@ def plan(
 
 
 def solve(setup: FitSetup) -> SolverResult:
-    """Run the setup's solver: SGD, or L-BFGS as a one-strength regularisation path."""
+    """Run the setup's solver: SGD, Newton-CG, or L-BFGS as a one-strength regularisation
+    path."""
     if isinstance(setup.options, SgdOptions):
         return sgd(setup.loss, setup.penalty, setup.theta0, setup.options)
+    if setup.solver == "newton-cg":
+        return newton_cg(setup.loss, setup.penalty, setup.theta0, setup.options)
     return solve_path(
         setup.loss, setup.penalty, [setup.penalty.alpha], setup.theta0, setup.options
     )[0]
@@ -282,8 +294,8 @@ def adopt(est: Any, setup: FitSetup, result: SolverResult, *, warn: bool = True)
     est.grad_norm_ = result.grad_norm
     if warn and result.stop_reason == "max_epochs" and est.tol is not None:
         what = (
-            "L-BFGS"
-            if setup.solver == "lbfgs"
+            {"lbfgs": "L-BFGS", "newton-cg": "Newton-CG"}[setup.solver]
+            if setup.solver in FULL_BATCH
             else "the validation accuracy"
             if est.early_stopping
             else "the objective"

@@ -54,14 +54,24 @@ class LogOddsLoss:
         out[-1], out[-2] = g[-1], -g[-1]
         return out
 
-    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, g = self.base.value_and_gradient(self.expand(theta, self._full))
+    def reduce(self, g: np.ndarray) -> np.ndarray:
+        r"""A full gradient (or Hessian-vector product) as one on θ': :math:`J^\top g` with
+        J the Jacobian of :meth:`expand`, i.e. ((g_{w_1} − g_{w_0})/2, (g_{b_1} − g_{b_0})/2)."""
         gv = self.base.w_view(g)
         out = np.empty(self.n_params)
         np.subtract(gv[1], gv[0], out=out[: self.n_features])
         out[-1] = g[-1] - g[-2]
         out *= 0.5
-        return value, out
+        return out
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, g = self.base.value_and_gradient(self.expand(theta, self._full))
+        return value, self.reduce(g)
+
+    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        r"""The Hessian-vector product on θ': :math:`J^\top H J v` (:meth:`expand` is
+        linear, so J v is ``expand(v)``)."""
+        return self.reduce(self.base.hessp(self.expand(theta), self.expand(v)))
 
     def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
         return self.base.scores(self.expand(theta), x, labels)
