@@ -4,6 +4,7 @@ of scikit-learn's binary ``LogisticRegression``, on which L-BFGS runs for two cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,12 @@ class LogOddsLoss:
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""The Hessian-vector product on θ': :math:`J^\top H J v` (:meth:`expand` is
         linear, so J v is ``expand(v)``)."""
-        return self.reduce(self.base.hessp(self.expand(theta), self.expand(v)))
+        return self.hessian(theta)(v)
+
+    def hessian(self, theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`hessp` at a fixed θ', as a function of v (the full loss's operator)."""
+        full = self.base.hessian(self.expand(theta))
+        return lambda v: self.reduce(full(self.expand(v)))
 
     def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
         return self.base.scores(self.expand(theta), x, labels)

@@ -31,6 +31,7 @@ on the log-odds parameters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,54 +261,72 @@ class MultinomialLoss:
         r"""The Hessian-vector product :math:`\nabla^2 f(\theta)\,v` (n_params,). For each
         row, with :math:`p_i = \sigma(z_i)` and :math:`u_i = \tilde x_i V + v_b`:
         :math:`r_i = s_i\,(p_i \odot u_i - p_i\,(p_i^\top u_i))`, then :math:`H v =
-        (\tilde X^\top R,\ \mathbf 1^\top R)/n` (docs/math.md §8b). Chunked torch
-        operations, reduced over the ranks of a data-parallel run."""
-        e = self.engine
+        (\tilde X^\top R,\ \mathbf 1^\top R)/n` (docs/math.md §8b)."""
+        return self.hessian(theta)(v)
+
+    def hessian(self, theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`hessp` at a fixed θ, as a function of v: the probabilities of every row
+        are computed once (n × C values kept), and each product is then two passes of
+        products with the rows, in chunks, reduced over the ranks of a data-parallel run.
+        Dense rows are never standardised in memory: the scaling moves to the direction,
+        :math:`\tilde X V^\top = X (V \\oslash d)^\top - (\\mu \\oslash d) V^\top`, and back,
+        :math:`\tilde X^\top R = (X^\top R - \\mu\\,\\mathbf 1^\top R) \\oslash d`."""
+        e, rows = self.engine, self.rows
         dtype = e.b.dtype
         w = torch.from_numpy(self.w_view(np.asarray(theta, np.float64)).copy()).to(dtype)
         b = torch.from_numpy(np.asarray(theta[self.n_weights :], np.float64)).to(dtype)
-        vw = torch.from_numpy(self.w_view(np.asarray(v, np.float64)).copy()).to(dtype)
-        vb = torch.from_numpy(np.asarray(v[self.n_weights :], np.float64)).to(dtype)
-        out_w = torch.zeros(self.n_classes, self.n_features, dtype=torch.float64)
-        out_b = torch.zeros(self.n_classes, dtype=torch.float64)
+        dense = not isinstance(rows.x, SparseRows)
+        mean, scale = rows.mean.to(dtype), rows.scale.to(dtype)
         lo, hi, n = 0, e.n, e.n
         if e.comm is not None:
             if e.comm.shards is None:
                 lo, hi = shard_bounds(0, e.n, e.comm.rank, e.comm.world)
             else:
                 n = int(e.comm.n_rows or e.n)
-        for s in range(lo, hi, e.batch):
-            xb, _, wb = self._batch(s, min(e.batch, hi - s))
-            p = torch.softmax(_mm(xb, w.T) + b, dim=1)
-            u = _mm(xb, vw.T) + vb
-            r = p * u - p * (p * u).sum(dim=1, keepdim=True)
-            if wb is not None:
-                r = r * wb.unsqueeze(1)
-            out_w += _mm_t(r, xb).double()
-            out_b += r.sum(dim=0).double()
-        flat = torch.cat([out_w.reshape(-1), out_b])
-        if e.comm is not None:
-            e.comm.all_reduce(flat)
-        flat /= n
-        out = np.empty(self.n_params)
-        self.w_view(out)[:] = flat[: self.n_weights].view(self.n_classes, -1).numpy()
-        out[self.n_weights :] = flat[self.n_weights :].numpy()
-        return out
+        chunks = [(s, min(e.batch, hi - s)) for s in range(lo, hi, e.batch)]
+        w_raw, b_raw = (w / scale, b - (mean / scale) @ w.T) if dense else (w, b)
+        probs = [torch.softmax(_mm(self._raw(s, m), w_raw.T) + b_raw, dim=1) for s, m in chunks]
 
-    def _batch(self, s: int, m: int) -> tuple[Any, torch.Tensor, torch.Tensor | None]:
-        """Standardised rows s .. s+m of the training rows: (X̃_B, labels, weights)."""
+        def product(v: np.ndarray) -> np.ndarray:
+            vw = torch.from_numpy(self.w_view(np.asarray(v, np.float64)).copy()).to(dtype)
+            vb = torch.from_numpy(np.asarray(v[self.n_weights :], np.float64)).to(dtype)
+            if dense:  # the direction in the rows' own coordinates
+                vw, vb = vw / scale, vb - (mean / scale) @ vw.T
+            out_w = torch.zeros(self.n_classes, self.n_features, dtype=torch.float64)
+            out_b = torch.zeros(self.n_classes, dtype=torch.float64)
+            for (s, m), p in zip(chunks, probs, strict=True):
+                xb = self._raw(s, m)
+                u = _mm(xb, vw.T) + vb
+                r = p * u - p * (p * u).sum(dim=1, keepdim=True)
+                r = r * self._weights(s, m).unsqueeze(1)
+                out_w += _mm_t(r, xb).double()
+                out_b += r.sum(dim=0).double()
+            if dense:  # back to the standardised coordinates
+                out_w = (out_w - torch.outer(out_b, mean.double())) / scale.double()
+            flat = torch.cat([out_w.reshape(-1), out_b])
+            if e.comm is not None:
+                e.comm.all_reduce(flat)
+            flat /= n
+            out = np.empty(self.n_params)
+            self.w_view(out)[:] = flat[: self.n_weights].view(self.n_classes, -1).numpy()
+            out[self.n_weights :] = flat[self.n_weights :].numpy()
+            return out
+
+        return product
+
+    def _raw(self, s: int, m: int) -> Any:
+        """Rows s .. s+m of the training rows as the engine holds them: dense rows as
+        given (a view, or a gather of a subset), sparse rows scaled once and kept."""
         rows = self.rows
-        idx = None if rows.train is None else rows.train[s : s + m]
         if isinstance(rows.x, SparseRows):
             if self._scaled is None:
                 self._scaled = rows.x if rows.unit else rows.x.scaled(1 / rows.scale)
-            xb: Any = self._scaled.coo(rows.train, s, m)
-        else:
-            xb = rows.x[s : s + m] if idx is None else rows.x[idx]
-            if not rows.unit:
-                xb = (xb - rows.mean) / rows.scale
-        sel = slice(s, s + m) if idx is None else idx
-        return xb, rows.labels[sel], rows.weight[sel]
+            return self._scaled.coo(rows.train, s, m)
+        return rows.x[s : s + m] if rows.train is None else rows.x[rows.train[s : s + m]]
+
+    def _weights(self, s: int, m: int) -> torch.Tensor:
+        rows = self.rows
+        return rows.weight[s : s + m] if rows.train is None else rows.weight[rows.train[s : s + m]]
 
     def scores(self, theta: np.ndarray, x: Any, labels: torch.Tensor) -> tuple[float, float]:
         """Mean CE and accuracy of θ on held-out rows ``x`` with class indices ``labels``."""

@@ -79,10 +79,10 @@ def newton_cg(
             if float(np.max(np.abs(g))) <= run.gtol:
                 converged = True
                 break
-            point = x
+            data_hessian = view.hessian(x)  # the probabilities at x, once per iteration
 
-            def hessp(v: np.ndarray, point: np.ndarray = point) -> np.ndarray:
-                out = view.hessp(point, v)
+            def hessp(v: np.ndarray, h: Callable[..., np.ndarray] = data_hessian) -> np.ndarray:
+                out = h(v)
                 return out + penalty.smooth_hessp(v, l2w) if l2 else out
 
             d = _cg(hessp, g, max(10, min(200, x.size)))
