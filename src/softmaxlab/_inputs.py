@@ -26,7 +26,7 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from .errors import InvalidInputError
+from .errors import InvalidInputError, SoftmaxlabError
 from .objective import Rows, row_weights
 from .scaling import column_statistics
 from .sparse import SparseRows, is_sparse, nonempty, to_csr, to_scipy
@@ -55,10 +55,15 @@ def check_rows(est: Any, X: Any, y: Any = "no", *, dtype: Any, reset: bool) -> A
         "accept_large_sparse": True,
     }
     no_y = isinstance(y, str) and y == "no"
-    if no_y:
-        X = validate_data(est, X, ensure_all_finite=not sp.issparse(X), **kw)
-    else:
-        X, y = validate_data(est, X, y, ensure_all_finite=False, **kw)
+    try:
+        if no_y:
+            X = validate_data(est, X, ensure_all_finite=not sp.issparse(X), **kw)
+        else:
+            X, y = validate_data(est, X, y, ensure_all_finite=False, **kw)
+    except ValueError as exc:  # scikit-learn's checks, as a package error naming the input
+        if isinstance(exc, SoftmaxlabError):
+            raise
+        raise InvalidInputError(f"{'X' if no_y else 'X, y'}: {exc}") from exc
     if sp.issparse(X):
         X = to_csr(X, dtype=dtype)
     return X if no_y else (X, y)
@@ -166,7 +171,13 @@ def fit_rows(
     if sp.issparse(X):
         device = torch.device("cpu")  # sparse rows train on the CPU (docs/text.md)
     if y.dtype.kind not in "iuUSb":  # integer or string labels are classes already
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except ValueError as exc:  # continuous values: a regression target
+            raise InvalidInputError(
+                f"y: {exc} (a classifier needs discrete labels; round or bin a continuous "
+                "target first)"
+            ) from exc
     y_idx = _encode_labels(est, y, classes, reset, X.shape[1], np_dtype)
     s = row_weights(est.class_weight, est.classes_, y_idx, sample_weight, whole=epochs is None)
     kw: dict[str, Any] = {"dtype": dtype, "device": device}

@@ -55,19 +55,30 @@ OUTPUT_OPTIONS = ("out", "json", "plot", "checkpoint", "report", "onnx")
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output option that names a file the command reads (``--out`` equal to
-    ``--data``, say): writing it would replace the input."""
+    ``--data``, say): writing it would replace the input; and two output options that
+    name one file (``--checkpoint`` equal to ``--out``): one would overwrite the other."""
     inputs = {}
     for name in INPUT_OPTIONS:
         value = getattr(args, name, None)
         if isinstance(value, (str, Path)) and Path(value).is_file():
             inputs[os.path.realpath(value)] = name
+    outputs: dict[str, str] = {}
     for name in OUTPUT_OPTIONS:
         value = getattr(args, name, None)
-        if isinstance(value, (str, Path)) and os.path.realpath(value) in inputs:
+        if not isinstance(value, (str, Path)):
+            continue
+        real = os.path.realpath(value)
+        if real in inputs:
             raise UsageError(
-                f"--{name}: {value} is the --{inputs[os.path.realpath(value)]} "
+                f"--{name}: {value} is the --{inputs[real]} "
                 "file this command reads; write to another file"
             )
+        if real in outputs:
+            raise UsageError(
+                f"--{name}: {value} is also the --{outputs[real]} file; "
+                "give each output its own file"
+            )
+        outputs[real] = name
 
 
 def _check_writable(path: Path, option: str) -> None:

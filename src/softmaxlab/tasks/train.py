@@ -20,7 +20,17 @@ from .sharded import check_sharded, train_sharded
 __all__ = ["train"]
 
 
-def _check_options(options: dict[str, Any], *, C: Any, cv: Any, sharded: bool) -> None:
+def _check_options(
+    options: dict[str, Any], *, C: Any, cv: Any, sharded: bool, out: Any, checkpoint: Any
+) -> None:
+    if (
+        out is not None
+        and checkpoint is not None
+        and os.path.realpath(out) == os.path.realpath(checkpoint)
+    ):
+        raise InvalidInputError(
+            f"checkpoint: {checkpoint} is also the out file; give each output its own file"
+        )
     if C is not None and "alpha" in options:
         raise InvalidInputError("C: give alpha or C, not both")
     if cv is not None and (C is not None or "alpha" in options):
@@ -188,7 +198,7 @@ def train(
     C = options.pop("C", None)
     cv = options.pop("cv", None)
     Cs = options.pop("Cs", 10)
-    _check_options(options, C=C, cv=cv, sharded=sharded)
+    _check_options(options, C=C, cv=cv, sharded=sharded, out=out, checkpoint=checkpoint)
     split: dict[str, Any] = {
         "target": target,
         "valid": valid,
