@@ -68,3 +68,20 @@ def test_checkpoint_and_out_may_not_name_one_file(fails_cleanly, tmp_path):
     with pytest.raises(sl.InvalidInputError, match=r"checkpoint: .* is also the out file"):
         tasks.train("iris", solver="sgd", checkpoint=same, out=same)
     assert not same.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--momentum", "-0.5"], "--momentum: must be in [0, 1), got -0.5"),
+        (["--tol", "inf"], "--tol: must be a finite number >= 0, or 'none', got inf"),
+        (["--C", "1e-320"], "C: 1e-320 is too small"),
+    ],
+)
+def test_messages_name_the_option_and_the_range_it_takes(fails_cleanly, tmp_path, args, message):
+    fails_cleanly(
+        ["train", "--data", "iris", *args, "--out", str(tmp_path / "m.safetensors")],
+        tmp_path,
+        message,
+    )
+    assert tasks.train("iris", momentum=0.0, solver="sgd", max_epochs=2).model.momentum == 0.0

@@ -146,7 +146,7 @@ def test_bad_options_are_refused(tmp_path):
         (["--nesterov"], "nesterov: needs momentum > 0"),
         (["--alpha", "1", "--C", "2"], "not allowed with argument"),
         (["--momentum", "1"], "--momentum: must be in [0, 1)"),
-        (["--tol", "-1"], "--tol: must be >= 0"),
+        (["--tol", "-1"], "--tol: must be a finite number >= 0"),
         (["--batch-size", "0"], "--batch-size"),
         (["--early-stopping", "--valid", "0"], "early_stopping: needs validation rows"),
         (

@@ -27,13 +27,16 @@ def _tol_arg(text: str) -> float | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
     if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, or 'none', got {text}")
     return value
 
 
 def _fraction_arg(text: str) -> float:
-    value = _positive_float(text) if text != "0" else 0.0
-    if value >= 1:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 

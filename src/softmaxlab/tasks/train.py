@@ -63,7 +63,12 @@ def _alpha_of_c(C: Any, n: int) -> float:
     """scikit-learn's C as softmaxlab's strength: alpha = 1 / (C n)."""
     if isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 or not np.isfinite(C):
         raise InvalidInputError(f"C: must be a positive number, got {C!r}")
-    return 1.0 / (C * n)
+    alpha = 1.0 / (C * n)
+    if not np.isfinite(alpha):
+        raise InvalidInputError(
+            f"C: {C!r} is too small: alpha = 1 / (C · {n} rows) overflows; give a larger C"
+        )
+    return alpha
 
 
 def _fit(
