@@ -45,6 +45,43 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _folds_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of folds, got {text}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text}")
+    return value
+
+
+def _cs_arg(text: str) -> int | list[float]:
+    try:
+        if "," not in text and "." not in text and "e" not in text.lower():
+            value: int | list[float] = int(text)
+        else:
+            value = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count or a comma list of Cs, got {text}"
+        ) from None
+    if (isinstance(value, int) and value < 1) or (
+        isinstance(value, list) and not all(0 < v < float("inf") for v in value)
+    ):
+        raise argparse.ArgumentTypeError(f"Cs must be positive, got {text}")
+    return value
+
+
+def _unit_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 # ----------------------------------------------------------------------------- helpers
 
 

@@ -12,8 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ..io.atomic import atomic_write_text
-from ._common import EXIT_OK, _add_column_options, _check_figure, _check_writable, _valid_arg
-from .train_options import _cs_arg, _folds_arg, _unit_arg
+from ._common import (
+    EXIT_OK,
+    _add_column_options,
+    _check_figure,
+    _check_writable,
+    _cs_arg,
+    _folds_arg,
+    _unit_arg,
+    _valid_arg,
+)
 
 
 def _add_path(sub: Any) -> None:
