@@ -17,6 +17,7 @@ permissions ``open()`` would give it (0666 less the umask); a replaced file keep
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -68,13 +69,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     """Replace ``path`` by what ``write(tmp)`` puts in the temporary file ``tmp`` (see the
     module docstring for links, devices and permissions)."""
     target, st = writable_target(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.",
-        suffix=target.suffix,
-        dir=target.parent if st is None or stat.S_ISREG(st.st_mode) else None,
-    )
-    os.close(fd)
+    folder = target.parent if st is None or stat.S_ISREG(st.st_mode) else tempfile.gettempdir()
+    # the name first, the file inside the try: a signal (Ctrl-C, SIGTERM raised as an
+    # exception) at any moment after the file exists removes it below
+    tmp = os.path.join(folder, f".{target.name}.{secrets.token_hex(8)}{target.suffix}")
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         write(tmp)
         if st is not None and stat.S_ISCHR(st.st_mode):  # /dev/stdout, /dev/null, a tty
             with open(tmp, "rb") as src, open(target, "wb") as dst:
