@@ -117,3 +117,35 @@ def test_report_has_every_metric():
     recall_b = next(r["recall"] for r in report["per_class"] if r["class"] == "b")
     assert recall_b == 0.5
     assert 0 <= report["ece"] <= 1
+
+
+def test_ce_and_accuracy_is_the_weighted_mean_and_reduces_over_ranks():
+    import torch
+
+    from softmaxlab.metrics import ce_and_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(40, 3, dtype=torch.float64, generator=g)
+    labels = torch.randint(0, 3, (40,), generator=g)
+    w = torch.rand(40, dtype=torch.float64, generator=g)
+    ce_rows = torch.nn.functional.cross_entropy(z, labels, reduction="none")
+    hits = (z.argmax(1) == labels).double()
+    ce, acc = ce_and_accuracy(z, labels)
+    assert ce == pytest.approx(float(ce_rows.mean()), rel=1e-14)
+    assert acc == pytest.approx(float(hits.mean()), rel=1e-14)
+    ce_w, acc_w = ce_and_accuracy(z, labels, w)
+    assert ce_w == pytest.approx(float((w * ce_rows).sum() / w.sum()), rel=1e-13)
+    assert acc_w == pytest.approx(float((w * hits).sum() / w.sum()), rel=1e-13)
+    # two ranks holding halves: the reduce sums both halves' sums
+    halves = [(z[:25], labels[:25]), (z[25:], labels[25:])]
+    seen = []
+
+    def reduce(t):  # this rank's sums plus the other's
+        other = halves[1] if not seen else halves[0]
+        s = torch.nn.functional.cross_entropy(*other, reduction="sum")
+        h = (other[0].argmax(1) == other[1]).double().sum()
+        t += torch.stack([s, h, torch.tensor(float(len(other[1])), dtype=torch.float64)])
+        seen.append(1)
+
+    ce_r, acc_r = ce_and_accuracy(*halves[0], reduce=reduce)
+    assert ce_r == pytest.approx(ce, rel=1e-13) and acc_r == pytest.approx(acc, rel=1e-13)
